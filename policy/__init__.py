@@ -1,0 +1,1 @@
+"""Policy engine: versioned rules, pure evaluation, evaluation records and breaches."""

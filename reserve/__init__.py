@@ -1,0 +1,1 @@
+"""Treasury domain: agencies, custody wallets, transfers, approvals, chain reconciliation."""

@@ -1,0 +1,1 @@
+"""Chain adapters: node RPC, block parsing and verification, scanning."""
