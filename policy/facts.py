@@ -1,0 +1,65 @@
+"""The facts the policy engine reads, as a Protocol that `reserve` implements.
+
+`policy` never imports `reserve`: evaluation asks these questions and nothing else.
+Amounts are booked (posted ledger) satoshis unless a method says otherwise; "crossing the
+scope" means the source is outside and the destination inside (inbound), the reverse
+(outbound), or both inside (internal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Protocol
+
+from policy.types import PolicyScope
+
+
+class PolicyFacts(Protocol):
+    def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
+        """Booked holdings of the scope as of `at` (inclusive) or block `height`; both None = now."""
+        ...
+
+    def flow_sats(
+        self,
+        *,
+        scope: PolicyScope,
+        direction: str,
+        since: datetime,
+        until: datetime,
+        categories: Collection[str] | None = None,
+        include_pending: bool = True,
+        excluding_subject: tuple[str, str] | None = None,
+    ) -> int:
+        """Sum of transfer amounts crossing the scope in `direction` with time in [since, until):
+        posted ones, plus approved-but-unposted (pending) ones when `include_pending`.
+        `categories` None means all. `excluding_subject` (subject_type, subject_id) is the
+        change being judged, left out so a pending transfer is not counted twice."""
+        ...
+
+    def exempt_inflows_sats(
+        self,
+        *,
+        scope: PolicyScope,
+        since: datetime | None,
+        since_height: int | None,
+        until: datetime,
+        categories: Collection[str],
+    ) -> int:
+        """Booked inflows into the scope in `categories` after `since` (exclusive) or after
+        block `since_height`, up to and including `until`; both None = from the beginning."""
+        ...
+
+    def encumbered_sats(self, *, scope: PolicyScope) -> int:
+        """Sats of the scope currently pledged or otherwise encumbered."""
+        ...
+
+    def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
+        """Booked balance of one custody wallet as of `at` (inclusive); None = now."""
+        ...
+
+    def holdings_changes(
+        self, *, scope: PolicyScope, since: datetime, until: datetime
+    ) -> list[tuple[datetime, int | None, int]]:
+        """Every change of the scope's holdings in [since, until): (at, block_height, holdings after)."""
+        ...
