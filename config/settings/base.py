@@ -107,7 +107,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "static"
+# Outside production, WhiteNoise serves static files straight from the apps (no collectstatic).
+WHITENOISE_USE_FINDERS = True
 
 # Bitcoin node (Bitcoin Core JSON-RPC or bcoin). Unset: the service runs without a node.
 BITCOIN_RPC_URL = env.str("BITCOIN_RPC_URL", default="")
