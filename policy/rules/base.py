@@ -1,0 +1,143 @@
+"""What every rule type shares: the context it is judged in, its JSON form, and wording helpers."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from policy.facts import PolicyFacts
+from policy.rules.params import ParamReader
+from policy.types import PolicyScope, ProposedChange, RuleLine, Verdict
+
+
+def btc(sats: int) -> str:
+    """8-decimal BTC wording of a satoshi amount, without floats."""
+    sign = "-" if sats < 0 else ""
+    whole, fraction = divmod(abs(sats), 100_000_000)
+    return f"{sign}{whole:,}.{fraction:08d} BTC"
+
+
+def deny_if(denied: bool) -> Verdict:
+    return "deny" if denied else "allow"
+
+
+def moment(value: datetime) -> str:
+    return value.isoformat()
+
+
+def duration(seconds: int) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def words(values: tuple[Any, ...] | list[Any]) -> str:
+    return ", ".join(str(value).replace("_", " ") for value in values) or "none"
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parsing may need beyond the params: when the version starts, and the rules of the
+    version it replaces (so allowlist entries keep the date they were first listed)."""
+
+    effective_from: datetime
+    previous_rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class VersionRules:
+    """A policy version reduced to what evaluation needs; works for saved and unsaved drafts."""
+
+    policy_id: int | None
+    version_id: int | None
+    version: int | None
+    name: str
+    scope: PolicyScope
+    effective_from: datetime
+    effective_to: datetime | None
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    change: ProposedChange
+    facts: PolicyFacts
+    version: VersionRules
+    rule_index: int
+
+    @property
+    def scope(self) -> PolicyScope:
+        return self.version.scope
+
+    @property
+    def at(self) -> datetime:
+        return self.change.at
+
+    @property
+    def direction(self) -> str | None:
+        return self.change.direction_for(self.scope)
+
+    def holdings_sats(self) -> int:
+        """Booked holdings of the scope at the change's block (observed) or time."""
+        if self.change.observed and self.change.block_height is not None:
+            return self.facts.holdings_sats(scope=self.scope, height=self.change.block_height)
+        return self.facts.holdings_sats(scope=self.scope, at=self.at)
+
+    def line(
+        self,
+        rule: Rule,
+        verdict: Verdict,
+        reason: str,
+        *,
+        measured_sats: int | None = None,
+        limit_sats: int | None = None,
+        **extra: Any,
+    ) -> RuleLine:
+        return RuleLine(
+            rule_type=rule.type_name,
+            rule_index=self.rule_index,
+            policy_id=self.version.policy_id,
+            policy_version=self.version.version,
+            measured_sats=measured_sats,
+            limit_sats=limit_sats,
+            verdict=verdict,
+            reason=reason,
+            version_id=self.version.version_id,
+            scope=self.scope.label,
+            **extra,
+        )
+
+    def not_applicable(self, rule: Rule, why: str) -> RuleLine:
+        return self.line(rule, "allow", f"Does not apply: {why}.")
+
+
+class Rule(ABC):
+    """A typed rule. `continuous` rules describe a state of the scope and are re-checked on
+    observed movements and in compliance reports; the others judge proposed transfers."""
+
+    type_name: ClassVar[str]
+    continuous: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, reader: ParamReader, context: ParseContext) -> Self | None:
+        """The rule from its params, or None when `reader` recorded errors."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The params as stored: JSON values, defaults filled in."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The rule in plain language for the admin and the API."""
+
+    @abstractmethod
+    def evaluate(self, context: RuleContext) -> RuleLine:
+        """One line: measured value, limit, verdict and the reason in words."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type_name, "params": self.params()}

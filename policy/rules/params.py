@@ -1,0 +1,140 @@
+"""Reading a rule's `params` object: typed values, defaults, and errors that name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from policy.types import CATEGORIES, DIRECTIONS
+
+MAX_SATS = 21_000_000 * 100_000_000
+_MISSING: Any = object()
+
+
+def parse_datetime(value: object) -> datetime:
+    """An aware datetime from a datetime or an ISO 8601 string; raises ValueError otherwise."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise ValueError("must be an ISO 8601 date-time")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+    return value
+
+
+class ParamReader:
+    """Reads one rule's params; every problem lands in `errors` under `<path>.<name>`."""
+
+    def __init__(self, raw: object, path: str, errors: dict[str, list[str]]) -> None:
+        self.path = path
+        self.errors = errors
+        self.seen: set[str] = set()
+        if isinstance(raw, Mapping):
+            self.raw: Mapping[str, Any] = raw
+        else:
+            self.raw = {}
+            self.errors.setdefault(path, []).append("must be an object")
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.setdefault(f"{self.path}.{name}", []).append(message)
+
+    def has(self, name: str) -> bool:
+        return name in self.raw and self.raw[name] is not None
+
+    def _take(self, name: str, default: Any) -> Any:
+        self.seen.add(name)
+        if not self.has(name):
+            if default is _MISSING:
+                self.fail(name, "is required")
+            return default
+        return self.raw[name]
+
+    def integer(self, name: str, *, minimum: int, maximum: int, default: Any = _MISSING) -> Any:
+        value = self._take(name, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, "must be a whole number")
+            return None
+        if not minimum <= value <= maximum:
+            self.fail(name, f"must be between {minimum} and {maximum}")
+            return None
+        return value
+
+    def sats(self, name: str, *, default: Any = _MISSING) -> Any:
+        return self.integer(name, minimum=0, maximum=MAX_SATS, default=default)
+
+    def choice(self, name: str, choices: tuple[str, ...], *, default: Any = _MISSING) -> Any:
+        value = self._take(name, default)
+        if value is default:
+            return value
+        if value not in choices:
+            self.fail(name, f"must be one of: {', '.join(choices)}")
+            return None
+        return value
+
+    def direction(self, name: str = "direction") -> Any:
+        return self.choice(name, DIRECTIONS)
+
+    def boolean(self, name: str, *, default: Any = _MISSING) -> Any:
+        value = self._take(name, default)
+        if value is not default and not isinstance(value, bool):
+            self.fail(name, "must be true or false")
+            return None
+        return value
+
+    def text(self, name: str, *, default: Any = _MISSING) -> Any:
+        value = self._take(name, default)
+        if value is default:
+            return value
+        if not isinstance(value, str) or not value.strip():
+            self.fail(name, "must be a non-empty string")
+            return None
+        return value.strip()
+
+    def moment(self, name: str, *, default: Any = _MISSING) -> Any:
+        value = self._take(name, default)
+        if value is default:
+            return value
+        try:
+            return parse_datetime(value)
+        except ValueError as error:
+            self.fail(name, str(error))
+            return None
+
+    def listing(self, name: str, *, default: Any = _MISSING) -> list[Any] | None:
+        value = self._take(name, default)
+        if value is default:
+            return value
+        if not isinstance(value, list | tuple):
+            self.fail(name, "must be a list")
+            return None
+        return list(value)
+
+    def categories(self, name: str, *, default: Any = _MISSING, allow_empty: bool = True) -> Any:
+        values = self.listing(name, default=default)
+        if values is default or values is None:
+            return values
+        unknown = [value for value in values if value not in CATEGORIES]
+        if unknown:
+            self.fail(name, f"unknown categories {unknown!r}; known: {', '.join(CATEGORIES)}")
+            return None
+        if not values and not allow_empty:
+            self.fail(name, "must list at least one category")
+            return None
+        return tuple(dict.fromkeys(values))
+
+    def ids(self, name: str, *, default: Any = _MISSING) -> Any:
+        values = self.listing(name, default=default)
+        if values is default or values is None:
+            return values
+        if any(isinstance(value, bool) or not isinstance(value, int) or value <= 0 for value in values):
+            self.fail(name, "must be a list of positive whole-number ids")
+            return None
+        return tuple(dict.fromkeys(values))
+
+    def finish(self) -> None:
+        for name in self.raw:
+            if name not in self.seen:
+                self.fail(name, "unknown parameter")

@@ -1,0 +1,105 @@
+"""Approval quorum: M approvals from a role, more for larger amounts, the proposer never counting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+from policy.rules.base import ParseContext, Rule, RuleContext, btc
+from policy.rules.params import MAX_SATS, ParamReader
+from policy.types import DEFAULT_APPROVER_ROLE, DEFAULT_QUORUM, ProposedChange, RuleLine
+
+MAX_APPROVALS = 20
+
+
+@dataclass(frozen=True)
+class QuorumTier:
+    min_sats: int
+    min_approvals: int
+    role: str
+
+
+def approvals_from(change: ProposedChange, role: str) -> int:
+    """Distinct approvers holding `role`, the proposer excluded."""
+    return len(
+        {
+            approval.approver_id
+            for approval in change.approvals
+            if role in approval.roles and approval.approver_id != change.proposer_id
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalQuorum(Rule):
+    """`min_approvals` from `role`; a tier applies from its `min_sats` upwards (the highest
+    tier not above the amount wins) and may name its own role."""
+
+    type_name = "approval_quorum"
+
+    min_approvals: int
+    role: str
+    tiers: tuple[QuorumTier, ...]
+
+    @classmethod
+    def parse(cls, reader: ParamReader, context: ParseContext) -> Self | None:
+        min_approvals = reader.integer("min_approvals", minimum=1, maximum=MAX_APPROVALS, default=DEFAULT_QUORUM)
+        role = reader.text("role", default=DEFAULT_APPROVER_ROLE)
+        raw_tiers = reader.listing("tiers", default=[])
+        if min_approvals is None or role is None or raw_tiers is None:
+            return None
+        tiers: list[QuorumTier] = []
+        for position, raw in enumerate(raw_tiers):
+            tier_reader = ParamReader(raw, f"{reader.path}.tiers[{position}]", reader.errors)
+            if not isinstance(raw, Mapping):
+                return None
+            min_sats = tier_reader.integer("min_sats", minimum=1, maximum=MAX_SATS)
+            tier_approvals = tier_reader.integer("min_approvals", minimum=1, maximum=MAX_APPROVALS)
+            tier_role = tier_reader.text("role", default=role)
+            tier_reader.finish()
+            if min_sats is None or tier_approvals is None or tier_role is None:
+                return None
+            tiers.append(QuorumTier(min_sats, tier_approvals, tier_role))
+        if len({tier.min_sats for tier in tiers}) != len(tiers):
+            reader.fail("tiers", "two tiers start at the same min_sats")
+            return None
+        return cls(min_approvals, role, tuple(sorted(tiers, key=lambda tier: tier.min_sats)))
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "min_approvals": self.min_approvals,
+            "role": self.role,
+            "tiers": [
+                {"min_sats": tier.min_sats, "min_approvals": tier.min_approvals, "role": tier.role}
+                for tier in self.tiers
+            ],
+        }
+
+    def describe(self) -> str:
+        text = f"Approval quorum: {self.min_approvals} approval(s) from {self.role}"
+        for tier in self.tiers:
+            text += f"; from {btc(tier.min_sats)}, {tier.min_approvals} from {tier.role}"
+        return text + ". The proposer never counts."
+
+    def requirement(self, amount_sats: int) -> tuple[int, str, int | None]:
+        """(approvals, role, tier threshold or None) for a transfer of `amount_sats`."""
+        for tier in reversed(self.tiers):
+            if amount_sats >= tier.min_sats:
+                return tier.min_approvals, tier.role, tier.min_sats
+        return self.min_approvals, self.role, None
+
+    def evaluate(self, context: RuleContext) -> RuleLine:
+        change = context.change
+        required, role, threshold = self.requirement(change.amount_sats)
+        counted = approvals_from(change, role)
+        tier = f" (tier from {btc(threshold)})" if threshold is not None else ""
+        return context.line(
+            self,
+            "allow" if counted >= required else "needs_approval",
+            f"{btc(change.amount_sats)} needs {required} approval(s) from {role}{tier}",
+            measured_sats=change.amount_sats,
+            limit_sats=threshold,
+            required_approvals=required,
+            required_role=role,
+        )
