@@ -1,0 +1,30 @@
+"""manage.py verify_ledger: recompute the hash chain and the stored balances; exit 1 on any break."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.selectors import verify_balances, verify_chain
+
+
+class Command(BaseCommand):
+    help = "Verify the ledger's hash chain from genesis and that every balance equals the sum of its entries."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        chain = verify_chain()
+        if not chain.ok:
+            raise CommandError(
+                f"hash chain broken at sequence {chain.first_bad_sequence}: {chain.reason} "
+                f"({chain.length} transactions verified before it)"
+            )
+        self.stdout.write(f"hash chain ok: {chain.length} transactions, head {chain.head_hash}")
+        mismatches = verify_balances()
+        if mismatches:
+            first = mismatches[0]
+            raise CommandError(
+                f"{len(mismatches)} balance(s) differ from their entries; first: account {first.account_id} "
+                f"stores {first.stored_sats}, entries sum to {first.entries_sats}"
+            )
+        self.stdout.write("balances ok: every stored balance equals the sum of its entries")

@@ -1,0 +1,231 @@
+"""Reads of the books: balances now and as of a time or block height, the journal, chain verification.
+
+As-of strategy (why not one SUM over entries): a SUM over an account's entries grows with
+the account; the three as-of dimensions are answered in O(log n) instead:
+- posted_at: the chain lock makes posted_at increase with sequence, and the Entry trigger
+  stores each account's running balance in sequence order (balance_after_sats). So the
+  answer is one index probe: the last entry of the account at or before the last
+  sequence posted by then.
+- occurred_at and block_height are not in posting order (back-dated imports, late blocks),
+  so a running balance cannot be stored immutably. ledger/checkpoints.py keeps, per
+  account, a checkpoint every N entries in that dimension; an answer is the nearest
+  checkpoint at or below the boundary plus at most ~N entries after it, plus the entries
+  posted since the checkpoints were refreshed (CheckpointCursor) that fall below it.
+Entries without a block height do not count in a block-height answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from config.errors import ValidationFailed
+from ledger.chain import link_hash, transaction_content
+from ledger.models import GENESIS_HASH, Account, AccountBalance, CheckpointDimension, Entry, JournalTransaction
+
+
+def account_balance(*, account: Account) -> int:
+    return int(AccountBalance.objects.values_list("balance_sats", flat=True).get(pk=account.pk))
+
+
+def account_available_balance(*, account: Account) -> int:
+    """Balance minus the sats held by open outgoing reservations."""
+    balance, pending = AccountBalance.objects.values_list("balance_sats", "pending_sats").get(pk=account.pk)
+    return int(balance - pending)
+
+
+def _as_of_posted_sql() -> str:
+    return """
+        WITH cut AS (
+            SELECT coalesce((SELECT sequence FROM ledger_journaltransaction WHERE posted_at <= %(x)s
+                             ORDER BY posted_at DESC, sequence DESC LIMIT 1), 0) AS seq
+        )
+        SELECT a.id, coalesce((SELECT e.balance_after_sats FROM ledger_entry e
+                               WHERE e.account_id = a.id AND e.sequence <= cut.seq
+                               ORDER BY e.sequence DESC, e.id DESC LIMIT 1), 0)
+        FROM unnest(%(ids)s::bigint[]) AS a(id), cut
+    """
+
+
+def _as_of_dimension_sql(dimension: str) -> str:
+    column, boundary, floor = {
+        CheckpointDimension.OCCURRED_AT: ("occurred_at", "boundary_at", "'-infinity'::timestamptz"),
+        CheckpointDimension.BLOCK_HEIGHT: ("block_height", "boundary_height", "-1::bigint"),
+    }[CheckpointDimension(dimension)]
+    return f"""
+        SELECT a.id,
+               coalesce(cp.balance_sats, 0)
+               + coalesce((SELECT sum(e.amount_sats) FROM ledger_entry e
+                           WHERE e.account_id = a.id AND e.{column} <= %(x)s
+                             AND e.{column} > coalesce(cp.boundary, {floor})), 0)
+               + coalesce((SELECT sum(e.amount_sats) FROM ledger_entry e
+                           WHERE cp.boundary IS NOT NULL AND e.account_id = a.id
+                             AND e.sequence > cp.valid_through AND e.{column} <= cp.boundary), 0)
+        FROM unnest(%(ids)s::bigint[]) AS a(id)
+        LEFT JOIN LATERAL (
+            SELECT c.{boundary} AS boundary, c.balance_sats, k.valid_through_sequence AS valid_through
+            FROM ledger_checkpointcursor k
+            JOIN ledger_balancecheckpoint c ON c.account_id = k.account_id AND c.dimension = k.dimension
+            WHERE k.account_id = a.id AND k.dimension = %(dimension)s AND c.{boundary} <= %(x)s
+            ORDER BY c.{boundary} DESC LIMIT 1
+        ) cp ON true
+    """
+
+
+def balances_as_of(
+    *,
+    accounts: Iterable[Account],
+    occurred_at: datetime | None = None,
+    posted_at: datetime | None = None,
+    block_height: int | None = None,
+) -> dict[int, int]:
+    """account.pk -> balance in sats as of exactly one of occurred_at, posted_at, block_height; one query."""
+    given = [
+        name
+        for name, value in (("occurred_at", occurred_at), ("posted_at", posted_at), ("block_height", block_height))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise ValidationFailed(
+            "give exactly one of occurred_at, posted_at, block_height", fields={"as_of": ["give exactly one"]}
+        )
+    ids = sorted({account.pk for account in accounts})
+    params: dict[str, Any]
+    if not ids:
+        return {}
+    if posted_at is not None:
+        sql, params = _as_of_posted_sql(), {"x": posted_at, "ids": ids}
+    elif occurred_at is not None:
+        sql = _as_of_dimension_sql(CheckpointDimension.OCCURRED_AT)
+        params = {"x": occurred_at, "ids": ids, "dimension": CheckpointDimension.OCCURRED_AT.value}
+    else:
+        sql = _as_of_dimension_sql(CheckpointDimension.BLOCK_HEIGHT)
+        params = {"x": block_height, "ids": ids, "dimension": CheckpointDimension.BLOCK_HEIGHT.value}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(account_id): int(balance) for account_id, balance in cursor.fetchall()}
+
+
+def account_balance_as_of(
+    *,
+    account: Account,
+    occurred_at: datetime | None = None,
+    posted_at: datetime | None = None,
+    block_height: int | None = None,
+) -> int:
+    return balances_as_of(accounts=[account], occurred_at=occurred_at, posted_at=posted_at, block_height=block_height)[
+        account.pk
+    ]
+
+
+def journal_list(
+    *,
+    account: Account | None = None,
+    kind: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+) -> QuerySet[JournalTransaction]:
+    """Journal transactions in sequence order, with their entries prefetched."""
+    queryset = JournalTransaction.objects.order_by("sequence")
+    if account is not None:
+        queryset = queryset.filter(pk__in=Entry.objects.filter(account=account).values("transaction_id"))
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    if occurred_from is not None:
+        queryset = queryset.filter(occurred_at__gte=occurred_from)
+    if occurred_to is not None:
+        queryset = queryset.filter(occurred_at__lte=occurred_to)
+    return queryset.prefetch_related("entries__account")
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    ok: bool
+    length: int
+    head_hash: str
+    first_bad_sequence: int | None
+    reason: str
+
+
+VERIFY_BATCH = 2000
+
+
+def verify_chain() -> ChainVerification:
+    """Recompute every link from the genesis hash; report the first sequence that does not verify."""
+    expected_sequence = 1
+    prev_hash = GENESIS_HASH
+    length = 0
+    while True:
+        batch = list(
+            JournalTransaction.objects.filter(sequence__gte=expected_sequence).order_by("sequence")[:VERIFY_BATCH]
+        )
+        if not batch:
+            break
+        legs: dict[object, list[tuple[str, int, str]]] = {journal.pk: [] for journal in batch}
+        rows = Entry.objects.filter(transaction_id__in=list(legs)).values_list(
+            "transaction_id", "account__code", "amount_sats", "currency"
+        )
+        for transaction_id, code, amount, currency in rows:
+            legs[transaction_id].append((code, amount, currency))
+        for journal in batch:
+            bad = None
+            if journal.sequence != expected_sequence:
+                bad, reason = expected_sequence, f"sequence {expected_sequence} is missing (next is {journal.sequence})"
+            elif journal.prev_hash != prev_hash:
+                bad, reason = journal.sequence, "prev_hash does not match the previous transaction's hash"
+            else:
+                content = transaction_content(
+                    id=str(journal.pk),
+                    sequence=journal.sequence,
+                    idempotency_key=journal.idempotency_key,
+                    request_hash=journal.request_hash,
+                    kind=journal.kind,
+                    memo=journal.memo,
+                    occurred_at=journal.occurred_at,
+                    posted_at=journal.posted_at,
+                    block_height=journal.block_height,
+                    block_hash=journal.block_hash,
+                    txid=journal.txid,
+                    metadata=journal.metadata,
+                    reverses=str(journal.reverses_id) if journal.reverses_id else None,
+                    created_by=journal.created_by_id,
+                    entries=legs[journal.pk],
+                )
+                if link_hash(prev_hash=prev_hash, content=content) != journal.hash:
+                    bad, reason = journal.sequence, "hash does not match the transaction's content"
+            if bad is not None:
+                return ChainVerification(
+                    ok=False, length=length, head_hash=prev_hash, first_bad_sequence=bad, reason=reason
+                )
+            prev_hash = journal.hash
+            expected_sequence += 1
+            length += 1
+    return ChainVerification(ok=True, length=length, head_hash=prev_hash, first_bad_sequence=None, reason="")
+
+
+@dataclass(frozen=True)
+class BalanceMismatch:
+    account_id: int
+    stored_sats: int
+    entries_sats: int
+
+
+def verify_balances() -> list[BalanceMismatch]:
+    """Accounts whose stored balance differs from the sum of their entries (empty when the books agree)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT b.account_id, b.balance_sats, coalesce(s.total, 0)
+            FROM ledger_accountbalance b
+            LEFT JOIN (SELECT account_id, sum(amount_sats) AS total FROM ledger_entry GROUP BY account_id) s
+                   ON s.account_id = b.account_id
+            WHERE b.balance_sats <> coalesce(s.total, 0)
+            ORDER BY b.account_id
+            """
+        )
+        return [BalanceMismatch(int(a), int(b), int(c)) for a, b, c in cursor.fetchall()]

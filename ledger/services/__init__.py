@@ -1,0 +1,21 @@
+"""Writes of the ledger; every other app calls these and nothing below them."""
+
+from ledger.services.accounts import account_create
+from ledger.services.checkpoints import ledger_checkpoint_refresh
+from ledger.services.imports import ImportResult, ledger_import_csv
+from ledger.services.pending import pending_create, pending_expire, pending_post, pending_void
+from ledger.services.posting import EntrySpec, post_transaction, reverse_transaction
+
+__all__ = [
+    "EntrySpec",
+    "ImportResult",
+    "account_create",
+    "ledger_checkpoint_refresh",
+    "ledger_import_csv",
+    "pending_create",
+    "pending_expire",
+    "pending_post",
+    "pending_void",
+    "post_transaction",
+    "reverse_transaction",
+]
