@@ -15,7 +15,10 @@ _MISSING: Any = object()
 def parse_datetime(value: object) -> datetime:
     """An aware datetime from a datetime or an ISO 8601 string; raises ValueError otherwise."""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date-time") from None
     if not isinstance(value, datetime):
         raise ValueError("must be an ISO 8601 date-time")
     if value.tzinfo is None or value.utcoffset() is None:

@@ -1,0 +1,230 @@
+"""Reads: versions in force, dry-run evaluation, quorum, rules in words, compliance report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q
+
+from config.errors import ValidationFailed
+from policy.evaluation import evaluate_change
+from policy.facts import PolicyFacts
+from policy.models import Policy, PolicyBreach, PolicyVersion
+from policy.rules import parse_rules
+from policy.rules.base import RuleContext, VersionRules
+from policy.types import Decision, PolicyScope, ProposedChange, Verdict
+
+APPROVED = (PolicyVersion.Status.ACTIVE, PolicyVersion.Status.RETIRED)
+
+
+def _scope_filter(scopes: Iterable[PolicyScope], prefix: str = "") -> Q | None:
+    condition: Q | None = None
+    for scope in scopes:
+        clause = Q(**{f"{prefix}scope_kind": scope.kind, f"{prefix}scope_object_id": scope.object_id})
+        condition = clause if condition is None else condition | clause
+    return condition
+
+
+def policy_scopes_governed(*, scopes: Sequence[PolicyScope]) -> list[PolicyScope]:
+    """The scopes among `scopes` that some approved policy version governs, in lock order."""
+    condition = _scope_filter(scopes)
+    if condition is None:
+        return []
+    policies = Policy.objects.filter(condition, versions__status__in=APPROVED).distinct()
+    return sorted({policy.scope for policy in policies}, key=lambda scope: scope.sort_key)
+
+
+def versions_in_force(*, scopes: Sequence[PolicyScope], at: datetime) -> list[PolicyVersion]:
+    """Per policy over `scopes`, the approved version with the highest number whose period
+    contains `at` (effective_from inclusive, effective_to exclusive); none where that
+    version is a retirement."""
+    condition = _scope_filter(scopes, prefix="policy__")
+    if condition is None:
+        return []
+    candidates = (
+        PolicyVersion.objects.filter(condition, status__in=APPROVED, effective_from__lte=at)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
+        .select_related("policy")
+        .order_by("policy_id", "-version")
+    )
+    in_force: dict[int, PolicyVersion] = {}
+    for version in candidates:
+        in_force.setdefault(version.policy_id, version)
+    return [version for version in in_force.values() if version.kind == PolicyVersion.Kind.RULES]
+
+
+def version_rules(version: PolicyVersion) -> VersionRules:
+    return VersionRules(
+        policy_id=version.policy_id,
+        version_id=version.pk,
+        version=version.version,
+        name=version.policy.name,
+        scope=version.policy.scope,
+        effective_from=version.effective_from,
+        effective_to=version.effective_to,
+        rules=parse_rules(version.rules, effective_from=version.effective_from),
+    )
+
+
+def policy_evaluate(
+    *, change: ProposedChange, facts: PolicyFacts, versions: Sequence[PolicyVersion] | None = None
+) -> Decision:
+    """Dry run: the decision on `change`, storing nothing. Without `versions`, the versions in
+    force at `change.at` for the scopes it touches; with them (e.g. a draft), exactly those."""
+    if versions is None:
+        versions = versions_in_force(scopes=change.scopes(), at=change.at)
+    return evaluate_change(change=change, facts=facts, versions=[version_rules(version) for version in versions])
+
+
+def policy_quorum(
+    *, change: ProposedChange, facts: PolicyFacts, versions: Sequence[PolicyVersion] | None = None
+) -> tuple[int, str]:
+    """(approvals needed, role) for `change`: the strictest approval_quorum tier in force plus
+    any extra approvals a rule asks for; 2 from approver when no quorum rule applies."""
+    decision = policy_evaluate(change=change, facts=facts, versions=versions)
+    return decision.required_approvals, decision.required_role
+
+
+def policy_version_rules_in_words(*, version: PolicyVersion) -> list[str]:
+    if version.kind == PolicyVersion.Kind.RETIREMENT:
+        return [f"Retires the policy {version.policy.name} from {version.effective_from.isoformat()}."]
+    return [rule.describe() for rule in parse_rules(version.rules, effective_from=version.effective_from)]
+
+
+@dataclass(frozen=True)
+class ComplianceRow:
+    """One continuous rule at one point: the end of a day (`kind="day"`, with the worst margin
+    and verdict over that day) or a block where holdings changed (`kind="change"`)."""
+
+    policy_id: int
+    version_id: int
+    version: int
+    rule_index: int
+    rule_type: str
+    kind: str
+    day: date
+    at: datetime
+    block_height: int | None
+    measured_sats: int | None
+    limit_sats: int | None
+    margin_sats: int | None
+    verdict: Verdict
+    worst_margin_sats: int | None
+    reason: str
+    breaches: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Sample:
+    at: datetime
+    block_height: int | None
+    kind: str
+
+
+def _margin(measured: int | None, limit: int | None) -> int | None:
+    return None if measured is None or limit is None else limit - measured
+
+
+def _worst(margins: Iterable[int | None]) -> int | None:
+    known = [margin for margin in margins if margin is not None]
+    return min(known) if known else None
+
+
+def _samples(*, scope: PolicyScope, since: datetime, until: datetime, facts: PolicyFacts) -> list[_Sample]:
+    """The state at `since`, after every holdings change, and at the end of every day."""
+    samples = [_Sample(since, None, "start")]
+    samples += [
+        _Sample(at, height, "change") for at, height, _ in facts.holdings_changes(scope=scope, since=since, until=until)
+    ]
+    day = since.astimezone(UTC).date()
+    while (day_start := datetime.combine(day, time(), tzinfo=UTC)) < until:
+        day_end = min(day_start + timedelta(days=1), until) - timedelta(microseconds=1)
+        samples.append(_Sample(day_end, None, "day"))
+        day += timedelta(days=1)
+    return sorted(samples, key=lambda sample: (sample.at, sample.kind == "day"))
+
+
+def policy_compliance_report(
+    *, version_or_policy: Policy | PolicyVersion, since: datetime, until: datetime, facts: PolicyFacts
+) -> list[ComplianceRow]:
+    """Each continuous rule of the policy (or of one version) over [since, until): a row at
+    every holdings change and one per UTC day with its worst margin, verdict and breaches.
+    Rules that judge single transfers (limits, allowlist, quorum...) have no state to report."""
+    if until <= since:
+        raise ValidationFailed.for_field("until", "must be after since")
+    if isinstance(version_or_policy, PolicyVersion):
+        policy = version_or_policy.policy
+        versions = [version_or_policy]
+    else:
+        policy = version_or_policy
+        versions = list(policy.versions.filter(status__in=APPROVED).order_by("version"))
+    parsed = {version.pk: version_rules(version) for version in versions if version.kind == PolicyVersion.Kind.RULES}
+
+    def in_force(at: datetime) -> VersionRules | None:
+        chosen = None
+        for version in versions:
+            if version.effective_from <= at and (version.effective_to is None or at < version.effective_to):
+                chosen = version
+        return None if chosen is None else parsed.get(chosen.pk)
+
+    breaches: dict[tuple[int, int, date], list[int]] = {}
+    for breach in PolicyBreach.objects.filter(
+        version__in=versions, occurred_at__gte=since, occurred_at__lt=until
+    ).order_by("occurred_at", "pk"):
+        key = (breach.version_id, breach.rule_index, breach.occurred_at.astimezone(UTC).date())
+        breaches.setdefault(key, []).append(breach.pk)
+
+    rows: list[ComplianceRow] = []
+    day_worst: dict[tuple[int, int], list[int | None]] = {}
+    day_denied: dict[tuple[int, int], bool] = {}
+    for sample in _samples(scope=policy.scope, since=since, until=until, facts=facts):
+        version = in_force(sample.at)
+        if version is None or version.version_id is None or version.version is None:
+            continue
+        snapshot = ProposedChange(
+            direction="internal",
+            category="other",
+            amount_sats=0,
+            at=sample.at,
+            block_height=sample.block_height,
+            observed=True,
+        )
+        for index, rule in enumerate(version.rules):
+            if not rule.continuous:
+                continue
+            line = rule.evaluate(RuleContext(change=snapshot, facts=facts, version=version, rule_index=index))
+            key = (version.version_id, index)
+            margin = _margin(line.measured_sats, line.limit_sats)
+            day_worst.setdefault(key, []).append(margin)
+            day_denied[key] = day_denied.get(key, False) or line.verdict == "deny"
+            if sample.kind == "start":
+                continue
+            day = sample.at.astimezone(UTC).date()
+            is_day = sample.kind == "day"
+            rows.append(
+                ComplianceRow(
+                    policy_id=policy.pk,
+                    version_id=version.version_id,
+                    version=version.version,
+                    rule_index=index,
+                    rule_type=rule.type_name,
+                    kind=sample.kind,
+                    day=day,
+                    at=sample.at,
+                    block_height=sample.block_height,
+                    measured_sats=line.measured_sats,
+                    limit_sats=line.limit_sats,
+                    margin_sats=margin,
+                    verdict="deny" if is_day and day_denied[key] else line.verdict,
+                    worst_margin_sats=_worst(day_worst[key]) if is_day else margin,
+                    reason=line.reason,
+                    breaches=tuple(breaches.get((version.version_id, index, day), ())) if is_day else (),
+                )
+            )
+            if is_day:
+                # The state at the end of a day is where the next day starts.
+                day_worst[key] = [margin]
+                day_denied[key] = line.verdict == "deny"
+    return sorted(rows, key=lambda row: (row.version, row.rule_index, row.at, row.kind == "day"))

@@ -1,0 +1,320 @@
+"""Writes: drafting, approving and retiring policy versions; enforcing decisions at the gates
+of a transfer's life (under the scope locks); detecting and resolving breaches.
+
+The reads that gate transitions (`policy_evaluate`, `policy_quorum`,
+`policy_compliance_report`) live in selectors and are re-exported here so that callers find
+every entry point in one module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, PermissionDenied, ValidationFailed
+from policy.errors import PolicyDenied
+from policy.facts import PolicyFacts
+from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion, PolicyVersionApproval
+from policy.rules import parse_rules
+from policy.selectors import (
+    APPROVED,
+    policy_compliance_report,
+    policy_evaluate,
+    policy_quorum,
+    policy_scopes_governed,
+    versions_in_force,
+)
+from policy.types import GATES, Decision, PolicyScope, ProposedChange
+
+__all__ = [
+    "PolicyDenied",
+    "policy_approve",
+    "policy_breach_resolve",
+    "policy_compliance_report",
+    "policy_create_draft",
+    "policy_detect",
+    "policy_enforce",
+    "policy_evaluate",
+    "policy_posting_transaction",
+    "policy_propose_retirement",
+    "policy_quorum",
+    "policy_record_denial",
+]
+
+POLICY_ADMIN_ROLE = "policy_admin"
+BREACH_RESOLVER_ROLES = ("policy_admin", "operator")
+VERSION_QUORUM = 2
+
+
+def _has_role(user: Any, roles: Sequence[str]) -> bool:
+    return bool(user.is_active and user.groups.filter(name__in=roles).exists())
+
+
+def _aware(value: datetime | None, field: str) -> None:
+    if value is not None and timezone.is_naive(value):
+        raise ValidationFailed.for_field(field, "needs a time zone")
+
+
+def _lock_scopes(scopes: Sequence[PolicyScope]) -> None:
+    """Transaction-scoped advisory locks, always taken in scope order so lockers never deadlock."""
+    with connection.cursor() as cursor:
+        for scope in sorted(set(scopes), key=lambda scope: scope.sort_key):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [scope.lock_key])
+
+
+@transaction.atomic
+def policy_create_draft(
+    *,
+    name: str,
+    scope: PolicyScope,
+    rules: list[dict[str, Any]],
+    effective_from: datetime,
+    effective_to: datetime | None = None,
+    author: AbstractBaseUser,
+    comment: str = "",
+) -> PolicyVersion:
+    """A new draft version of the policy called `name` (created on first use). Rules are
+    validated and stored normalized; allowlist entries keep the date they were first listed."""
+    if not _has_role(author, [POLICY_ADMIN_ROLE]):
+        raise PermissionDenied.for_field("author", "only a policy_admin drafts policies")
+    if not name.strip():
+        raise ValidationFailed.for_field("name", "is required")
+    _aware(effective_from, "effective_from")
+    _aware(effective_to, "effective_to")
+    if effective_to is not None and effective_to <= effective_from:
+        raise ValidationFailed.for_field("effective_to", "must be after effective_from")
+    policy, _ = Policy.objects.select_for_update().get_or_create(
+        name=name.strip(), defaults={"scope_kind": scope.kind, "scope_object_id": scope.object_id}
+    )
+    if policy.scope != scope:
+        raise ValidationFailed.for_field("scope", f"the policy {policy.name} governs {policy.scope.label}")
+    previous = policy.versions.filter(status__in=APPROVED, kind=PolicyVersion.Kind.RULES).order_by("-version").first()
+    previous_rules = parse_rules(previous.rules, effective_from=previous.effective_from) if previous is not None else ()
+    parsed = parse_rules(rules, effective_from=effective_from, previous_rules=previous_rules)
+    return PolicyVersion.objects.create(
+        policy=policy,
+        version=_next_version(policy),
+        rules=[rule.to_json() for rule in parsed],
+        effective_from=effective_from,
+        effective_to=effective_to,
+        author=author,
+        comment=comment,
+    )
+
+
+def _next_version(policy: Policy) -> int:
+    latest = policy.versions.order_by("-version").values_list("version", flat=True).first()
+    return (latest or 0) + 1
+
+
+@transaction.atomic
+def policy_propose_retirement(
+    *, policy: Policy, effective_from: datetime, author: AbstractBaseUser, comment: str = ""
+) -> PolicyVersion:
+    """A draft that ends the policy from `effective_from`; approved like any version."""
+    if not _has_role(author, [POLICY_ADMIN_ROLE]):
+        raise PermissionDenied.for_field("author", "only a policy_admin proposes a retirement")
+    _aware(effective_from, "effective_from")
+    policy = Policy.objects.select_for_update().get(pk=policy.pk)
+    if not policy.versions.filter(status=PolicyVersion.Status.ACTIVE, kind=PolicyVersion.Kind.RULES).exists():
+        raise Conflict.for_field("policy", "has no active version to retire")
+    return PolicyVersion.objects.create(
+        policy=policy,
+        version=_next_version(policy),
+        kind=PolicyVersion.Kind.RETIREMENT,
+        rules=[],
+        effective_from=effective_from,
+        author=author,
+        comment=comment,
+    )
+
+
+@transaction.atomic
+def policy_approve(*, version: PolicyVersion, approver: AbstractBaseUser, comment: str = "") -> PolicyVersion:
+    """Record a policy_admin's approval; with two approvals by others than the author the
+    version becomes active (a retirement then retires the policy's earlier versions)."""
+    version = PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
+    if version.status != PolicyVersion.Status.DRAFT:
+        raise Conflict.for_field("version", f"is {version.status}, not a draft")
+    if approver.pk == version.author_id:
+        raise PermissionDenied.for_field("approver", "the author cannot approve their own version")
+    if not _has_role(approver, [POLICY_ADMIN_ROLE]):
+        raise PermissionDenied.for_field("approver", "only a policy_admin approves policies")
+    if version.approvals.filter(approver=approver).exists():
+        raise Conflict.for_field("approver", "has already approved this version")
+    PolicyVersionApproval.objects.create(version=version, approver=approver, comment=comment)
+    if version.approvals.exclude(approver_id=version.author_id).count() < VERSION_QUORUM:
+        return version
+    # Activation waits for postings in flight on the scope, so each sees one version or the other.
+    _lock_scopes([version.policy.scope])
+    version.status = PolicyVersion.Status.ACTIVE
+    version.activated_at = timezone.now()
+    version.save(update_fields=["status", "activated_at"])
+    if version.kind == PolicyVersion.Kind.RETIREMENT:
+        version.policy.versions.filter(
+            status=PolicyVersion.Status.ACTIVE, kind=PolicyVersion.Kind.RULES, version__lt=version.version
+        ).update(status=PolicyVersion.Status.RETIRED)
+    return version
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+def _evaluation_record(
+    *, change: ProposedChange, requested_at: datetime, decision: Decision, versions: Sequence[PolicyVersion], gate: str
+) -> PolicyEvaluation:
+    return PolicyEvaluation(
+        gate=gate,
+        subject_type=change.subject_type,
+        subject_id=change.subject_id,
+        outcome=decision.outcome,
+        change=_json_ready(dataclasses.asdict(change)),
+        lines=_json_ready([dataclasses.asdict(line) for line in decision.lines]),
+        versions=[
+            {
+                "policy_id": version.policy_id,
+                "version_id": version.pk,
+                "version": version.version,
+                "name": version.policy.name,
+                "scope": version.policy.scope.label,
+            }
+            for version in versions
+        ],
+        required_approvals=decision.required_approvals,
+        required_role=decision.required_role,
+        approvals_counted=decision.approvals_counted,
+        requested_at=requested_at,
+        evaluated_at=change.at,
+    )
+
+
+def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[Decision, PolicyEvaluation]:
+    if gate not in GATES:
+        raise ValidationFailed.for_field("gate", f"must be one of: {', '.join(GATES)}")
+    if change.observed != (gate == "observed"):
+        raise ValidationFailed.for_field("gate", "observed movements go through the observed gate, and only they")
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError("policy_enforce must run inside the caller's transaction.atomic()")
+    _lock_scopes(policy_scopes_governed(scopes=change.scopes()))
+    requested_at = change.at
+    if gate != "observed":
+        # A live gate judges the reserve as it stands now that the locks are held: a posting
+        # committed by whoever held them before is in the facts, whatever its timestamps.
+        change = dataclasses.replace(change, at=timezone.now())
+    versions = versions_in_force(scopes=change.scopes(), at=change.at)
+    decision = policy_evaluate(change=change, facts=facts, versions=versions)
+    return decision, _evaluation_record(
+        change=change, requested_at=requested_at, decision=decision, versions=versions, gate=gate
+    )
+
+
+def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> Decision:
+    """Judge `change` at a gate ("proposal", "approval", "posting", "observed") and store the
+    evaluation. Must run inside the caller's `transaction.atomic()`: it takes an advisory lock
+    on every governed scope the change touches (held to commit), so concurrent postings
+    against one cap are judged one after the other, each seeing the ones before.
+
+    At "posting" anything but `allow` raises `PolicyDenied` without writing: the caller's
+    transaction rolls back, and the evaluation is recorded after it by
+    `policy_record_denial` (use `policy_posting_transaction()` as the posting's atomic block
+    and that happens by itself).
+    """
+    decision, evaluation = _enforce(change=change, facts=facts, gate=gate)
+    if gate == "posting" and decision.outcome != "allow":
+        raise PolicyDenied(decision=decision, evaluation=evaluation)
+    evaluation.save()
+    return decision
+
+
+def policy_record_denial(*, denied: PolicyDenied) -> PolicyEvaluation:
+    """Store the evaluation of a refused posting, once its transaction has rolled back."""
+    record = denied.evaluation
+    if record.pk is None:
+        record.save()
+    return record
+
+
+@contextmanager
+def policy_posting_transaction() -> Iterator[None]:
+    """`transaction.atomic()` for a posting gated by `policy_enforce(gate="posting")`: if the
+    policy refuses, the posting rolls back and the evaluation is then stored. Use it as the
+    outermost transaction, or the outer one's rollback takes the record with it."""
+    try:
+        with transaction.atomic():
+            yield
+    except PolicyDenied as denied:
+        policy_record_denial(denied=denied)
+        raise
+
+
+@transaction.atomic
+def policy_detect(*, change: ProposedChange, facts: PolicyFacts) -> list[PolicyBreach]:
+    """Detective mode for a movement nobody proposed (already booked): re-check the continuous
+    rules at its block and open a breach per violated rule (one per movement and rule, so a
+    re-run of reconciliation opens nothing new). Returns the breaches of this movement."""
+    change = dataclasses.replace(change, observed=True)
+    decision, evaluation = _enforce(change=change, facts=facts, gate="observed")
+    evaluation.save()
+    breaches: list[PolicyBreach] = []
+    for line in decision.denials:
+        if line.version_id is None:
+            continue
+        existing = None
+        if change.subject_id:
+            existing = PolicyBreach.objects.filter(
+                version_id=line.version_id,
+                rule_index=line.rule_index,
+                subject_type=change.subject_type,
+                subject_id=change.subject_id,
+            ).first()
+        breaches.append(
+            existing
+            or PolicyBreach.objects.create(
+                version_id=line.version_id,
+                rule_index=line.rule_index,
+                rule_type=line.rule_type,
+                evaluation=evaluation,
+                subject_type=change.subject_type,
+                subject_id=change.subject_id,
+                occurred_at=change.at,
+                block_height=change.block_height,
+                measured_sats=line.measured_sats,
+                limit_sats=line.limit_sats,
+                reason=line.reason,
+            )
+        )
+    return breaches
+
+
+@transaction.atomic
+def policy_breach_resolve(*, breach: PolicyBreach, reason: str, actor: AbstractBaseUser) -> PolicyBreach:
+    """Close an open breach with the reason it is settled (by a policy_admin or an operator)."""
+    if not _has_role(actor, BREACH_RESOLVER_ROLES):
+        raise PermissionDenied.for_field("actor", "only a policy_admin or an operator resolves breaches")
+    if not reason.strip():
+        raise ValidationFailed.for_field("reason", "say why the breach is resolved")
+    breach = PolicyBreach.objects.select_for_update().get(pk=breach.pk)
+    if breach.status != PolicyBreach.Status.OPEN:
+        raise Conflict.for_field("breach", "is already resolved")
+    breach.status = PolicyBreach.Status.RESOLVED
+    breach.resolved_at = timezone.now()
+    breach.resolved_by = actor  # type: ignore[assignment]
+    breach.resolution_reason = reason.strip()
+    breach.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
+    return breach
