@@ -1,0 +1,107 @@
+"""The chain source, scanner and verifier against a live bcoin regtest node."""
+
+from __future__ import annotations
+
+import pytest
+
+from reserve.chain.blocks import WatchedOutput, Watchlist, scan_block
+from reserve.chain.errors import BlockVerificationError, NodeRpcError, NodeUnavailable, WrongNetwork
+from reserve.chain.rpc import RpcChainSource
+from reserve.chain.verify import verify_block
+from tests.regtest.blocks import block_subsidy_sats, generate_to_address
+from tests.regtest.keys import WalletKey
+from tests.regtest.node import RegtestNode
+
+pytestmark = pytest.mark.integration
+
+REGTEST_GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+
+
+def test_status_of_a_fresh_node_names_its_network_and_height(regtest_node, regtest_source):
+    # when
+    status = regtest_source.status()
+
+    # then
+    assert status.reachable and status.network_ok
+    assert status.chain == "regtest"
+    assert status.genesis_hash == REGTEST_GENESIS
+    assert status.height == 0
+    assert regtest_node.api_key not in status.url
+
+
+def test_node_on_another_network_is_refused_before_its_data_is_used(regtest_node):
+    # given: the service is configured for mainnet, the node follows regtest
+    with regtest_node.source(network="mainnet") as source:
+        # when / then
+        with pytest.raises(WrongNetwork, match=r"follows regtest .*but BITCOIN_NETWORK is mainnet"):
+            source.block_count()
+        status = source.status()
+    assert status.reachable and status.network_ok is False and not status.ok
+
+
+def test_wrong_api_key_is_reported_without_retrying(regtest_node):
+    # given
+    delays: list[float] = []
+    url = regtest_node.rpc_url.replace(regtest_node.api_key, "not-the-key")
+
+    # when / then
+    with pytest.raises(NodeUnavailable, match="refused the credentials"):
+        RpcChainSource(url, network="regtest", sleep=delays.append).block_count()
+    assert delays == []
+
+
+def test_unknown_block_is_a_node_rpc_error_not_an_outage(regtest_source):
+    with pytest.raises(NodeRpcError, match=r"getblock: .*Block not found") as error:
+        regtest_source.raw_block("11" * 32)
+    assert error.value.rpc_code != 0
+
+
+def test_mined_blocks_are_read_raw_verified_from_genesis_and_pay_the_watched_script(regtest_source):
+    # given: 20 blocks mined to a bcrt1 P2WPKH address
+    key = WalletKey("coinbase payee")
+    start_height = regtest_source.block_count()
+    mined = generate_to_address(regtest_source, 20, key.p2wpkh_address)
+    watchlist = Watchlist(scripts=[key.p2wpkh_script])
+
+    # when: follow the best chain from genesis, verifying every block against its parent
+    parent_hash = regtest_source.block_hash(0)
+    found: list[tuple[int, WatchedOutput]] = []
+    for height in range(1, regtest_source.block_count() + 1):
+        block_hash = regtest_source.block_hash(height)
+        block = scan_block(regtest_source.raw_block(block_hash), watchlist)
+        verify_block(block, network="regtest", parent_hash=parent_hash)
+        found.extend((height, output) for output in block.outputs)
+        parent_hash = block.hash
+
+    # then
+    assert parent_hash == mined[-1] == regtest_source.best_block_hash()
+    assert [height for height, _ in found] == list(range(start_height + 1, start_height + 21))
+    assert all(output.vout == 0 and output.tx_index == 0 for _, output in found)
+    assert [output.value_sats for height, output in found] == [block_subsidy_sats(height) for height, _ in found]
+    assert regtest_source.raw_block_header(mined[-1]) == regtest_source.raw_block(mined[-1])[:80]
+    assert regtest_source.block_header(mined[-1])["height"] == start_height + 20
+
+
+def test_regtest_blocks_fail_mainnet_proof_of_work(regtest_source):
+    # given
+    tip = scan_block(regtest_source.raw_block(regtest_source.best_block_hash()), Watchlist())
+
+    # when / then
+    with pytest.raises(BlockVerificationError, match="above the mainnet proof-of-work limit"):
+        verify_block(tip, network="mainnet", parent_hash=None)
+
+
+def test_stopped_node_is_unavailable_after_retries_with_backoff():
+    # given: a node that answered, then went away
+    delays: list[float] = []
+    with RegtestNode() as node:
+        source = node.source(retries=3, backoff_seconds=0.25, sleep=delays.append)
+        assert source.block_count() == 0
+        url = node.rpc_url
+    assert node.process is None
+
+    # when / then
+    with pytest.raises(NodeUnavailable, match="did not answer getblockcount after 4 attempts") as error:
+        source.block_count()
+    assert delays == [0.25, 0.5, 1.0]
+    assert url.split("@")[0].split(":")[-1] not in error.value.message

@@ -1,0 +1,167 @@
+"""Transactions and blocks built and signed by the tests: P2WPKH/P2PKH spends, mined regtest blocks.
+
+Blocks are built here (not by the node) when a test needs a branch of its own choosing,
+e.g. a competing branch with a conflicting spend for a reorg.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from bitcoin.core import (
+    CBlock,
+    COutPoint,
+    CScriptWitness,
+    CTransaction,
+    CTxIn,
+    CTxInWitness,
+    CTxOut,
+    CTxWitness,
+    lx,
+)
+from bitcoin.core.script import (
+    OP_RETURN,
+    SIGHASH_ALL,
+    SIGVERSION_WITNESS_V0,
+    CScript,
+    SignatureHash,
+)
+
+from reserve.chain.blocks import Outpoint, hash_to_hex, sha256d
+from reserve.chain.merkle import merkle_root
+from reserve.chain.pow import target_from_bits
+from reserve.chain.rpc import RpcChainSource
+from tests.regtest.keys import WalletKey
+
+REGTEST_BITS = 0x207FFFFF
+COIN = 100_000_000
+# Bitcoin Core and bcoin regtest: the subsidy halves every 150 blocks.
+REGTEST_HALVING_INTERVAL = 150
+WITNESS_RESERVED_VALUE = b"\x00" * 32
+WITNESS_COMMITMENT_HEADER = bytes.fromhex("aa21a9ed")
+
+
+def block_subsidy_sats(height: int) -> int:
+    halvings = height // REGTEST_HALVING_INTERVAL
+    return 0 if halvings >= 64 else (50 * COIN) >> halvings
+
+
+def txid_of(tx: CTransaction) -> str:
+    return hash_to_hex(bytes(tx.GetTxid()))
+
+
+def spend_p2wpkh(
+    key: WalletKey,
+    spent: Sequence[tuple[Outpoint, int]],
+    outputs: Sequence[tuple[bytes, int]],
+) -> CTransaction:
+    """A transaction spending P2WPKH outputs of `key` ((outpoint, value_sats) each) to (script, value_sats) outputs."""
+    inputs = [CTxIn(COutPoint(lx(outpoint.txid), outpoint.vout), nSequence=0xFFFFFFFE) for outpoint, _ in spent]
+    tx_outs = [CTxOut(value_sats, CScript(script)) for script, value_sats in outputs]
+    unsigned = CTransaction(inputs, tx_outs, nLockTime=0, nVersion=2)
+    # BIP143: the script code of P2WPKH is the P2PKH script of the key.
+    script_code = CScript(key.p2pkh_script)
+    witnesses = []
+    for index, (_, value_sats) in enumerate(spent):
+        digest = SignatureHash(
+            script_code, unsigned, index, SIGHASH_ALL, amount=value_sats, sigversion=SIGVERSION_WITNESS_V0
+        )
+        signature = key.key.sign(digest) + bytes([SIGHASH_ALL])
+        witnesses.append(CTxInWitness(CScriptWitness([signature, key.pubkey])))
+    return CTransaction(inputs, tx_outs, nLockTime=0, nVersion=2, witness=CTxWitness(witnesses))
+
+
+def coinbase_transaction(
+    *, height: int, script: bytes, value_sats: int, witness_commitment: bytes | None = None
+) -> CTransaction:
+    """Coinbase paying `script`, with the BIP34 height, and the BIP141 commitment when given."""
+    height_bytes = height.to_bytes((height.bit_length() + 8) // 8, "little")
+    script_sig = CScript([height_bytes, b"reserve-ledger tests"])
+    outputs = [CTxOut(value_sats, CScript(script))]
+    witness = CTxWitness()
+    if witness_commitment is not None:
+        outputs.append(CTxOut(0, CScript([OP_RETURN, WITNESS_COMMITMENT_HEADER + witness_commitment])))
+        witness = CTxWitness([CTxInWitness(CScriptWitness([WITNESS_RESERVED_VALUE]))])
+    return CTransaction(
+        [CTxIn(COutPoint(), script_sig, nSequence=0xFFFFFFFF)], outputs, nLockTime=0, nVersion=2, witness=witness
+    )
+
+
+def build_block(
+    *,
+    parent_hash: str,
+    height: int,
+    block_time: int,
+    payout_script: bytes,
+    transactions: Sequence[CTransaction] = (),
+    fees_sats: int = 0,
+) -> CBlock:
+    """A regtest block on `parent_hash`, proof of work solved at bits 0x207fffff.
+
+    Fees are not computed from the chain: pass `fees_sats` (or leave them unclaimed).
+    """
+    commitment = None
+    if any(tx.has_witness() for tx in transactions):
+        # BIP141: the coinbase's wtxid counts as zero.
+        wtxids = [b"\x00" * 32] + [bytes(tx.GetHash()) for tx in transactions]
+        witness_root, _ = merkle_root(wtxids)
+        commitment = sha256d(witness_root + WITNESS_RESERVED_VALUE)
+    coinbase = coinbase_transaction(
+        height=height,
+        script=payout_script,
+        value_sats=block_subsidy_sats(height) + fees_sats,
+        witness_commitment=commitment,
+    )
+    vtx = [coinbase, *transactions]
+    root, _ = merkle_root([bytes(tx.GetTxid()) for tx in vtx])
+    target = target_from_bits(REGTEST_BITS)
+    for nonce in range(1 << 32):
+        header = CBlock(
+            nVersion=0x20000000,
+            hashPrevBlock=lx(parent_hash),
+            hashMerkleRoot=root,
+            nTime=block_time,
+            nBits=REGTEST_BITS,
+            nNonce=nonce,
+        )
+        if int.from_bytes(bytes(header.GetHash()), "little") <= target:
+            return CBlock(
+                nVersion=header.nVersion,
+                hashPrevBlock=header.hashPrevBlock,
+                hashMerkleRoot=root,
+                nTime=block_time,
+                nBits=REGTEST_BITS,
+                nNonce=nonce,
+                vtx=vtx,
+            )
+    raise RuntimeError("no nonce meets the regtest target")
+
+
+def mine_block(
+    source: RpcChainSource,
+    *,
+    payout_script: bytes,
+    transactions: Sequence[CTransaction] = (),
+    parent_hash: str | None = None,
+) -> str:
+    """Build a block on `parent_hash` (default: the node's tip), submit it, and return its hash."""
+    parent_hash = parent_hash or source.best_block_hash()
+    parent = source.block_header(parent_hash)
+    block = build_block(
+        parent_hash=parent_hash,
+        height=int(parent["height"]) + 1,
+        block_time=max(int(parent["time"]) + 1, int(time.time())),
+        payout_script=payout_script,
+        transactions=transactions,
+    )
+    result = source.call("submitblock", block.serialize().hex(), retry=False)
+    if result not in (None, "inconclusive"):
+        raise RuntimeError(f"node rejected block at height {int(parent['height']) + 1}: {result}")
+    return hash_to_hex(bytes(block.GetHash()))
+
+
+def generate_to_address(source: RpcChainSource, count: int, address: str) -> list[str]:
+    """Let the node mine `count` blocks paying `address`; returns their hashes."""
+    hashes: list[str] = source.call("generatetoaddress", count, address, retry=False)
+    return hashes
