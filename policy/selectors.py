@@ -173,8 +173,8 @@ def policy_compliance_report(
     for breach in PolicyBreach.objects.filter(
         version__in=versions, occurred_at__gte=since, occurred_at__lt=until
     ).order_by("occurred_at", "pk"):
-        key = (breach.version_id, breach.rule_index, breach.occurred_at.astimezone(UTC).date())
-        breaches.setdefault(key, []).append(breach.pk)
+        breach_key = (breach.version_id, breach.rule_index, breach.occurred_at.astimezone(UTC).date())
+        breaches.setdefault(breach_key, []).append(breach.pk)
 
     rows: list[ComplianceRow] = []
     day_worst: dict[tuple[int, int], list[int | None]] = {}

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -77,7 +77,7 @@ def policy_create_draft(
     rules: list[dict[str, Any]],
     effective_from: datetime,
     effective_to: datetime | None = None,
-    author: AbstractBaseUser,
+    author: User,
     comment: str = "",
 ) -> PolicyVersion:
     """A new draft version of the policy called `name` (created on first use). Rules are
@@ -116,7 +116,7 @@ def _next_version(policy: Policy) -> int:
 
 @transaction.atomic
 def policy_propose_retirement(
-    *, policy: Policy, effective_from: datetime, author: AbstractBaseUser, comment: str = ""
+    *, policy: Policy, effective_from: datetime, author: User, comment: str = ""
 ) -> PolicyVersion:
     """A draft that ends the policy from `effective_from`; approved like any version."""
     if not _has_role(author, [POLICY_ADMIN_ROLE]):
@@ -137,7 +137,7 @@ def policy_propose_retirement(
 
 
 @transaction.atomic
-def policy_approve(*, version: PolicyVersion, approver: AbstractBaseUser, comment: str = "") -> PolicyVersion:
+def policy_approve(*, version: PolicyVersion, approver: User, comment: str = "") -> PolicyVersion:
     """Record a policy_admin's approval; with two approvals by others than the author the
     version becomes active (a retirement then retires the policy's earlier versions)."""
     version = PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
@@ -303,7 +303,7 @@ def policy_detect(*, change: ProposedChange, facts: PolicyFacts) -> list[PolicyB
 
 
 @transaction.atomic
-def policy_breach_resolve(*, breach: PolicyBreach, reason: str, actor: AbstractBaseUser) -> PolicyBreach:
+def policy_breach_resolve(*, breach: PolicyBreach, reason: str, actor: User) -> PolicyBreach:
     """Close an open breach with the reason it is settled (by a policy_admin or an operator)."""
     if not _has_role(actor, BREACH_RESOLVER_ROLES):
         raise PermissionDenied.for_field("actor", "only a policy_admin or an operator resolves breaches")
@@ -314,7 +314,7 @@ def policy_breach_resolve(*, breach: PolicyBreach, reason: str, actor: AbstractB
         raise Conflict.for_field("breach", "is already resolved")
     breach.status = PolicyBreach.Status.RESOLVED
     breach.resolved_at = timezone.now()
-    breach.resolved_by = actor  # type: ignore[assignment]
+    breach.resolved_by = actor
     breach.resolution_reason = reason.strip()
     breach.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
     return breach

@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -72,7 +73,7 @@ class TestEnforce:
         assert (first.required_approvals, first.required_role, first.approvals_counted) == (2, "approver", 0)
         assert first.requested_at == at(days=1)
         # A live gate judges the reserve as it stands when the locks are held.
-        assert first.evaluated_at > timezone.now() - timezone.timedelta(minutes=1)
+        assert first.evaluated_at > timezone.now() - timedelta(minutes=1)
 
     def test_a_refused_posting_raises_without_writing_and_can_be_recorded(self, active_policy, hundred_btc):
         active_policy(CAP_105)

@@ -1,0 +1,79 @@
+"""Compliance report: each continuous rule per day and at every holdings change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from config.errors import ValidationFailed
+from policy.selectors import policy_compliance_report
+from policy.services import policy_detect
+from tests.policy.builders import BTC, T0, at, inbound, outbound
+from tests.policy.memory_facts import MemoryFacts
+
+
+@pytest.mark.django_db
+def test_days_and_holdings_changes_with_margins_and_breaches(active_policy):
+    # given a 105 BTC cap over 100 BTC, then +3 BTC on day 2, and on day 3 +4 BTC (a breach) and -5 BTC
+    version = active_policy(
+        [
+            {"type": "transfer_limit", "params": {"max_sats": BTC, "direction": "outbound"}},
+            {"type": "holdings_cap", "params": {"max_sats": 105 * BTC}},
+        ]
+    )
+    facts = MemoryFacts()
+    facts.book(inbound(100 * BTC, when=T0 - (at(days=1) - T0)))
+    facts.book(inbound(3 * BTC, when=at(days=1, hours=10)))
+    donation = inbound(4 * BTC, category="donation", when=at(days=2, hours=12))
+    facts.book(donation)
+    [breach] = policy_detect(change=replace(donation, observed=True), facts=facts)
+    facts.book(outbound(5 * BTC, when=at(days=2, hours=18)))
+
+    # when the report covers the first three days
+    rows = policy_compliance_report(version_or_policy=version.policy, since=T0, until=at(days=3), facts=facts)
+
+    # then the per-transfer limit has no rows, and the cap has a row per change and per day
+    assert {(row.rule_type, row.rule_index, row.version_id) for row in rows} == {("holdings_cap", 1, version.pk)}
+    summary = [
+        (row.kind, row.day, row.measured_sats, row.margin_sats, row.worst_margin_sats, row.verdict) for row in rows
+    ]
+    assert summary == [
+        ("day", date(2026, 1, 1), 100 * BTC, 5 * BTC, 5 * BTC, "allow"),
+        ("change", date(2026, 1, 2), 103 * BTC, 2 * BTC, 2 * BTC, "allow"),
+        ("day", date(2026, 1, 2), 103 * BTC, 2 * BTC, 2 * BTC, "allow"),
+        ("change", date(2026, 1, 3), 107 * BTC, -2 * BTC, -2 * BTC, "deny"),
+        ("change", date(2026, 1, 3), 102 * BTC - 2_000, 3 * BTC + 2_000, 3 * BTC + 2_000, "allow"),
+        ("day", date(2026, 1, 3), 102 * BTC - 2_000, 3 * BTC + 2_000, -2 * BTC, "deny"),
+    ]
+    assert [row.breaches for row in rows if row.kind == "day"] == [(), (), (breach.pk,)]
+    assert rows[0].limit_sats == 105 * BTC
+    assert rows[3].reason == "Holdings 107.00000000 BTC against a cap of 105.00000000 BTC: 2.00000000 BTC over."
+
+
+@pytest.mark.django_db
+def test_a_report_follows_the_version_in_force(active_policy):
+    first = active_policy([{"type": "holdings_cap", "params": {"max_sats": 105 * BTC}}])
+    second = active_policy([{"type": "holdings_cap", "params": {"max_sats": 90 * BTC}}], effective_from=at(days=1))
+    facts = MemoryFacts()
+    facts.book(inbound(100 * BTC, when=T0 - (at(days=1) - T0)))
+
+    rows = policy_compliance_report(version_or_policy=first.policy, since=T0, until=at(days=2), facts=facts)
+    only_first = policy_compliance_report(version_or_policy=first, since=T0, until=at(days=2), facts=facts)
+
+    assert [(row.version_id, row.day, row.verdict) for row in rows] == [
+        (first.pk, date(2026, 1, 1), "allow"),
+        (second.pk, date(2026, 1, 2), "deny"),
+    ]
+    assert [(row.version_id, row.verdict) for row in only_first] == [(first.pk, "allow"), (first.pk, "allow")]
+
+
+@pytest.mark.django_db
+def test_an_empty_period_is_refused(active_policy):
+    version = active_policy([{"type": "holdings_cap", "params": {"max_sats": BTC}}])
+
+    with pytest.raises(ValidationFailed) as caught:
+        policy_compliance_report(version_or_policy=version, since=T0, until=T0, facts=MemoryFacts())
+
+    assert "until" in caught.value.fields
