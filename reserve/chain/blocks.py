@@ -109,7 +109,7 @@ class Watchlist:
     set; outputs found in a block are tracked for the following blocks.
     """
 
-    def __init__(self, scripts: Iterable[bytes] = (), outpoints: Iterable[Outpoint] = ()) -> None:
+    def __init__(self, scripts: Iterable[bytes] = (), outpoints: Iterable[tuple[str, int]] = ()) -> None:
         self._scripts: set[bytes] = set()
         self._script_lengths: set[int] = set()
         self._outpoint_keys: set[bytes] = set()
@@ -122,10 +122,10 @@ class Watchlist:
             self._scripts.add(script)
             self._script_lengths.add(len(script))
 
-    def track(self, outpoints: Iterable[Outpoint]) -> None:
+    def track(self, outpoints: Iterable[tuple[str, int]]) -> None:
         self._outpoint_keys.update(Outpoint(*outpoint).key() for outpoint in outpoints)
 
-    def untrack(self, outpoints: Iterable[Outpoint]) -> None:
+    def untrack(self, outpoints: Iterable[tuple[str, int]]) -> None:
         self._outpoint_keys.difference_update(Outpoint(*outpoint).key() for outpoint in outpoints)
 
     def apply(self, block: ScannedBlock) -> None:
@@ -136,7 +136,7 @@ class Watchlist:
     def watches(self, script: bytes) -> bool:
         return script in self._scripts
 
-    def tracks(self, outpoint: Outpoint) -> bool:
+    def tracks(self, outpoint: tuple[str, int]) -> bool:
         return Outpoint(*outpoint).key() in self._outpoint_keys
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 
 from reserve.chain.blocks import HEADER_SIZE, BlockHeader, hash_to_hex, hex_to_hash, parse_header, sha256d
 from reserve.chain.errors import BlockVerificationError, MerkleProofError
@@ -27,10 +28,12 @@ def merkle_root(tx_hashes: Sequence[bytes]) -> tuple[bytes, bool]:
     mutated = False
     while len(level) > 1:
         if not mutated:
-            mutated = any(left == right for left, right in zip(level[0::2], level[1::2], strict=False))
+            mutated = any(map(bytes.__eq__, level[0::2], level[1::2]))
         if len(level) % 2:
             level.append(level[-1])
-        level = [sha256d(left + right) for left, right in zip(level[0::2], level[1::2], strict=True)]
+        level = [
+            sha256(sha256(left + right).digest()).digest() for left, right in zip(level[0::2], level[1::2], strict=True)
+        ]
     return level[0], mutated
 
 
