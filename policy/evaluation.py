@@ -11,7 +11,9 @@ from policy.rules.quorum import approvals_from
 from policy.types import DEFAULT_APPROVER_ROLE, DEFAULT_QUORUM, Decision, ProposedChange, RuleLine, Verdict
 
 
-def evaluate_change(*, change: ProposedChange, facts: PolicyFacts, versions: Sequence[VersionRules]) -> Decision:
+def evaluate_change(
+    *, change: ProposedChange, facts: PolicyFacts, versions: Sequence[VersionRules], current: bool = False
+) -> Decision:
     """Judge `change` against every rule of `versions`.
 
     An observed movement is judged by the continuous rules only and needs no approvals.
@@ -24,7 +26,8 @@ def evaluate_change(*, change: ProposedChange, facts: PolicyFacts, versions: Seq
         for index, rule in enumerate(version.rules):
             if change.observed and not rule.continuous:
                 continue
-            lines.append(rule.evaluate(RuleContext(change=change, facts=facts, version=version, rule_index=index)))
+            context = RuleContext(change=change, facts=facts, version=version, rule_index=index, current=current)
+            lines.append(rule.evaluate(context))
     if change.observed:
         return Decision(
             outcome=_outcome(lines),

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
 from policy.errors import PolicyDenied
+from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion, PolicyVersionApproval
 from policy.rules import parse_rules
@@ -29,6 +30,7 @@ from policy.selectors import (
     policy_evaluate,
     policy_quorum,
     policy_scopes_governed,
+    version_rules,
     versions_in_force,
 )
 from policy.types import GATES, Decision, PolicyScope, ProposedChange
@@ -215,10 +217,16 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
     requested_at = change.at
     if gate != "observed":
         # A live gate judges the reserve as it stands now that the locks are held: a posting
-        # committed by whoever held them before is in the facts, whatever its timestamps.
+        # committed by whoever held them before is in the facts, whatever its timestamps
+        # (block times may run ahead of the clock).
         change = dataclasses.replace(change, at=timezone.now())
     versions = versions_in_force(scopes=change.scopes(), at=change.at)
-    decision = policy_evaluate(change=change, facts=facts, versions=versions)
+    decision = evaluate_change(
+        change=change,
+        facts=facts,
+        versions=[version_rules(version) for version in versions],
+        current=gate != "observed",
+    )
     return decision, _evaluation_record(
         change=change, requested_at=requested_at, decision=decision, versions=versions, gate=gate
     )

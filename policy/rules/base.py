@@ -68,6 +68,9 @@ class RuleContext:
     facts: PolicyFacts
     version: VersionRules
     rule_index: int
+    # Judge against the books as they stand (enforcement under the scope lock) rather than
+    # as of `change.at`: a posting stamped with a block time ahead of the clock still counts.
+    current: bool = False
 
     @property
     def scope(self) -> PolicyScope:
@@ -82,10 +85,15 @@ class RuleContext:
         return self.change.direction_for(self.scope)
 
     def holdings_sats(self) -> int:
-        """Booked holdings of the scope at the change's block (observed) or time."""
+        """Booked holdings of the scope: now when `current`, else at the change's block (observed) or time."""
+        if self.current:
+            return self.facts.holdings_sats(scope=self.scope)
         if self.change.observed and self.change.block_height is not None:
             return self.facts.holdings_sats(scope=self.scope, height=self.change.block_height)
         return self.facts.holdings_sats(scope=self.scope, at=self.at)
+
+    def wallet_balance_sats(self, wallet_id: int) -> int:
+        return self.facts.wallet_balance_sats(wallet_id=wallet_id, at=None if self.current else self.at)
 
     def line(
         self,

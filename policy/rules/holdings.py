@@ -168,7 +168,9 @@ class HoldingsCap(Rule):
 
 @dataclass(frozen=True)
 class EncumbranceCap(Rule):
-    """Pledged sats may not exceed the cap, and an outflow may not spend pledged coins."""
+    """Encumbered sats (pledged, or reserved for approved outflows, as the facts count them)
+    may not exceed the cap; while they do, nothing more leaves the scope. Observed, it is also
+    a breach when the encumbrance exceeds what the scope holds."""
 
     type_name = "encumbrance_cap"
     continuous = True
@@ -185,24 +187,37 @@ class EncumbranceCap(Rule):
 
     def describe(self) -> str:
         return (
-            f"Encumbrance cap: at most {btc(self.max_sats)} may be pledged or encumbered, "
-            "and never more than the scope holds."
+            f"Encumbrance cap: at most {btc(self.max_sats)} may be pledged or encumbered; while more is, "
+            "nothing leaves the scope, and the encumbrance may never exceed the holdings."
         )
 
     def evaluate(self, context: RuleContext) -> RuleLine:
         change = context.change
         encumbered = context.facts.encumbered_sats(scope=context.scope)
-        delta = 0 if change.observed else change.holdings_delta_sats(context.scope)
-        after = context.holdings_sats() + delta
-        limit = min(self.max_sats, after)
-        breached = encumbered > limit
-        # Only a movement that lowers holdings can make encumbrance worse; inflows always pass.
-        verdict = deny_if(breached and (change.observed or delta < 0))
-        reason = (
-            f"Encumbered {btc(encumbered)} against a cap of {btc(self.max_sats)} "
-            f"and holdings of {btc(after)}: " + ("breached." if breached else f"{btc(limit - encumbered)} of room.")
+        if change.observed:
+            holdings = context.holdings_sats()
+            limit = min(self.max_sats, holdings)
+            verdict = deny_if(encumbered > limit)
+            reason = (
+                f"Encumbered {btc(encumbered)} against a cap of {btc(self.max_sats)} and holdings of {btc(holdings)}"
+            )
+            return context.line(
+                self,
+                verdict,
+                f"{reason}: {'breached' if verdict == 'deny' else 'within'}.",
+                measured_sats=encumbered,
+                limit_sats=limit,
+            )
+        # Only a movement out of the scope can be held back; inflows never worsen an encumbrance.
+        verdict = deny_if(encumbered > self.max_sats and change.holdings_delta_sats(context.scope) < 0)
+        reason = f"Encumbered {btc(encumbered)} against a cap of {btc(self.max_sats)}: " + (
+            "over the cap, so nothing leaves the scope until it is back under."
+            if verdict == "deny"
+            else f"{btc(self.max_sats - encumbered)} of room."
+            if encumbered <= self.max_sats
+            else "over the cap, but this change takes nothing out."
         )
-        return context.line(self, verdict, reason, measured_sats=encumbered, limit_sats=limit)
+        return context.line(self, verdict, reason, measured_sats=encumbered, limit_sats=self.max_sats)
 
 
 @dataclass(frozen=True)
@@ -235,7 +250,7 @@ class ZeroBalanceAfter(Rule):
         change = context.change
         if context.at < self.at:
             return context.not_applicable(self, f"the wallets must be empty only from {moment(self.at)}")
-        balance = sum(context.facts.wallet_balance_sats(wallet_id=wallet, at=context.at) for wallet in self.wallets)
+        balance = sum(context.wallet_balance_sats(wallet) for wallet in self.wallets)
         if change.observed:
             verdict = deny_if(balance > 0)
             reason = f"Listed wallets hold {btc(balance)}; they must be empty since {moment(self.at)}."

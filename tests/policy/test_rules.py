@@ -41,6 +41,18 @@ class TestHoldingsCap:
         assert line.verdict == "allow"
         assert line.measured_sats == 99 * BTC - 2_000
 
+    def test_enforcement_reads_the_books_as_they_stand_not_as_of_the_change_time(self, facts):
+        # given a posting stamped with a block time ahead of the change being judged
+        facts.book(inbound(BTC, when=at(days=1, hours=2)))
+        change = inbound(BTC, when=at(days=1))
+        versions = [version([self.rule])]
+
+        as_of = evaluate_change(change=change, facts=facts, versions=versions).lines[0]
+        current = evaluate_change(change=change, facts=facts, versions=versions, current=True).lines[0]
+
+        assert (as_of.verdict, as_of.measured_sats) == ("allow", 101 * BTC)
+        assert (current.verdict, current.measured_sats) == ("deny", 102 * BTC)
+
     def test_an_observed_state_over_the_cap_is_a_breach(self, facts):
         observed = replace(inbound(0), observed=True, block_height=100)
 
@@ -228,20 +240,27 @@ class TestAllowedSources:
 class TestEncumbranceCap:
     rule = {"type": "encumbrance_cap", "params": {"max_sats": 30 * BTC}}
 
-    def test_an_outflow_may_not_spend_pledged_coins(self, facts):
+    def test_up_to_the_cap_everything_moves(self, facts):
         facts.encumbered[PERIMETER] = 30 * BTC
 
-        fits = first_line(self.rule, outbound(70 * BTC - 2_000), facts)
-        spends_pledge = first_line(self.rule, outbound(70 * BTC), facts)
+        line = first_line(self.rule, outbound(BTC), facts)
 
-        assert fits.verdict == "allow"
-        assert (spends_pledge.verdict, spends_pledge.limit_sats) == ("deny", 30 * BTC - 2_000)
+        assert (line.verdict, line.measured_sats, line.limit_sats) == ("allow", 30 * BTC, 30 * BTC)
 
     def test_over_the_cap_blocks_outflows_but_not_inflows(self, facts):
-        facts.encumbered[PERIMETER] = 31 * BTC
+        facts.encumbered[PERIMETER] = 30 * BTC + 1
 
         assert first_line(self.rule, outbound(BTC), facts).verdict == "deny"
         assert first_line(self.rule, inbound(BTC), facts).verdict == "allow"
+
+    def test_observed_an_encumbrance_beyond_the_holdings_is_a_breach(self, facts):
+        facts.encumbered[PERIMETER] = 20 * BTC
+        facts.book(outbound(85 * BTC - 2_000, when=at(hours=1)))
+        observed = replace(inbound(0, when=at(hours=2)), observed=True)
+
+        line = first_line(self.rule, observed, facts)
+
+        assert (line.verdict, line.measured_sats, line.limit_sats) == ("deny", 20 * BTC, 15 * BTC)
 
 
 class TestZeroBalanceAfter:
