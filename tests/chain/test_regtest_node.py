@@ -80,6 +80,9 @@ def test_mined_blocks_are_read_raw_verified_from_genesis_and_pay_the_watched_scr
     assert [output.value_sats for height, output in found] == [block_subsidy_sats(height) for height, _ in found]
     assert regtest_source.raw_block_header(mined[-1]) == regtest_source.raw_block(mined[-1])[:80]
     assert regtest_source.block_header(mined[-1])["height"] == start_height + 20
+    status = regtest_source.status()
+    assert status.ok and status.syncing is False
+    assert (status.height, status.best_block_hash) == (start_height + 20, mined[-1])
 
 
 def test_regtest_blocks_fail_mainnet_proof_of_work(regtest_source):
