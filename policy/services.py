@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
@@ -33,7 +33,7 @@ from policy.selectors import (
     version_rules,
     versions_in_force,
 )
-from policy.types import GATES, Decision, PolicyScope, ProposedChange
+from policy.types import GATES, Decision, PolicyScope, ProposedChange, RuleLine
 
 __all__ = [
     "PolicyDenied",
@@ -213,9 +213,12 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         raise ValidationFailed.for_field("gate", "observed movements go through the observed gate, and only they")
     if not connection.in_atomic_block:
         raise transaction.TransactionManagementError("policy_enforce must run inside the caller's transaction.atomic()")
-    _lock_scopes(policy_scopes_governed(scopes=change.scopes()))
     requested_at = change.at
     if gate != "observed":
+        # An observed movement is already booked and nothing is being admitted, so detection
+        # takes no lock: callers detect after posting (balances locked first), and taking the
+        # scope lock there would invert the posting order (scope, then balances) and deadlock.
+        _lock_scopes(policy_scopes_governed(scopes=change.scopes()))
         # A live gate judges the reserve as it stands now that the locks are held: a posting
         # committed by whoever held them before is in the facts, whatever its timestamps
         # (block times may run ahead of the clock).
@@ -234,9 +237,10 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
 
 def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> Decision:
     """Judge `change` at a gate ("proposal", "approval", "posting", "observed") and store the
-    evaluation. Must run inside the caller's `transaction.atomic()`: it takes an advisory lock
-    on every governed scope the change touches (held to commit), so concurrent postings
-    against one cap are judged one after the other, each seeing the ones before.
+    evaluation. Must run inside the caller's `transaction.atomic()`: a live gate takes an
+    advisory lock on every governed scope the change touches (held to commit, taken in scope
+    order), so concurrent postings against one cap are judged one after the other, each
+    seeing the ones before.
 
     At "posting" anything but `allow` raises `PolicyDenied` without writing: the caller's
     transaction rolls back, and the evaluation is recorded after it by
@@ -281,33 +285,36 @@ def policy_detect(*, change: ProposedChange, facts: PolicyFacts) -> list[PolicyB
     evaluation.save()
     breaches: list[PolicyBreach] = []
     for line in decision.denials:
-        if line.version_id is None:
-            continue
-        existing = None
-        if change.subject_id:
-            existing = PolicyBreach.objects.filter(
-                version_id=line.version_id,
-                rule_index=line.rule_index,
-                subject_type=change.subject_type,
-                subject_id=change.subject_id,
-            ).first()
-        breaches.append(
-            existing
-            or PolicyBreach.objects.create(
-                version_id=line.version_id,
-                rule_index=line.rule_index,
+        if line.version_id is not None:
+            breaches.append(_breach_for(change=change, line=line, evaluation=evaluation))
+    return breaches
+
+
+def _breach_for(*, change: ProposedChange, line: RuleLine, evaluation: PolicyEvaluation) -> PolicyBreach:
+    """The open breach of this rule by this movement, opened now unless a detection already did."""
+    same = {
+        "version_id": line.version_id,
+        "rule_index": line.rule_index,
+        "subject_type": change.subject_type,
+        "subject_id": change.subject_id,
+    }
+    if change.subject_id and (existing := PolicyBreach.objects.filter(**same).first()):
+        return existing
+    try:
+        with transaction.atomic():
+            return PolicyBreach.objects.create(
+                **same,
                 rule_type=line.rule_type,
                 evaluation=evaluation,
-                subject_type=change.subject_type,
-                subject_id=change.subject_id,
                 occurred_at=change.at,
                 block_height=change.block_height,
                 measured_sats=line.measured_sats,
                 limit_sats=line.limit_sats,
                 reason=line.reason,
             )
-        )
-    return breaches
+    except IntegrityError:
+        # A concurrent detection of the same movement opened it first (detection takes no lock).
+        return PolicyBreach.objects.get(**same)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
-from policy.models import PolicyVersion, PolicyVersionApproval
+from policy.models import PolicyEvaluation, PolicyVersion, PolicyVersionApproval
 from policy.selectors import policy_evaluate, policy_version_rules_in_words, versions_in_force
 from policy.services import policy_approve, policy_create_draft, policy_propose_retirement
 from policy.types import PolicyScope
@@ -130,6 +130,23 @@ class TestVersionsInForce:
         assert versions_in_force(scopes=[PERIMETER], at=at(days=4)) == [version]
         assert versions_in_force(scopes=[PERIMETER], at=at(days=5)) == []
         assert policy_version_rules_in_words(version=retirement)[0].startswith("Retires the policy reserve caps")
+
+    def test_a_draft_can_be_tried_on_a_transfer_without_storing_anything(self, active_policy, admins):
+        active_policy(CAP)
+        draft = policy_create_draft(
+            name="reserve caps",
+            scope=PERIMETER,
+            rules=[{"type": "holdings_cap", "params": {"max_sats": BTC}}],
+            effective_from=at(days=30),
+            author=admins[1],
+        )
+
+        in_force = policy_evaluate(change=inbound(2 * BTC, when=at(days=1)), facts=MemoryFacts())
+        with_draft = policy_evaluate(change=inbound(2 * BTC, when=at(days=1)), facts=MemoryFacts(), versions=[draft])
+
+        assert in_force.lines[0].verdict == "allow"
+        assert (with_draft.lines[0].verdict, with_draft.versions) == ("deny", (draft.pk,))
+        assert not PolicyEvaluation.objects.exists()
 
     def test_only_the_scopes_a_change_touches_are_consulted(self, active_policy):
         active_policy(CAP, name="wallet 9 cap", scope=PolicyScope("wallet", 9))
