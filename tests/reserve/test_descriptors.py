@@ -125,9 +125,7 @@ def test_every_supported_shape_parses_and_derives(shape: str, kind: str) -> None
 
 
 def test_a_tpub_on_a_mainnet_wallet_is_refused_saying_so() -> None:
-    tpub = (
-        "tpubD6NzVbkrYhZ4WaWSyoBvQwbpLkojyoTZPRsgXELWz3Popb3qkjcJyJUGLnL4qHHoQvao8ESaAstxYSnhyswJ76uZPStJRJCTKvosUCJZL5B"
-    )
+    tpub = "tpubD6NzVbkrYhZ4WaWSyoBvQwbpLkojyoTZPRsgXELWz3Popb3qkjcJyJUGLnL4qHHoQvao8ESaAstxYSnhyswJ76uZPStJRJCTKvosUCJZL5B"  # noqa: E501
     with pytest.raises(ValidationFailed) as caught:
         descriptor_parse(descriptor=f"wpkh({tpub}/0/*)", network="mainnet")
     assert "testnet / signet / regtest key; this wallet is on mainnet" in caught.value.fields["descriptor"][0]

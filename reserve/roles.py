@@ -1,0 +1,28 @@
+"""Roles are Django groups (created by migration 0003 with their permissions); services check the
+permissions the groups carry, as the admin and the API do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.errors import PermissionDenied
+
+OPERATOR = "operator"
+APPROVER = "approver"
+POLICY_ADMIN = "policy_admin"
+AUDITOR = "auditor"
+ROLES = (OPERATOR, APPROVER, POLICY_ADMIN, AUDITOR)
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+
+
+def require_permission(user: Any, permission: str, *, action: str) -> None:
+    """Refuse `action` unless `user` is an active account holding `reserve.<permission>`."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise PermissionDenied(f"{action}: an authenticated, active user is required")
+    if not user.has_perm(f"reserve.{permission}"):
+        raise PermissionDenied(f"{action}: {user.get_username()} lacks the permission reserve.{permission}")
