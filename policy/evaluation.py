@@ -27,7 +27,10 @@ def evaluate_change(
             if change.observed and not rule.continuous:
                 continue
             context = RuleContext(change=change, facts=facts, version=version, rule_index=index, current=current)
-            lines.append(rule.evaluate(context))
+            if not change.observed and context.direction is None:
+                lines.append(context.not_applicable(rule, f"the change does not touch {version.scope.label}"))
+            else:
+                lines.append(rule.evaluate(context))
     if change.observed:
         return Decision(
             outcome=_outcome(lines),

@@ -88,7 +88,7 @@ class NoNetAccumulation(Rule):
         )
         holdings = context.holdings_sats()
         direction = context.direction
-        if change.observed or direction is None:
+        if change.observed:
             ceiling = baseline + exempt
             verdict = deny_if(holdings > ceiling)
             return context.line(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from policy.evaluation import evaluate_change
-from policy.types import ApprovalFact
+from policy.types import ApprovalFact, PolicyScope
 from tests.policy.builders import BTC, T0, approved_by, at, inbound, outbound, version
 from tests.policy.memory_facts import MemoryFacts
 
@@ -125,3 +125,19 @@ def test_approval_facts_carry_their_roles():
     )
 
     assert decide(change).outcome == "allow"
+
+
+def test_a_version_whose_scope_the_change_does_not_touch_does_not_judge_it():
+    facts = MemoryFacts()
+    facts.book(inbound(5 * BTC))
+    rules = [
+        {"type": "holdings_cap", "params": {"max_sats": BTC}},
+        {"type": "approval_quorum", "params": {"min_approvals": 5}},
+    ]
+    other_wallet = version(rules, scope=PolicyScope("wallet", 99))
+
+    decision = evaluate_change(change=approved_by(inbound(BTC), 2, 3), facts=facts, versions=[other_wallet])
+
+    assert decision.outcome == "allow"
+    assert decision.required_approvals == 2
+    assert decision.lines[0].reason == "Does not apply: the change does not touch wallet:99."
