@@ -56,3 +56,31 @@ def verify_proof_of_work(header: BlockHeader, *, network: Network | str) -> None
             f"hash is above the target of its bits {header.bits:#010x} (insufficient proof of work)",
             block_hash=header.hash,
         )
+
+
+RETARGET_INTERVAL = 2016
+TARGET_TIMESPAN_SECONDS = 14 * 24 * 60 * 60
+
+
+def required_bits(
+    *, network: Network | str, height: int, parent: BlockHeader, period_start: BlockHeader | None
+) -> int | None:
+    """The `bits` consensus requires of the block at `height` on top of `parent`.
+
+    At a retarget height (a multiple of 2016) `period_start` must be the header at
+    height - 2016; elsewhere the parent's bits carry over. Regtest never retargets.
+    Returns None on testnet, whose 20-minute minimum-difficulty rule needs more history
+    than a parent: there only the proof-of-work limit applies.
+    """
+    net = _network(network)
+    if net.name == "testnet":
+        return None
+    if net.name == "regtest" or height % RETARGET_INTERVAL:
+        return parent.bits
+    if period_start is None:
+        raise ValueError(f"the retarget at height {height} needs the header at height {height - RETARGET_INTERVAL}")
+    # Bitcoin Core's off-by-one kept: the timespan covers the 2015 intervals from period_start to parent.
+    timespan = parent.time - period_start.time
+    timespan = max(TARGET_TIMESPAN_SECONDS // 4, min(timespan, TARGET_TIMESPAN_SECONDS * 4))
+    target = min(target_from_bits(parent.bits) * timespan // TARGET_TIMESPAN_SECONDS, net.pow_limit)
+    return bits_from_target(target)

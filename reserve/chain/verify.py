@@ -6,7 +6,7 @@ from reserve.chain.blocks import BlockHeader, ScannedBlock, hex_to_hash
 from reserve.chain.errors import BlockVerificationError
 from reserve.chain.merkle import merkle_root
 from reserve.chain.networks import Network
-from reserve.chain.pow import verify_proof_of_work
+from reserve.chain.pow import required_bits, verify_proof_of_work
 
 
 def verify_header(header: BlockHeader, *, network: Network | str, parent_hash: str | None) -> None:
@@ -17,6 +17,28 @@ def verify_header(header: BlockHeader, *, network: Network | str, parent_hash: s
             block_hash=header.hash,
         )
     verify_proof_of_work(header, network=network)
+
+
+def verify_difficulty(
+    header: BlockHeader,
+    *,
+    network: Network | str,
+    height: int,
+    parent: BlockHeader,
+    period_start: BlockHeader | None = None,
+) -> None:
+    """The header's `bits` are the ones consensus requires at `height` (see `pow.required_bits`).
+
+    Without this a node could serve a branch mined at a trivial difficulty that still
+    meets the bits it claims; the header chain supplies `parent` and, at a retarget
+    height, `period_start` (the header 2016 blocks back).
+    """
+    expected = required_bits(network=network, height=height, parent=parent, period_start=period_start)
+    if expected is not None and header.bits != expected:
+        raise BlockVerificationError(
+            f"bits {header.bits:#010x} at height {height}, consensus requires {expected:#010x}",
+            block_hash=header.hash,
+        )
 
 
 def verify_block(block: ScannedBlock, *, network: Network | str, parent_hash: str | None) -> None:

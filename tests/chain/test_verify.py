@@ -8,10 +8,10 @@ import json
 import pytest
 from bitcoin.core import CBlock
 
-from reserve.chain.blocks import Watchlist, parse_header, scan_block
+from reserve.chain.blocks import BlockHeader, Watchlist, parse_header, scan_block
 from reserve.chain.errors import BlockVerificationError
-from reserve.chain.pow import bits_from_target, target_from_bits, verify_proof_of_work
-from reserve.chain.verify import verify_block, verify_header
+from reserve.chain.pow import bits_from_target, required_bits, target_from_bits, verify_proof_of_work
+from reserve.chain.verify import verify_block, verify_difficulty, verify_header
 from tests.chain.mainnet import CHAIN_DATA, PUBLISHED_BLOCKS, blk_file_blocks, raw_block
 
 
@@ -175,3 +175,68 @@ def test_header_chain_with_a_stale_block_and_a_disconnected_header():
         verify_header(orphan, network="mainnet", parent_hash=headers[headers.index(at_562629) + 1].hash)
     verify_proof_of_work(bad, network="mainnet")
     assert bad.prev_hash not in {header.hash for header in headers}
+
+
+def _summa_header(entry: dict) -> BlockHeader:
+    return parse_header(bytes.fromhex(entry["hex"][2:]))
+
+
+@pytest.mark.parametrize(
+    ("file_name", "chain_keys", "retarget_height"),
+    [
+        ("summa_headersWithRetarget.json", ["genesis", "chain"], 554400),
+        ("summa_headersReorgAndRetarget.json", ["genesis", "preRetargetChain", "postRetargetChain"], 437472),
+    ],
+)
+def test_difficulty_of_real_headers_across_a_retarget_is_the_required_one(file_name, chain_keys, retarget_height):
+    # given: linked mainnet headers across a retarget, and the header that started the old period
+    published = json.loads((CHAIN_DATA / "headers" / file_name).read_text())
+    entries = [published["genesis"]] + [entry for key in chain_keys[1:] for entry in published[key]]
+    headers = [(int(entry["height"]), _summa_header(entry)) for entry in entries]
+    period_start = _summa_header(published["oldPeriodStart"])
+    assert int(published["oldPeriodStart"]["height"]) == retarget_height - 2016
+
+    # when / then: every header has the bits consensus requires, and the retarget changed them
+    for (_, parent), (height, header) in itertools.pairwise(headers):
+        verify_header(header, network="mainnet", parent_hash=parent.hash)
+        verify_difficulty(
+            header,
+            network="mainnet",
+            height=height,
+            parent=parent,
+            period_start=period_start if height == retarget_height else None,
+        )
+    bits_by_height = {height: header.bits for height, header in headers}
+    assert bits_by_height[retarget_height] != bits_by_height[retarget_height - 1]
+
+
+def test_header_claiming_easier_bits_than_required_is_refused():
+    # given: two real consecutive headers, the child's bits changed to difficulty 1 (which a
+    # cheap branch could meet; the proof of work alone would only check the claimed bits)
+    published = json.loads((CHAIN_DATA / "headers" / "summa_headers.json").read_text())
+    parent, child = (_summa_header(entry) for entry in published["chain"][:2])
+    assert published["chain"][1]["height"] == 562623
+    verify_difficulty(child, network="mainnet", height=562623, parent=parent)
+    easier = parse_header(child.raw[:72] + (0x1D00FFFF).to_bytes(4, "little") + child.raw[76:])
+
+    # when / then
+    with pytest.raises(BlockVerificationError, match="bits 0x1d00ffff at height 562623, consensus requires 0x172e6f88"):
+        verify_difficulty(easier, network="mainnet", height=562623, parent=parent)
+
+
+def test_retarget_needs_the_period_start_and_is_clamped_to_four_times():
+    # given: a parent 2016 blocks after a period start, 10 weeks later (more than 4 x 2 weeks)
+    parent = parse_header(raw_block("block_413567"))
+    period_start = parse_header(
+        parent.raw[:68] + (parent.time - 10 * 7 * 24 * 3600).to_bytes(4, "little") + parent.raw[72:]
+    )
+
+    # when
+    required = required_bits(network="mainnet", height=2016 * 205, parent=parent, period_start=period_start)
+
+    # then
+    assert required == bits_from_target(target_from_bits(parent.bits) * 4)
+    assert required_bits(network="regtest", height=2016, parent=parent, period_start=None) == parent.bits
+    assert required_bits(network="testnet", height=2016, parent=parent, period_start=None) is None
+    with pytest.raises(ValueError, match="needs the header at height 411264"):
+        required_bits(network="mainnet", height=2016 * 205, parent=parent, period_start=None)
