@@ -35,6 +35,14 @@ class Policy(models.Model):
     def scope(self) -> PolicyScope:
         return PolicyScope(self.scope_kind, self.scope_object_id)  # type: ignore[arg-type]
 
+    @property
+    def status(self) -> str:
+        """draft until a version is approved, retired once a retirement is approved, else active."""
+        approved = self.versions.exclude(status=PolicyVersion.Status.DRAFT)
+        if approved.filter(kind=PolicyVersion.Kind.RETIREMENT).exists():
+            return "retired"
+        return "active" if approved.exists() else "draft"
+
 
 class PolicyVersion(models.Model):
     """One version of a policy's rules, or the retirement of the policy from `effective_from`.

@@ -23,13 +23,14 @@ class TestApproval:
     def test_a_version_becomes_active_with_two_approvals_by_others(self, admins):
         author, first, second = admins
         draft = policy_create_draft(name="caps", scope=PERIMETER, rules=CAP, effective_from=T0, author=author)
+        status_as_drafted = draft.policy.status
 
         after_one = policy_approve(version=draft, approver=first, comment="checked the cap")
         after_two = policy_approve(version=draft, approver=second)
 
-        assert (draft.version, draft.status) == (1, "draft")
+        assert (draft.version, draft.status, status_as_drafted) == (1, "draft", "draft")
         assert after_one.status == "draft"
-        assert after_two.status == "active"
+        assert after_two.status == after_two.policy.status == "active"
         assert after_two.activated_at is not None
         assert list(draft.approvals.values_list("approver__username", flat=True).order_by("pk")) == ["bruno", "carla"]
 
@@ -126,7 +127,7 @@ class TestVersionsInForce:
         policy_approve(version=retirement, approver=first)
 
         version.refresh_from_db()
-        assert version.status == "retired"
+        assert version.status == version.policy.status == "retired"
         assert versions_in_force(scopes=[PERIMETER], at=at(days=4)) == [version]
         assert versions_in_force(scopes=[PERIMETER], at=at(days=5)) == []
         assert policy_version_rules_in_words(version=retirement)[0].startswith("Retires the policy reserve caps")
