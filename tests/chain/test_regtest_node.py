@@ -108,3 +108,22 @@ def test_stopped_node_is_unavailable_after_retries_with_backoff():
         source.block_count()
     assert delays == [0.25, 0.5, 1.0]
     assert url.split("@")[0].split(":")[-1] not in error.value.message
+
+
+def test_suspended_node_times_out_and_answers_again_with_its_chain_after_resume(regtest_node, regtest_source):
+    # given
+    height = regtest_source.block_count()
+    delays: list[float] = []
+    impatient = regtest_node.source(timeout_seconds=0.3, retries=1, sleep=delays.append)
+
+    # when: the node hangs
+    regtest_node.suspend()
+    try:
+        with pytest.raises(NodeUnavailable, match="after 2 attempts: TimeoutError"):
+            impatient.block_count()
+    finally:
+        regtest_node.resume()
+
+    # then: it comes back with the same chain
+    assert impatient.block_count() == height
+    assert delays == [0.5]

@@ -7,7 +7,7 @@ import pytest
 from reserve.chain.blocks import Outpoint, Watchlist, scan_block
 from reserve.chain.merkle import verify_merkle_proof
 from reserve.chain.verify import verify_block
-from tests.regtest.blocks import generate_to_address, mine_block, spend_p2wpkh, txid_of
+from tests.regtest.blocks import SpendInput, generate_to_address, mine_block, sign_spend, spend_p2wpkh, txid_of
 from tests.regtest.keys import WalletKey
 
 pytestmark = pytest.mark.integration
@@ -124,3 +124,35 @@ def test_longer_competing_branch_reorganizes_the_node_and_leaves_a_stale_tip(seg
     tips = {tip.hash: tip for tip in source.chain_tips()}
     assert tips[second].status == "active"
     assert tips[stale].status != "active" and tips[stale].branch_length == 1
+
+
+def test_p2pkh_and_p2wpkh_inputs_signed_together_are_accepted_and_scanned(segwit_chain):
+    # given: a coinbase output moved to the legacy (P2PKH) address of a key, and mined
+    source, miner = segwit_chain.source, segwit_chain.miner_key
+    legacy = WalletKey("legacy holder")
+    coinbase, coinbase_value = segwit_chain.coinbase_output(2)
+    funding = spend_p2wpkh(miner, [(coinbase, coinbase_value)], [(legacy.p2pkh_script, coinbase_value - FEE_SATS)])
+    source.send_raw_transaction(funding.serialize())
+    generate_to_address(source, 1, miner.p2wpkh_address)
+    legacy_output = Outpoint(txid_of(funding), 0)
+    witness_output, witness_value = segwit_chain.coinbase_output(3)
+
+    # when: one transaction spends the P2PKH output and a P2WPKH coinbase output
+    payee = WalletKey("mixed payee")
+    mixed = sign_spend(
+        [
+            SpendInput(legacy_output, coinbase_value - FEE_SATS, legacy, "p2pkh"),
+            SpendInput(witness_output, witness_value, miner),
+        ],
+        [(payee.p2pkh_script, coinbase_value + witness_value - 2 * FEE_SATS)],
+    )
+    txid = source.send_raw_transaction(mixed.serialize())
+    [block_hash] = generate_to_address(source, 1, miner.p2wpkh_address)
+
+    # then
+    block = scan_block(
+        source.raw_block(block_hash), Watchlist(scripts=[payee.p2pkh_script], outpoints=[legacy_output, witness_output])
+    )
+    assert txid == txid_of(mixed)
+    assert [(s.txid, s.vin, s.spent) for s in block.spends] == [(txid, 0, legacy_output), (txid, 1, witness_output)]
+    assert [(o.txid, o.value_sats) for o in block.outputs] == [(txid, coinbase_value + witness_value - 2 * FEE_SATS)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 from bitcoin.core import (
     CBlock,
@@ -51,25 +52,52 @@ def txid_of(tx: CTransaction) -> str:
     return hash_to_hex(bytes(tx.GetTxid()))
 
 
+class SpendInput(NamedTuple):
+    """An output to spend: where it is, its value, the key that controls it, and how it pays that key."""
+
+    outpoint: Outpoint
+    value_sats: int
+    key: WalletKey
+    kind: Literal["p2wpkh", "p2pkh"] = "p2wpkh"
+
+
+def sign_spend(inputs: Sequence[SpendInput], outputs: Sequence[tuple[bytes, int]]) -> CTransaction:
+    """A signed transaction spending `inputs` to (script, value_sats) `outputs`; the difference is the fee."""
+    tx_ins = [CTxIn(COutPoint(lx(spent.outpoint.txid), spent.outpoint.vout), nSequence=0xFFFFFFFE) for spent in inputs]
+    tx_outs = [CTxOut(value_sats, CScript(script)) for script, value_sats in outputs]
+    unsigned = CTransaction(tx_ins, tx_outs, nLockTime=0, nVersion=2)
+    signed_ins, witnesses = [], []
+    for index, spent in enumerate(inputs):
+        # BIP143 signs P2WPKH with the key's P2PKH script as script code, and commits to the value.
+        if spent.kind == "p2wpkh":
+            digest = SignatureHash(
+                CScript(spent.key.p2pkh_script),
+                unsigned,
+                index,
+                SIGHASH_ALL,
+                amount=spent.value_sats,
+                sigversion=SIGVERSION_WITNESS_V0,
+            )
+        else:
+            digest = SignatureHash(CScript(spent.key.p2pkh_script), unsigned, index, SIGHASH_ALL)
+        signature = spent.key.key.sign(digest) + bytes([SIGHASH_ALL])
+        if spent.kind == "p2wpkh":
+            signed_ins.append(tx_ins[index])
+            witnesses.append(CTxInWitness(CScriptWitness([signature, spent.key.pubkey])))
+        else:
+            signed_ins.append(CTxIn(tx_ins[index].prevout, CScript([signature, spent.key.pubkey]), 0xFFFFFFFE))
+            witnesses.append(CTxInWitness())
+    witness = CTxWitness(witnesses) if any(spent.kind == "p2wpkh" for spent in inputs) else CTxWitness()
+    return CTransaction(signed_ins, tx_outs, nLockTime=0, nVersion=2, witness=witness)
+
+
 def spend_p2wpkh(
     key: WalletKey,
     spent: Sequence[tuple[Outpoint, int]],
     outputs: Sequence[tuple[bytes, int]],
 ) -> CTransaction:
-    """A transaction spending P2WPKH outputs of `key` ((outpoint, value_sats) each) to (script, value_sats) outputs."""
-    inputs = [CTxIn(COutPoint(lx(outpoint.txid), outpoint.vout), nSequence=0xFFFFFFFE) for outpoint, _ in spent]
-    tx_outs = [CTxOut(value_sats, CScript(script)) for script, value_sats in outputs]
-    unsigned = CTransaction(inputs, tx_outs, nLockTime=0, nVersion=2)
-    # BIP143: the script code of P2WPKH is the P2PKH script of the key.
-    script_code = CScript(key.p2pkh_script)
-    witnesses = []
-    for index, (_, value_sats) in enumerate(spent):
-        digest = SignatureHash(
-            script_code, unsigned, index, SIGHASH_ALL, amount=value_sats, sigversion=SIGVERSION_WITNESS_V0
-        )
-        signature = key.key.sign(digest) + bytes([SIGHASH_ALL])
-        witnesses.append(CTxInWitness(CScriptWitness([signature, key.pubkey])))
-    return CTransaction(inputs, tx_outs, nLockTime=0, nVersion=2, witness=CTxWitness(witnesses))
+    """`sign_spend` for P2WPKH outputs of one key, given as (outpoint, value_sats)."""
+    return sign_spend([SpendInput(outpoint, value_sats, key) for outpoint, value_sats in spent], outputs)
 
 
 def coinbase_transaction(
