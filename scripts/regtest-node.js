@@ -4,7 +4,9 @@
 // Usage: node scripts/regtest-node.js [--port N] [--api-key KEY] [--log-level L] [--exit-with-stdin]
 //   or env REGTEST_RPC_PORT / REGTEST_RPC_API_KEY.
 // The chain lives in memory and the node makes no P2P connections; JSON-RPC (Bitcoin Core
-// dialect) answers on http://<any user>:<api key>@127.0.0.1:<port>/.
+// dialect) answers on http://<any user>:<api key>@127.0.0.1:<port>/. Because the P2P pool
+// is never connected, `invalidateblock` logs a harmless "Pool is not connected!" error
+// (bcoin asks the pool to resync after the chain reset).
 'use strict';
 
 const networks = require('bcoin/lib/protocol/networks');

@@ -126,13 +126,13 @@ class RpcChainSource:
             try:
                 if self._proxy is None:
                     self._proxy = RawProxy(service_url=self.service_url, timeout=self.timeout_seconds)
-                return self._proxy._call(method, *params)
+                return getattr(self._proxy, method)(*params)
             except JSONRPCError as error:
                 code = error.error.get("code")
                 message = str(error.error.get("message"))
                 if code not in _TRANSPORT_ERROR_CODES and code != _WARMUP_ERROR_CODE:
                     raise NodeRpcError(message, rpc_code=int(code), method=method) from None
-                if "401" in message or "403" in message:
+                if "'401 " in message or "'403 " in message:
                     self.close()
                     raise NodeUnavailable(f"bitcoin node at {self.url} refused the credentials ({method})") from None
                 failure = f"{message} (rpc code {code})"
