@@ -15,7 +15,7 @@ from bitcoin import segwit_addr as bitcoinlib_segwit
 from bitcoin.core.script import OP_CHECKSIG, OP_DUP, OP_EQUAL, OP_EQUALVERIFY, OP_HASH160, CScript
 from embit import bech32 as embit_bech32
 
-from config.errors import ValidationFailed
+from config.errors import ApplicationError, ValidationFailed
 
 NETWORKS = ("mainnet", "testnet", "signet", "regtest")
 TEST_NETWORKS = ("testnet", "signet", "regtest")
@@ -67,7 +67,7 @@ def network_name(networks: tuple[str, ...]) -> str:
     return " / ".join(networks)
 
 
-def _wrong_network(*, field: str, address: str, found: tuple[str, ...], network: str) -> ValidationFailed:
+def _wrong_network(*, field: str, address: str, found: tuple[str, ...], network: str) -> ApplicationError:
     return ValidationFailed.for_field(
         field, f"{address} is a {network_name(found)} address; this wallet is on {network}"
     )

@@ -1,0 +1,207 @@
+"""Importing historical (already settled) transfers from CSV, all or nothing.
+
+Each line becomes a `final` transfer posted to the ledger at its back-dated time; lines must
+be in strictly increasing time order. Re-importing a line already imported changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from ledger.services import post_transaction
+from reserve.amounts import btc_to_sats
+from reserve.audit import audit_record, snapshot
+from reserve.csv_rows import line_error, parse_time, read_rows, relabel
+from reserve.models import Counterparty, Transfer, TransferCategory, TransferDirection, TransferStatus, Wallet
+from reserve.roles import require_permission
+from reserve.services.transfers import _validate_ends, transfer_ledger_entries
+
+REQUIRED = ("occurred_at", "direction", "category", "amount_btc", "txid", "block_height")
+OPTIONAL = (
+    "fee_btc",
+    "source_wallet",
+    "destination_wallet",
+    "external_address",
+    "counterparty",
+    "provenance_reference",
+    "vout",
+    "block_hash",
+    "fiat_value",
+    "fiat_currency",
+    "memo",
+)
+# Service field names -> CSV columns, for errors raised below the importer.
+COLUMNS = {"amount_sats": "amount_btc", "fee_sats": "fee_btc", "entries": "amount_btc", "occurred_at": "occurred_at"}
+
+
+@dataclass
+class TransferImportResult:
+    created: list[Transfer] = field(default_factory=list)
+    unchanged: list[Transfer] = field(default_factory=list)
+
+
+def _wallet(name: str, *, line: int, column: str) -> Wallet | None:
+    if not name:
+        return None
+    wallet = Wallet.objects.select_related("ledger_account").filter(name=name).first()
+    if wallet is None:
+        raise line_error(line=line, field=column, message=f"no wallet named {name!r}")
+    return wallet
+
+
+def _optional_int(value: str, *, line: int, column: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise line_error(line=line, field=column, message=f"{value!r} is not a whole number >= 0")
+    return int(value)
+
+
+def _parse_line(line: int, row: dict[str, str]) -> dict[str, Any]:
+    direction, category = row["direction"], row["category"]
+    if direction not in TransferDirection.values:
+        raise line_error(line=line, field="direction", message=f"must be one of {', '.join(TransferDirection.values)}")
+    if category not in TransferCategory.values:
+        raise line_error(line=line, field="category", message=f"must be one of {', '.join(TransferCategory.values)}")
+    try:
+        amount_sats = btc_to_sats(value=row["amount_btc"], field="amount_btc")
+        fee_sats = btc_to_sats(value=row.get("fee_btc") or "0", field="fee_btc", allow_zero=True)
+    except ApplicationError as error:
+        raise relabel(error, line=line, columns=COLUMNS) from None
+    txid = row["txid"].lower()
+    if len(txid) != 64 or any(char not in "0123456789abcdef" for char in txid):
+        raise line_error(line=line, field="txid", message="must be 64 hexadecimal characters")
+    block_height = _optional_int(row["block_height"], line=line, column="block_height")
+    if block_height is None:
+        raise line_error(line=line, field="block_height", message="is required for a settled transfer")
+    block_hash = row.get("block_hash", "").lower()
+    if block_hash and (len(block_hash) != 64 or any(char not in "0123456789abcdef" for char in block_hash)):
+        raise line_error(line=line, field="block_hash", message="must be 64 hexadecimal characters")
+    counterparty = None
+    if row.get("counterparty"):
+        counterparty = Counterparty.objects.filter(name=row["counterparty"]).first()
+        if counterparty is None:
+            raise line_error(line=line, field="counterparty", message=f"no counterparty named {row['counterparty']!r}")
+    fiat_value: Decimal | None = None
+    if row.get("fiat_value"):
+        try:
+            fiat_value = Decimal(row["fiat_value"])
+        except InvalidOperation:
+            raise line_error(line=line, field="fiat_value", message=f"{row['fiat_value']!r} is not a number") from None
+        if not fiat_value.is_finite() or fiat_value < 0:
+            raise line_error(line=line, field="fiat_value", message="must be a non-negative number")
+    fiat_currency = row.get("fiat_currency", "")
+    if (fiat_value is None) != (not fiat_currency):
+        raise line_error(line=line, field="fiat_currency", message="give both fiat_value and fiat_currency, or neither")
+    if fiat_currency and (len(fiat_currency) != 3 or not fiat_currency.isalpha() or not fiat_currency.isupper()):
+        raise line_error(line=line, field="fiat_currency", message="must be an ISO 4217 code such as USD")
+    source = _wallet(row.get("source_wallet", ""), line=line, column="source_wallet")
+    destination = _wallet(row.get("destination_wallet", ""), line=line, column="destination_wallet")
+    try:
+        address = _validate_ends(
+            direction=direction,
+            source_wallet=source,
+            destination_wallet=destination,
+            external_address=row.get("external_address", ""),
+            counterparty=counterparty,
+        )
+    except ApplicationError as error:
+        raise relabel(error, line=line, columns=COLUMNS) from None
+    if direction == TransferDirection.INBOUND and fee_sats:
+        raise line_error(
+            line=line, field="fee_btc", message="the sender pays the fee of an inbound transfer; leave it 0"
+        )
+    return {
+        "direction": direction,
+        "category": category,
+        "amount_sats": amount_sats,
+        "fee_sats": fee_sats,
+        "source_wallet": source,
+        "destination_wallet": destination,
+        "external_address": address,
+        "counterparty": counterparty,
+        "provenance_reference": row.get("provenance_reference", ""),
+        "memo": row.get("memo", ""),
+        "fiat_value": fiat_value,
+        "fiat_currency": fiat_currency,
+        "txid": txid,
+        "vout": _optional_int(row.get("vout", ""), line=line, column="vout"),
+        "block_height": block_height,
+        "block_hash": block_hash,
+    }
+
+
+def _row_key(fields: dict[str, Any], occurred_at: datetime) -> str:
+    canonical = {name: getattr(value, "pk", value) for name, value in fields.items()} | {"occurred_at": occurred_at}
+    return "import:" + hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferImportResult:
+    """Import settled transfers; any bad line aborts everything and the error names line and column.
+
+    Columns: occurred_at, direction, category, amount_btc, txid, block_height (required) and
+    fee_btc, source_wallet, destination_wallet (by name), external_address, counterparty (by
+    name), provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo.
+    """
+    require_permission(actor, "import_transfers", action="import historical transfers")
+    result = TransferImportResult()
+    previous: tuple[int, datetime] | None = None
+    with transaction.atomic():
+        for line, row in read_rows(text=text, required=REQUIRED, optional=OPTIONAL):
+            occurred_at = parse_time(value=row["occurred_at"], line=line, field="occurred_at")
+            if occurred_at > timezone.now():
+                raise line_error(line=line, field="occurred_at", message="is in the future")
+            if previous is not None and occurred_at <= previous[1]:
+                raise line_error(
+                    line=line,
+                    field="occurred_at",
+                    message=f"must be later than line {previous[0]} ({previous[1].isoformat()})",
+                )
+            previous = (line, occurred_at)
+            fields = _parse_line(line, row)
+            key = _row_key(fields, occurred_at)
+            existing = Transfer.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                result.unchanged.append(existing)
+                continue
+            transfer = Transfer.objects.create(
+                **fields,
+                occurred_at=occurred_at,
+                status=TransferStatus.BROADCAST,
+                proposer=actor,
+                idempotency_key=key,
+                request_hash=key.removeprefix("import:"),
+            )
+            try:
+                transfer.journal_transaction = post_transaction(
+                    idempotency_key=f"reserve:transfer:{transfer.pk}:import",
+                    entries=transfer_ledger_entries(transfer),
+                    kind=f"import_{transfer.direction}",
+                    memo=f"Historical transfer #{transfer.pk} ({transfer.category}), CSV line {line}",
+                    occurred_at=occurred_at,
+                    block_height=transfer.block_height,
+                    block_hash=transfer.block_hash or None,
+                    txid=transfer.txid,
+                    metadata={"transfer_id": transfer.pk, "csv_line": line},
+                    created_by=actor,
+                )
+            except ApplicationError as error:
+                raise relabel(error, line=line, columns=COLUMNS) from None
+            transfer.status = TransferStatus.FINAL
+            transfer.confirmed_at = transfer.finalized_at = timezone.now()
+            transfer.save()
+            audit_record(
+                actor=actor, action="transfer.import", instance=transfer, before=None, after=snapshot(transfer)
+            )
+            result.created.append(transfer)
+    return result
