@@ -133,15 +133,8 @@ class Watchlist:
         self.track(output.outpoint for output in block.outputs)
         self.untrack(spend.spent for spend in block.spends)
 
-    def watches(self, script: bytes) -> bool:
-        return script in self._scripts
-
     def tracks(self, outpoint: tuple[str, int]) -> bool:
         return Outpoint(*outpoint).key() in self._outpoint_keys
-
-    @property
-    def script_count(self) -> int:
-        return len(self._scripts)
 
     @property
     def outpoints(self) -> set[Outpoint]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from reserve.chain.blocks import WatchedOutput, Watchlist, scan_block
 from reserve.chain.errors import BlockVerificationError, NodeRpcError, NodeUnavailable, WrongNetwork
@@ -127,3 +128,34 @@ def test_suspended_node_times_out_and_answers_again_with_its_chain_after_resume(
     # then: it comes back with the same chain
     assert impatient.block_count() == height
     assert delays == [0.5]
+
+
+def test_node_takes_bitcoin_core_regtest_addresses_of_both_kinds(regtest_source):
+    # given: base58 (prefix 0x6f, "m"/"n") and bech32 ("bcrt1") addresses as Bitcoin Core writes them
+    key = WalletKey("address formats")
+    assert key.p2pkh_address[0] in "mn" and key.p2wpkh_address.startswith("bcrt1q")
+
+    # when
+    [legacy_block] = generate_to_address(regtest_source, 1, key.p2pkh_address)
+    [segwit_block] = generate_to_address(regtest_source, 1, key.p2wpkh_address)
+
+    # then
+    watchlist = Watchlist(scripts=[key.p2pkh_script, key.p2wpkh_script])
+    assert [o.script for o in scan_block(regtest_source.raw_block(legacy_block), watchlist).outputs] == [
+        key.p2pkh_script
+    ]
+    assert [o.script for o in scan_block(regtest_source.raw_block(segwit_block), watchlist).outputs] == [
+        key.p2wpkh_script
+    ]
+
+
+def test_source_from_settings_uses_bitcoin_rpc_url_and_network(regtest_node):
+    # given
+    with override_settings(BITCOIN_RPC_URL=regtest_node.rpc_url, BITCOIN_NETWORK="regtest"):
+        # when
+        source = RpcChainSource.from_settings(retries=0)
+        # then
+        assert source.genesis_hash() == REGTEST_GENESIS
+        assert source.network.name == "regtest"
+    with override_settings(BITCOIN_RPC_URL=""), pytest.raises(NodeUnavailable, match="BITCOIN_RPC_URL is empty"):
+        RpcChainSource.from_settings()
