@@ -167,3 +167,27 @@ def test_malformed_descriptors_are_refused(descriptor: str, message: str) -> Non
     with pytest.raises(ValidationFailed) as caught:
         descriptor_parse(descriptor=descriptor, network="mainnet")
     assert message in caught.value.fields["descriptor"][0]
+
+
+# Bitcoin Core test/functional/data/rpc_bip67.json (BIP67 vectors, used by rpc_createmultisig.py
+# for sortedmulti): 2-of-3 keys in the given order and the sorted multisig script.
+BIP67_KEYS = [
+    "022df8750480ad5b26950b25c7ba79d3e37d75f640f8e5d9bcd5b150a0f85014da",
+    "03e3818b65bcc73a7d64064106a859cc1a5a728c4345ff0b641209fba0d90de6e9",
+    "021f2f6e1e50cb6a953935c3601284925decd3fd21bc445712576873fb8c6ebc18",
+]
+BIP67_SCRIPT = (
+    "5221021f2f6e1e50cb6a953935c3601284925decd3fd21bc445712576873fb8c6ebc1821022df8750480ad5b26950b25c7ba79d3e37d75f640f8e5"
+    "d9bcd5b150a0f85014da2103e3818b65bcc73a7d64064106a859cc1a5a728c4345ff0b641209fba0d90de6e953ae"
+)
+
+
+def test_core_2_of_3_sortedmulti_vector_under_wsh() -> None:
+    # given
+    parsed = descriptor_parse(descriptor=f"wsh(sortedmulti(2,{','.join(BIP67_KEYS)}))", network="mainnet")
+    # when
+    derived = descriptor_derive(parsed=parsed, network="mainnet", chain=0, start=0, stop=1)
+    # then: the witness script is Core's sorted script; the P2WSH address as Blockchain Commons' tests give it
+    assert parsed.parsed.derive(0).witness_script().data.hex() == BIP67_SCRIPT
+    assert derived[0].script_pubkey.hex() == "0020" + hashlib.sha256(bytes.fromhex(BIP67_SCRIPT)).hexdigest()
+    assert derived[0].address == "bc1q0uyls9kc4acv9ntqw6u096t53jlld4frp4rscrf8fruddhu62p6sy9507s"
