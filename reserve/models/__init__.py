@@ -1,6 +1,19 @@
 """The treasury's working records; see each module for one group of them."""
 
 from reserve.models.audit import AuditEvent
+from reserve.models.chainstate import (
+    BlockStatus,
+    ChainBlock,
+    Discrepancy,
+    DiscrepancyKind,
+    DiscrepancyStatus,
+    OutboxMessage,
+    ReconciliationRun,
+    RunStatus,
+    ScanCursor,
+    UtxoStatus,
+    WalletUtxo,
+)
 from reserve.models.custody import Agency, AgencyKind, Network, Wallet, WalletDescriptor, WalletKind, WatchedScript
 from reserve.models.pricing import PriceQuote
 from reserve.models.transfers import (
@@ -20,16 +33,27 @@ __all__ = [
     "Approval",
     "ApprovalDecision",
     "AuditEvent",
+    "BlockStatus",
+    "ChainBlock",
     "Counterparty",
     "CounterpartyKind",
+    "Discrepancy",
+    "DiscrepancyKind",
+    "DiscrepancyStatus",
     "Network",
+    "OutboxMessage",
     "PriceQuote",
+    "ReconciliationRun",
+    "RunStatus",
+    "ScanCursor",
     "Transfer",
     "TransferCategory",
     "TransferDirection",
     "TransferStatus",
+    "UtxoStatus",
     "Wallet",
     "WalletDescriptor",
     "WalletKind",
+    "WalletUtxo",
     "WatchedScript",
 ]
