@@ -6,7 +6,9 @@ be in strictly increasing time order. Re-importing a line already imported chang
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
-from ledger.services import post_transaction
+from ledger.errors import ImportRowError
+from ledger.models import JournalTransaction
+from ledger.services import ledger_import_csv
 from reserve.amounts import btc_to_sats
 from reserve.audit import audit_record, snapshot
 from reserve.csv_rows import line_error, parse_time, read_rows, relabel
@@ -41,7 +45,7 @@ OPTIONAL = (
     "memo",
 )
 # Service field names -> CSV columns, for errors raised below the importer.
-COLUMNS = {"amount_sats": "amount_btc", "fee_sats": "fee_btc", "entries": "amount_btc", "occurred_at": "occurred_at"}
+COLUMNS = {"amount_sats": "amount_btc", "fee_sats": "fee_btc", "entries": "amount_btc", "account": "amount_btc"}
 
 
 @dataclass
@@ -146,16 +150,61 @@ def _row_key(fields: dict[str, Any], occurred_at: datetime) -> str:
     return "import:" + hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _ledger_rows(pending: list[tuple[int, Transfer]]) -> tuple[list[str], dict[int, int]]:
+    """The ledger batch-import CSV for `pending` transfers, and ledger line -> our CSV line."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "idempotency_key",
+            "occurred_at",
+            "kind",
+            "account",
+            "amount_sats",
+            "memo",
+            "block_height",
+            "block_hash",
+            "txid",
+        ]
+    )
+    lines: dict[int, int] = {}
+    for line, transfer in pending:
+        assert transfer.occurred_at is not None
+        for leg in transfer_ledger_entries(transfer):
+            writer.writerow(
+                [
+                    _journal_key(transfer),
+                    transfer.occurred_at.isoformat(),
+                    f"import_{transfer.direction}",
+                    leg.account.code,
+                    leg.amount_sats,
+                    f"Historical transfer #{transfer.pk}, CSV line {line}",
+                    transfer.block_height,
+                    transfer.block_hash,
+                    transfer.txid,
+                ]
+            )
+            lines[len(lines) + 2] = line
+    return buffer.getvalue().splitlines(keepends=True), lines
+
+
+def _journal_key(transfer: Transfer) -> str:
+    return f"reserve:transfer:{transfer.pk}:import"
+
+
 def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferImportResult:
     """Import settled transfers; any bad line aborts everything and the error names line and column.
 
     Columns: occurred_at, direction, category, amount_btc, txid, block_height (required) and
     fee_btc, source_wallet, destination_wallet (by name), external_address, counterparty (by
-    name), provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo.
+    name), provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo. The
+    postings go through the ledger's batch import (one lock acquisition for the file), which
+    also checks that no wallet goes negative at any point of the history.
     """
     require_permission(actor, "import_transfers", action="import historical transfers")
     result = TransferImportResult()
     previous: tuple[int, datetime] | None = None
+    pending: list[tuple[int, Transfer]] = []
     with transaction.atomic():
         for line, row in read_rows(text=text, required=REQUIRED, optional=OPTIONAL):
             occurred_at = parse_time(value=row["occurred_at"], line=line, field="occurred_at")
@@ -182,23 +231,26 @@ def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferIm
                 idempotency_key=key,
                 request_hash=key.removeprefix("import:"),
             )
-            try:
-                transfer.journal_transaction = post_transaction(
-                    idempotency_key=f"reserve:transfer:{transfer.pk}:import",
-                    entries=transfer_ledger_entries(transfer),
-                    kind=f"import_{transfer.direction}",
-                    memo=f"Historical transfer #{transfer.pk} ({transfer.category}), CSV line {line}",
-                    occurred_at=occurred_at,
-                    block_height=transfer.block_height,
-                    block_hash=transfer.block_hash or None,
-                    txid=transfer.txid,
-                    metadata={"transfer_id": transfer.pk, "csv_line": line},
-                    created_by=actor,
-                )
-            except ApplicationError as error:
-                raise relabel(error, line=line, columns=COLUMNS) from None
+            pending.append((line, transfer))
+        if not pending:
+            return result
+        rows, lines = _ledger_rows(pending)
+        try:
+            ledger_import_csv(rows=rows, created_by=actor)
+        except ImportRowError as error:
+            problem = error.fields[error.field][0].split(": ", 1)[-1]
+            line = lines.get(error.line, error.line)
+            raise line_error(line=line, field=COLUMNS.get(error.field, error.field), message=problem) from None
+        except ApplicationError as error:
+            raise relabel(error, line=pending[0][0], columns=COLUMNS) from None
+        journals = JournalTransaction.objects.in_bulk(
+            [_journal_key(transfer) for _, transfer in pending], field_name="idempotency_key"
+        )
+        now = timezone.now()
+        for _, transfer in pending:
+            transfer.journal_transaction = journals[_journal_key(transfer)]
             transfer.status = TransferStatus.FINAL
-            transfer.confirmed_at = transfer.finalized_at = timezone.now()
+            transfer.confirmed_at = transfer.finalized_at = now
             transfer.save()
             audit_record(
                 actor=actor, action="transfer.import", instance=transfer, before=None, after=snapshot(transfer)

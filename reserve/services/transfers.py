@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -291,19 +291,33 @@ def transfer_create(
     digest = _request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
     with transaction.atomic():
         if idempotency_key:
-            existing = Transfer.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
+            existing = _replay(idempotency_key=idempotency_key, digest=digest)
             if existing is not None:
-                if existing.request_hash != digest:
-                    raise Conflict(
-                        f"idempotency key {idempotency_key!r} was used for a different transfer",
-                        fields={"idempotency_key": ["already used with a different payload"]},
-                    )
                 return existing
-        transfer = Transfer.objects.create(
-            **fields, proposer=actor, idempotency_key=idempotency_key or None, request_hash=digest
-        )
+        try:
+            # A savepoint, so that losing an insert race on the key leaves the transaction usable.
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    **fields, proposer=actor, idempotency_key=idempotency_key or None, request_hash=digest
+                )
+        except IntegrityError:
+            replayed = _replay(idempotency_key=idempotency_key, digest=digest) if idempotency_key else None
+            if replayed is None:
+                raise
+            return replayed
         audit_record(actor=actor, action="transfer.create", instance=transfer, before=None, after=snapshot(transfer))
     return transfer
+
+
+def _replay(*, idempotency_key: str, digest: str) -> Transfer | None:
+    """The transfer first created under `idempotency_key`, if any; Conflict if its payload differs."""
+    existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_hash != digest:
+        raise Conflict(
+            f"idempotency key {idempotency_key!r} was used for a different transfer",
+            fields={"idempotency_key": ["already used with a different payload"]},
+        )
+    return existing
 
 
 def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
@@ -638,23 +652,28 @@ def transfer_record_observed(
         existing = Transfer.objects.filter(idempotency_key=key).first()
         if existing is not None:
             return existing, []
-        transfer = Transfer.objects.create(
-            direction=direction,
-            category=category,
-            amount_sats=amount_sats,
-            fee_sats=0 if direction == TransferDirection.INBOUND else fee_sats,
-            source_wallet=source_wallet,
-            destination_wallet=destination_wallet,
-            external_address=address,
-            status=TransferStatus.BROADCAST,
-            observed=True,
-            txid=txid,
-            vout=vout,
-            block_height=block_height,
-            block_hash=block_hash,
-            occurred_at=occurred_at,
-            idempotency_key=key,
-        )
+        try:
+            # Two scans (one per wallet of an internal movement) may race to record it.
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    direction=direction,
+                    category=category,
+                    amount_sats=amount_sats,
+                    fee_sats=0 if direction == TransferDirection.INBOUND else fee_sats,
+                    source_wallet=source_wallet,
+                    destination_wallet=destination_wallet,
+                    external_address=address,
+                    status=TransferStatus.BROADCAST,
+                    observed=True,
+                    txid=txid,
+                    vout=vout,
+                    block_height=block_height,
+                    block_hash=block_hash,
+                    occurred_at=occurred_at,
+                    idempotency_key=key,
+                )
+        except IntegrityError:
+            return Transfer.objects.get(idempotency_key=key), []
         journal = post_transaction(
             idempotency_key=f"reserve:transfer:{transfer.pk}:observed:{block_hash}",
             entries=transfer_ledger_entries(transfer),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
@@ -26,7 +28,14 @@ TPUB_C = (
 REGTEST_EXTERNAL = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
 
+def ensure_roles() -> None:
+    """Transactional tests flush the tables after themselves, taking the migration-made groups along."""
+    if not Group.objects.filter(name="operator").exists():
+        import_module("reserve.migrations.0003_roles").create_roles(django_apps, None)
+
+
 def make_user(username: str, *roles: str) -> Any:
+    ensure_roles()
     user = get_user_model().objects.create_user(username=username, password="x")
     for role in roles:
         user.groups.add(Group.objects.get(name=role))

@@ -107,7 +107,7 @@ def test_historical_transfers_import_posts_back_dated_and_is_idempotent(
     ("old", "new", "field", "message"),
     [
         (",return_to_victims,0.2,", ",return_to_victims,0.000000001,", "amount_btc", "more than 8 decimal places"),
-        (",return_to_victims,0.2,", ",return_to_victims,2,", "amount_btc", "available"),
+        (",return_to_victims,0.2,", ",return_to_victims,2,", "amount_btc", "below zero"),
         ("2025-03-10T10:00:00Z", "2025-02-01T10:00:00Z", "occurred_at", "later than line 3"),
         (
             REGTEST_EXTERNAL,
