@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from config.errors import NotFound, ValidationFailed
 from ledger.models import AccountBalance
@@ -68,7 +69,7 @@ def holdings_as_of(
         if not currency or block_height is not None:
             return None
         try:
-            return value_sats_at(sats=sats, currency=currency, at=at or datetime.now().astimezone())
+            return value_sats_at(sats=sats, currency=currency, at=at or timezone.now())
         except NotFound:
             return None
 

@@ -16,7 +16,7 @@ from reserve.services.transfers import (
     transfer_record_observed,
     transfer_reject,
 )
-from reserve.services.wallets import wallet_extend_gap, wallet_register
+from reserve.services.wallets import wallet_extend_gap, wallet_register, wallet_update
 
 __all__ = [
     "agency_create",
@@ -36,4 +36,5 @@ __all__ = [
     "transfers_import_csv",
     "wallet_extend_gap",
     "wallet_register",
+    "wallet_update",
 ]

@@ -164,6 +164,39 @@ def wallet_register(
     return wallet
 
 
+def wallet_update(
+    *,
+    wallet: Wallet,
+    actor: Any,
+    in_perimeter: bool | None = None,
+    birthday_height: int | None = None,
+    gap_limit: int | None = None,
+) -> Wallet:
+    """Change a wallet's perimeter flag, birthday or gap limit (its scripts and account stay)."""
+    require_permission(actor, "change_wallet", action="change a wallet")
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().get(pk=wallet.pk)
+        before = snapshot(locked)
+        _validate_wallet_fields(
+            name=locked.name,
+            kind=locked.kind,
+            network=locked.network,
+            birthday_height=locked.birthday_height if birthday_height is None else birthday_height,
+            gap_limit=locked.gap_limit if gap_limit is None else gap_limit,
+        )
+        if in_perimeter is not None:
+            locked.in_perimeter = in_perimeter
+        if birthday_height is not None:
+            locked.birthday_height = birthday_height
+        if gap_limit is not None:
+            locked.gap_limit = gap_limit
+        locked.save()
+        audit_record(actor=actor, action="wallet.update", instance=locked, before=before, after=snapshot(locked))
+    if gap_limit is not None:
+        wallet_extend_gap(wallet=locked, actor=actor)
+    return locked
+
+
 def wallet_extend_gap(*, wallet: Wallet, used_script_pubkeys: Iterable[bytes] = (), actor: Any = None) -> int:
     """Mark scripts seen on chain as used and derive every chain `gap_limit` past its last used index.
 

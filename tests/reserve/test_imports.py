@@ -11,7 +11,7 @@ from ledger.models import JournalTransaction
 from ledger.selectors import account_balance
 from reserve.models import AuditEvent, PriceQuote, Transfer, Wallet
 from reserve.selectors import holdings_as_of
-from reserve.services import price_quotes_import_csv, transfers_import_csv
+from reserve.services import price_quotes_import_csv, transfer_record_observed, transfers_import_csv
 from reserve.valuation import value_sats_at
 from tests.reserve.conftest import REGTEST_EXTERNAL, fake_hash
 
@@ -145,3 +145,25 @@ def test_unknown_or_missing_columns_are_named(operator: Any) -> None:
     with pytest.raises(ValidationFailed) as caught:
         transfers_import_csv(text="occurred_at,direction\n", actor=operator)
     assert "missing column" in caught.value.fields["category"][0]
+
+
+def test_a_confirmed_transfer_without_valuation_is_valued_at_the_quote_in_force(
+    operator: Any, cold_wallet: Wallet
+) -> None:
+    # given
+    price_quotes_import_csv(text=PRICES, actor=operator)
+    # when
+    transfer, _ = transfer_record_observed(
+        direction="inbound",
+        amount_sats=10_000_000,
+        txid=fake_hash("v"),
+        vout=0,
+        block_height=5,
+        block_hash=fake_hash("vb"),
+        occurred_at=datetime(2026, 1, 1, 6, tzinfo=UTC),
+        destination_wallet=cold_wallet,
+    )
+    # then: 0.1 BTC at 90 000.50 USD
+    assert (transfer.fiat_value, transfer.fiat_currency) == (Decimal("9000.05"), "USD")
+    report = holdings_as_of(at=datetime(2026, 1, 3, tzinfo=UTC), currency="USD")
+    assert report.perimeter_fiat_value == Decimal("9500.00")

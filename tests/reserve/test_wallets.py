@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from config.errors import PermissionDenied, ValidationFailed
 from ledger.models import Account
 from reserve.models import Agency, AuditEvent, Wallet, WalletDescriptor, WatchedScript
-from reserve.services import wallet_extend_gap, wallet_register
+from reserve.services import wallet_extend_gap, wallet_register, wallet_update
 from tests.reserve.conftest import REGTEST_EXTERNAL, TPUB_A
 
 XPRV = "xprv9s21ZrQH143K31xYSDQpPDxsXRTUcvj2iNHm5NUtrGiGG5e2DtALGdso3pGz6ssrdK4PFmM8NSpSBHNqPqm55Qn3LqFtT2emdEXVYsCzC2U"
@@ -137,3 +137,21 @@ def test_roles_exist_with_their_permissions(db: None) -> None:
     assert "approve_transfer" in perms["approver"] and "propose_transfer" not in perms["approver"]
     assert perms["auditor"] and all(codename.startswith("view_") for codename in perms["auditor"])
     assert {"view_transfer", "view_auditevent", "view_journaltransaction"} <= perms["auditor"]
+
+
+def test_update_changes_the_flags_audits_and_derives_to_a_larger_gap(
+    operator: Any, auditor: Any, cold_wallet: Wallet
+) -> None:
+    # when
+    wallet = wallet_update(wallet=cold_wallet, actor=operator, in_perimeter=False, gap_limit=5)
+    # then
+    assert (wallet.in_perimeter, wallet.gap_limit) == (False, 5)
+    assert WatchedScript.objects.filter(wallet=wallet).count() == 10
+    event = AuditEvent.objects.get(action="wallet.update")
+    assert event.before is not None and event.after is not None
+    assert (event.before["in_perimeter"], event.after["in_perimeter"]) == (True, False)
+    with pytest.raises(PermissionDenied):
+        wallet_update(wallet=wallet, actor=auditor, in_perimeter=True)
+    with pytest.raises(ValidationFailed):
+        wallet_update(wallet=wallet, actor=operator, gap_limit=5000)
+    assert Wallet.objects.get(pk=wallet.pk).gap_limit == 5
