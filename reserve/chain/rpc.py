@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # RawProxy's own codes for "the HTTP answer was not JSON-RPC" (proxy error pages, 401, 503, ...).
 _TRANSPORT_ERROR_CODES = {-342, -343, -344}
 _WARMUP_ERROR_CODE = -28
+_REJECTED_ERROR_CODE = -26  # Bitcoin Core's RPC_VERIFY_REJECTED
 
 
 @dataclass(frozen=True)
@@ -243,12 +244,30 @@ class RpcChainSource:
             for tip in self._chain_call("getchaintips")
         ]
 
-    def send_raw_transaction(self, transaction: bytes | str) -> str:
-        """Broadcast; returns the txid the node computed."""
+    def send_raw_transaction(self, transaction: bytes | str, *, acceptance_timeout_seconds: float = 5.0) -> str:
+        """Broadcast; returns the txid once the node holds the transaction in its mempool.
+
+        Bitcoin Core answers a rejection with an error; bcoin 1.0 answers with the txid before
+        validating and drops an invalid transaction silently. Both are held to the same test:
+        the transaction must show up in the mempool, else `NodeRpcError` (code -26, rejected).
+        """
         hex_tx = transaction if isinstance(transaction, str) else transaction.hex()
         if not self._network_checked:
             self.check_network()
-        return str(self.call("sendrawtransaction", hex_tx))
+        txid = str(self.call("sendrawtransaction", hex_tx))
+        deadline = time.monotonic() + acceptance_timeout_seconds
+        while True:
+            try:
+                self.call("getmempoolentry", txid)
+                return txid
+            except NodeRpcError:
+                if time.monotonic() >= deadline:
+                    raise NodeRpcError(
+                        f"the node did not accept transaction {txid} into its mempool (its log says why)",
+                        rpc_code=_REJECTED_ERROR_CODE,
+                        method="sendrawtransaction",
+                    ) from None
+            time.sleep(0.02)
 
     def _check_header_hash(self, raw: bytes, block_hash: str) -> None:
         header = parse_header(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reserve.chain.blocks import Outpoint, Watchlist, scan_block
+from reserve.chain.errors import NodeRpcError
 from reserve.chain.merkle import verify_merkle_proof
 from reserve.chain.verify import verify_block
 from tests.regtest.blocks import SpendInput, generate_to_address, mine_block, sign_spend, spend_p2wpkh, txid_of
@@ -156,3 +157,14 @@ def test_p2pkh_and_p2wpkh_inputs_signed_together_are_accepted_and_scanned(segwit
     assert txid == txid_of(mixed)
     assert [(s.txid, s.vin, s.spent) for s in block.spends] == [(txid, 0, legacy_output), (txid, 1, witness_output)]
     assert [(o.txid, o.value_sats) for o in block.outputs] == [(txid, coinbase_value + witness_value - 2 * FEE_SATS)]
+
+
+def test_transaction_signed_by_the_wrong_key_is_rejected_as_an_rpc_error(segwit_chain):
+    # given: a coinbase output of the miner, "signed" by another key
+    spent, value_sats = segwit_chain.coinbase_output(4)
+    forged = sign_spend([SpendInput(spent, value_sats, WalletKey("not the owner"))], [(b"\x51", value_sats - FEE_SATS)])
+
+    # when / then
+    with pytest.raises(NodeRpcError, match="sendrawtransaction: ") as error:
+        segwit_chain.source.send_raw_transaction(forged.serialize(), acceptance_timeout_seconds=1)
+    assert error.value.rpc_code in {-25, -26}
