@@ -1,5 +1,6 @@
 """The treasury's working records; see each module for one group of them."""
 
+from reserve.models.api_idempotency import ApiIdempotencyKey
 from reserve.models.audit import AuditEvent
 from reserve.models.chainstate import (
     BlockStatus,
@@ -16,6 +17,7 @@ from reserve.models.chainstate import (
 )
 from reserve.models.custody import Agency, AgencyKind, Network, Wallet, WalletDescriptor, WalletKind, WatchedScript
 from reserve.models.pricing import PriceQuote
+from reserve.models.proofs import ReserveProof, ReserveProofChallenge
 from reserve.models.transfers import (
     Approval,
     ApprovalDecision,
@@ -29,6 +31,7 @@ from reserve.models.transfers import (
 
 __all__ = [
     "Agency",
+    "ApiIdempotencyKey",
     "AgencyKind",
     "Approval",
     "ApprovalDecision",
@@ -44,6 +47,8 @@ __all__ = [
     "OutboxMessage",
     "PriceQuote",
     "ReconciliationRun",
+    "ReserveProof",
+    "ReserveProofChallenge",
     "RunStatus",
     "ScanCursor",
     "Transfer",
