@@ -527,7 +527,10 @@ def transfer_confirm(
             locked.fee_sats = fee_sats
         locked.txid, locked.vout = txid, vout
         locked.block_height, locked.block_hash, locked.occurred_at = block_height, block_hash, occurred_at
-        policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="posting")
+        if not locked.observed:
+            # An observed movement (re-mined after a reorg) was never proposed: it is judged
+            # after the fact below, not gated.
+            policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="posting")
         key = f"reserve:transfer:{locked.pk}:confirm:{block_hash}"
         if locked.pending is not None and locked.status != TransferStatus.REORGED:
             journal = pending_post(
@@ -558,7 +561,10 @@ def transfer_confirm(
         locked.status = TransferStatus.CONFIRMED
         locked.confirmed_at = timezone.now()
         _value_fiat(locked, at=occurred_at)
-        return _save(locked, actor=actor, action="transfer.confirm", before=before, journal_sequence=journal.sequence)
+        _save(locked, actor=actor, action="transfer.confirm", before=before, journal_sequence=journal.sequence)
+        if locked.observed:
+            policy_detect(change=transfer_change(locked, observed=True), facts=ReservePolicyFacts())
+        return locked
 
 
 def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None) -> Transfer:

@@ -408,6 +408,11 @@ def test_observed_inflow_is_booked_and_replays_are_ignored(cold_wallet: Wallet) 
     again, _ = transfer_record_observed(**observed)
     assert again.pk == transfer.pk
     assert balance(cold_wallet) == 12_345
+    # a reorg drops it, and it is mined again in another block (no approvals needed: it was never proposed)
+    transfer = transfer_mark_reorged(transfer=transfer)
+    assert balance(cold_wallet) == 0
+    transfer = confirm(transfer, "gift-again", 151, txid=fake_hash("gift"))
+    assert (transfer.status, balance(cold_wallet)) == ("confirmed", 12_345)
 
 
 def test_state_machine_refuses_skipping_steps(operator: Any, approver: Any, cold_wallet: Wallet) -> None:
