@@ -50,6 +50,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "reserve.middleware.RequestIdMiddleware",
+    # After OTPMiddleware: privileged admin users verify a TOTP code (REQUIRE_TWO_FACTOR).
+    "reserve.two_factor.AdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: counts failed logins and locks the account/IP out.
@@ -67,6 +70,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Two-factor (TOTP) for operator, approver and policy_admin accounts; on in production.
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=False)
+
+# The operators' admin (django-unfold): the dashboard is the index page.
+UNFOLD = {
+    "SITE_TITLE": "Reserve Ledger",
+    "SITE_HEADER": "Reserve Ledger",
+    "SITE_SUBHEADER": "Strategic bitcoin reserve",
+    "SITE_SYMBOL": "account_balance",
+    "DASHBOARD_CALLBACK": "reserve.admin.dashboard.dashboard_callback",
+    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+}
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Reserve Ledger")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -115,6 +129,10 @@ BITCOIN_RPC_URL = env.str("BITCOIN_RPC_URL", default="")
 BITCOIN_NETWORK = env.str("BITCOIN_NETWORK", default="regtest")
 if BITCOIN_NETWORK not in {"mainnet", "testnet", "signet", "regtest"}:
     raise environ.ImproperlyConfigured("BITCOIN_NETWORK must be mainnet, testnet, signet or regtest")
+BITCOIN_RPC_TIMEOUT_SECONDS = env.float("BITCOIN_RPC_TIMEOUT_SECONDS", default=30.0)
+BITCOIN_RPC_RETRIES = env.int("BITCOIN_RPC_RETRIES", default=3)
+# Blocks on top of a transfer's block before it is final (and its ledger posting no longer provisional).
+RESERVE_CONFIRMATION_DEPTH = env.int("RESERVE_CONFIRMATION_DEPTH", default=6)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
