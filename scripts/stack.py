@@ -88,6 +88,7 @@ def run(port: int, seed: bool) -> int:
         manage("migrate", "--no-input", "-v", "0")
         if seed:
             manage("demo_superuser")
+            manage("seed_demo")
         python = sys.executable
         processes["web"] = spawn("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
         processes["worker"] = spawn(
