@@ -1,0 +1,272 @@
+"""Agencies, counterparties and custody wallets: registration through the services, with the
+first derived addresses shown for the operator to check before a wallet is saved."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from unfold.admin import TabularInline
+
+from config.errors import ApplicationError, ValidationFailed
+from ledger.models import AccountBalance
+from reserve.addresses import parse_address
+from reserve.admin.common import (
+    ReadOnlyAdmin,
+    ServiceAddAdmin,
+    StyledForm,
+    admin_page,
+    refuse,
+    show_service_error,
+)
+from reserve.descriptors import descriptor_preview
+from reserve.models import (
+    Agency,
+    AgencyKind,
+    Counterparty,
+    CounterpartyKind,
+    Network,
+    Wallet,
+    WalletDescriptor,
+    WalletKind,
+    WatchedScript,
+)
+from reserve.services import agency_create, counterparty_create, wallet_register
+from reserve.templatetags.reserve_admin import btc
+
+PREVIEW_COUNT = 5
+
+
+class AgencyForm(StyledForm):
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=AgencyKind.choices, initial=AgencyKind.OTHER)
+    jurisdiction = forms.CharField(max_length=64, required=False)
+
+
+@admin.register(Agency)
+class AgencyAdmin(ServiceAddAdmin):
+    add_permission = "reserve.add_agency"
+    add_form = AgencyForm
+    add_intro = "The holding entity (ministry, central bank, reserve fund, law-enforcement agency)."
+    list_display = ("name", "kind", "jurisdiction", "wallet_count", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "jurisdiction")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agency]:
+        return super().get_queryset(request).prefetch_related("wallets")
+
+    @admin.display(description="wallets")
+    def wallet_count(self, agency: Agency) -> int:
+        return len(agency.wallets.all())
+
+    def create(self, request: HttpRequest, form: Any) -> Model:
+        return agency_create(actor=request.user, **form.cleaned_data)
+
+
+class CounterpartyForm(StyledForm):
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=CounterpartyKind.choices, initial=CounterpartyKind.OTHER)
+    reference = forms.CharField(max_length=200, required=False, help_text="Registration, case or contract number")
+
+
+@admin.register(Counterparty)
+class CounterpartyAdmin(ServiceAddAdmin):
+    add_permission = "reserve.add_counterparty"
+    add_form = CounterpartyForm
+    add_intro = "A party outside the perimeter that transfers come from or go to."
+    list_display = ("name", "kind", "reference", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "reference")
+
+    def create(self, request: HttpRequest, form: Any) -> Model:
+        return counterparty_create(actor=request.user, **form.cleaned_data)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class WalletRegistrationForm(StyledForm):
+    name = forms.CharField(max_length=120)
+    agency = forms.ModelChoiceField(queryset=Agency.objects.all())
+    kind = forms.ChoiceField(choices=WalletKind.choices)
+    network = forms.ChoiceField(choices=Network.choices)
+    in_perimeter = forms.BooleanField(
+        required=False, initial=True, help_text="Counts as public-sector holdings (policy caps apply)"
+    )
+    birthday_height = forms.IntegerField(min_value=0, initial=0, help_text="First block that can pay the wallet")
+    gap_limit = forms.IntegerField(min_value=1, max_value=1000, initial=20, help_text="Addresses derived ahead")
+    descriptors = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Descriptors with xpub/tpub keys, one per line, e.g. wpkh([fingerprint/84h/0h/0h]xpub…/<0;1>/*)",
+    )
+    addresses = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Single addresses, one per line",
+    )
+    previewed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not _lines(cleaned.get("descriptors", "")) and not _lines(cleaned.get("addresses", "")):
+            self.add_error("descriptors", "give at least one descriptor or address")
+        return cleaned
+
+    def digest(self) -> str:
+        """What the operator saw in the preview: saving anything else needs a new preview."""
+        fields = {name: str(value) for name, value in self.cleaned_data.items() if name != "previewed"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _address_preview(form: WalletRegistrationForm) -> dict[str, Any]:
+    """The first addresses of each descriptor and the checked single addresses, or errors on the form."""
+    network = form.cleaned_data["network"]
+    descriptors, addresses = [], []
+    for position, text in enumerate(_lines(form.cleaned_data["descriptors"])):
+        try:
+            derived = descriptor_preview(descriptor=text, network=network, count=PREVIEW_COUNT)
+        except ValidationFailed as error:
+            message = next(iter(error.fields.values()), [error.message])[0]
+            show_service_error(form, ValidationFailed.for_field(f"descriptors[{position}]", message))
+            continue
+        descriptors.append({"text": text, "addresses": derived})
+    for position, text in enumerate(_lines(form.cleaned_data["addresses"])):
+        try:
+            addresses.append(parse_address(address=text, network=network, field=f"addresses[{position}]"))
+        except ValidationFailed as error:
+            show_service_error(form, error)
+    return {"descriptors": descriptors, "addresses": addresses}
+
+
+class DescriptorInline(TabularInline):
+    model = WalletDescriptor
+    fields = ("descriptor", "kind", "is_ranged", "next_index", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ServiceAddAdmin):
+    add_permission = "reserve.add_wallet"
+    list_display = ("name", "agency", "kind", "network", "in_perimeter", "balance", "script_count")
+    list_filter = ("network", "kind", "in_perimeter", "agency")
+    search_fields = ("name", "agency__name")
+    readonly_fields = ("balance", "ledger_account_link", "script_count")
+    fields = (
+        "name",
+        "agency",
+        "kind",
+        "network",
+        "in_perimeter",
+        "birthday_height",
+        "gap_limit",
+        "balance",
+        "ledger_account_link",
+        "script_count",
+        "created_by",
+        "created_at",
+    )
+    inlines = (DescriptorInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:
+        return super().get_queryset(request).select_related("agency", "ledger_account__balance")
+
+    @admin.display(description="balance")
+    def balance(self, wallet: Wallet) -> str:
+        try:
+            held = wallet.ledger_account.balance
+        except AccountBalance.DoesNotExist:
+            return btc(0)
+        reserved = f" ({btc(held.pending_sats)} reserved)" if held.pending_sats else ""
+        return btc(held.balance_sats) + reserved
+
+    @admin.display(description="ledger account")
+    def ledger_account_link(self, wallet: Wallet) -> str:
+        url = reverse("admin:ledger_account_change", args=[wallet.ledger_account_id])
+        return format_html('<a href="{}">{}</a>', url, wallet.ledger_account.code)
+
+    @admin.display(description="watched scripts")
+    def script_count(self, wallet: Wallet) -> int:
+        return wallet.watched_scripts.count()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """Two steps: "Preview addresses" derives the first addresses; "Register wallet" saves
+        exactly what was previewed (changed input goes back to the preview)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = WalletRegistrationForm(request.POST) if request.method == "POST" else WalletRegistrationForm()
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            preview = _address_preview(form)
+            if not form.errors and "_register" in request.POST:
+                if form.cleaned_data["previewed"] != form.digest():
+                    messages.warning(request, "The input changed since the preview: check these addresses again.")
+                else:
+                    response = self._register(request, form)
+                    if response is not None:
+                        return response
+            if form.errors:
+                preview = None
+            else:
+                form.data = form.data.copy()
+                form.data["previewed"] = form.digest()
+        return admin_page(
+            request,
+            model_admin=self,
+            template="reserve/admin/wallet_register.html",
+            title="Register a custody wallet",
+            context={"form": form, "preview": preview, "preview_count": PREVIEW_COUNT},
+            status=400 if form.errors else 200,
+        )
+
+    def _register(self, request: HttpRequest, form: WalletRegistrationForm) -> HttpResponse | None:
+        data = form.cleaned_data
+        try:
+            wallet = wallet_register(
+                name=data["name"],
+                agency=data["agency"],
+                kind=data["kind"],
+                network=data["network"],
+                in_perimeter=data["in_perimeter"],
+                birthday_height=data["birthday_height"],
+                gap_limit=data["gap_limit"],
+                descriptors=_lines(data["descriptors"]),
+                addresses=_lines(data["addresses"]),
+                actor=request.user,
+            )
+        except ApplicationError as error:
+            refuse(error)
+            show_service_error(form, error)
+            return None
+        messages.success(
+            request, f"Wallet “{wallet.name}” registered with {wallet.watched_scripts.count()} watched scripts."
+        )
+        return redirect("admin:reserve_wallet_change", wallet.pk)
+
+
+@admin.register(WatchedScript)
+class WatchedScriptAdmin(ReadOnlyAdmin):
+    list_display = ("address", "wallet", "derivation_path", "chain", "index", "used")
+    list_filter = ("used", "chain", "wallet__network", "wallet")
+    search_fields = ("address", "wallet__name", "derivation_path")
+    list_select_related = ("wallet",)
+    fields = ("wallet", "descriptor", "address", "script_pubkey_hex", "derivation_path", "chain", "index", "used")
+    readonly_fields = ("script_pubkey_hex",)

@@ -1,0 +1,36 @@
+"""The admin index as the operators' dashboard: holdings per wallet and agency against the policy
+caps in force, open breaches, and the transfers waiting for the signed-in user's decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from reserve.dashboard import open_breaches, policy_cap_status, transfers_awaiting_decision
+from reserve.models import TransferStatus
+from reserve.roles import user_roles
+from reserve.selectors import holdings_as_of, transfer_list
+
+admin.site.index_template = "reserve/admin/dashboard.html"
+
+RECENT_BREACHES = 10
+
+
+def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """UNFOLD["DASHBOARD_CALLBACK"]: the figures the index page shows, for what the user may view."""
+    user = request.user
+    if user.has_perm("reserve.view_wallet"):
+        holdings = holdings_as_of()
+        context["holdings"] = holdings
+        context["agencies"] = sorted(holdings.by_agency.items())
+    if user_roles(user) or user.is_superuser:
+        breaches = open_breaches()
+        context["open_breach_count"] = breaches.count()
+        context["open_breaches"] = list(breaches[:RECENT_BREACHES])
+        context["caps"] = policy_cap_status()
+    context["awaiting"] = list(transfers_awaiting_decision(user=user))
+    if user.has_perm("reserve.view_transfer"):
+        context["pending_count"] = transfer_list(status=TransferStatus.PENDING_APPROVAL).count()
+    return context

@@ -1,0 +1,376 @@
+"""Policies in the admin: drafts written and approved by policy administrators through the
+policy services, stored evaluations read-only, breaches shown first and resolved with a reason.
+
+The policy app grants no model permissions to the role groups (its services check the group),
+so every role may read policy records here and only the services' roles may act.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, path
+from django.utils.html import format_html
+from unfold.decorators import display
+
+from config.errors import ApplicationError
+from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.selectors import policy_version_rules_in_words
+from policy.services import (
+    BREACH_RESOLVER_ROLES,
+    POLICY_ADMIN_ROLE,
+    policy_approve,
+    policy_breach_resolve,
+    policy_create_draft,
+)
+from policy.types import SCOPE_KINDS, PolicyScope
+from reserve.admin.common import ReadOnlyAdmin, StyledForm, admin_page, refuse, show_service_error
+from reserve.models import Agency, Wallet
+from reserve.roles import user_roles
+from reserve.templatetags.reserve_admin import btc
+
+
+def _pretty(value: object) -> str:
+    return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', json.dumps(value, indent=2, default=str))
+
+
+class PolicyReadAdmin(ReadOnlyAdmin):
+    """Readable by every role (auditors included), writable by nobody through generic forms."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or bool(user_roles(request.user))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_view_permission(request, obj) or bool(user_roles(request.user))
+
+
+@admin.register(Policy)
+class PolicyAdmin(PolicyReadAdmin):
+    list_display = ("name", "scope_label", "status")
+    search_fields = ("name",)
+
+    @admin.display(description="scope")
+    def scope_label(self, policy: Policy) -> str:
+        return policy.scope.label
+
+
+class PolicyDraftForm(StyledForm):
+    name = forms.CharField(max_length=200, help_text="A new name starts a policy; an existing one adds a version")
+    scope_kind = forms.ChoiceField(choices=[(kind, kind) for kind in SCOPE_KINDS], label="Scope")
+    agency = forms.ModelChoiceField(queryset=Agency.objects.all(), required=False, help_text="For an agency scope")
+    wallet = forms.ModelChoiceField(queryset=Wallet.objects.all(), required=False, help_text="For a wallet scope")
+    rules = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        help_text='JSON list of rules, e.g. [{"type": "holdings_cap", "params": {"max_sats": 100000000}}]',
+    )
+    effective_from = forms.DateTimeField(help_text="UTC, e.g. 2026-01-01 00:00")
+    effective_to = forms.DateTimeField(required=False)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_rules(self) -> list[dict[str, Any]]:
+        try:
+            rules = json.loads(self.cleaned_data["rules"])
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"is not valid JSON: {error}") from None
+        if not isinstance(rules, list):
+            raise forms.ValidationError("must be a JSON list of rules")
+        return rules
+
+    def scope(self) -> PolicyScope:
+        kind = self.cleaned_data["scope_kind"]
+        if kind == "perimeter":
+            return PolicyScope("perimeter")
+        chosen = self.cleaned_data.get(kind)
+        if chosen is None:
+            raise forms.ValidationError({kind: f"choose the {kind} this policy governs"})
+        return PolicyScope(kind, chosen.pk)
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(PolicyReadAdmin):
+    list_display = (
+        "policy",
+        "version",
+        "kind",
+        "status_label",
+        "effective_from",
+        "effective_to",
+        "author",
+        "approvals",
+    )
+    list_filter = ("status", "kind", "policy")
+    list_select_related = ("policy", "author")
+    fields = (
+        "policy",
+        "version",
+        "kind",
+        "status",
+        "effective_from",
+        "effective_to",
+        "author",
+        "comment",
+        "activated_at",
+    )
+    change_form_outer_before_template = "reserve/admin/policy_version_panel.html"
+
+    @display(description="status", label={"draft": "warning", "active": "success", "retired": "info"})
+    def status_label(self, version: PolicyVersion) -> str:
+        return version.status
+
+    @admin.display(description="approvals")
+    def approvals(self, version: PolicyVersion) -> int:
+        return version.approvals.count()
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return POLICY_ADMIN_ROLE in user_roles(request.user)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="policy_policyversion_approve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        version = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if version is not None:
+            approvers = [approval.approver for approval in version.approvals.select_related("approver")]
+            blocked = ""
+            if version.author_id == request.user.pk:
+                blocked = "You wrote this version: two other policy administrators approve it."
+            elif any(approver.pk == request.user.pk for approver in approvers):
+                blocked = "You have already approved this version."
+            context.update(
+                {
+                    "version": version,
+                    "rules_in_words": policy_version_rules_in_words(version=version),
+                    "rules_json": json.dumps(version.rules, indent=2),
+                    "approvers": approvers,
+                    "can_approve": version.status == PolicyVersion.Status.DRAFT
+                    and POLICY_ADMIN_ROLE in user_roles(request.user),
+                    "approve_blocked": blocked,
+                    "can_draft": POLICY_ADMIN_ROLE in user_roles(request.user),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if POLICY_ADMIN_ROLE not in user_roles(request.user):
+            raise PermissionDenied
+        version = get_object_or_404(PolicyVersion, pk=unquote(object_id))
+        try:
+            version = policy_approve(version=version, approver=request.user, comment=request.POST.get("comment", ""))
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"Not approved: {error.message}")
+        else:
+            messages.success(request, f"Approval recorded; version {version.version} is {version.status}.")
+        return redirect("admin:policy_policyversion_change", version.pk)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """A new draft version; "?from=<id>" starts from an existing version's rules."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = PolicyDraftForm(request.POST)
+            if form.is_valid():
+                try:
+                    draft = policy_create_draft(
+                        name=form.cleaned_data["name"],
+                        scope=form.scope(),
+                        rules=form.cleaned_data["rules"],
+                        effective_from=form.cleaned_data["effective_from"],
+                        effective_to=form.cleaned_data["effective_to"],
+                        author=request.user,
+                        comment=form.cleaned_data["comment"],
+                    )
+                except forms.ValidationError as error:
+                    form.add_error(None, error)
+                except ApplicationError as error:
+                    refuse(error)
+                    show_service_error(form, error)
+                else:
+                    messages.success(request, f"Draft version {draft.version} of {draft.policy.name} saved.")
+                    return redirect("admin:policy_policyversion_change", draft.pk)
+        else:
+            form = PolicyDraftForm(initial=self._initial(request.GET.get("from")))
+        return admin_page(
+            request,
+            model_admin=self,
+            template="reserve/admin/form_page.html",
+            title="Draft a policy version",
+            context={
+                "form": form,
+                "intro": "A draft takes effect once two policy administrators other than its author approve it.",
+                "submit_label": "Save draft",
+            },
+            status=400 if form.errors else 200,
+        )
+
+    def _initial(self, source_id: str | None) -> dict[str, Any]:
+        source = PolicyVersion.objects.select_related("policy").filter(pk=source_id).first() if source_id else None
+        if source is None:
+            return {"scope_kind": "perimeter", "rules": "[]"}
+        scope = source.policy.scope
+        return {
+            "name": source.policy.name,
+            "scope_kind": scope.kind,
+            "agency": scope.object_id if scope.kind == "agency" else None,
+            "wallet": scope.object_id if scope.kind == "wallet" else None,
+            "rules": json.dumps(source.rules, indent=2),
+        }
+
+
+@admin.register(PolicyEvaluation)
+class PolicyEvaluationAdmin(PolicyReadAdmin):
+    list_display = ("created_at", "gate", "subject_type", "subject_id", "outcome_label", "required_approvals")
+    list_filter = ("gate", "outcome", "subject_type")
+    search_fields = ("subject_id",)
+    fields = (
+        "gate",
+        "subject_type",
+        "subject_id",
+        "outcome",
+        "required_approvals",
+        "required_role",
+        "approvals_counted",
+        "requested_at",
+        "evaluated_at",
+        "created_at",
+        "lines_pretty",
+        "change_pretty",
+        "versions_pretty",
+    )
+    readonly_fields = ("lines_pretty", "change_pretty", "versions_pretty")
+
+    @display(description="outcome", label={"allow": "success", "needs_approval": "warning", "deny": "danger"})
+    def outcome_label(self, evaluation: PolicyEvaluation) -> str:
+        return evaluation.outcome
+
+    @admin.display(description="lines")
+    def lines_pretty(self, evaluation: PolicyEvaluation) -> str:
+        return _pretty(evaluation.lines)
+
+    @admin.display(description="change judged")
+    def change_pretty(self, evaluation: PolicyEvaluation) -> str:
+        return _pretty(evaluation.change)
+
+    @admin.display(description="versions applied")
+    def versions_pretty(self, evaluation: PolicyEvaluation) -> str:
+        return _pretty(evaluation.versions)
+
+
+class OpenFirst(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PolicyBreach]) -> QuerySet[PolicyBreach]:
+        value = self.value() or "open"
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or "open") == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+@admin.register(PolicyBreach)
+class PolicyBreachAdmin(PolicyReadAdmin):
+    list_display = ("detected_at", "status_label", "rule_type", "policy", "measured", "limit", "reason", "block_height")
+    list_filter = (OpenFirst, "rule_type")
+    list_select_related = ("version__policy",)
+    change_form_outer_before_template = "reserve/admin/breach_panel.html"
+    fields = (
+        "version",
+        "rule_index",
+        "rule_type",
+        "evaluation",
+        "subject_type",
+        "subject_id",
+        "occurred_at",
+        "block_height",
+        "measured",
+        "limit",
+        "reason",
+        "status",
+        "detected_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_reason",
+    )
+    readonly_fields = ("measured", "limit")
+
+    @display(description="status", label={"open": "danger", "resolved": "success"})
+    def status_label(self, breach: PolicyBreach) -> str:
+        return breach.status
+
+    @admin.display(description="policy")
+    def policy(self, breach: PolicyBreach) -> str:
+        return f"{breach.version.policy.name} v{breach.version.version}"
+
+    @admin.display(description="measured")
+    def measured(self, breach: PolicyBreach) -> str:
+        return btc(breach.measured_sats)
+
+    @admin.display(description="limit")
+    def limit(self, breach: PolicyBreach) -> str:
+        return btc(breach.limit_sats)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="policy_policybreach_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        breach = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if breach is not None:
+            context["breach"] = breach
+            context["can_resolve"] = breach.status == PolicyBreach.Status.OPEN and bool(
+                user_roles(request.user) & set(BREACH_RESOLVER_ROLES)
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not user_roles(request.user) & set(BREACH_RESOLVER_ROLES):
+            raise PermissionDenied
+        breach = get_object_or_404(PolicyBreach, pk=unquote(object_id))
+        try:
+            policy_breach_resolve(breach=breach, reason=request.POST.get("reason", ""), actor=request.user)
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"Not resolved: {error.message}")
+        else:
+            messages.success(request, "Breach resolved.")
+        return redirect("admin:policy_policybreach_change", breach.pk)

@@ -1,0 +1,413 @@
+"""Transfers in the admin: proposal with the policy's dry run shown before submit, approve /
+reject / cancel as buttons with the quorum progress, and the all-or-nothing CSV imports of
+historical transfers and price quotes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, path, reverse
+from unfold.decorators import display
+
+from config.errors import ApplicationError, ValidationFailed
+from reserve.admin.common import (
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    StyledForm,
+    admin_page,
+    refuse,
+    show_service_error,
+)
+from reserve.amounts import btc_to_sats
+from reserve.models import (
+    Approval,
+    Counterparty,
+    PriceQuote,
+    Transfer,
+    TransferCategory,
+    TransferDirection,
+    TransferStatus,
+    Wallet,
+)
+from reserve.selectors import transfer_quorum_progress
+from reserve.services import (
+    price_quotes_import_csv,
+    transfer_approve,
+    transfer_cancel,
+    transfer_reject,
+    transfers_import_csv,
+)
+from reserve.services.admin_support import transfer_dry_run, transfer_submit
+from reserve.services.transfers import OPEN_STATUSES, decision_json
+from reserve.templatetags.reserve_admin import btc
+
+MAX_CSV_BYTES = 20 * 1024 * 1024
+AMOUNT_ALIASES = {"amount_sats": "amount_btc", "fee_sats": "fee_btc"}
+STATUS_LABELS = {
+    TransferStatus.PENDING_APPROVAL: "warning",
+    TransferStatus.APPROVED: "info",
+    TransferStatus.BROADCAST: "info",
+    TransferStatus.CONFIRMED: "success",
+    TransferStatus.FINAL: "success",
+    TransferStatus.REJECTED: "danger",
+    TransferStatus.FAILED: "danger",
+    TransferStatus.REORGED: "danger",
+}
+DECISIONS = {
+    "approve": ("reserve.approve_transfer", "approved"),
+    "reject": ("reserve.approve_transfer", "rejected"),
+    "cancel": ("reserve.propose_transfer", "cancelled"),
+}
+
+
+class TransferProposalForm(StyledForm):
+    direction = forms.ChoiceField(choices=TransferDirection.choices)
+    category = forms.ChoiceField(choices=TransferCategory.choices)
+    amount_btc = forms.CharField(label="Amount (BTC)", help_text="Up to 8 decimal places, e.g. 0.25")
+    fee_btc = forms.CharField(label="Network fee (BTC)", initial="0", help_text="0 for inbound transfers")
+    source_wallet = forms.ModelChoiceField(queryset=Wallet.objects.all(), required=False)
+    destination_wallet = forms.ModelChoiceField(queryset=Wallet.objects.all(), required=False)
+    external_address = forms.CharField(max_length=100, required=False, help_text="Outbound: the address paid")
+    counterparty = forms.ModelChoiceField(queryset=Counterparty.objects.all(), required=False)
+    provenance_reference = forms.CharField(
+        max_length=255, required=False, help_text="Court order, purchase contract, mining site, ..."
+    )
+    memo = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def service_fields(self) -> dict[str, Any]:
+        """transfer_create's keyword arguments; a bad amount raises ValidationFailed naming its field."""
+        data = self.cleaned_data
+        return {
+            "direction": data["direction"],
+            "category": data["category"],
+            "amount_sats": btc_to_sats(value=data["amount_btc"], field="amount_btc"),
+            "fee_sats": btc_to_sats(value=data["fee_btc"] or "0", field="fee_btc", allow_zero=True),
+            "source_wallet": data["source_wallet"],
+            "destination_wallet": data["destination_wallet"],
+            "external_address": data["external_address"],
+            "counterparty": data["counterparty"],
+            "provenance_reference": data["provenance_reference"],
+            "memo": data["memo"],
+        }
+
+
+class CsvUploadForm(StyledForm):
+    file = forms.FileField(label="CSV file")
+
+    def text(self) -> str:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_CSV_BYTES:
+            raise ValidationFailed.for_field("file", f"is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        try:
+            return str(upload.read().decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise ValidationFailed.for_field("file", "is not UTF-8 text") from None
+
+
+def csv_import_page(
+    request: HttpRequest, *, model_admin: admin.ModelAdmin, permission: str, title: str, columns: str, run: Any
+) -> HttpResponse:
+    """Upload, import all or nothing through `run(text)`, and name the bad line and field."""
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = CsvUploadForm(request.POST, request.FILES) if request.method == "POST" else CsvUploadForm()
+    failure = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            summary = run(form.text())
+        except ApplicationError as error:
+            refuse(error)
+            failure = error.message
+            form.add_error("file", f"Nothing was imported. {error.message}")
+        else:
+            messages.success(request, summary)
+            opts = model_admin.model._meta
+            return redirect(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return admin_page(
+        request,
+        model_admin=model_admin,
+        template="reserve/admin/csv_import.html",
+        title=title,
+        context={"form": form, "columns": columns, "failure": failure},
+        status=400 if form.errors else 200,
+    )
+
+
+@admin.register(Transfer)
+class TransferAdmin(ServiceAdmin):
+    add_permission = "reserve.propose_transfer"
+    list_display = (
+        "number",
+        "status_label",
+        "direction",
+        "category",
+        "amount",
+        "source_wallet",
+        "destination",
+        "quorum",
+        "proposer",
+        "proposed_at",
+    )
+    list_filter = ("status", "direction", "category", "observed")
+    search_fields = ("txid", "provenance_reference", "external_address", "memo")
+    list_select_related = ("source_wallet", "destination_wallet", "counterparty", "proposer")
+    change_form_outer_before_template = "reserve/admin/transfer_decision.html"
+    list_before_template = "reserve/admin/import_link.html"
+    fieldsets = (
+        (None, {"fields": ("status", "status_reason", "direction", "category", "provenance_reference", "memo")}),
+        ("Amounts", {"fields": ("amount", "fee", "fiat_value", "fiat_currency")}),
+        ("Ends", {"fields": ("source_wallet", "destination_wallet", "external_address", "counterparty")}),
+        ("Chain", {"fields": ("txid", "vout", "block_height", "block_hash", "occurred_at", "observed")}),
+        (
+            "Life",
+            {
+                "fields": (
+                    "proposer",
+                    "created_at",
+                    "proposed_at",
+                    "approved_at",
+                    "broadcast_at",
+                    "confirmed_at",
+                    "finalized_at",
+                    "closed_at",
+                )
+            },
+        ),
+    )
+    readonly_fields = ("amount", "fee")
+
+    @admin.display(description="#", ordering="id")
+    def number(self, transfer: Transfer) -> str:
+        return f"#{transfer.pk}"
+
+    @display(description="status", ordering="status", label=STATUS_LABELS)
+    def status_label(self, transfer: Transfer) -> str:
+        return transfer.status
+
+    @admin.display(description="amount", ordering="amount_sats")
+    def amount(self, transfer: Transfer) -> str:
+        return btc(transfer.amount_sats)
+
+    @admin.display(description="fee")
+    def fee(self, transfer: Transfer) -> str:
+        return btc(transfer.fee_sats)
+
+    @admin.display(description="to")
+    def destination(self, transfer: Transfer) -> str:
+        return str(transfer.destination_wallet or transfer.counterparty or transfer.external_address or "—")
+
+    @admin.display(description="approvals")
+    def quorum(self, transfer: Transfer) -> str:
+        if transfer.status != TransferStatus.PENDING_APPROVAL:
+            return ""
+        progress = transfer_quorum_progress(transfer=transfer)
+        return f"{progress.approvals} / {progress.required}"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="reserve_transfer_import"),
+            *(
+                path(
+                    f"<path:object_id>/{action}/",
+                    wrap(self.decide_view),
+                    {"action": action},
+                    name=f"reserve_transfer_{action}",
+                )
+                for action in DECISIONS
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {
+            **(extra_context or {}),
+            "import_url": reverse("admin:reserve_transfer_import"),
+            "import_label": "Import historical transfers (CSV)",
+            "can_import": request.user.has_perm("reserve.import_transfers"),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        transfer = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if transfer is not None:
+            context.update(self._decision_context(request, transfer))
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _decision_context(self, request: HttpRequest, transfer: Transfer) -> dict[str, Any]:
+        user = request.user
+        approvals = list(transfer.approvals.select_related("approver"))
+        progress = transfer_quorum_progress(transfer=transfer)
+        pending = transfer.status == TransferStatus.PENDING_APPROVAL
+        blocked = ""
+        if transfer.proposer_id == user.pk:
+            blocked = "You proposed this transfer: approvers other than you decide on it."
+        elif any(approval.approver_id == user.pk for approval in approvals):
+            blocked = "You have already decided on this transfer."
+        reservation = transfer.pending
+        return {
+            "transfer": transfer,
+            "approvals": approvals,
+            "progress": progress,
+            "progress_percent": min(100, progress.approvals * 100 // max(progress.required, 1)),
+            "progress_label": f"{progress.approvals} of {progress.required}",
+            "show_decision": pending and user.has_perm("reserve.approve_transfer"),
+            "decision_blocked": blocked,
+            "can_cancel": transfer.status in OPEN_STATUSES and user.has_perm("reserve.propose_transfer"),
+            "policy": transfer.policy_preview,
+            "reservation": reservation,
+            "reservation_entries": list(reservation.entries.select_related("account")) if reservation else [],
+        }
+
+    def decide_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """Approve, reject or cancel (POST only); the services decide who may and when."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        permission, done = DECISIONS[action]
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        transfer = get_object_or_404(Transfer, pk=unquote(object_id))
+        text = request.POST.get("comment", "")
+        try:
+            if action == "approve":
+                transfer = transfer_approve(transfer=transfer, actor=request.user, comment=text)
+            elif action == "reject":
+                transfer = transfer_reject(transfer=transfer, actor=request.user, comment=text)
+            else:
+                transfer = transfer_cancel(transfer=transfer, actor=request.user, reason=text)
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"Not {done}: {error.message}")
+        else:
+            if action == "approve" and transfer.status == TransferStatus.PENDING_APPROVAL:
+                progress = transfer_quorum_progress(transfer=transfer)
+                messages.success(
+                    request, f"Approval recorded: {progress.approvals} of {progress.required} {progress.role}s."
+                )
+            else:
+                messages.success(request, f"Transfer #{transfer.pk} is {transfer.status}.")
+        return redirect("admin:reserve_transfer_change", transfer.pk)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        """Form -> "Preview policy decision" (a dry run, nothing stored) -> "Submit for approval"."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            form = TransferProposalForm(initial={"idempotency_key": uuid.uuid4().hex})
+            return self._proposal_page(request, form)
+        form = TransferProposalForm(request.POST)
+        if not form.is_valid() or "_edit" in request.POST:
+            return self._proposal_page(request, form)
+        try:
+            fields = form.service_fields()
+            if "_submit" in request.POST:
+                transfer = transfer_submit(
+                    actor=request.user, idempotency_key=form.cleaned_data["idempotency_key"], **fields
+                )
+                messages.success(request, f"Transfer #{transfer.pk} proposed: it now needs approvals.")
+                return redirect("admin:reserve_transfer_change", transfer.pk)
+            decision = transfer_dry_run(actor=request.user, **fields)
+        except ApplicationError as error:
+            refuse(error)
+            show_service_error(form, error, aliases=AMOUNT_ALIASES)
+            return self._proposal_page(request, form)
+        return self._proposal_page(request, form, decision=decision_json(decision), fields=fields)
+
+    def _proposal_page(
+        self,
+        request: HttpRequest,
+        form: TransferProposalForm,
+        *,
+        decision: dict[str, Any] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return admin_page(
+            request,
+            model_admin=self,
+            template="reserve/admin/transfer_propose.html",
+            title="Preview the proposal" if decision else "Propose a transfer",
+            context={"form": form, "decision": decision, "fields": fields},
+            status=400 if form.errors else 200,
+        )
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        def run(text: str) -> str:
+            result = transfers_import_csv(text=text, actor=request.user)
+            return (
+                f"Imported {len(result.created)} historical transfers"
+                f" ({len(result.unchanged)} lines were already imported and changed nothing)."
+            )
+
+        return csv_import_page(
+            request,
+            model_admin=self,
+            permission="reserve.import_transfers",
+            title="Import historical transfers",
+            columns=(
+                "Required: occurred_at, direction, category, amount_btc, txid, block_height. Optional: fee_btc, "
+                "source_wallet, destination_wallet (wallet names), external_address, counterparty (name), "
+                "provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo. Lines in strictly "
+                "increasing occurred_at order (ISO 8601 with a time zone)."
+            ),
+            run=run,
+        )
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("transfer", "approver", "decision", "comment", "at")
+    list_filter = ("decision",)
+    list_select_related = ("transfer", "approver")
+    search_fields = ("approver__username", "comment")
+
+
+@admin.register(PriceQuote)
+class PriceQuoteAdmin(ReadOnlyAdmin):
+    list_display = ("at", "currency", "price", "source", "imported_at")
+    list_filter = ("currency", "source")
+    date_hierarchy = "at"
+    list_before_template = "reserve/admin/import_link.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PriceQuote]:
+        return super().get_queryset(request).order_by("-at")
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="reserve_pricequote_import"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {
+            **(extra_context or {}),
+            "import_url": reverse("admin:reserve_pricequote_import"),
+            "import_label": "Import price quotes (CSV)",
+            "can_import": request.user.has_perm("reserve.add_pricequote"),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        def run(text: str) -> str:
+            result = price_quotes_import_csv(text=text, actor=request.user)
+            return f"Imported {result.created} price quotes ({result.unchanged} already present)."
+
+        return csv_import_page(
+            request,
+            model_admin=self,
+            permission="reserve.add_pricequote",
+            title="Import BTC price quotes",
+            columns="Columns: time (ISO 8601 with a time zone), currency (ISO 4217), price (of 1 BTC), source.",
+            run=run,
+        )
