@@ -2,6 +2,13 @@
 
 from typing import Any
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "config.ping_task", "schedule": 60.0, "args": ("beat",)},
+    # Regtest and mainnet alike: blocks are polled; a run with nothing new costs two RPC calls per wallet.
+    "reconcile-all-wallets": {"task": "reserve.reconcile_all_wallets_task", "schedule": 60.0},
+    "outbox-dispatch": {"task": "reserve.outbox_dispatch_task", "schedule": 30.0},
+    "ledger-pending-expire": {"task": "ledger.pending_expire_task", "schedule": 300.0},
+    "ledger-checkpoint-refresh": {"task": "ledger.checkpoint_refresh_task", "schedule": crontab(minute=17)},
 }

@@ -1,0 +1,334 @@
+"""The chain follower: scans the best chain for one wallet from its birthday, block by block.
+
+Each block's effects (its verified header, the wallet's new and spent outputs, watched
+scripts derived past the gap limit, transfers confirmed or observed, discrepancies) commit
+in one database transaction together with the wallet's scan cursor, so a crash at any
+point leaves either the whole block applied or none of it. A block whose parent is not
+the cursor's block is a reorg: the scanner walks back to the fork point and undoes what
+it booked above it (ledger reversals through the transfer services), then rescans.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reserve.booking import BlockBookings, block_book
+from reserve.chain.blocks import ScannedBlock, Watchlist, scan_block
+from reserve.chain.errors import BlockVerificationError, NodeRpcError
+from reserve.chain.rpc import RpcChainSource
+from reserve.chain.verify import verify_block
+from reserve.models import (
+    BlockStatus,
+    ChainBlock,
+    ReconciliationRun,
+    ScanCursor,
+    Transfer,
+    TransferStatus,
+    UtxoStatus,
+    Wallet,
+    WalletUtxo,
+    WatchedScript,
+)
+from reserve.outbox import outbox_enqueue
+from reserve.services import transfer_mark_reorged, wallet_extend_gap
+
+logger = logging.getLogger(__name__)
+
+
+class ScanInterrupted(Exception):
+    """Another scan moved this wallet's cursor meanwhile (the per-wallet lock should prevent it)."""
+
+
+@dataclass
+class ScanProgress:
+    wallet: Wallet
+    height: int
+    tip_height: int
+    blocks_scanned: int
+    started_at_monotonic: float
+
+    @property
+    def blocks_per_second(self) -> float:
+        elapsed = time.monotonic() - self.started_at_monotonic
+        return self.blocks_scanned / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        rate = self.blocks_per_second
+        return (self.tip_height - self.height) / rate if rate > 0 else None
+
+
+@dataclass
+class ScanResult:
+    tip_height: int
+    tip_hash: str
+    blocks_scanned: int = 0
+    reorgs: int = 0
+    bookings: BlockBookings = field(default_factory=BlockBookings)
+
+
+ProgressCallback = Callable[[ScanProgress], None]
+
+
+def _block_time(header_time: int) -> datetime:
+    return datetime.fromtimestamp(header_time, tz=UTC)
+
+
+def scan_cursor(*, wallet: Wallet) -> ScanCursor:
+    cursor, _ = ScanCursor.objects.get_or_create(wallet=wallet, defaults={"height": -1, "block_hash": ""})
+    return cursor
+
+
+def _watchlist(wallet: Wallet) -> Watchlist:
+    scripts = WatchedScript.objects.filter(wallet=wallet).values_list("script_pubkey", flat=True)
+    outpoints = WalletUtxo.objects.filter(wallet=wallet, status=UtxoStatus.UNSPENT).values_list("txid", "vout")
+    return Watchlist((bytes(script) for script in scripts), outpoints)
+
+
+def _lock_network_headers(network: str) -> None:
+    # Wallets on one network share one header chain; their scans write it one block at a time.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reserve:chainblocks:{network}"])
+
+
+def _record_block(*, network: str, height: int, block: ScannedBlock) -> ChainBlock:
+    """Store the verified header as the active block at `height`; a different active block there
+    (and any above it) left the best chain."""
+    _lock_network_headers(network)
+    now = timezone.now()
+    active = ChainBlock.objects.filter(network=network, status=BlockStatus.ACTIVE).exclude(hash=block.hash)
+    if active.filter(height=height).exists():
+        active.filter(height__gte=height).update(status=BlockStatus.REORGED, reorged_at=now)
+    header = block.header
+    row, _ = ChainBlock.objects.update_or_create(
+        network=network,
+        hash=block.hash,
+        defaults={
+            "height": height,
+            "prev_hash": header.prev_hash,
+            "merkle_root": header.merkle_root,
+            "block_time_at": _block_time(header.time),
+            "bits": header.bits,
+            "tx_count": block.tx_count,
+            "size_bytes": block.size,
+            "status": BlockStatus.ACTIVE,
+            "rejection_reason": "",
+            "verified_at": now,
+            "reorged_at": None,
+        },
+    )
+    return row
+
+
+def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, error: BlockVerificationError) -> None:
+    """Keep the refused block for operators; it is never scanned."""
+    if block is None or error.block_hash != block.hash:
+        logger.error("refused block at height %s: %s", height, error.message)
+        return
+    header = block.header
+    with transaction.atomic():
+        ChainBlock.objects.filter(network=network, hash=block.hash).exclude(status=BlockStatus.REJECTED).update(
+            status=BlockStatus.REORGED
+        )
+        ChainBlock.objects.update_or_create(
+            network=network,
+            hash=block.hash,
+            defaults={
+                "height": height,
+                "prev_hash": header.prev_hash,
+                "merkle_root": header.merkle_root,
+                "block_time_at": _block_time(header.time),
+                "bits": header.bits,
+                "tx_count": block.tx_count,
+                "size_bytes": block.size,
+                "status": BlockStatus.REJECTED,
+                "rejection_reason": error.reason,
+                "verified_at": None,
+            },
+        )
+    logger.error("refused block %s at height %s: %s", block.hash, height, error.reason)
+
+
+def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
+    cursor = ScanCursor.objects.select_for_update().get(wallet=wallet)
+    if (cursor.height, cursor.block_hash) != (height, block_hash):
+        raise ScanInterrupted(
+            f"wallet {wallet.name}: cursor moved to {cursor.height} while this scan expected {height}"
+        )
+    return cursor
+
+
+def _apply_block(
+    *,
+    wallet: Wallet,
+    raw: bytes,
+    block: ScannedBlock,
+    height: int,
+    watchlist: Watchlist,
+    cursor_before: tuple[int, str],
+    run: ReconciliationRun | None,
+) -> tuple[ScannedBlock, BlockBookings]:
+    """Everything one block changes for `wallet`, in one transaction with the cursor."""
+    with transaction.atomic():
+        cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
+        row = _record_block(network=wallet.network, height=height, block=block)
+        # Outputs to scripts just past the window: derive further and look at this block again.
+        while block.outputs:
+            added = wallet_extend_gap(wallet=wallet, used_script_pubkeys={output.script for output in block.outputs})
+            if not added:
+                break
+            watchlist.add_scripts(
+                bytes(script)
+                for script in WatchedScript.objects.filter(wallet=wallet).values_list("script_pubkey", flat=True)
+            )
+            block = scan_block(raw, watchlist)
+        for output in block.outputs:
+            WalletUtxo.objects.get_or_create(
+                wallet=wallet,
+                txid=output.txid,
+                vout=output.vout,
+                block=row,
+                defaults={"value_sats": output.value_sats, "script_pubkey": output.script, "block_height": height},
+            )
+        for spend in block.spends:
+            WalletUtxo.objects.filter(
+                wallet=wallet, txid=spend.spent.txid, vout=spend.spent.vout, status=UtxoStatus.UNSPENT
+            ).update(status=UtxoStatus.SPENT, spent_by_txid=spend.txid, spent_in_block=row, spent_height=height)
+        bookings = block_book(wallet=wallet, raw=raw, block=block, block_row=row, run=run)
+        cursor.height, cursor.block_hash = height, block.hash
+        cursor.blocks_scanned += 1
+        cursor.updated_at = timezone.now()
+        cursor.save()
+    return block, bookings
+
+
+def _node_hash(source: RpcChainSource, height: int) -> str | None:
+    try:
+        return source.block_hash(height)
+    except NodeRpcError:
+        return None  # the node's chain is shorter now
+
+
+def _find_fork(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> tuple[int, str, list[str]]:
+    """Walk back from the cursor along the recorded headers to the highest block the node still
+    has at its height: (fork height, fork hash, hashes above it). Height -1: start again."""
+    height, block_hash = cursor.height, cursor.block_hash
+    dropped: list[str] = []
+    while height >= wallet.birthday_height:
+        if _node_hash(source, height) == block_hash:
+            return height, block_hash, dropped
+        dropped.append(block_hash)
+        row = ChainBlock.objects.filter(network=wallet.network, hash=block_hash).first()
+        if row is None:
+            break
+        height, block_hash = height - 1, row.prev_hash
+    return -1, "", dropped
+
+
+def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> int:
+    """Undo this wallet's effects of the blocks that left the best chain; returns the fork height."""
+    fork_height, fork_hash, dropped = _find_fork(wallet=wallet, source=source, cursor=cursor)
+    logger.warning(
+        "wallet %s: reorg, %s block(s) above height %s left the best chain", wallet.name, len(dropped), fork_height
+    )
+    with transaction.atomic():
+        locked = _lock_cursor(wallet, height=cursor.height, block_hash=cursor.block_hash)
+        now = timezone.now()
+        ChainBlock.objects.filter(network=wallet.network, hash__in=dropped, status=BlockStatus.ACTIVE).update(
+            status=BlockStatus.REORGED, reorged_at=now
+        )
+        WalletUtxo.objects.filter(wallet=wallet, block__hash__in=dropped).update(status=UtxoStatus.REORGED)
+        WalletUtxo.objects.filter(wallet=wallet, spent_in_block__hash__in=dropped, status=UtxoStatus.SPENT).update(
+            status=UtxoStatus.UNSPENT, spent_by_txid="", spent_in_block=None, spent_height=None
+        )
+        booked = (
+            Transfer.objects.filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
+            .filter(block_hash__in=dropped, status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
+            .order_by("pk")
+        )
+        for transfer in booked:
+            # Reverses the posting and re-runs the continuous policy checks at this point.
+            transfer_mark_reorged(
+                transfer=transfer, reason=f"block {transfer.block_hash} at height {transfer.block_height} was reorged"
+            )
+        # The other wallets on this network booked from the same blocks: have them follow now.
+        for other_id in (
+            Wallet.objects.filter(network=wallet.network).exclude(pk=wallet.pk).values_list("pk", flat=True)
+        ):
+            outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[other_id])
+        locked.height, locked.block_hash = fork_height, fork_hash
+        locked.reorgs += 1
+        locked.updated_at = now
+        locked.save()
+    return fork_height
+
+
+def wallet_scan(
+    *,
+    wallet: Wallet,
+    source: RpcChainSource,
+    run: ReconciliationRun | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScanResult:
+    """Bring `wallet` up to the node's best block; returns the tip scanned to and what was booked.
+
+    Raises `BlockVerificationError` (after recording the refused block) when the node sends a
+    block that fails verification, `NodeUnavailable` when it stops answering; everything
+    committed before stays, and the next scan resumes from the cursor.
+    """
+    network = wallet.network
+    cursor = scan_cursor(wallet=wallet)
+    watchlist = _watchlist(wallet)
+    tip_height = source.block_count()
+    result = ScanResult(tip_height=tip_height, tip_hash="")
+    started = time.monotonic()
+    while True:
+        if cursor.height >= 0 and _node_hash(source, cursor.height) != cursor.block_hash:
+            _rewind(wallet=wallet, source=source, cursor=cursor)
+            result.reorgs += 1
+            cursor.refresh_from_db()
+            watchlist = _watchlist(wallet)
+            continue
+        height = cursor.height + 1 if cursor.height >= 0 else wallet.birthday_height
+        if height > tip_height:
+            tip_height = source.block_count()
+            if height > tip_height:
+                break
+        block_hash = source.block_hash(height)
+        raw = source.raw_block(block_hash)
+        block = scan_block(raw, watchlist)
+        # The first block of a wallet links to nothing of its own; later ones to the cursor's block.
+        parent_hash = cursor.block_hash if cursor.height >= 0 else None
+        if parent_hash is not None and block.header.prev_hash != parent_hash:
+            continue  # the node switched branches between our calls: the check above walks back
+        try:
+            verify_block(block, network=network, parent_hash=parent_hash)
+        except BlockVerificationError as error:
+            _record_rejection(network=network, height=height, block=block, error=error)
+            raise
+        block, bookings = _apply_block(
+            wallet=wallet,
+            raw=raw,
+            block=block,
+            height=height,
+            watchlist=watchlist,
+            cursor_before=(cursor.height, cursor.block_hash),
+            run=run,
+        )
+        watchlist.apply(block)
+        cursor.height, cursor.block_hash = height, block.hash
+        result.blocks_scanned += 1
+        result.bookings.add(bookings)
+        if progress is not None:
+            progress(ScanProgress(wallet, height, tip_height, result.blocks_scanned, started))
+    result.tip_height = max(cursor.height, -1)
+    result.tip_hash = cursor.block_hash
+    return result

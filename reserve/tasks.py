@@ -1,0 +1,91 @@
+"""Celery tasks of the chain follower: the beat fan-out, one reconciliation per wallet under a
+per-wallet lock, and the outbox sweeper. Tasks take ids and call services."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import connection
+
+from reserve.chain.errors import NodeUnavailable
+from reserve.chain.rpc import RpcChainSource
+from reserve.models import Wallet
+from reserve.outbox import outbox_dispatch
+from reserve.reconcile import wallet_reconcile
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def wallet_lock(wallet_id: int) -> Iterator[bool]:
+    """A PostgreSQL session advisory lock per wallet: yields False when another run holds it.
+    The server drops it with the holder's connection, so a killed worker never leaves it behind."""
+    key = f"reserve:reconcile:wallet:{wallet_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+def chain_source() -> RpcChainSource:
+    return RpcChainSource.from_settings(
+        timeout_seconds=settings.BITCOIN_RPC_TIMEOUT_SECONDS, retries=settings.BITCOIN_RPC_RETRIES
+    )
+
+
+@shared_task(name="reserve.reconcile_all_wallets_task", acks_late=True)
+def reconcile_all_wallets_task() -> int:
+    """Beat's fan-out: one reconciliation task per wallet on the configured network."""
+    wallet_ids = list(
+        Wallet.objects.filter(network=settings.BITCOIN_NETWORK).order_by("pk").values_list("pk", flat=True)
+    )
+    for wallet_id in wallet_ids:
+        reconcile_wallet_task.delay(wallet_id)
+    return len(wallet_ids)
+
+
+@shared_task(
+    bind=True,
+    name="reserve.reconcile_wallet_task",
+    acks_late=True,
+    autoretry_for=(NodeUnavailable,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=False,
+    max_retries=10,
+)
+def reconcile_wallet_task(self: Task, wallet_id: int) -> dict[str, Any]:
+    """Reconcile one wallet; runs of one wallet never overlap (a second one returns at once).
+    Idempotent: every block's effects commit with the wallet's cursor, so a rerun resumes."""
+    wallet = Wallet.objects.filter(pk=wallet_id).first()
+    if wallet is None:
+        return {"wallet_id": wallet_id, "skipped": "no such wallet"}
+    with wallet_lock(wallet_id) as acquired:
+        if not acquired:
+            return {"wallet_id": wallet_id, "skipped": "a run of this wallet is in progress"}
+        with chain_source() as source:
+            run = wallet_reconcile(wallet=wallet, source=source, trigger="task", task_id=self.request.id or "")
+    return {
+        "wallet_id": wallet_id,
+        "run_id": run.pk,
+        "height": run.height,
+        "chain_balance_sats": run.chain_balance_sats,
+        "ledger_balance_sats": run.ledger_balance_sats,
+        "discrepancies": run.discrepancy_count,
+    }
+
+
+@shared_task(name="reserve.outbox_dispatch_task", acks_late=True)
+def outbox_dispatch_task() -> int:
+    """The outbox sweeper: sends what commit-time dispatch could not (broker down, crash)."""
+    return outbox_dispatch()
