@@ -252,7 +252,8 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
         booked = (
             Transfer.objects.filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
             .filter(block_hash__in=dropped, status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
-            .order_by("pk")
+            # Newest first, the reverse of how they were posted: a wallet's balance never dips below zero.
+            .order_by("-block_height", "-pk")
         )
         for transfer in booked:
             # Reverses the posting and re-runs the continuous policy checks at this point.
