@@ -1,7 +1,7 @@
 """Top-level URLs: admin, health, REST API and its schema."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/two-factor/verify/", verify_view, name="two_factor_verify"),
     path("admin/two-factor/enrol/", enrol_view, name="two_factor_enrol"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("reserve.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,125 @@
+"""Pieces every endpoint shares: strict input, BTC amounts, pagination, one error shape in the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from reserve.amounts import sats_to_btc
+from reserve.api.permissions import RolePermission
+from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Input that refuses fields it does not know, naming them (a typo must not pass silently)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["is not a field of this request"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{8}$", "example": "1.50000000"})
+class BtcField(serializers.Field):
+    """A satoshi amount shown as BTC with exactly 8 decimals, as text (never a float)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: int) -> str:
+        return str(sats_to_btc(int(value)))
+
+
+class Pagination(PageNumberPagination):
+    page_size = 100
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+BAD_REQUEST = _error("Bad input; `fields` names each offending field")
+UNAUTHENTICATED = _error("No valid token or session")
+FORBIDDEN = _error("Authenticated, but no role that may do this")
+NOT_FOUND = _error("No such object (or page)")
+CONFLICT = _error("Idempotency key reused with another payload, or an illegal state transition")
+READ_ERRORS: dict[int, OpenApiResponse] = {400: BAD_REQUEST, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND}
+WRITE_ERRORS: dict[int, OpenApiResponse] = READ_ERRORS | {409: CONFLICT}
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format", OpenApiTypes.STR, enum=["json", "csv"], description="`csv` for a CSV rendering of the same data"
+)
+
+
+def csv_responses(serializer: Any, description: str = "") -> dict[Any, Any]:
+    """The JSON body and its CSV rendering, plus the read errors."""
+    return {
+        (200, "application/json"): OpenApiResponse(serializer, description=description),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The same rows as CSV"),
+        **{(status, "application/json"): response for status, response in READ_ERRORS.items()},
+    }
+
+
+class ApiMixin:
+    """Role checks, JSON input only, JSON/CSV output; errors are always rendered as JSON."""
+
+    permission_classes: Sequence[Any] = [RolePermission]
+    parser_classes: Sequence[Any] = [JSONParser]
+    renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer]
+    write_roles: frozenset[str] = frozenset()
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        renderer = getattr(response, "accepted_renderer", None)
+        if response.status_code >= 400 and isinstance(renderer, CSVRenderer | JSONLinesRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
+
+
+class CsvMixin(ApiMixin):
+    renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+
+class StatedPagination(Pagination):
+    """A page of figures stated at one point: `as_of`, `height` and `block_hash` beside the results."""
+
+    def __init__(self) -> None:
+        self.stated: dict[str, Any] = {"as_of": None, "height": None, "block_hash": None}
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        response.data = {**self.stated, **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"] = {
+            "as_of": {"type": "string", "format": "date-time", "nullable": True},
+            "height": {"type": "integer", "nullable": True},
+            "block_hash": {"type": "string", "nullable": True},
+            **paginated["properties"],
+        }
+        return paginated

@@ -1,0 +1,87 @@
+"""`Idempotency-Key` for API writes: the first response is stored with a hash of the request; a
+retry with the same request gets that response again and changes nothing, the same key with
+another request is a 409, and racing retries wait for the first to finish (an advisory lock
+per user and key, held to commit). A write that fails stores nothing and may be retried."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.errors import Conflict, ValidationFailed
+from reserve.models import ApiIdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+def idempotency_parameter(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        HEADER,
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        required=required,
+        description=(
+            "A key unique to this operation (e.g. a UUID). A retry with the same key and body returns the "
+            "first response; the same key with another body is a 409."
+        ),
+    )
+
+
+def request_hash(request: Request) -> str:
+    canonical = json.dumps(
+        {"method": request.method, "path": request.path, "body": request.data},
+        sort_keys=True,
+        separators=(",", ":"),
+        cls=DjangoJSONEncoder,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _lock(user_id: int, key: str) -> None:
+    digest = hashlib.sha256(f"reserve-ledger:api-idempotency:{user_id}:{key}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+
+
+def idempotent(request: Request, perform: Callable[[], Response], *, required: bool) -> Response:
+    """Run `perform` once per (user, key); replay its stored response for the same request."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        if required:
+            raise ValidationFailed.for_field(HEADER, "is required for this write (a unique key per operation)")
+        return perform()
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed.for_field(HEADER, f"must be printable text of at most {MAX_KEY_LENGTH} characters")
+    digest = request_hash(request)
+    with transaction.atomic():
+        _lock(request.user.pk, key)
+        stored = ApiIdempotencyKey.objects.filter(user=request.user, key=key).first()
+        if stored is not None:
+            if stored.request_hash != digest:
+                raise Conflict(
+                    f"the idempotency key {key!r} was used for another request "
+                    f"({stored.method} {stored.path} with a different body)",
+                    fields={HEADER: ["already used with a different request"]},
+                )
+            return Response(stored.response_body, status=stored.status_code, headers={REPLAY_HEADER: "true"})
+        response = perform()
+        ApiIdempotencyKey.objects.create(
+            user=request.user,
+            key=key,
+            method=request.method or "",
+            path=request.path[:500],
+            request_hash=digest,
+            status_code=response.status_code,
+            response_body=json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)),
+        )
+        return response

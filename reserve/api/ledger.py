@@ -1,0 +1,244 @@
+"""The books: journal transactions with their entries, account balances as of a time or block,
+and the verification of the journal's hash chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.models import Account, AccountType, Entry, JournalTransaction
+from ledger.selectors import balances_as_of, journal_list, verify_balances, verify_chain
+from reserve.api.base import (
+    FORMAT_PARAMETER,
+    READ_ERRORS,
+    ApiMixin,
+    BtcField,
+    CsvMixin,
+    Pagination,
+    StatedPagination,
+    StrictInputSerializer,
+)
+from reserve.api.filters import BACKENDS, date_range
+from reserve.reports.chain_point import chain_point
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    account = serializers.CharField(source="account.code")
+    amount_btc = BtcField(source="amount_sats")
+
+    class Meta:
+        model = Entry
+        fields = ["account", "amount_sats", "amount_btc", "currency"]
+
+
+class JournalTransactionSerializer(serializers.ModelSerializer):
+    entries = EntrySerializer(many=True)
+
+    class Meta:
+        model = JournalTransaction
+        fields = [
+            "id",
+            "sequence",
+            "kind",
+            "idempotency_key",
+            "request_hash",
+            "occurred_at",
+            "posted_at",
+            "block_height",
+            "block_hash",
+            "txid",
+            "memo",
+            "metadata",
+            "reverses",
+            "created_by",
+            "prev_hash",
+            "hash",
+            "entries",
+        ]
+
+
+@date_range("occurred_at")
+class JournalFilter(django_filters.FilterSet):
+    kind = django_filters.CharFilter()
+    txid = django_filters.CharFilter()
+    account = django_filters.CharFilter(method="filter_account", label="Account code with entries in the transaction")
+    wallet = django_filters.NumberFilter(method="filter_wallet", label="Wallet id with entries in the transaction")
+    agency = django_filters.NumberFilter(method="filter_agency", label="Agency id of a wallet with entries")
+    min_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="gte")
+    max_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="lte")
+
+    class Meta:
+        model = JournalTransaction
+        fields: list[str] = []
+
+    def _touching(self, queryset: QuerySet[JournalTransaction], **entry: Any) -> QuerySet[JournalTransaction]:
+        return queryset.filter(pk__in=Entry.objects.filter(**entry).values("transaction_id"))
+
+    def filter_account(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
+        return self._touching(queryset, account__code=value)
+
+    def filter_wallet(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
+        return self._touching(queryset, account__custody_wallet__pk=value)
+
+    def filter_agency(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
+        return self._touching(queryset, account__custody_wallet__agency_id=value)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=["ledger"],
+        parameters=[FORMAT_PARAMETER],
+        responses={200: JournalTransactionSerializer(many=True), **READ_ERRORS},
+    )
+)
+class JournalTransactionViewSet(CsvMixin, viewsets.GenericViewSet):
+    """Journal transactions in sequence order with their entries, hashes and chain fields."""
+
+    serializer_class = JournalTransactionSerializer
+    pagination_class = Pagination
+    filter_backends = BACKENDS
+    filterset_class = JournalFilter
+
+    def get_queryset(self) -> QuerySet[JournalTransaction]:
+        return journal_list()
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(JournalTransactionSerializer(page, many=True).data)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    balance_sats = serializers.SerializerMethodField()
+    balance_btc = serializers.SerializerMethodField()
+    wallet = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "code",
+            "name",
+            "account_type",
+            "currency",
+            "non_negative",
+            "wallet",
+            "balance_sats",
+            "balance_btc",
+        ]
+
+    def get_balance_sats(self, account: Account) -> int:
+        return int(self.context["balances"].get(account.pk, 0))
+
+    def get_balance_btc(self, account: Account) -> str:
+        return str(BtcField().to_representation(self.get_balance_sats(account)))
+
+    def get_wallet(self, account: Account) -> int | None:
+        wallet = getattr(account, "custody_wallet", None)
+        return wallet.pk if wallet is not None else None
+
+
+class AccountFilter(django_filters.FilterSet):
+    account_type = django_filters.ChoiceFilter(choices=AccountType.choices)
+    code_prefix = django_filters.CharFilter(field_name="code", lookup_expr="startswith")
+    wallet = django_filters.NumberFilter(field_name="custody_wallet__pk")
+    agency = django_filters.NumberFilter(field_name="custody_wallet__agency_id")
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+
+
+class AsOfInput(StrictInputSerializer):
+    as_of = serializers.DateTimeField(required=False, help_text="Balances by economic time (occurred_at)")
+    height = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    posted_as_of = serializers.DateTimeField(required=False, help_text="What the books said then (posted_at)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len([value for value in attrs.values() if value is not None]) > 1:
+            raise serializers.ValidationError({"as_of": ["give at most one of as_of, height, posted_as_of"]})
+        return attrs
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=["ledger"],
+        parameters=[
+            OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="Balances by economic time"),
+            OpenApiParameter("height", OpenApiTypes.INT, description="Balances at this block height"),
+            OpenApiParameter("posted_as_of", OpenApiTypes.DATETIME, description="Balances as the books said then"),
+            FORMAT_PARAMETER,
+        ],
+        responses={200: AccountSerializer(many=True), **READ_ERRORS},
+    )
+)
+class AccountViewSet(CsvMixin, viewsets.GenericViewSet):
+    """Ledger accounts with their balance now or as of a time, a block height or a posting time."""
+
+    serializer_class = AccountSerializer
+    pagination_class = StatedPagination
+    filter_backends = BACKENDS
+    filterset_class = AccountFilter
+
+    def get_queryset(self) -> QuerySet[Account]:
+        return Account.objects.select_related("balance", "custody_wallet").order_by("code")
+
+    def list(self, request: Request) -> Response:
+        query = AsOfInput(data={k: v for k, v in request.query_params.items() if k in AsOfInput._declared_fields})
+        query.is_valid(raise_exception=True)
+        as_of, height, posted = (query.validated_data.get(name) for name in ("as_of", "height", "posted_as_of"))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        accounts = list(page or [])
+        if as_of is None and height is None and posted is None:
+            balances = {account.pk: account.balance.balance_sats for account in accounts}
+            point = chain_point()
+        else:
+            balances = balances_as_of(accounts=accounts, occurred_at=as_of, block_height=height, posted_at=posted)
+            point = chain_point(height=height) if height is not None else chain_point(at=as_of or posted)
+        assert isinstance(self.paginator, StatedPagination)
+        self.paginator.stated = {
+            "as_of": point.as_of.isoformat() if point.as_of else None,
+            "height": point.height,
+            "block_hash": point.block_hash,
+        }
+        data = AccountSerializer(accounts, many=True, context={"balances": balances}).data
+        return self.get_paginated_response(data)
+
+
+class ChainVerificationSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    length = serializers.IntegerField(help_text="Transactions verified in sequence from the genesis hash")
+    head_hash = serializers.CharField(help_text="Hash of the last transaction that verified")
+    first_bad_sequence = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    balances_ok = serializers.BooleanField(help_text="Every stored balance equals the sum of its entries")
+    balance_mismatches = serializers.ListField(child=serializers.DictField())
+    verified_at = serializers.DateTimeField()
+
+
+class LedgerVerifyApi(ApiMixin, APIView):
+    @extend_schema(tags=["ledger"], responses={200: ChainVerificationSerializer, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        """Re-verify the journal's hash chain from the genesis hash (length, head hash, first bad sequence
+        or none) and that every stored balance equals its entries."""
+        chain = verify_chain()
+        mismatches = verify_balances()
+        result = {
+            "ok": chain.ok,
+            "length": chain.length,
+            "head_hash": chain.head_hash,
+            "first_bad_sequence": chain.first_bad_sequence,
+            "reason": chain.reason,
+            "balances_ok": not mismatches,
+            "balance_mismatches": [vars(mismatch) for mismatch in mismatches],
+            "verified_at": timezone.now(),
+        }
+        return Response(ChainVerificationSerializer(result).data)

@@ -1,0 +1,52 @@
+"""Who may call what: roles are Django groups. Every role reads; writes name their roles on the view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from reserve.roles import APPROVER, AUDITOR, OPERATOR, POLICY_ADMIN, ROLES, user_roles
+
+READ_ROLES = frozenset(ROLES)
+OPERATORS = frozenset({OPERATOR})
+APPROVERS = frozenset({APPROVER})
+POLICY_ADMINS = frozenset({POLICY_ADMIN})
+# A dry run stores nothing, so it is a read for every role, auditors included.
+DRY_RUN_ROLES = READ_ROLES
+__all__ = ["APPROVERS", "AUDITOR", "DRY_RUN_ROLES", "OPERATORS", "POLICY_ADMINS", "READ_ROLES", "RolePermission"]
+
+
+def request_roles(request: Request) -> frozenset[str]:
+    """The caller's roles, read once per request."""
+    cached = getattr(request, "_reserve_roles", None)
+    if cached is None:
+        cached = user_roles(request.user)
+        request._reserve_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class RolePermission(BasePermission):
+    """Safe methods need any role; other methods one of the view's `write_roles`.
+
+    Anonymous callers fail authentication first (401); authenticated callers without the
+    role get 403 naming the roles that may.
+    """
+
+    message = "You do not have a role that may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        roles = request_roles(request)
+        allowed: frozenset[str] = (
+            READ_ROLES if request.method in SAFE_METHODS else getattr(view, "write_roles", frozenset())
+        )
+        if roles & allowed:
+            return True
+        self.message = (
+            f"This needs one of the roles {', '.join(sorted(allowed))}; you have "
+            f"{', '.join(sorted(roles)) if roles else 'none'}."
+        )
+        return False

@@ -1,0 +1,38 @@
+"""Routes of /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from reserve.api import audit, auth, custody, holdings, labels, ledger, policy, proofs, reconciliation, transfers
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("agencies", custody.AgencyViewSet, basename="agency")
+router.register("wallets", custody.WalletViewSet, basename="wallet")
+router.register("transfers", transfers.TransferViewSet, basename="transfer")
+router.register("ledger/transactions", ledger.JournalTransactionViewSet, basename="ledger-transaction")
+router.register("ledger/accounts", ledger.AccountViewSet, basename="ledger-account")
+router.register("policies", policy.PolicyVersionViewSet, basename="policy")
+router.register("policy-evaluations", policy.PolicyEvaluationViewSet, basename="policy-evaluation")
+router.register("breaches", policy.BreachViewSet, basename="breach")
+router.register("reconciliations", reconciliation.ReconciliationRunViewSet, basename="reconciliation")
+router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="discrepancy")
+router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
+router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
+
+urlpatterns = [
+    path("auth/token/", auth.TokenCreateApi.as_view(), name="token"),
+    path("auth/logout/", auth.TokenRevokeApi.as_view(), name="logout"),
+    path("holdings/", holdings.HoldingsApi.as_view(), name="holdings"),
+    path("transfers/<int:pk>/approve/", transfers.TransferApproveApi.as_view(), name="transfer-approve"),
+    path("transfers/<int:pk>/reject/", transfers.TransferRejectApi.as_view(), name="transfer-reject"),
+    path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
+    path("ledger/verify/", ledger.LedgerVerifyApi.as_view(), name="ledger-verify"),
+    path("policies/evaluate/", policy.PolicyEvaluateApi.as_view(), name="policy-evaluate"),
+    path("policies/<int:pk>/approve/", policy.PolicyApproveApi.as_view(), name="policy-approve"),
+    path("compliance/", policy.ComplianceApi.as_view(), name="compliance"),
+    path("labels/", labels.LabelsApi.as_view(), name="labels"),
+    path("reserve-proofs/challenges/", proofs.ChallengeIssueApi.as_view(), name="reserve-proof-challenge"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,206 @@
+"""Holdings at a time or a block height, grouped by wallet, agency, category or provenance, with fiat value.
+
+By wallet and agency the balances are the ledger's as-of balances (checkpointed, one query).
+By category and provenance each wallet entry is attributed to the transfer it books (the
+journal transaction's `transfer_id`, or that of the transaction it reverses): the rows are
+the net flows into the wallets by the transfer's category or provenance reference, so they
+add up to the same total; entries that book no transfer (adjustments, imports) appear
+under their journal kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+
+from config.errors import NotFound, ValidationFailed
+from ledger.models import AccountBalance
+from ledger.selectors import balances_as_of
+from reserve.amounts import SATS_PER_BTC
+from reserve.models import PriceQuote, Wallet
+from reserve.reports.chain_point import ChainPoint, chain_point
+from reserve.valuation import price_in_force
+
+GROUPS = ("wallet", "agency", "category", "provenance")
+CENT = Decimal("0.01")
+UNATTRIBUTED = "unattributed"
+
+
+@dataclass(frozen=True)
+class HoldingsRow:
+    key: str
+    label: str
+    balance_sats: int
+    fiat_value: Decimal | None
+    wallet_id: int | None = None
+    agency_id: int | None = None
+    in_perimeter: bool | None = None
+
+
+@dataclass(frozen=True)
+class HoldingsReport:
+    point: ChainPoint
+    group_by: str
+    currency: str
+    quote: PriceQuote | None
+    rows: list[HoldingsRow]
+    total_sats: int
+    perimeter_sats: int
+    total_fiat_value: Decimal | None
+
+
+def reporting_currency() -> str:
+    return str(getattr(settings, "RESERVE_REPORTING_CURRENCY", "USD"))
+
+
+def _value(sats: int, quote: PriceQuote | None) -> Decimal | None:
+    if quote is None:
+        return None
+    return (Decimal(sats) * quote.price / SATS_PER_BTC).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _wallet_balances(wallets: Sequence[Wallet], *, at: datetime | None, height: int | None) -> dict[int, int]:
+    accounts = [wallet.ledger_account for wallet in wallets]
+    if height is not None:
+        by_account = balances_as_of(accounts=accounts, block_height=height)
+    elif at is not None:
+        by_account = balances_as_of(accounts=accounts, occurred_at=at)
+    else:
+        by_account = dict(AccountBalance.objects.filter(account__in=accounts).values_list("account_id", "balance_sats"))
+    return {wallet.pk: int(by_account.get(wallet.ledger_account_id, 0)) for wallet in wallets}
+
+
+_ATTRIBUTION_SQL = """
+    SELECT e.account_id, t.category, t.provenance_reference, j.kind, sum(e.amount_sats)
+    FROM ledger_entry e
+    JOIN ledger_journaltransaction j ON j.id = e.transaction_id
+    LEFT JOIN ledger_journaltransaction r ON r.id = j.reverses_id
+    LEFT JOIN reserve_transfer t ON t.id = (
+        SELECT CASE WHEN ref ~ '^[0-9]{1,18}$' THEN ref::bigint END
+        FROM coalesce(j.metadata ->> 'transfer_id', r.metadata ->> 'transfer_id') AS ref
+    )
+    WHERE e.account_id = ANY(%(ids)s) AND {cut}
+    GROUP BY 1, 2, 3, 4
+"""
+
+
+def _attributed(
+    wallets: Sequence[Wallet], *, at: datetime | None, height: int | None
+) -> list[tuple[Wallet, str, str, int]]:
+    """(wallet, category, provenance, sats) for every wallet entry up to the cut, summed."""
+    by_account = {wallet.ledger_account_id: wallet for wallet in wallets}
+    if not by_account:
+        return []
+    params: dict[str, object] = {"ids": list(by_account)}
+    if height is not None:
+        cut, params["x"] = "e.block_height <= %(x)s", height
+    elif at is not None:
+        cut, params["x"] = "e.occurred_at <= %(x)s", at
+    else:
+        cut = "true"
+    with connection.cursor() as cursor:
+        cursor.execute(_ATTRIBUTION_SQL.format(cut=cut), params)
+        rows = cursor.fetchall()
+    return [
+        (
+            by_account[account_id],
+            category or f"{UNATTRIBUTED}:{kind}",
+            provenance if category else f"{UNATTRIBUTED}:{kind}",
+            int(sats),
+        )
+        for account_id, category, provenance, kind, sats in rows
+    ]
+
+
+def _quote(*, currency: str, at: datetime | None) -> PriceQuote | None:
+    if not currency or at is None:
+        return None
+    try:
+        return price_in_force(currency=currency, at=at)
+    except NotFound:
+        return None
+
+
+def holdings_report(
+    *,
+    at: datetime | None = None,
+    height: int | None = None,
+    group_by: str = "wallet",
+    currency: str = "",
+    wallets: QuerySet[Wallet] | None = None,
+    category: str = "",
+) -> HoldingsReport:
+    """Holdings as of `at` (economic time), at block `height`, or now (neither), in `group_by` rows.
+
+    `wallets` narrows the wallets counted (by agency, perimeter, ...); `category` keeps only
+    the holdings attributed to transfers of that category. Fiat values use the quote in
+    force at the report's time (the block's time for a height); None when there is none.
+    """
+    if group_by not in GROUPS:
+        raise ValidationFailed.for_field("group_by", f"must be one of {', '.join(GROUPS)}")
+    point = chain_point(at=at, height=height)
+    currency = (currency or reporting_currency()).upper()
+    quote = _quote(currency=currency, at=point.as_of)
+    chosen = list((wallets if wallets is not None else Wallet.objects.all()).select_related("agency").order_by("pk"))
+    rows: list[HoldingsRow]
+    attributed: list[tuple[Wallet, str, str, int]] = []
+    if group_by in ("wallet", "agency") and not category:
+        balances = _wallet_balances(chosen, at=at, height=height)
+        per_wallet = [(wallet, balances[wallet.pk]) for wallet in chosen]
+    else:
+        attributed = [row for row in _attributed(chosen, at=at, height=height) if not category or row[1] == category]
+        per_wallet_sums: dict[int, int] = {}
+        for wallet, _, _, sats in attributed:
+            per_wallet_sums[wallet.pk] = per_wallet_sums.get(wallet.pk, 0) + sats
+        per_wallet = [(wallet, per_wallet_sums.get(wallet.pk, 0)) for wallet in chosen]
+    if group_by == "wallet":
+        rows = [
+            HoldingsRow(
+                key=str(wallet.pk),
+                label=wallet.name,
+                balance_sats=sats,
+                fiat_value=_value(sats, quote),
+                wallet_id=wallet.pk,
+                agency_id=wallet.agency_id,
+                in_perimeter=wallet.in_perimeter,
+            )
+            for wallet, sats in per_wallet
+        ]
+    elif group_by == "agency":
+        agencies: dict[int, tuple[str, int]] = {}
+        for wallet, sats in per_wallet:
+            name, total = agencies.get(wallet.agency_id, (wallet.agency.name, 0))
+            agencies[wallet.agency_id] = (name, total + sats)
+        rows = [
+            HoldingsRow(
+                key=str(agency_id), label=name, balance_sats=sats, fiat_value=_value(sats, quote), agency_id=agency_id
+            )
+            for agency_id, (name, sats) in sorted(agencies.items())
+        ]
+    else:
+        position = 1 if group_by == "category" else 2
+        groups: dict[str, int] = {}
+        for row in attributed:
+            label = str(row[position]) or "(none)"
+            groups[label] = groups.get(label, 0) + row[3]
+        rows = [
+            HoldingsRow(key=label, label=label, balance_sats=sats, fiat_value=_value(sats, quote))
+            for label, sats in sorted(groups.items())
+        ]
+    total = sum(sats for _, sats in per_wallet)
+    return HoldingsReport(
+        point=point,
+        group_by=group_by,
+        currency=currency,
+        quote=quote,
+        rows=rows,
+        total_sats=total,
+        perimeter_sats=sum(sats for wallet, sats in per_wallet if wallet.in_perimeter),
+        total_fiat_value=_value(total, quote),
+    )

@@ -1,0 +1,75 @@
+"""BIP-329 wallet labels: the custody wallets' keys, addresses and transactions as JSON Lines records.
+
+Record types used: `xpub` (each extended key of a wallet's descriptors), `addr` (each watched
+address, with its derivation path and the abbreviated descriptor of its key as `origin`),
+`tx` (each transaction that carries a transfer) and `output` (the output of an inbound
+transfer that landed in one of our wallets).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from reserve.models import Transfer, TransferDirection, Wallet, WatchedScript
+
+_EXTENDED_KEY = re.compile(r"[tuvxyzUVYZ]pub[1-9A-HJ-NP-Za-km-z]{100,112}")
+_ORIGIN = re.compile(r"^((?:[a-z]+\()+)\[([0-9a-fA-F]{8}(?:/[0-9]+[hH']?)*)\]")
+
+
+def _origin(descriptor: str) -> str | None:
+    """ "wpkh([73c5da0a/84h/1h/0h])" for a single-key descriptor with key origin; None otherwise."""
+    if "multi" in descriptor:
+        return None
+    match = _ORIGIN.match(descriptor)
+    if match is None:
+        return None
+    wrappers = match.group(1)
+    return f"{wrappers}[{match.group(2)}]" + ")" * wrappers.count("(")
+
+
+def _transfer_label(transfer: Transfer) -> str:
+    label = f"Transfer #{transfer.pk}: {transfer.direction} {transfer.category}"
+    if transfer.provenance_reference:
+        label += f" ({transfer.provenance_reference})"
+    return label
+
+
+def labels_export(*, wallets: QuerySet[Wallet]) -> Iterator[dict[str, Any]]:
+    """Every label record for `wallets`, in a stable order; streamed, a bounded number of queries."""
+    chosen = wallets.order_by("pk")
+    for wallet in chosen.prefetch_related("descriptors"):
+        for descriptor in sorted(wallet.descriptors.all(), key=lambda row: row.pk):
+            for key in dict.fromkeys(_EXTENDED_KEY.findall(descriptor.descriptor)):
+                yield {"type": "xpub", "ref": key, "label": wallet.name}
+    scripts = (
+        WatchedScript.objects.filter(wallet__in=chosen)
+        .select_related("wallet", "descriptor")
+        .order_by("wallet_id", "descriptor_id", "chain", "index", "pk")
+    )
+    for script in scripts.iterator(chunk_size=2000):
+        record: dict[str, Any] = {"type": "addr", "ref": script.address, "label": script.wallet.name}
+        if script.derivation_path:
+            record["label"] = f"{script.wallet.name} {script.derivation_path}"
+        origin = _origin(script.descriptor.descriptor) if script.descriptor is not None else None
+        if origin:
+            record["origin"] = origin
+        yield record
+    transfers = (
+        Transfer.objects.filter(Q(source_wallet__in=chosen) | Q(destination_wallet__in=chosen))
+        .exclude(txid="")
+        .order_by("txid", "pk")
+    )
+    labels: dict[str, list[str]] = {}
+    outputs: list[tuple[str, str]] = []
+    for transfer in transfers.iterator(chunk_size=2000):
+        labels.setdefault(transfer.txid, []).append(_transfer_label(transfer))
+        if transfer.direction != TransferDirection.OUTBOUND and transfer.vout is not None:
+            outputs.append((f"{transfer.txid}:{transfer.vout}", _transfer_label(transfer)))
+    for txid, texts in labels.items():
+        yield {"type": "tx", "ref": txid, "label": "; ".join(texts)}
+    for ref, text in outputs:
+        yield {"type": "output", "ref": ref, "label": text, "spendable": True}

@@ -1,0 +1,70 @@
+"""Custody wallets as auditors see them: booked, available and confirmed balances, and the last reconciliation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from ledger.models import Entry
+from reserve.models import ReconciliationRun, Wallet, WatchedScript
+from reserve.reports.chain_point import chain_tip_height
+
+
+def confirmation_depth() -> int:
+    return int(getattr(settings, "RESERVE_CONFIRMATION_DEPTH", 6))
+
+
+def wallet_list(*, agency_id: int | None = None, in_perimeter: bool | None = None) -> QuerySet[Wallet]:
+    """Wallets with their agency, booked balance and latest reconciliation run id, in constant queries."""
+    latest_run = ReconciliationRun.objects.filter(wallet=OuterRef("pk")).order_by("-started_at", "-id").values("pk")[:1]
+    wallets = Wallet.objects.select_related("agency", "ledger_account__balance").annotate(
+        last_reconciliation_id=Subquery(latest_run)
+    )
+    if agency_id is not None:
+        wallets = wallets.filter(agency_id=agency_id)
+    if in_perimeter is not None:
+        wallets = wallets.filter(in_perimeter=in_perimeter)
+    return wallets.order_by("name")
+
+
+@dataclass(frozen=True)
+class WalletBalances:
+    balance_sats: int  # booked, including provisional chain entries
+    pending_out_sats: int  # held by approved outflows not yet confirmed
+    available_sats: int
+    confirmed_sats: int  # booked, without entries from blocks not yet buried `depth` deep
+    tip_height: int | None
+    confirmation_depth: int
+
+
+def wallet_balances(*, wallet: Wallet) -> WalletBalances:
+    balance = getattr(wallet.ledger_account, "balance", None)
+    booked = int(balance.balance_sats) if balance else 0
+    pending = int(balance.pending_sats) if balance else 0
+    tip, depth = chain_tip_height(), confirmation_depth()
+    provisional = 0
+    if tip is not None:
+        provisional = int(
+            Entry.objects.filter(account_id=wallet.ledger_account_id, block_height__gt=tip - depth + 1).aggregate(
+                total=Coalesce(Sum("amount_sats"), 0)
+            )["total"]
+        )
+    return WalletBalances(
+        balance_sats=booked,
+        pending_out_sats=pending,
+        available_sats=booked - pending,
+        confirmed_sats=booked - provisional,
+        tip_height=tip,
+        confirmation_depth=depth,
+    )
+
+
+def wallet_addresses(*, wallet: Wallet) -> QuerySet[WatchedScript]:
+    return wallet.watched_scripts.order_by("descriptor_id", "chain", "index", "pk")
+
+
+def wallet_last_reconciliation(*, wallet: Wallet) -> ReconciliationRun | None:
+    return wallet.reconciliation_runs.order_by("-started_at", "-id").first()
