@@ -1,0 +1,149 @@
+"""The hash chain: verify_chain() and `manage.py verify_ledger` find the first tampered link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from ledger.chain import canonical_json, link_hash
+from ledger.models import GENESIS_HASH, Entry, JournalTransaction
+from ledger.selectors import verify_chain
+from ledger.services import EntrySpec, post_transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _post_chain(cold, hot, fund, count: int) -> list[JournalTransaction]:
+    posted = [fund(cold, 10_000)]
+    for index in range(count - 1):
+        posted.append(
+            post_transaction(
+                idempotency_key=f"t-{index}",
+                entries=[
+                    EntrySpec(account=hot, amount_sats=10 + index),
+                    EntrySpec(account=cold, amount_sats=-10 - index),
+                ],
+                kind="transfer",
+                memo=f"transfer {index}",
+                metadata={"n": index, "tags": ["a", "é"]},
+            )
+        )
+    return posted
+
+
+def _tamper(table: str, trigger: str, statement: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+        try:
+            cursor.execute(statement, params)
+        finally:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+
+def test_intact_chain_verifies(cold, hot, fund):
+    posted = _post_chain(cold, hot, fund, 6)
+    result = verify_chain()
+    assert result.ok
+    assert result.length == 6
+    assert result.head_hash == posted[-1].hash
+    assert result.first_bad_sequence is None
+    assert posted[0].prev_hash == GENESIS_HASH
+
+
+def test_hash_is_sha256_over_prev_hash_and_canonical_json(cold, fund):
+    # given one posting, recompute its hash by the documented recipe, independently of the code
+    posted = fund(cold, 777)
+    entries = sorted(
+        (
+            {"account": code, "amount_sats": amount, "currency": "BTC"}
+            for code, amount in Entry.objects.filter(transaction=posted).values_list("account__code", "amount_sats")
+        ),
+        key=lambda e: (e["account"], e["amount_sats"]),
+    )
+    stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
+    content = {
+        "id": str(posted.pk),
+        "sequence": 1,
+        "idempotency_key": posted.idempotency_key,
+        "request_hash": posted.request_hash,
+        "kind": "acquisition",
+        "memo": "",
+        "occurred_at": posted.occurred_at.strftime(stamp),
+        "posted_at": posted.posted_at.strftime(stamp),
+        "block_height": None,
+        "block_hash": None,
+        "txid": None,
+        "metadata": {},
+        "reverses": None,
+        "created_by": None,
+        "entries": entries,
+    }
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert posted.hash == hashlib.sha256(GENESIS_HASH.encode() + body).hexdigest()
+    assert posted.hash == link_hash(prev_hash=GENESIS_HASH, content=json.loads(canonical_json(content)))
+
+
+def test_edited_entry_is_detected_at_its_sequence(cold, hot, fund):
+    # given a chain of 6 postings
+    posted = _post_chain(cold, hot, fund, 6)
+    target = posted[3]
+    # when an entry of #4 is edited behind the trigger's back
+    _tamper(
+        "ledger_entry",
+        "ledger_entry_immutable",
+        "UPDATE ledger_entry SET amount_sats = amount_sats + 1 WHERE transaction_id = %s AND amount_sats > 0",
+        [target.pk],
+    )
+    # then verification fails exactly there
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_sequence == target.sequence == 4
+    assert result.length == 3
+    assert "content" in result.reason
+
+
+def test_edited_memo_and_rewritten_hash_are_detected(cold, hot, fund):
+    posted = _post_chain(cold, hot, fund, 5)
+    # when someone edits #2's memo and recomputes #2's hash to match, the link of #3 breaks
+    _tamper(
+        "ledger_journaltransaction",
+        "ledger_journaltransaction_immutable",
+        "UPDATE ledger_journaltransaction SET memo = 'nothing to see', hash = repeat('f', 64) WHERE id = %s",
+        [posted[1].pk],
+    )
+    result = verify_chain()
+    assert (result.ok, result.first_bad_sequence) == (False, 2)
+
+
+def test_deleted_transaction_is_a_gap(cold, hot, fund):
+    posted = _post_chain(cold, hot, fund, 5)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER USER")
+        try:
+            cursor.execute("DELETE FROM ledger_entry WHERE transaction_id = %s", [posted[2].pk])
+            cursor.execute("DELETE FROM ledger_journaltransaction WHERE id = %s", [posted[2].pk])
+        finally:
+            cursor.execute("ALTER TABLE ledger_entry ENABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE ledger_journaltransaction ENABLE TRIGGER USER")
+    result = verify_chain()
+    assert (result.ok, result.first_bad_sequence) == (False, 3)
+    assert "missing" in result.reason
+
+
+def test_verify_ledger_command(cold, hot, fund, capsys):
+    posted = _post_chain(cold, hot, fund, 3)
+    call_command("verify_ledger")
+    assert "hash chain ok: 3 transactions" in capsys.readouterr().out
+    _tamper(
+        "ledger_journaltransaction",
+        "ledger_journaltransaction_immutable",
+        "UPDATE ledger_journaltransaction SET kind = 'forged' WHERE id = %s",
+        [posted[2].pk],
+    )
+    with pytest.raises(CommandError, match="broken at sequence 3"):
+        call_command("verify_ledger")

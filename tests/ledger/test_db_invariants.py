@@ -1,0 +1,143 @@
+"""PostgreSQL itself refuses raw SQL that would break the books (checked at commit, so transaction=True)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from ledger.models import Account, AccountBalance, Entry, JournalTransaction
+from ledger.selectors import account_balance, verify_balances
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _raw_transaction(cursor, *, sequence: int, key: str) -> str:
+    tx_id = str(uuid.uuid4())
+    cursor.execute(
+        "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,"
+        " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', '', '')",
+        [tx_id, sequence, key],
+    )
+    return tx_id
+
+
+def _raw_entry(cursor, *, tx_id: str, account: Account, sats: int) -> None:
+    cursor.execute(
+        "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
+        " VALUES (%s, %s, %s, %s, 0, 0)",
+        [tx_id, account.pk, sats, account.currency],
+    )
+
+
+def test_unbalanced_raw_insert_fails_at_commit(cold, equity):
+    # given a raw transaction whose legs sum to +1
+    # when it commits
+    # then the deferred constraint trigger refuses it and nothing is left behind
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic(), connection.cursor() as cursor:
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-1")
+        _raw_entry(cursor, tx_id=tx_id, account=cold, sats=1000)
+        _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-999)
+        # inside the transaction the statements succeed: the check is deferred to commit
+        assert Entry.objects.filter(transaction_id=tx_id).count() == 2
+    assert not JournalTransaction.objects.exists()
+    assert account_balance(account=cold) == 0
+
+
+def test_balanced_raw_insert_moves_balances(cold, equity):
+    # given a raw, balanced transaction
+    with transaction.atomic(), connection.cursor() as cursor:
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-2")
+        _raw_entry(cursor, tx_id=tx_id, account=cold, sats=1000)
+        _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-1000)
+    # then the insert trigger kept the balances and the denormalized position
+    assert account_balance(account=cold) == 1000
+    assert account_balance(account=equity) == -1000
+    entry = Entry.objects.get(transaction_id=tx_id, account=cold)
+    assert (entry.sequence, entry.balance_after_sats) == (1, 1000)
+    assert verify_balances() == []
+
+
+def test_transaction_without_entries_fails_at_commit():
+    with pytest.raises(IntegrityError, match="has no entries"), transaction.atomic(), connection.cursor() as cursor:
+        _raw_transaction(cursor, sequence=1, key="raw-empty")
+    assert not JournalTransaction.objects.exists()
+
+
+def test_update_and_delete_of_posted_rows_fail(cold, fund):
+    # given a posted transaction
+    posted = fund(cold, 5000)
+    entry = Entry.objects.filter(transaction=posted).first()
+    for statement, params in [
+        ("UPDATE ledger_entry SET amount_sats = amount_sats + 1 WHERE id = %s", [entry.pk]),
+        ("DELETE FROM ledger_entry WHERE id = %s", [entry.pk]),
+        ("UPDATE ledger_journaltransaction SET memo = 'edited' WHERE id = %s", [posted.pk]),
+        ("DELETE FROM ledger_journaltransaction WHERE id = %s", [posted.pk]),
+    ]:
+        # when raw SQL tries to change it
+        # then the immutability trigger refuses with a clear message
+        with pytest.raises(IntegrityError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, params)
+    assert Entry.objects.get(pk=entry.pk).amount_sats == entry.amount_sats
+    assert account_balance(account=cold) == 5000
+
+
+def test_raw_overdraft_of_non_negative_account_fails(cold, hot, fund):
+    # given cold holds 1000 sats and is non-negative
+    fund(cold, 1000)
+    # when raw SQL moves 1001 out of it
+    with (
+        pytest.raises(IntegrityError, match="ledger_balance_non_negative"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        tx_id = _raw_transaction(cursor, sequence=2, key="raw-overdraft")
+        _raw_entry(cursor, tx_id=tx_id, account=hot, sats=1001)
+        _raw_entry(cursor, tx_id=tx_id, account=cold, sats=-1001)
+    # then the balance CHECK refused it
+    assert account_balance(account=cold) == 1000
+
+
+@pytest.mark.parametrize("sats", [0, 21_000_000 * 100_000_000 + 1, -(21_000_000 * 100_000_000 + 1)])
+def test_amount_bounds_are_check_constraints(cold, equity, sats):
+    with (
+        pytest.raises(IntegrityError, match="ledger_entry_amount_bounds"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-bounds")
+        _raw_entry(cursor, tx_id=tx_id, account=equity, sats=sats)
+
+
+def test_entry_currency_must_match_account(cold, equity):
+    with pytest.raises(IntegrityError, match="currency"), transaction.atomic(), connection.cursor() as cursor:
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-currency")
+        cursor.execute(
+            "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
+            " VALUES (%s, %s, 5, 'USD', 0, 0)",
+            [tx_id, cold.pk],
+        )
+
+
+def test_balances_move_only_through_entries(cold):
+    with pytest.raises(IntegrityError, match="only by inserting entries"), transaction.atomic():
+        AccountBalance.objects.filter(pk=cold.pk).update(balance_sats=10**9)
+    assert account_balance(account=cold) == 0
+
+
+def test_account_code_and_currency_are_permanent(cold):
+    with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+        Account.objects.filter(pk=cold.pk).update(code="assets:custody:renamed")
+    with pytest.raises(IntegrityError, match="cannot be deleted"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ledger_account WHERE id = %s", [cold.pk])
+
+
+def test_non_negative_flag_refused_on_account_below_zero(equity, cold, fund):
+    # given equity is below zero after funding cold
+    fund(cold, 100)
+    # when it is flagged non-negative
+    with pytest.raises(IntegrityError, match="ledger_balance_non_negative"), transaction.atomic():
+        Account.objects.filter(pk=equity.pk).update(non_negative=True)
+    # then nothing changed
+    assert AccountBalance.objects.get(pk=equity.pk).non_negative is False
