@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Run the whole service in the foreground: web, Celery worker and Celery beat.
 
-Starts private PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, migrates, seeds
-demo data, then supervises the three processes with prefixed logs. Ctrl-C (or SIGTERM)
-stops every process it started, and the servers it started itself.
+Starts private PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, and a regtest bcoin
+node when BITCOIN_RPC_URL is unset; migrates, seeds demo data (and mines a few blocks to a
+demo wallet, reconciled at once), then supervises the three processes with prefixed logs.
+Ctrl-C (or SIGTERM) stops every process it started, and the servers it started itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config import embedded  # noqa: E402
+from reserve.chain.regtest_node import RegtestNode  # noqa: E402
+
+DEMO_WALLET = "treasury-cold-01"
+DEMO_BLOCKS_TO_WALLET = 3
+DEMO_BLOCKS_ON_TOP = 6
+# BIP173's P2WPKH test vector on regtest: nobody's wallet, so the blocks on top pay no one we watch.
+DEMO_BURY_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
 COLOURS = {"web": "36", "worker": "33", "beat": "35", "node": "32", "stack": "1"}
 PR_SET_PDEATHSIG = 1
@@ -44,6 +52,45 @@ def say(name: str, line: str) -> None:
 
 def manage(*args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, check=True)
+
+
+def start_regtest_node() -> RegtestNode | None:
+    """A regtest bcoin node for the demo (in-memory chain), exported to every child process."""
+    try:
+        node = RegtestNode().start()
+    except RuntimeError as error:
+        say("stack", f"no regtest node ({error}); the service runs without a chain")
+        return None
+    os.environ["BITCOIN_RPC_URL"] = node.rpc_url
+    os.environ["BITCOIN_NETWORK"] = "regtest"
+    say("node", f"regtest bcoin node at http://127.0.0.1:{node.port}/")
+    return node
+
+
+def mine_to_demo_wallet(node: RegtestNode) -> None:
+    """Pay a few coinbases to the demo wallet's first address, bury them, and reconcile once."""
+    lookup = (
+        "from reserve.models import WatchedScript as S; "
+        f"s = S.objects.filter(wallet__name={DEMO_WALLET!r}, chain=0, index=0).first(); "
+        "print(s.address if s else '')"
+    )
+    found = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", lookup],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    address = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
+    if not address:
+        return
+    with node.source() as source:
+        source.call("generatetoaddress", DEMO_BLOCKS_TO_WALLET, address, retry=False)
+        source.call(
+            "generatetoaddress", DEMO_BLOCKS_ON_TOP, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", retry=False
+        )
+    say("node", f"mined {DEMO_BLOCKS_TO_WALLET} blocks to {DEMO_WALLET} ({address}) and {DEMO_BLOCKS_ON_TOP} on top")
+    manage("reconcile")
 
 
 def spawn(name: str, command: list[str]) -> subprocess.Popen[bytes]:
@@ -75,6 +122,7 @@ def run(port: int, seed: bool) -> int:
     say("stack", f"database {os.environ['DATABASE_URL']}")
     say("stack", f"redis    {os.environ['REDIS_URL']}")
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    node = None if os.environ.get("BITCOIN_RPC_URL") else start_regtest_node()
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -89,6 +137,8 @@ def run(port: int, seed: bool) -> int:
         if seed:
             manage("demo_superuser")
             manage("seed_demo")
+            if node is not None:
+                mine_to_demo_wallet(node)
         python = sys.executable
         processes["web"] = spawn("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
         processes["worker"] = spawn(
@@ -105,6 +155,9 @@ def run(port: int, seed: bool) -> int:
         exit_code = _pump(processes, lambda: stopping)
     finally:
         stop_all(processes)
+        if node is not None:
+            say("stack", "stopping the regtest node")
+            node.stop()
         if owned["postgres_started"]:
             say("stack", "stopping embedded PostgreSQL")
             embedded.postgres_stop()
