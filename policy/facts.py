@@ -31,8 +31,10 @@ class PolicyFacts(Protocol):
         include_pending: bool = True,
         excluding_subject: tuple[str, str] | None = None,
     ) -> int:
-        """Sum of transfer amounts crossing the scope in `direction` with time in [since, until):
-        posted ones, plus approved-but-unposted (pending) ones when `include_pending`.
+        """Sum of transfer amounts crossing the scope in `direction`: posted ones whose time
+        (the later of when they moved and when they were approved) is in [since, until), plus,
+        when `include_pending`, approved-but-unposted (pending) ones approved before `until`
+        however long ago: they have yet to move.
         `categories` None means all. `excluding_subject` (subject_type, subject_id) is the
         change being judged, left out so a pending transfer is not counted twice."""
         ...

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from ledger.models import AccountBalance, Entry
 from ledger.selectors import balances_as_of
@@ -87,10 +87,16 @@ class ReservePolicyFacts:
         include_pending: bool = True,
         excluding_subject: tuple[str, str] | None = None,
     ) -> int:
-        when = Q(status__in=POSTED_STATUSES, occurred_at__gte=since, occurred_at__lt=until)
+        # A posted transfer stands at the later of its block time and its approval, so that an
+        # outflow counted while reserved does not drop out of a window once a block stamped
+        # earlier confirms it. A reservation has yet to move: it weighs on every window that
+        # reaches now, however long ago it was approved.
+        when = Q(status__in=POSTED_STATUSES, moved_at__gte=since, moved_at__lt=until)
         if include_pending:
-            when |= Q(status__in=RESERVED_STATUSES, approved_at__gte=since, approved_at__lt=until)
-        transfers = Transfer.objects.filter(crossing(scope, direction) & when)
+            when |= Q(status__in=RESERVED_STATUSES, approved_at__lt=until)
+        transfers = Transfer.objects.annotate(
+            moved_at=Greatest("occurred_at", Coalesce("approved_at", "occurred_at"))
+        ).filter(crossing(scope, direction) & when)
         if categories is not None:
             transfers = transfers.filter(category__in=list(categories))
         if excluding_subject is not None and excluding_subject[0] == "reserve.transfer":

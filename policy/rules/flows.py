@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, deny_if, duration, words
@@ -11,6 +11,8 @@ from policy.rules.params import ParamReader
 from policy.types import RuleLine
 
 MAX_WINDOW_SECONDS = 366 * 86_400
+# The open end of a live gate's window: everything booked so far counts.
+END_OF_BOOKS = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ class VelocityLimit(Rule):
 
     The window ending at the change covers [at - window_seconds, at): a transfer exactly
     `window_seconds` before still counts, one a microsecond earlier does not. Approved
-    transfers not yet posted (pending reservations) count too.
+    transfers not yet posted (pending reservations) count too. At a live gate the window
+    has no upper end: a posting stamped with a block time ahead of the clock has moved its
+    sats already.
     """
 
     type_name = "velocity_limit"
@@ -92,7 +96,7 @@ class VelocityLimit(Rule):
             scope=context.scope,
             direction=self.direction,
             since=since,
-            until=context.at,
+            until=END_OF_BOOKS if context.current else context.at,
             include_pending=True,
             excluding_subject=change.subject,
         )
