@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
 from django.http import HttpRequest
 
 from reserve.dashboard import open_breaches, policy_cap_status, transfers_awaiting_decision
 from reserve.models import TransferStatus
 from reserve.roles import user_roles
 from reserve.selectors import holdings_as_of, transfer_list
-
-admin.site.index_template = "reserve/admin/dashboard.html"
 
 RECENT_BREACHES = 10
 

@@ -1,0 +1,93 @@
+"""The TOTP gate in front of the admin for privileged roles, and django-axes' login lockout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.admin.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def code(device: TOTPDevice) -> str:
+    """The code an authenticator app shows now, computed from the device's key."""
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):06d}"
+
+
+@override_settings(REQUIRE_TWO_FACTOR=True)
+def test_a_privileged_user_passes_only_after_verifying_a_totp_code(
+    approver: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    # given
+    device = TOTPDevice.objects.create(user=approver, name="phone", confirmed=True)
+    client = signed_in(approver)
+    transfers = reverse("admin:reserve_transfer_changelist")
+    # when
+    blocked = client.get(transfers)
+    # then
+    assert blocked.status_code == 302
+    assert blocked["Location"] == f"{reverse('two_factor_verify')}?next=%2Fadmin%2Freserve%2Ftransfer%2F"
+    # when: a wrong code
+    wrong = client.post(reverse("two_factor_verify"), {"token": f"{(int(code(device)) + 1) % 10**6:06d}"})
+    # then
+    assert wrong.status_code == 400
+    assert client.get(transfers).status_code == 302
+    # when: the current code (the device throttles after a failure, so wait out its delay)
+    time.sleep(1.1)
+    verified = client.post(reverse("two_factor_verify"), {"token": code(device), "next": transfers})
+    # then
+    assert verified.status_code == 302 and verified["Location"] == transfers
+    assert client.get(transfers).status_code == 200
+
+
+@override_settings(REQUIRE_TWO_FACTOR=True)
+def test_without_a_device_the_user_enrols_first(operator: Any, signed_in: Callable[[Any], Client]) -> None:
+    # given
+    client = signed_in(operator)
+    # when
+    blocked = client.get(reverse("admin:index"))
+    enrolment = client.get(blocked["Location"])
+    # then
+    assert blocked["Location"].startswith(reverse("two_factor_enrol"))
+    device = TOTPDevice.objects.get(user=operator, confirmed=False)
+    page = enrolment.content.decode()
+    assert "otpauth://totp/Reserve%20Ledger%3Aolga?secret=" in page
+    assert enrolment.context["secret"] in page
+    # when
+    confirmed = client.post(reverse("two_factor_enrol"), {"token": code(device)})
+    # then
+    device.refresh_from_db()
+    assert confirmed.status_code == 302 and device.confirmed
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+@override_settings(REQUIRE_TWO_FACTOR=True)
+def test_auditors_are_not_asked_and_the_gate_is_off_by_default(
+    auditor: Any, operator: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    # then
+    assert signed_in(auditor).get(reverse("admin:index")).status_code == 200
+    with override_settings(REQUIRE_TWO_FACTOR=False):
+        assert signed_in(operator).get(reverse("admin:index")).status_code == 200
+
+
+def test_five_bad_passwords_lock_the_account_out(operator: Any) -> None:
+    # given
+    client = Client()
+    login = reverse("admin:login")
+    # when
+    for _ in range(5):
+        assert client.post(login, {"username": "olga", "password": "wrong"}).status_code in (200, 429)
+    locked = client.post(login, {"username": "olga", "password": PASSWORD})
+    # then
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("admin:index")).status_code == 302
