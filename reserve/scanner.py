@@ -21,10 +21,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reserve.booking import BlockBookings, block_book
-from reserve.chain.blocks import ScannedBlock, Watchlist, scan_block
+from reserve.chain.blocks import ScannedBlock, Watchlist, parse_header, scan_block
 from reserve.chain.errors import BlockVerificationError, NodeRpcError
+from reserve.chain.pow import RETARGET_INTERVAL
 from reserve.chain.rpc import RpcChainSource
-from reserve.chain.verify import verify_block
+from reserve.chain.verify import verify_block, verify_difficulty
 from reserve.models import (
     BlockStatus,
     ChainBlock,
@@ -41,6 +42,9 @@ from reserve.outbox import outbox_enqueue
 from reserve.services import transfer_mark_reorged, wallet_extend_gap
 
 logger = logging.getLogger(__name__)
+
+# Answers in a row whose block does not link to the node's own block below it.
+MAX_UNLINKED_ANSWERS = 3
 
 
 class ScanInterrupted(Exception):
@@ -113,6 +117,7 @@ def _record_block(*, network: str, height: int, block: ScannedBlock) -> ChainBlo
         hash=block.hash,
         defaults={
             "height": height,
+            "header": header.raw,
             "prev_hash": header.prev_hash,
             "merkle_root": header.merkle_root,
             "block_time_at": _block_time(header.time),
@@ -143,6 +148,7 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
             hash=block.hash,
             defaults={
                 "height": height,
+                "header": header.raw,
                 "prev_hash": header.prev_hash,
                 "merkle_root": header.merkle_root,
                 "block_time_at": _block_time(header.time),
@@ -155,6 +161,29 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
             },
         )
     logger.error("refused block %s at height %s: %s", block.hash, height, error.reason)
+
+
+def _verify_difficulty(
+    *, source: RpcChainSource, network: str, height: int, block: ScannedBlock, parent_hash: str | None
+) -> None:
+    """The block's bits are those consensus requires on top of its (recorded) parent."""
+    parent = (
+        ChainBlock.objects.filter(network=network, hash=parent_hash).exclude(header=b"").first()
+        if parent_hash is not None
+        else None
+    )
+    if parent is None:
+        return  # a wallet's first block: no parent of ours to derive the difficulty from
+    period_start = None
+    if height % RETARGET_INTERVAL == 0 and network not in ("regtest", "testnet"):
+        period_start = parse_header(source.raw_block_header(source.block_hash(height - RETARGET_INTERVAL)))
+    verify_difficulty(
+        block.header,
+        network=network,
+        height=height,
+        parent=parse_header(bytes(parent.header)),
+        period_start=period_start,
+    )
 
 
 def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
@@ -291,6 +320,7 @@ def wallet_scan(
     tip_height = source.block_count()
     result = ScanResult(tip_height=tip_height, tip_hash="")
     started = time.monotonic()
+    unlinked = 0
     while True:
         if cursor.height >= 0 and _node_hash(source, cursor.height) != cursor.block_hash:
             _rewind(wallet=wallet, source=source, cursor=cursor)
@@ -309,9 +339,19 @@ def wallet_scan(
         # The first block of a wallet links to nothing of its own; later ones to the cursor's block.
         parent_hash = cursor.block_hash if cursor.height >= 0 else None
         if parent_hash is not None and block.header.prev_hash != parent_hash:
-            continue  # the node switched branches between our calls: the check above walks back
+            # The node switched branches between our calls: the check above walks back. A node
+            # that keeps contradicting itself is refused.
+            unlinked += 1
+            if unlinked > MAX_UNLINKED_ANSWERS:
+                raise BlockVerificationError(
+                    f"parent is {block.header.prev_hash}, but the node keeps {parent_hash} at height {height - 1}",
+                    block_hash=block.hash,
+                )
+            continue
+        unlinked = 0
         try:
             verify_block(block, network=network, parent_hash=parent_hash)
+            _verify_difficulty(source=source, network=network, height=height, block=block, parent_hash=parent_hash)
         except BlockVerificationError as error:
             _record_rejection(network=network, height=height, block=block, error=error)
             raise

@@ -29,6 +29,9 @@ class ChainBlock(models.Model):
     network = models.CharField(max_length=16, choices=Network.choices)
     height = models.PositiveIntegerField()
     hash = models.CharField(max_length=64)
+    header = models.BinaryField(
+        max_length=80, default=b"", help_text="The 80 serialized header bytes, for later checks"
+    )
     prev_hash = models.CharField(max_length=64)
     merkle_root = models.CharField(max_length=64)
     block_time_at = models.DateTimeField()
