@@ -1,38 +1,43 @@
 """The hash chain: canonical serialization of a journal transaction and the link hash.
 
-Canonical form (what an outside verifier must reproduce):
+Recipe (what an outside verifier reproduces; ledger/sql/0003_ledger_append.sql does the
+link step in PostgreSQL, verify_chain() does both steps in Python):
 
     content = {
-      "id": "<uuid, lowercase hex with dashes>", "sequence": <int>,
-      "idempotency_key": str, "request_hash": str, "kind": str, "memo": str,
-      "occurred_at": ISO-8601 in UTC with microseconds and "Z", "posted_at": same,
-      "block_height": int | null, "block_hash": str | null, "txid": str | null,
-      "metadata": <the stored JSON object>, "reverses": "<uuid>" | null, "created_by": int | null,
+      "id": "<uuid, lowercase hex with dashes>", "idempotency_key": str, "request_hash": str,
+      "kind": str, "memo": str, "block_height": int | null, "block_hash": str | null,
+      "txid": str | null, "metadata": <the stored JSON object>, "reverses": "<uuid>" | null,
+      "created_by": int | null,
       "entries": [{"account": "<account code>", "amount_sats": int, "currency": str}, ...]
                   sorted by (account, amount_sats),
     }
-    bytes = JSON with sorted keys, separators (",", ":"), UTF-8, no NaN/Infinity
-    hash  = SHA-256( prev_hash as 64 lowercase hex ASCII characters || bytes ), hex
+    content_digest = SHA-256(JSON of content with sorted keys, separators (",", ":"),
+                             UTF-8, no NaN/Infinity), lowercase hex
+    hash = SHA-256("{prev_hash}|{sequence}|{occurred_at}|{posted_at}|{content_digest}"), hex
+           times as ISO 8601 in UTC with microseconds and "Z": 2025-01-31T12:00:00.000000Z
 
 The first transaction's prev_hash is GENESIS_HASH (64 zeros). Entries name accounts by
-their permanent code, not their database id, so a dump can be verified without ids.
+their permanent code, not their database id, so a dump verifies without ids. The content
+digest is computed by the application before the chain position is known; the link step
+binds it to its position, times and predecessor.
 
-Concurrency. Sequence, posted_at and hash are assigned by `chain_next_link` under one
-transaction-scoped advisory lock taken as the *last* step of a posting, after
-validation and the account row locks, so the lock covers only: read head, insert the
-transaction row and its entries, commit. That serializes the tail of every posting
-(a total order is what a single chain is) but nothing else; docs/PERFORMANCE.md
-measures it against the same code with the lock removed. The alternative, per-batch
-chaining (post unchained, seal batches later), keeps postings lock-free but leaves a
-window in which the newest postings are not yet tamper-evident and makes sequence
-differ from commit order; the measured cost of the short lock did not justify that.
+Concurrency. A single chain is a total order, so something must serialize. Here it is
+only the tail of a posting: validation, the account row locks and the content digest
+happen first, in parallel; then one call to ledger_append takes a transaction-scoped
+advisory lock, reads the head, inserts the transaction and its entries, and the lock is
+released by the COMMIT that follows. No client round trip happens while it is held.
+docs/PERFORMANCE.md measures postings/s with this lock and with it replaced by a plain
+sequence. Per-batch chaining (post unchained, seal batches later) would remove even this
+lock but leave a window in which the newest postings are not tamper-evident and make
+sequence order differ from commit order, which the running balances rely on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,13 +62,10 @@ def canonical_json(value: Any) -> str:
 def transaction_content(
     *,
     id: str,
-    sequence: int,
     idempotency_key: str,
     request_hash: str,
     kind: str,
     memo: str,
-    occurred_at: datetime,
-    posted_at: datetime,
     block_height: int | None,
     block_hash: str | None,
     txid: str | None,
@@ -72,16 +74,13 @@ def transaction_content(
     created_by: int | None,
     entries: Iterable[tuple[str, int, str]],
 ) -> dict[str, Any]:
-    """The dict that is hashed; entries are (account code, amount_sats, currency)."""
+    """The dict whose digest is chained; entries are (account code, amount_sats, currency)."""
     return {
         "id": id,
-        "sequence": sequence,
         "idempotency_key": idempotency_key,
         "request_hash": request_hash,
         "kind": kind,
         "memo": memo,
-        "occurred_at": canonical_time(occurred_at),
-        "posted_at": canonical_time(posted_at),
         "block_height": block_height,
         "block_hash": block_hash,
         "txid": txid,
@@ -95,8 +94,13 @@ def transaction_content(
     }
 
 
-def link_hash(*, prev_hash: str, content: Mapping[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(content).encode("utf-8")).hexdigest()
+def content_digest(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def link_hash(*, prev_hash: str, sequence: int, occurred_at: datetime, posted_at: datetime, digest: str) -> str:
+    material = f"{prev_hash}|{sequence}|{canonical_time(occurred_at)}|{canonical_time(posted_at)}|{digest}"
+    return hashlib.sha256(material.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class ChainLink:
 
 
 def chain_next_link() -> ChainLink:
-    """Take the chain lock and return the next position; call inside the posting's transaction.
+    """Take the chain lock and return the next position (the batch import's chain step).
 
     The lock is transaction-scoped, so it is held until the caller's outermost commit.
     The head is read in a statement of its own after the lock is granted: under READ
@@ -122,3 +126,64 @@ def chain_next_link() -> ChainLink:
         )
         sequence, head_hash, now = cursor.fetchone()
     return ChainLink(sequence=(sequence or 0) + 1, prev_hash=head_hash or GENESIS_HASH, posted_at=now)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What ledger_append did: either found `replayed_id` under the key, or appended at this position."""
+
+    replayed_id: uuid.UUID | None
+    sequence: int
+    prev_hash: str
+    hash: str
+    posted_at: datetime
+    occurred_at: datetime
+
+
+# The SQL function a posting's chain step calls (bench/ledger_posting.py swaps in an unchained one).
+APPEND_FUNCTION = "ledger_append"
+
+
+def chain_append(
+    *,
+    id: uuid.UUID,
+    idempotency_key: str,
+    request_hash: str,
+    occurred_at: datetime | None,
+    block_height: int | None,
+    block_hash: str | None,
+    txid: str | None,
+    kind: str,
+    memo: str,
+    metadata: Mapping[str, Any],
+    reverses: uuid.UUID | None,
+    created_by: int | None,
+    digest: str,
+    entries: Sequence[tuple[int, int, str]],
+) -> Appended:
+    """Append one posting (entries are (account_id, amount_sats, currency), inserted in order)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {APPEND_FUNCTION}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, "
+            "%s::bigint[], %s::bigint[], %s::text[])",
+            [
+                id,
+                idempotency_key,
+                request_hash,
+                occurred_at,
+                block_height,
+                block_hash,
+                txid,
+                kind,
+                memo,
+                canonical_json(metadata),
+                reverses,
+                created_by,
+                digest,
+                [account_id for account_id, _, _ in entries],
+                [amount for _, amount, _ in entries],
+                [currency for _, _, currency in entries],
+            ],
+        )
+        replayed_id, sequence, prev_hash, hash_, posted_at, occurred = cursor.fetchone()
+    return Appended(replayed_id, sequence, prev_hash, hash_, posted_at, occurred)

@@ -25,7 +25,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from config.errors import ValidationFailed
-from ledger.chain import link_hash, transaction_content
+from ledger.chain import content_digest, link_hash, transaction_content
 from ledger.models import GENESIS_HASH, Account, AccountBalance, CheckpointDimension, Entry, JournalTransaction
 
 
@@ -155,11 +155,48 @@ class ChainVerification:
 VERIFY_BATCH = 2000
 
 
+def _recomputed_hash(journal: JournalTransaction, *, prev_hash: str, legs: list[tuple[str, int, str]]) -> str:
+    digest = content_digest(
+        transaction_content(
+            id=str(journal.pk),
+            idempotency_key=journal.idempotency_key,
+            request_hash=journal.request_hash,
+            kind=journal.kind,
+            memo=journal.memo,
+            block_height=journal.block_height,
+            block_hash=journal.block_hash,
+            txid=journal.txid,
+            metadata=journal.metadata,
+            reverses=str(journal.reverses_id) if journal.reverses_id else None,
+            created_by=journal.created_by_id,
+            entries=legs,
+        )
+    )
+    return link_hash(
+        prev_hash=prev_hash,
+        sequence=journal.sequence,
+        occurred_at=journal.occurred_at,
+        posted_at=journal.posted_at,
+        digest=digest,
+    )
+
+
+def _problem(
+    journal: JournalTransaction, *, expected_sequence: int, prev_hash: str, legs: list[tuple[str, int, str]]
+) -> tuple[int, str] | None:
+    if journal.sequence != expected_sequence:
+        return expected_sequence, f"sequence {expected_sequence} is missing (next is {journal.sequence})"
+    if journal.prev_hash != prev_hash:
+        return journal.sequence, "prev_hash does not match the previous transaction's hash"
+    if _recomputed_hash(journal, prev_hash=prev_hash, legs=legs) != journal.hash:
+        return journal.sequence, "hash does not match the transaction's content"
+    return None
+
+
 def verify_chain() -> ChainVerification:
     """Recompute every link from the genesis hash; report the first sequence that does not verify."""
     expected_sequence = 1
     prev_hash = GENESIS_HASH
-    length = 0
     while True:
         batch = list(
             JournalTransaction.objects.filter(sequence__gte=expected_sequence).order_by("sequence")[:VERIFY_BATCH]
@@ -173,39 +210,21 @@ def verify_chain() -> ChainVerification:
         for transaction_id, code, amount, currency in rows:
             legs[transaction_id].append((code, amount, currency))
         for journal in batch:
-            bad = None
-            if journal.sequence != expected_sequence:
-                bad, reason = expected_sequence, f"sequence {expected_sequence} is missing (next is {journal.sequence})"
-            elif journal.prev_hash != prev_hash:
-                bad, reason = journal.sequence, "prev_hash does not match the previous transaction's hash"
-            else:
-                content = transaction_content(
-                    id=str(journal.pk),
-                    sequence=journal.sequence,
-                    idempotency_key=journal.idempotency_key,
-                    request_hash=journal.request_hash,
-                    kind=journal.kind,
-                    memo=journal.memo,
-                    occurred_at=journal.occurred_at,
-                    posted_at=journal.posted_at,
-                    block_height=journal.block_height,
-                    block_hash=journal.block_hash,
-                    txid=journal.txid,
-                    metadata=journal.metadata,
-                    reverses=str(journal.reverses_id) if journal.reverses_id else None,
-                    created_by=journal.created_by_id,
-                    entries=legs[journal.pk],
-                )
-                if link_hash(prev_hash=prev_hash, content=content) != journal.hash:
-                    bad, reason = journal.sequence, "hash does not match the transaction's content"
-            if bad is not None:
+            problem = _problem(journal, expected_sequence=expected_sequence, prev_hash=prev_hash, legs=legs[journal.pk])
+            if problem is not None:
+                bad_sequence, reason = problem
                 return ChainVerification(
-                    ok=False, length=length, head_hash=prev_hash, first_bad_sequence=bad, reason=reason
+                    ok=False,
+                    length=expected_sequence - 1,
+                    head_hash=prev_hash,
+                    first_bad_sequence=bad_sequence,
+                    reason=reason,
                 )
             prev_hash = journal.hash
             expected_sequence += 1
-            length += 1
-    return ChainVerification(ok=True, length=length, head_hash=prev_hash, first_bad_sequence=None, reason="")
+    return ChainVerification(
+        ok=True, length=expected_sequence - 1, head_hash=prev_hash, first_bad_sequence=None, reason=""
+    )
 
 
 @dataclass(frozen=True)

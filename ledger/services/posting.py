@@ -19,7 +19,8 @@ from ledger.chain import (
     ChainLink,
     canonical_json,
     canonical_time,
-    chain_next_link,
+    chain_append,
+    content_digest,
     link_hash,
     transaction_content,
 )
@@ -30,7 +31,6 @@ from ledger.errors import (
     UnbalancedTransaction,
     ZeroAmount,
 )
-from ledger.lock_objects import balances_lock
 from ledger.models import MAX_SATS, Account, AccountBalance, Entry, JournalTransaction
 
 HEX64 = frozenset("0123456789abcdef")
@@ -203,6 +203,40 @@ def translate_integrity_error(exc: IntegrityError) -> Exception:
     return exc
 
 
+def posting_content_digest(
+    *,
+    id: uuid.UUID,
+    idempotency_key: str,
+    digest: str,
+    legs: Sequence[EntrySpec],
+    kind: str,
+    memo: str,
+    block_height: int | None,
+    block_hash: str | None,
+    txid: str | None,
+    metadata: dict[str, Any],
+    reverses: JournalTransaction | None,
+    created_by_id: int | None,
+) -> str:
+    """The digest of everything in a posting except its chain position and times (see ledger.chain)."""
+    return content_digest(
+        transaction_content(
+            id=str(id),
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            kind=kind,
+            memo=memo,
+            block_height=block_height,
+            block_hash=block_hash,
+            txid=txid,
+            metadata=metadata,
+            reverses=str(reverses.pk) if reverses is not None else None,
+            created_by=created_by_id,
+            entries=[(leg.account.code, leg.amount_sats, leg.account.currency) for leg in legs],
+        )
+    )
+
+
 def build_posting(
     *,
     link: ChainLink,
@@ -211,7 +245,7 @@ def build_posting(
     legs: Sequence[EntrySpec],
     kind: str,
     memo: str,
-    occurred_at: datetime | None,
+    occurred_at: datetime,
     block_height: int | None,
     block_hash: str | None,
     txid: str | None,
@@ -219,13 +253,13 @@ def build_posting(
     reverses: JournalTransaction | None,
     created_by: AbstractBaseUser | None,
 ) -> tuple[JournalTransaction, list[Entry]]:
-    """The chained, unsaved rows of one posting at chain position `link`."""
+    """The chained, unsaved rows of one posting at chain position `link` (the batch import path)."""
     journal = JournalTransaction(
         id=uuid.uuid4(),
         sequence=link.sequence,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        occurred_at=occurred_at or link.posted_at,
+        occurred_at=occurred_at,
         posted_at=link.posted_at,
         block_height=block_height,
         block_hash=block_hash,
@@ -237,24 +271,26 @@ def build_posting(
         prev_hash=link.prev_hash,
         created_by_id=created_by.pk if created_by is not None else None,
     )
-    content = transaction_content(
-        id=str(journal.id),
-        sequence=journal.sequence,
-        idempotency_key=idempotency_key,
-        request_hash=digest,
-        kind=kind,
-        memo=memo,
-        occurred_at=journal.occurred_at,
-        posted_at=journal.posted_at,
-        block_height=block_height,
-        block_hash=block_hash,
-        txid=txid,
-        metadata=metadata,
-        reverses=str(reverses.pk) if reverses is not None else None,
-        created_by=journal.created_by_id,
-        entries=[(leg.account.code, leg.amount_sats, leg.account.currency) for leg in legs],
+    journal.hash = link_hash(
+        prev_hash=link.prev_hash,
+        sequence=link.sequence,
+        occurred_at=occurred_at,
+        posted_at=link.posted_at,
+        digest=posting_content_digest(
+            id=journal.id,
+            idempotency_key=idempotency_key,
+            digest=digest,
+            legs=legs,
+            kind=kind,
+            memo=memo,
+            block_height=block_height,
+            block_hash=block_hash,
+            txid=txid,
+            metadata=metadata,
+            reverses=reverses,
+            created_by_id=journal.created_by_id,
+        ),
     )
-    journal.hash = link_hash(prev_hash=link.prev_hash, content=content)
     entries = [
         Entry(transaction=journal, account=leg.account, amount_sats=leg.amount_sats, currency=leg.account.currency)
         for leg in legs
@@ -276,7 +312,12 @@ def post_legs(
     reverses: JournalTransaction | None,
     created_by: AbstractBaseUser | None,
 ) -> JournalTransaction:
-    """Validated legs -> posted transaction; shared by posting, reversal and pending_post."""
+    """Validated legs -> posted transaction; shared by posting, reversal and pending_post.
+
+    One round trip between BEGIN and COMMIT: ledger_append locks the accounts in pk order,
+    checks the idempotency key, takes the chain lock and inserts (see its SQL). The
+    balance CHECK refuses an overdraft during the insert; the error is then named here.
+    """
     digest = posting_digest(
         kind=kind,
         memo=memo,
@@ -289,44 +330,93 @@ def post_legs(
         created_by=created_by,
         legs=legs,
     )
+    created_by_id = created_by.pk if created_by is not None else None
     try:
         with transaction.atomic():
-            # Locks first, then the key: a racing identical request waits on the same
-            # account rows and then sees the winner's committed row instead of re-posting.
-            balances = balances_lock(account_ids=[leg.account.pk for leg in legs])
-            replayed = replay_posting(idempotency_key=idempotency_key, digest=digest)
-            if replayed is not None:
-                return replayed
-            if reverses is not None and JournalTransaction.objects.filter(reverses=reverses).exists():
-                raise Conflict(
-                    f"transaction #{reverses.sequence} was already reversed",
-                    fields={"transaction": ["already reversed"]},
-                )
-            check_funds(legs=legs, balances=balances)
-            journal, rows = build_posting(
-                link=chain_next_link(),
+            if reverses is not None:
+                replayed = replay_posting(idempotency_key=idempotency_key, digest=digest)
+                if replayed is not None:
+                    return replayed
+                if JournalTransaction.objects.filter(reverses=reverses).exists():
+                    raise Conflict(
+                        f"transaction #{reverses.sequence} was already reversed",
+                        fields={"transaction": ["already reversed"]},
+                    )
+            journal_id = uuid.uuid4()
+            appended = chain_append(
+                id=journal_id,
                 idempotency_key=idempotency_key,
-                digest=digest,
-                legs=legs,
-                kind=kind,
-                memo=memo,
+                request_hash=digest,
                 occurred_at=occurred_at,
                 block_height=block_height,
                 block_hash=block_hash,
                 txid=txid,
+                kind=kind,
+                memo=memo,
+                metadata=metadata,
+                reverses=reverses.pk if reverses is not None else None,
+                created_by=created_by_id,
+                digest=posting_content_digest(
+                    id=journal_id,
+                    idempotency_key=idempotency_key,
+                    digest=digest,
+                    legs=legs,
+                    kind=kind,
+                    memo=memo,
+                    block_height=block_height,
+                    block_hash=block_hash,
+                    txid=txid,
+                    metadata=metadata,
+                    reverses=reverses,
+                    created_by_id=created_by_id,
+                ),
+                entries=[(leg.account.pk, leg.amount_sats, leg.account.currency) for leg in legs],
+            )
+            if appended.replayed_id is not None:
+                replayed = replay_posting(idempotency_key=idempotency_key, digest=digest)
+                if replayed is not None:
+                    return replayed
+            journal = JournalTransaction(
+                id=journal_id,
+                sequence=appended.sequence,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                occurred_at=appended.occurred_at,
+                posted_at=appended.posted_at,
+                block_height=block_height,
+                block_hash=block_hash,
+                txid=txid,
+                kind=kind,
+                memo=memo,
                 metadata=metadata,
                 reverses=reverses,
-                created_by=created_by,
+                prev_hash=appended.prev_hash,
+                hash=appended.hash,
+                created_by_id=created_by_id,
             )
-            journal.save(force_insert=True)
-            Entry.objects.bulk_create(rows)
+            # The row exists now (inserted by ledger_append): mark the instance as loaded.
+            journal._state.adding = False
+            journal._state.db = transaction.get_connection().alias
             return journal
     except IntegrityError as exc:
         # Same key inserted by a request that committed while this one ran.
         replayed = replay_posting(idempotency_key=idempotency_key, digest=digest)
         if replayed is not None:
             return replayed
-        raise translate_integrity_error(exc) from exc
+        error = translate_integrity_error(exc)
+        if isinstance(error, InsufficientFunds):
+            error = _name_shortfall(legs) or error
+        raise error from exc
+
+
+def _name_shortfall(legs: Sequence[EntrySpec]) -> InsufficientFunds | None:
+    """After the database refused an overdraft, say which account was short (from fresh balances)."""
+    balances = {row.account_id: row for row in AccountBalance.objects.filter(pk__in={leg.account.pk for leg in legs})}
+    try:
+        check_funds(legs=legs, balances=balances)
+    except InsufficientFunds as shortfall:
+        return shortfall
+    return None
 
 
 def post_transaction(

@@ -9,7 +9,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ledger.chain import canonical_json, link_hash
 from ledger.models import GENESIS_HASH, Entry, JournalTransaction
 from ledger.selectors import verify_chain
 from ledger.services import EntrySpec, post_transaction
@@ -54,9 +53,9 @@ def test_intact_chain_verifies(cold, hot, fund):
     assert posted[0].prev_hash == GENESIS_HASH
 
 
-def test_hash_is_sha256_over_prev_hash_and_canonical_json(cold, fund):
-    # given one posting, recompute its hash by the documented recipe, independently of the code
-    posted = fund(cold, 777)
+def test_hash_follows_the_documented_recipe(cold, fund):
+    # given one posting, recompute its hash by the recipe in ledger/chain.py, independently of the code
+    posted = fund(cold, 777, block_height=5, metadata={"ref": "court order 12/2024"})
     entries = sorted(
         (
             {"account": code, "amount_sats": amount, "currency": "BTC"}
@@ -64,27 +63,35 @@ def test_hash_is_sha256_over_prev_hash_and_canonical_json(cold, fund):
         ),
         key=lambda e: (e["account"], e["amount_sats"]),
     )
-    stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
     content = {
         "id": str(posted.pk),
-        "sequence": 1,
         "idempotency_key": posted.idempotency_key,
         "request_hash": posted.request_hash,
         "kind": "acquisition",
         "memo": "",
-        "occurred_at": posted.occurred_at.strftime(stamp),
-        "posted_at": posted.posted_at.strftime(stamp),
-        "block_height": None,
+        "block_height": 5,
         "block_hash": None,
         "txid": None,
-        "metadata": {},
+        "metadata": {"ref": "court order 12/2024"},
         "reverses": None,
         "created_by": None,
         "entries": entries,
     }
     body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    assert posted.hash == hashlib.sha256(GENESIS_HASH.encode() + body).hexdigest()
-    assert posted.hash == link_hash(prev_hash=GENESIS_HASH, content=json.loads(canonical_json(content)))
+    stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
+    stored = JournalTransaction.objects.get(pk=posted.pk)
+    material = "|".join(
+        [
+            GENESIS_HASH,
+            "1",
+            stored.occurred_at.strftime(stamp),
+            stored.posted_at.strftime(stamp),
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    # then PostgreSQL's link step and the recipe agree, and the returned instance matches the row
+    assert stored.hash == hashlib.sha256(material.encode()).hexdigest()
+    assert (posted.hash, posted.sequence, posted.posted_at) == (stored.hash, stored.sequence, stored.posted_at)
 
 
 def test_edited_entry_is_detected_at_its_sequence(cold, hot, fund):

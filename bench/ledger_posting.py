@@ -1,0 +1,178 @@
+"""Postings/s through post_transaction at 1 and 8 processes, hash chain on and off, next to pgbench.
+
+    .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10]
+
+Everything runs in one fresh database (`bench_ledger`) on the same server in the same
+run: pgbench's TPC-B-like tables beside the ledger's. "chain off" replaces the chain
+step (advisory lock + head read) by a plain sequence, to show what the chain costs;
+it runs after "chain on" because it leaves the chain unverifiable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ledger_common import PG_BIN, ROOT, django_ready, machine_info, use_bench_database
+
+WALLETS = 100
+
+
+CHAIN_STEP = """    PERFORM pg_advisory_xact_lock(1279607879, 1);
+    SELECT t.sequence, t.hash INTO out_sequence, out_prev_hash
+      FROM ledger_journaltransaction t ORDER BY t.sequence DESC LIMIT 1;
+    out_sequence := coalesce(out_sequence, 0) + 1;
+    out_prev_hash := coalesce(out_prev_hash, repeat('0', 64));"""
+UNCHAINED_STEP = """    out_sequence := nextval('bench_unchained_sequence');
+    out_prev_hash := repeat('0', 64);"""
+
+
+def create_unchained_append(start: int) -> None:
+    """ledger_append with the chain step (advisory lock + head read) replaced by nextval()."""
+    from django.db import connection
+
+    sql = (ROOT / "ledger/sql/0003_ledger_append.sql").read_text()
+    function = sql[sql.index("CREATE OR REPLACE FUNCTION ledger_append(") :]
+    if CHAIN_STEP not in function:
+        raise RuntimeError("ledger_append changed; update CHAIN_STEP in bench/ledger_posting.py")
+    function = function.replace(CHAIN_STEP, UNCHAINED_STEP).replace(
+        "ledger_append(", "bench_ledger_append_unchained(", 1
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SEQUENCE bench_unchained_sequence START {start}")
+        cursor.execute(function)
+
+
+def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    django_ready(migrate=False)
+    import ledger.chain
+    from ledger.models import Account
+    from ledger.services import EntrySpec, post_transaction
+
+    if chain == "off":
+        ledger.chain.APPEND_FUNCTION = "bench_ledger_append_unchained"
+    rng = random.Random(seed)
+    wallets = list(Account.objects.filter(pk__in=wallet_ids))
+    barrier.wait()
+    started = time.perf_counter()
+    count = 0
+    while time.perf_counter() - started < seconds:
+        source, target = rng.sample(wallets, 2)
+        sats = rng.randint(1, 100_000)
+        post_transaction(
+            idempotency_key=f"bench-{chain}-{seed}-{count}",
+            entries=[EntrySpec(account=target, amount_sats=sats), EntrySpec(account=source, amount_sats=-sats)],
+            kind="bench",
+        )
+        count += 1
+    results.put((count, time.perf_counter() - started))
+
+
+def ledger_run(chain: str, clients: int, seconds: float, wallet_ids: list[int]) -> float:
+    context = mp.get_context("spawn")
+    barrier = context.Barrier(clients)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(chain, seconds, wallet_ids, 1000 * clients + index, barrier, results))
+        for index in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=seconds + 120) for _ in processes]
+    for process in processes:
+        process.join()
+    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
+
+
+def pgbench(url: str, *args: str) -> str:
+    return subprocess.run([str(PG_BIN / "pgbench"), *args, url], check=True, capture_output=True, text=True).stdout
+
+
+def pgbench_run(url: str, clients: int, seconds: float) -> float:
+    output = pgbench(
+        url, "-n", "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(seconds))
+    )
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", output)
+    if match is None:
+        raise RuntimeError(f"unexpected pgbench output:\n{output}")
+    return float(match.group(1))
+
+
+def setup_ledger() -> list[int]:
+    from ledger.models import AccountType
+    from ledger.services import EntrySpec, account_create, post_transaction
+
+    source = account_create(code="equity:bench", account_type=AccountType.EQUITY)
+    wallets = [
+        account_create(code=f"assets:bench:w{index:03d}", account_type=AccountType.ASSET, non_negative=True)
+        for index in range(WALLETS)
+    ]
+    for wallet in wallets:
+        post_transaction(
+            idempotency_key=f"fund-{wallet.pk}",
+            entries=[EntrySpec(account=wallet, amount_sats=10**14), EntrySpec(account=source, amount_sats=-(10**14))],
+            kind="bench",
+        )
+    return [wallet.pk for wallet in wallets]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (>= clients, as pgbench advises)")
+    args = parser.parse_args()
+
+    url = use_bench_database("bench_ledger")
+    django_ready(migrate=True)
+    info = machine_info()
+    print("machine:", ", ".join(f"{key}={value}" for key, value in info.items()))
+    pgbench(url, "-i", "-q", "-s", str(args.scale))
+    wallet_ids = setup_ledger()
+
+    from django.db import connection
+
+    rows: list[dict[str, object]] = []
+    for clients in args.clients:
+        rows.append({"clients": clients, "pgbench_tps": pgbench_run(url, clients, args.seconds)})
+    for chain in ("on", "off"):
+        if chain == "off":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT coalesce(max(sequence), 0) + 1 FROM ledger_journaltransaction")
+                (start,) = cursor.fetchone()
+            create_unchained_append(int(start))
+        connection.close()
+        for row in rows:
+            row[f"chain_{chain}_per_s"] = ledger_run(chain, int(row["clients"]), args.seconds, wallet_ids)  # type: ignore[call-overload]
+    # pgbench again after the ledger runs, so drift over the run shows.
+    for row in rows:
+        row["pgbench_tps_after"] = pgbench_run(url, int(row["clients"]), args.seconds)  # type: ignore[call-overload]
+
+    header = ("clients", "pgbench tps", "chain on /s", "ratio", "chain off /s", "ratio", "pgbench after")
+    print("{:>7} {:>12} {:>12} {:>6} {:>13} {:>6} {:>14}".format(*header))
+    for row in rows:
+        reference = (float(row["pgbench_tps"]) + float(row["pgbench_tps_after"])) / 2  # type: ignore[arg-type]
+        on, off = float(row["chain_on_per_s"]), float(row["chain_off_per_s"])  # type: ignore[arg-type]
+        print(
+            f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {on:>12.0f} {on / reference:>6.2f} "
+            f"{off:>13.0f} {off / reference:>6.2f} {row['pgbench_tps_after']:>14.0f}"
+        )
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "ledger_posting.json").write_text(
+        json.dumps({"machine": info, "args": vars(args), "rows": rows}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
