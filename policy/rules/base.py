@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 from policy.facts import PolicyFacts
 from policy.rules.params import ParamReader
 from policy.types import PolicyScope, ProposedChange, RuleLine, Verdict
+
+# Where a live gate's time ranges end: everything booked so far counts, including postings
+# stamped with a block time ahead of the clock.
+END_OF_BOOKS = datetime.max.replace(tzinfo=UTC)
 
 
 def btc(sats: int) -> str:
@@ -84,13 +88,23 @@ class RuleContext:
     def direction(self) -> str | None:
         return self.change.direction_for(self.scope)
 
+    @property
+    def judged_height(self) -> int | None:
+        """The block an observed movement is judged at; None when judged at a time (or now)."""
+        return None if self.current or not self.change.observed else self.change.block_height
+
     def holdings_sats(self) -> int:
         """Booked holdings of the scope: now when `current`, else at the change's block (observed) or time."""
         if self.current:
             return self.facts.holdings_sats(scope=self.scope)
-        if self.change.observed and self.change.block_height is not None:
-            return self.facts.holdings_sats(scope=self.scope, height=self.change.block_height)
+        if self.judged_height is not None:
+            return self.facts.holdings_sats(scope=self.scope, height=self.judged_height)
         return self.facts.holdings_sats(scope=self.scope, at=self.at)
+
+    @property
+    def booked_until(self) -> datetime:
+        """The end of the books the rule judges: all of them when `current`, else up to the change's time."""
+        return END_OF_BOOKS if self.current else self.at
 
     def wallet_balance_sats(self, wallet_id: int) -> int:
         return self.facts.wallet_balance_sats(wallet_id=wallet_id, at=None if self.current else self.at)

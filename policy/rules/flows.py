@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, deny_if, duration, words
@@ -11,8 +11,6 @@ from policy.rules.params import ParamReader
 from policy.types import RuleLine
 
 MAX_WINDOW_SECONDS = 366 * 86_400
-# The open end of a live gate's window: everything booked so far counts.
-END_OF_BOOKS = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class VelocityLimit(Rule):
             scope=context.scope,
             direction=self.direction,
             since=since,
-            until=END_OF_BOOKS if context.current else context.at,
+            until=context.booked_until,
             include_pending=True,
             excluding_subject=change.subject,
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from policy.rules.base import ParseContext, Rule, RuleContext, btc, deny_if, moment, words
+from policy.rules.base import END_OF_BOOKS, ParseContext, Rule, RuleContext, btc, deny_if, moment, words
 from policy.rules.params import ParamReader
 from policy.types import RuleLine
 
@@ -68,6 +68,28 @@ class NoNetAccumulation(Rule):
             "holdings); purchases, mining rewards and donations count."
         )
 
+    def _exempt_inflows(self, context: RuleContext, since: datetime | None) -> int:
+        """Exempt inflows since the baseline, as far as the holdings they are weighed against:
+        judged at a block, up to that block (block times need not increase with height)."""
+        facts, height = context.facts, context.judged_height
+        exempt = facts.exempt_inflows_sats(
+            scope=context.scope,
+            since=since,
+            since_height=self.baseline_height,
+            until=END_OF_BOOKS if height is not None else context.booked_until,
+            categories=self.exempt_categories,
+        )
+        if height is None:
+            return exempt
+        later = facts.exempt_inflows_sats(
+            scope=context.scope,
+            since=since,
+            since_height=max(height, self.baseline_height or height),
+            until=END_OF_BOOKS,
+            categories=self.exempt_categories,
+        )
+        return exempt - later
+
     def evaluate(self, context: RuleContext) -> RuleLine:
         facts, scope, change = context.facts, context.scope, context.change
         if self.baseline_sats is not None:
@@ -79,13 +101,7 @@ class NoNetAccumulation(Rule):
         since = self.baseline_at
         if self.baseline_sats is not None:
             since = context.version.effective_from
-        exempt = facts.exempt_inflows_sats(
-            scope=scope,
-            since=since,
-            since_height=self.baseline_height,
-            until=context.at,
-            categories=self.exempt_categories,
-        )
+        exempt = self._exempt_inflows(context, since)
         holdings = context.holdings_sats()
         direction = context.direction
         if change.observed:

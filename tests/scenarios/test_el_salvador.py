@@ -344,3 +344,75 @@ def test_compliance_report_lists_the_breach(people: People, cold: Wallet, vault:
     assert all(row.verdict == "allow" for row in days if row.day < breach_day)
     assert all(row.verdict == "deny" and row.margin_sats == -(BTC // 2) for row in days if row.day >= breach_day)
     assert min(row.worst_margin_sats or 0 for row in days if row.day < breach_day) == 0
+
+
+@pytest.mark.django_db
+def test_a_forfeiture_stamped_ahead_of_the_clock_raises_the_ceiling_at_once(
+    people: People, cold: Wallet, vault: Wallet
+) -> None:
+    # given: the ceiling over 6,000 BTC, and a forfeiture of 10 BTC mined in a block whose time
+    # runs 10 minutes ahead of our clock
+    books = Books(timezone.now())
+    baseline_books(people, cold, vault, books)
+    adopt_the_ceiling(people, books)
+    forfeiture = approve(
+        people,
+        propose(
+            people,
+            direction="inbound",
+            category="forfeiture",
+            amount_sats=10 * BTC,
+            destination_wallet=vault,
+            provenance_reference="Forfeiture order FO-2026-0077",
+        ),
+    )
+    confirm(forfeiture, label="ahead", height=860_000, at=books.start + timedelta(minutes=10))
+    # when: a purchase of 1 BTC is proposed right after
+    purchase = propose(people, direction="inbound", category="purchase", amount_sats=BTC, destination_wallet=cold)
+    # then: the forfeiture is booked, so it counts as exempt: 6,010 BTC held against 6,010 BTC
+    line = preview_line(purchase)
+    assert (line["measured_sats"], line["limit_sats"]) == (6_011 * BTC, 6_010 * BTC)
+
+
+@pytest.mark.django_db
+def test_detection_at_a_block_counts_the_exempt_inflows_of_earlier_blocks(
+    people: People, cold: Wallet, vault: Wallet
+) -> None:
+    # given: the ceiling, a consolidation that burnt 20,000 sats, and a forfeiture of 10 BTC at
+    # block 860,000 stamped 10 minutes after the time of block 860,001 (block times need not
+    # increase)
+    books = Books(timezone.now())
+    baseline_books(people, cold, vault, books)
+    adopt_the_ceiling(people, books)
+    confirm(consolidate(people, cold, vault, books), label="consolidation", height=850_000, at=books.days_ago(10))
+    forfeiture = approve(
+        people,
+        propose(
+            people,
+            direction="inbound",
+            category="forfeiture",
+            amount_sats=10 * BTC,
+            destination_wallet=vault,
+            provenance_reference="Forfeiture order FO-2026-0078",
+        ),
+    )
+    confirm(forfeiture, label="forfeiture", height=860_000, at=books.days_ago(3) + timedelta(minutes=10))
+    # when: 10,000 sats nobody proposed arrive in block 860,001
+    _, breaches = transfer_record_observed(
+        direction="inbound",
+        amount_sats=10_000,
+        txid=fake_hash("tx:dust"),
+        vout=0,
+        block_height=860_001,
+        block_hash=fake_hash("block:860001"),
+        occurred_at=books.days_ago(3),
+        destination_wallet=cold,
+        category="donation",
+    )
+    # then: at that block the perimeter holds 6,010 BTC - 10,000 sats against 6,010 BTC: no breach
+    assert breaches == []
+    observed = PolicyEvaluation.objects.get(gate="observed")
+    assert (ceiling_line(observed)["measured_sats"], ceiling_line(observed)["limit_sats"]) == (
+        6_010 * BTC - 10_000,
+        6_010 * BTC,
+    )
