@@ -1,9 +1,11 @@
-"""Sixteen confirmations racing for a holdings cap with room for five: real threads, each on its
-own PostgreSQL connection, posting through transfer_confirm and the policy's scope lock."""
+"""Races for a cap: sixteen confirmations against a holdings cap with room for five, and eight
+approvals against a velocity limit with room for three. Real threads, each on its own
+PostgreSQL connection, through the transfer services and the policy's scope lock."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,16 +13,43 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ledger.selectors import account_balance, verify_balances, verify_chain
+from ledger.models import PendingTransaction
+from ledger.selectors import account_available_balance, account_balance, verify_balances, verify_chain
 from policy.errors import PolicyDenied
 from policy.models import PolicyEvaluation
 from policy.types import PolicyScope
 from reserve.models import Transfer, Wallet
 from reserve.policy_facts import ReservePolicyFacts
+from reserve.services import transfer_approve
+from tests.reserve.conftest import REGTEST_EXTERNAL
 from tests.scenarios.conftest import BTC, People, activate_policy, approve, confirm, import_holdings, propose
 
 RACERS = 16
 ROOM = 5
+
+
+def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Start the calls together on their own threads (and connections); results or exceptions.
+    Fails if any thread is still running after a minute (a deadlock or a lost wake-up)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except Exception as error:  # the callers' assertions name anything unexpected
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,28 +80,16 @@ def test_sixteen_confirmations_fill_a_cap_with_room_for_five(people: People, col
         for index in range(RACERS)
     ]
     assert {purchase.status for purchase in purchases} == {"approved"}
-    barrier = threading.Barrier(RACERS)
-    results: list[Any] = [None] * RACERS
-
-    def race(index: int, purchase: Transfer) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = confirm(
+    # when: all confirm at the same moment
+    results = all_at_once(
+        [
+            lambda index=index, purchase=purchase: confirm(
                 purchase, label=f"race-{index}", height=900_100 + index, at=now - timedelta(minutes=RACERS - index)
             )
-        except Exception as error:  # the assertions below name anything unexpected
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=pair) for pair in enumerate(purchases)]
-    # when: all confirm at the same moment
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+            for index, purchase in enumerate(purchases)
+        ]
+    )
     # then: no thread hung or died of a deadlock; exactly five posted and eleven were refused
-    assert not any(thread.is_alive() for thread in threads)
     posted = [result for result in results if isinstance(result, Transfer)]
     refused = [result for result in results if isinstance(result, PolicyDenied)]
     assert (len(posted), len(refused)) == (ROOM, RACERS - ROOM), results
@@ -93,3 +110,52 @@ def test_sixteen_confirmations_fill_a_cap_with_room_for_five(people: People, col
     assert ReservePolicyFacts().holdings_sats(scope=PolicyScope("perimeter")) == (10 + ROOM) * BTC
     assert verify_balances() == []
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_approvals_fill_a_velocity_limit_with_room_for_three(people: People, cold: Wallet) -> None:
+    # given: 10 BTC held, at most 1 BTC out per day, and eight returns of 0.3 BTC each, each
+    # one approval short of the quorum
+    now = timezone.now()
+    import_holdings(people, [(now - timedelta(days=3), cold, 10 * BTC, 900_000)])
+    activate_policy(
+        people,
+        name="Outflow velocity",
+        scope=PolicyScope("perimeter"),
+        rules=[
+            {"type": "velocity_limit", "params": {"max_sats": BTC, "window_seconds": 86_400, "direction": "outbound"}}
+        ],
+        effective_from=now - timedelta(days=2),
+    )
+    returns = [
+        approve(
+            people,
+            propose(
+                people,
+                direction="outbound",
+                category="return_to_victims",
+                amount_sats=30_000_000,
+                fee_sats=1_000,
+                source_wallet=cold,
+                external_address=REGTEST_EXTERNAL,
+                provenance_reference=f"Court order {index}",
+            ),
+            count=1,
+        )
+        for index in range(8)
+    ]
+    assert {transfer.status for transfer in returns} == {"pending_approval"}
+    closer = people.approvers[1]
+    # when: the quorum-reaching approvals race
+    results = all_at_once(
+        [lambda transfer=transfer: transfer_approve(transfer=transfer, actor=closer) for transfer in returns]
+    )
+    # then: each approval saw the reservations committed before it; three fit, five wait
+    assert all(isinstance(result, Transfer) for result in results), results
+    statuses = sorted(Transfer.objects.filter(category="return_to_victims").values_list("status", flat=True))
+    assert statuses == ["approved"] * 3 + ["pending_approval"] * 5
+    assert PendingTransaction.objects.filter(status="open").count() == 3
+    assert account_available_balance(account=cold.ledger_account) == 10 * BTC - 3 * 30_001_000
+    refusals = PolicyEvaluation.objects.filter(gate="approval", outcome="deny")
+    assert refusals.count() == 5
+    assert {(row.lines[0]["measured_sats"], row.lines[0]["limit_sats"]) for row in refusals} == {(120_000_000, BTC)}
