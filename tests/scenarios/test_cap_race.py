@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -83,8 +84,12 @@ def test_sixteen_confirmations_fill_a_cap_with_room_for_five(people: People, col
     # when: all confirm at the same moment
     results = all_at_once(
         [
-            lambda index=index, purchase=purchase: confirm(
-                purchase, label=f"race-{index}", height=900_100 + index, at=now - timedelta(minutes=RACERS - index)
+            partial(
+                confirm,
+                purchase,
+                label=f"race-{index}",
+                height=900_100 + index,
+                at=now - timedelta(minutes=RACERS - index),
             )
             for index, purchase in enumerate(purchases)
         ]
@@ -147,9 +152,7 @@ def test_eight_approvals_fill_a_velocity_limit_with_room_for_three(people: Peopl
     assert {transfer.status for transfer in returns} == {"pending_approval"}
     closer = people.approvers[1]
     # when: the quorum-reaching approvals race
-    results = all_at_once(
-        [lambda transfer=transfer: transfer_approve(transfer=transfer, actor=closer) for transfer in returns]
-    )
+    results = all_at_once([partial(transfer_approve, transfer=transfer, actor=closer) for transfer in returns])
     # then: each approval saw the reservations committed before it; three fit, five wait
     assert all(isinstance(result, Transfer) for result in results), results
     statuses = sorted(Transfer.objects.filter(category="return_to_victims").values_list("status", flat=True))
