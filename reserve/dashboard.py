@@ -1,5 +1,5 @@
-"""Reads for the operators' dashboard: headroom under the continuous policy caps, open breaches,
-and the transfers waiting for one user's decision."""
+"""Reads for the operators' dashboard: headroom under the continuous policy caps, open breaches
+and discrepancies, and the transfers waiting for one user's decision."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from policy.models import Policy, PolicyBreach
 from policy.rules.base import RuleContext
 from policy.selectors import version_rules, versions_in_force
 from policy.types import ProposedChange
-from reserve.models import Transfer, TransferStatus
+from reserve.models import Discrepancy, DiscrepancyStatus, Transfer, TransferStatus
 from reserve.policy_facts import ReservePolicyFacts
 
 
@@ -76,6 +76,10 @@ def policy_cap_status() -> list[CapStatus]:
 
 def open_breaches() -> QuerySet[PolicyBreach]:
     return PolicyBreach.objects.filter(status=PolicyBreach.Status.OPEN).select_related("version__policy")
+
+
+def open_discrepancies() -> QuerySet[Discrepancy]:
+    return Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).select_related("wallet")
 
 
 def transfers_awaiting_decision(*, user: Any) -> QuerySet[Transfer]:

@@ -4,13 +4,14 @@ service errors shown on the field they name, and satoshi formatting."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from unfold.admin import ModelAdmin
@@ -113,9 +114,21 @@ def show_service_error(form: forms.Form, error: ApplicationError, *, aliases: di
 
 
 def _wipe(form: forms.Form, field: str) -> None:
-    data = form.data.copy()
-    data[form.add_prefix(field)] = ""
+    replace_posted(form, **{form.add_prefix(field): ""})
+
+
+def replace_posted(form: forms.Form, **values: str) -> None:
+    """Change what a bound form re-displays (its data is the request's immutable QueryDict)."""
+    data = cast(QueryDict, form.data).copy()
+    for name, value in values.items():
+        data[name] = value
     form.data = data
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The user of an admin view (admin_site.admin_view lets only signed-in staff through)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def admin_page(

@@ -9,11 +9,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from unfold.admin import TabularInline
 
@@ -26,6 +27,7 @@ from reserve.admin.common import (
     StyledForm,
     admin_page,
     refuse,
+    replace_posted,
     show_service_error,
 )
 from reserve.descriptors import descriptor_preview
@@ -40,7 +42,7 @@ from reserve.models import (
     WalletKind,
     WatchedScript,
 )
-from reserve.services import agency_create, counterparty_create, wallet_register
+from reserve.services import agency_create, counterparty_create, wallet_register, wallet_update
 from reserve.templatetags.reserve_admin import btc
 
 PREVIEW_COUNT = 5
@@ -118,10 +120,10 @@ class WalletRegistrationForm(StyledForm):
     previewed = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if not _lines(cleaned.get("descriptors", "")) and not _lines(cleaned.get("addresses", "")):
+        super().clean()
+        if not _lines(self.cleaned_data.get("descriptors", "")) and not _lines(self.cleaned_data.get("addresses", "")):
             self.add_error("descriptors", "give at least one descriptor or address")
-        return cleaned
+        return self.cleaned_data
 
     def digest(self) -> str:
         """What the operator saw in the preview: saving anything else needs a new preview."""
@@ -147,6 +149,12 @@ def _address_preview(form: WalletRegistrationForm) -> dict[str, Any]:
         except ValidationFailed as error:
             show_service_error(form, error)
     return {"descriptors": descriptors, "addresses": addresses}
+
+
+class WalletSettingsForm(StyledForm):
+    in_perimeter = forms.BooleanField(required=False, help_text="Counts as public-sector holdings")
+    birthday_height = forms.IntegerField(min_value=0)
+    gap_limit = forms.IntegerField(min_value=1, max_value=1000)
 
 
 class DescriptorInline(TabularInline):
@@ -185,6 +193,53 @@ class WalletAdmin(ServiceAddAdmin):
         "created_at",
     )
     inlines = (DescriptorInline,)
+    change_form_outer_before_template = "reserve/admin/wallet_settings.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/settings/",
+                self.admin_site.admin_view(self.settings_view),
+                name="reserve_wallet_settings",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        wallet = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if wallet is not None and request.user.has_perm("reserve.change_wallet"):
+            context["settings_form"] = WalletSettingsForm(
+                initial={
+                    "in_perimeter": wallet.in_perimeter,
+                    "birthday_height": wallet.birthday_height,
+                    "gap_limit": wallet.gap_limit,
+                }
+            )
+            context["wallet"] = wallet
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Perimeter flag, birthday and gap limit, through wallet_update (which derives further ahead)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("reserve.change_wallet"):
+            raise PermissionDenied
+        wallet = get_object_or_404(Wallet, pk=unquote(object_id))
+        form = WalletSettingsForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"Not changed: {form.errors.as_text()}")
+            return redirect("admin:reserve_wallet_change", wallet.pk)
+        try:
+            wallet_update(wallet=wallet, actor=request.user, **form.cleaned_data)
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"Not changed: {error.message}")
+        else:
+            messages.success(request, f"Wallet “{wallet.name}” updated.")
+        return redirect("admin:reserve_wallet_change", wallet.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:
         return super().get_queryset(request).select_related("agency", "ledger_account__balance")
@@ -226,8 +281,7 @@ class WalletAdmin(ServiceAddAdmin):
             if form.errors:
                 preview = None
             else:
-                form.data = form.data.copy()
-                form.data["previewed"] = form.digest()
+                replace_posted(form, previewed=form.digest())
         return admin_page(
             request,
             model_admin=self,

@@ -1,5 +1,5 @@
 """The admin index as the operators' dashboard: holdings per wallet and agency against the policy
-caps in force, open breaches, and the transfers waiting for the signed-in user's decision."""
+caps in force, open breaches and discrepancies, and the transfers waiting for the user's decision."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from reserve.dashboard import open_breaches, policy_cap_status, transfers_awaiting_decision
+from reserve.dashboard import open_breaches, open_discrepancies, policy_cap_status, transfers_awaiting_decision
 from reserve.models import TransferStatus
 from reserve.roles import user_roles
 from reserve.selectors import holdings_as_of, transfer_list
 
-RECENT_BREACHES = 10
+RECENT_ITEMS = 10
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -25,8 +25,12 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     if user_roles(user) or user.is_superuser:
         breaches = open_breaches()
         context["open_breach_count"] = breaches.count()
-        context["open_breaches"] = list(breaches[:RECENT_BREACHES])
+        context["open_breaches"] = list(breaches[:RECENT_ITEMS])
         context["caps"] = policy_cap_status()
+    if user.has_perm("reserve.view_discrepancy"):
+        discrepancies = open_discrepancies()
+        context["open_discrepancy_count"] = discrepancies.count()
+        context["open_discrepancies"] = list(discrepancies[:RECENT_ITEMS])
     context["awaiting"] = list(transfers_awaiting_decision(user=user))
     if user.has_perm("reserve.view_transfer"):
         context["pending_count"] = transfer_list(status=TransferStatus.PENDING_APPROVAL).count()

@@ -32,7 +32,7 @@ from policy.services import (
     policy_create_draft,
 )
 from policy.types import SCOPE_KINDS, PolicyScope
-from reserve.admin.common import ReadOnlyAdmin, StyledForm, admin_page, refuse, show_service_error
+from reserve.admin.common import ReadOnlyAdmin, StyledForm, admin_page, refuse, show_service_error, signed_in_user
 from reserve.models import Agency, Wallet
 from reserve.roles import user_roles
 from reserve.templatetags.reserve_admin import btc
@@ -175,7 +175,9 @@ class PolicyVersionAdmin(PolicyReadAdmin):
             raise PermissionDenied
         version = get_object_or_404(PolicyVersion, pk=unquote(object_id))
         try:
-            version = policy_approve(version=version, approver=request.user, comment=request.POST.get("comment", ""))
+            version = policy_approve(
+                version=version, approver=signed_in_user(request), comment=request.POST.get("comment", "")
+            )
         except ApplicationError as error:
             refuse(error)
             messages.error(request, f"Not approved: {error.message}")
@@ -197,7 +199,7 @@ class PolicyVersionAdmin(PolicyReadAdmin):
                         rules=form.cleaned_data["rules"],
                         effective_from=form.cleaned_data["effective_from"],
                         effective_to=form.cleaned_data["effective_to"],
-                        author=request.user,
+                        author=signed_in_user(request),
                         comment=form.cleaned_data["comment"],
                     )
                 except forms.ValidationError as error:
@@ -367,7 +369,7 @@ class PolicyBreachAdmin(PolicyReadAdmin):
             raise PermissionDenied
         breach = get_object_or_404(PolicyBreach, pk=unquote(object_id))
         try:
-            policy_breach_resolve(breach=breach, reason=request.POST.get("reason", ""), actor=request.user)
+            policy_breach_resolve(breach=breach, reason=request.POST.get("reason", ""), actor=signed_in_user(request))
         except ApplicationError as error:
             refuse(error)
             messages.error(request, f"Not resolved: {error.message}")

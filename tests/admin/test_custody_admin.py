@@ -3,6 +3,7 @@ created through their service."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ def test_preview_shows_the_first_addresses_and_registers_only_what_was_previewed
     page = preview.content.decode()
     assert preview.status_code == 200
     assert FIRST_RECEIVE in page and "m/84h/1h/0h/0/0" in page and "m/84h/1h/0h/1/4" in page
+    assert f">{html.escape(DESCRIPTOR)}</textarea>" in page  # re-displayed as typed, for the register step
     assert not Wallet.objects.filter(name="vault-07").exists()
     digest = preview.context["form"].data["previewed"]
     # when: the input changed after the preview, registering shows the new preview instead
