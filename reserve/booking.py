@@ -190,7 +190,11 @@ def _book_inflow(
     for output in (found for found in block.outputs if found.txid == txid):
         transfer = (
             Transfer.objects.filter(
-                destination_wallet=wallet, txid=txid, status__in=AWAITING_CHAIN, vout__in=(output.vout, None)
+                destination_wallet=wallet,
+                txid=txid,
+                status__in=AWAITING_CHAIN,
+                vout__in=(output.vout, None),
+                observed=False,
             )
             .order_by("pk")
             .first()
@@ -269,7 +273,12 @@ def _book_outflow(
     legs, outputs_total = _legs(wallet=wallet, tx=tx)
     # The fee is known when every input is this wallet's.
     fee = sum(utxo.value_sats for utxo in spent) - outputs_total if len(spent) == len(tx.vin) else None
-    by_txid = list(Transfer.objects.filter(source_wallet=wallet, txid=txid, status__in=AWAITING_CHAIN).order_by("pk"))
+    # Observed movements mined again after a reorg are booked again as observed (below), not matched.
+    by_txid = list(
+        Transfer.objects.filter(source_wallet=wallet, txid=txid, status__in=AWAITING_CHAIN, observed=False).order_by(
+            "pk"
+        )
+    )
     proposed_fees = 0
     fee_to_book = fee
     for leg in legs:

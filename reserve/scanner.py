@@ -29,6 +29,8 @@ from reserve.chain.verify import verify_block, verify_difficulty
 from reserve.models import (
     BlockStatus,
     ChainBlock,
+    Discrepancy,
+    DiscrepancyStatus,
     ReconciliationRun,
     ScanCursor,
     Transfer,
@@ -140,9 +142,6 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
         return
     header = block.header
     with transaction.atomic():
-        ChainBlock.objects.filter(network=network, hash=block.hash).exclude(status=BlockStatus.REJECTED).update(
-            status=BlockStatus.REORGED
-        )
         ChainBlock.objects.update_or_create(
             network=network,
             hash=block.hash,
@@ -289,6 +288,14 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
             transfer_mark_reorged(
                 transfer=transfer, reason=f"block {transfer.block_hash} at height {transfer.block_height} was reorged"
             )
+        # What was found in the dropped blocks is no longer on the chain.
+        Discrepancy.objects.filter(wallet=wallet, status=DiscrepancyStatus.OPEN, block_height__gt=fork_height).exclude(
+            txid=""
+        ).update(
+            status=DiscrepancyStatus.RESOLVED,
+            resolution_reason=f"its block left the best chain (reorg to height {fork_height})",
+            resolved_at=now,
+        )
         # The other wallets on this network booked from the same blocks: have them follow now.
         for other_id in (
             Wallet.objects.filter(network=wallet.network).exclude(pk=wallet.pk).values_list("pk", flat=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, IntegerField, QuerySet, Value
 from django.utils import timezone
 
 from config.errors import NotFound, ValidationFailed
@@ -14,7 +14,16 @@ from ledger.models import AccountBalance
 from ledger.selectors import balances_as_of
 from policy.selectors import policy_evaluate
 from policy.types import Decision
-from reserve.models import ApprovalDecision, AuditEvent, Transfer, Wallet, WatchedScript
+from reserve.models import (
+    ApprovalDecision,
+    AuditEvent,
+    ScanCursor,
+    Transfer,
+    UtxoStatus,
+    Wallet,
+    WalletUtxo,
+    WatchedScript,
+)
 from reserve.policy_facts import ReservePolicyFacts
 from reserve.roles import user_roles
 from reserve.services.transfers import transfer_change
@@ -175,3 +184,15 @@ def watched_scripts(*, network: str) -> dict[bytes, int]:
     """scriptPubKey -> wallet id for every script watched on `network` (the scanner's lookup table)."""
     rows = WatchedScript.objects.filter(wallet__network=network).values_list("script_pubkey", "wallet_id")
     return {bytes(script): wallet_id for script, wallet_id in rows}
+
+
+def wallet_utxos(*, wallet: Wallet) -> QuerySet[WalletUtxo]:
+    """The wallet's unspent outputs on the best chain, oldest first, each annotated with its
+    `confirmations` at the block the wallet is scanned to."""
+    scanned = ScanCursor.objects.filter(wallet=wallet).values_list("height", flat=True).first()
+    tip = Value(-1 if scanned is None else scanned, output_field=IntegerField())
+    return (
+        WalletUtxo.objects.filter(wallet=wallet, status=UtxoStatus.UNSPENT)
+        .annotate(confirmations=tip - F("block_height") + 1)
+        .order_by("block_height", "txid", "vout")
+    )

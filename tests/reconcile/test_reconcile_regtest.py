@@ -29,6 +29,7 @@ from reserve.models import (
     WatchedScript,
 )
 from reserve.reconcile import discrepancy_resolve, wallet_reconcile
+from reserve.selectors import wallet_utxos
 from reserve.services import (
     agency_create,
     transfer_approve,
@@ -141,6 +142,9 @@ def test_inflows_are_matched_to_transfers_or_recorded_as_observed(segwit_chain, 
     # then: final, and the progress line names blocks, blocks/s and ETA
     forfeiture.refresh_from_db()
     assert forfeiture.status == TransferStatus.FINAL
+    assert [(u.txid, u.value_sats, u.confirmations) for u in wallet_utxos(wallet=cold)] == [
+        (txid_of(seized), 7_000_000, 6)
+    ]
     run = ReconciliationRun.objects.filter(wallet=cold).latest("id")
     assert (run.trigger, run.blocks_scanned, run.finalized_count, run.final_balance_sats) == (
         "command",

@@ -108,6 +108,12 @@ def test_reorg_reverses_postings_of_dropped_blocks_and_rebooks_what_is_mined_aga
     observed.refresh_from_db()
     assert (observed.status, observed.block_hash) == ("confirmed", n2)
     assert hot_run.chain_balance_sats == hot_run.ledger_balance_sats == 2_000_000
+    inflows = Discrepancy.objects.filter(wallet=hot, kind="unrecorded_inflow").order_by("id")
+    assert [(d.status, d.block_height) for d in inflows] == [
+        ("resolved", source.block_header(b2)["height"]),
+        ("open", source.block_header(n2)["height"]),
+    ]
+    assert "reorg" in inflows[0].resolution_reason
     # and the continuous policy rules were re-checked for each reorged and re-booked movement
     assert PolicyEvaluation.objects.filter(gate="observed").count() >= detections_before + 3
     assert PolicyEvaluation.objects.filter(gate="observed", subject_id=str(forfeiture.pk)).exists()
