@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from policy.models import PolicyEvaluation
+from config.errors import PermissionDenied
+from policy.models import Policy, PolicyEvaluation
+from policy.services import policy_approve, policy_propose_retirement
 from policy.types import PolicyScope
 from reserve.models import Transfer, Wallet
 from reserve.services import transfer_approve
@@ -20,6 +22,7 @@ from tests.scenarios.conftest import (
     approve,
     confirm,
     import_holdings,
+    preview_outcome,
     propose,
 )
 
@@ -260,3 +263,35 @@ def test_policy_version_switch_at_its_effective_time(people: People, funded: Wal
     assert (line["verdict"], line["policy_version"], line["limit_sats"]) == ("allow", 2, 2 * BTC)
     assert before.status == "approved"
     assert preview(before, "transfer_limit")["policy_version"] == 2
+
+
+@pytest.mark.django_db
+def test_a_retirement_takes_effect_at_its_time(people: People, funded: Wallet, clock: Clock) -> None:
+    # given: the per-transfer limit of 1 BTC, and its retirement (proposed and approved now) from
+    # an hour from now
+    retire_at = clock.now + timedelta(hours=1)
+    version = activate_policy(
+        people,
+        name="Outflow limit",
+        scope=PERIMETER,
+        rules=[{"type": "transfer_limit", "params": {"max_sats": BTC, "direction": "outbound"}}],
+        effective_from=clock.now - timedelta(days=5),
+    )
+    author, first, second = people.policy_admins
+    retirement = policy_propose_retirement(policy=version.policy, effective_from=retire_at, author=first)
+    policy_approve(version=retirement, approver=author)
+    with pytest.raises(PermissionDenied):
+        policy_approve(version=retirement, approver=first)
+    policy_approve(version=retirement, approver=second)
+    # when: 1.5 BTC is proposed one second before the retirement, and again at it
+    clock.set(retire_at - timedelta(seconds=1))
+    before = outflow(people, funded, 150_000_000)
+    clock.set(retire_at)
+    after = outflow(people, funded, 150_000_000)
+    # then: the limit judges the first and nothing judges the second (only the default quorum)
+    assert preview(before, "transfer_limit")["verdict"] == "deny"
+    assert preview_outcome(after) == "needs_approval"
+    assert after.policy_preview is not None
+    assert [line["rule_type"] for line in after.policy_preview["lines"]] == ["approval_quorum"]
+    assert PolicyEvaluation.objects.get(subject_id=str(after.pk), gate="proposal").versions == []
+    assert Policy.objects.get(pk=version.policy_id).status == "retired"

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from config.errors import PermissionDenied, ValidationFailed
 from ledger.selectors import account_available_balance, account_balance
 from policy.errors import PolicyDenied
 from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
-from policy.services import policy_compliance_report, policy_create_draft, policy_evaluate
+from policy.services import policy_breach_resolve, policy_compliance_report, policy_create_draft, policy_evaluate
 from policy.types import PolicyScope
 from reserve.models import Transfer, Wallet
 from reserve.policy_facts import ReservePolicyFacts
@@ -344,6 +345,20 @@ def test_compliance_report_lists_the_breach(people: People, cold: Wallet, vault:
     assert all(row.verdict == "allow" for row in days if row.day < breach_day)
     assert all(row.verdict == "deny" and row.margin_sats == -(BTC // 2) for row in days if row.day >= breach_day)
     assert min(row.worst_margin_sats or 0 for row in days if row.day < breach_day) == 0
+    # when: an approver tries to close the breach, then a policy admin closes it with a reason
+    with pytest.raises(PermissionDenied):
+        policy_breach_resolve(breach=breach, reason="gift", actor=people.approvers[0])
+    with pytest.raises(ValidationFailed):
+        policy_breach_resolve(breach=breach, reason="  ", actor=people.policy_admins[1])
+    resolved = policy_breach_resolve(
+        breach=breach, reason="Donation returned to sender, see transfer 42", actor=people.policy_admins[1]
+    )
+    # then: it is resolved by that admin, and the report of the period still lists it
+    assert (resolved.status, resolved.resolved_by_id) == ("resolved", people.policy_admins[1].pk)
+    again = policy_compliance_report(
+        version_or_policy=version.policy, since=books.days_ago(21), until=books.start, facts=ReservePolicyFacts()
+    )
+    assert [row.breaches for row in again if row.breaches] == [(breach.pk,)]
 
 
 @pytest.mark.django_db
