@@ -16,7 +16,7 @@ from reserve.reports.holdings import GROUPS, holdings_report
 
 class HoldingsRowSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     balance_sats = serializers.IntegerField()
     balance_btc = BtcField(source="balance_sats")
     fiat_value = serializers.DecimalField(max_digits=30, decimal_places=2, allow_null=True)
@@ -28,7 +28,7 @@ class HoldingsRowSerializer(serializers.Serializer):
 class QuoteSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=24, decimal_places=8)
     at = serializers.DateTimeField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
 
 
 class HoldingsSerializer(serializers.Serializer):

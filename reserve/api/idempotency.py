@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from typing import cast
 
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from drf_spectacular.types import OpenApiTypes
@@ -63,9 +65,10 @@ def idempotent(request: Request, perform: Callable[[], Response], *, required: b
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed.for_field(HEADER, f"must be printable text of at most {MAX_KEY_LENGTH} characters")
     digest = request_hash(request)
+    user = cast(User, request.user)
     with transaction.atomic():
-        _lock(request.user.pk, key)
-        stored = ApiIdempotencyKey.objects.filter(user=request.user, key=key).first()
+        _lock(user.pk, key)
+        stored = ApiIdempotencyKey.objects.filter(user=user, key=key).first()
         if stored is not None:
             if stored.request_hash != digest:
                 raise Conflict(
@@ -76,7 +79,7 @@ def idempotent(request: Request, perform: Callable[[], Response], *, required: b
             return Response(stored.response_body, status=stored.status_code, headers={REPLAY_HEADER: "true"})
         response = perform()
         ApiIdempotencyKey.objects.create(
-            user=request.user,
+            user=user,
             key=key,
             method=request.method or "",
             path=request.path[:500],

@@ -19,7 +19,7 @@ from reserve.reports.labels import labels_export
 class LabelRecordSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["xpub", "addr", "tx", "output"])
     ref = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     origin = serializers.CharField(required=False)
     spendable = serializers.BooleanField(required=False)
 

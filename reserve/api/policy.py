@@ -4,9 +4,10 @@ the dry run; stored evaluations, breaches and the compliance report."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
@@ -45,7 +46,7 @@ from reserve.reports.policy import compliance_rows, transfer_dry_run
 class ScopeSerializer(serializers.Serializer):
     kind = serializers.CharField()
     object_id = serializers.IntegerField(allow_null=True)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
 
 class VersionApprovalSerializer(serializers.Serializer):
@@ -135,12 +136,12 @@ class PolicyDraftInput(StrictInputSerializer):
             if target is not True:
                 raise serializers.ValidationError('the perimeter scope is {"perimeter": true}')
             return PolicyScope("perimeter")
-        model = {"agency": Agency, "wallet": Wallet}.get(kind)
-        if model is None:
+        if kind not in ("agency", "wallet"):
             raise serializers.ValidationError(f"unknown scope {kind!r}; use perimeter, agency or wallet")
-        if isinstance(target, bool) or not isinstance(target, int) or not model.objects.filter(pk=target).exists():
+        targets = Agency.objects.all() if kind == "agency" else Wallet.objects.all()
+        if isinstance(target, bool) or not isinstance(target, int) or not targets.filter(pk=target).exists():
             raise serializers.ValidationError(f"{kind}: no {kind} with id {target!r}")
-        return PolicyScope(kind, target)
+        return PolicyScope("agency", target) if kind == "agency" else PolicyScope("wallet", target)
 
 
 @extend_schema_view(
@@ -192,7 +193,7 @@ class PolicyVersionViewSet(CsvMixin, viewsets.GenericViewSet):
                 rules=[dict(rule) for rule in fields["rules"]],
                 effective_from=fields["effective_from"],
                 effective_to=fields["effective_to"],
-                author=request.user,
+                author=cast(User, request.user),
                 comment=fields["comment"],
             )
             return Response(
@@ -221,7 +222,7 @@ class PolicyApproveApi(ApiMixin, APIView):
             data = self.PolicyApproveInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             version = get_object_or_404(PolicyVersion.objects.all(), pk=pk)
-            policy_approve(version=version, approver=request.user, **data.validated_data)
+            policy_approve(version=version, approver=cast(User, request.user), **data.validated_data)
             return Response(PolicyVersionSerializer(PolicyVersionViewSet().get_queryset().get(pk=pk)).data)
 
         return idempotent(request, perform, required=False)

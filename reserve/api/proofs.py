@@ -158,7 +158,7 @@ class ReserveProofViewSet(ApiMixin, viewsets.GenericViewSet):
 
     class ReserveProofInputSerializer(StrictInputSerializer):
         challenge = serializers.PrimaryKeyRelatedField(queryset=ReserveProofChallenge.objects.all())
-        signatures = SignatureInput(many=True, allow_empty=False, max_length=MAX_ADDRESSES)
+        signatures = SignatureInput(many=True, allow_empty=False, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
         height = serializers.IntegerField(
             min_value=0,
             max_value=2**31 - 1,

@@ -99,7 +99,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 class QuorumSerializer(serializers.Serializer):
     approvals = serializers.IntegerField()
-    required = serializers.IntegerField()
+    required = serializers.IntegerField()  # type: ignore[assignment]  # a field, not Field.required
     role = serializers.CharField()
     approvers = serializers.ListField(child=serializers.CharField())
     rejected_by = serializers.CharField(allow_null=True)

@@ -186,7 +186,8 @@ def reserve_proof_submit(
                     "covered": signed >= balance,
                 }
             )
-        perimeter = [row for row in wallet_rows if row["in_perimeter"]]
+        perimeter_sats = sum(int(booked.get(wallet.ledger_account_id, 0)) for wallet in wallets if wallet.in_perimeter)
+        covered = all(row["covered"] for row in wallet_rows if row["in_perimeter"])
         return ReserveProof.objects.create(
             challenge=locked,
             signatures=verified,
@@ -205,7 +206,7 @@ def reserve_proof_submit(
             ],
             wallets=wallet_rows,
             signed_total_sats=sum(chain.values()),
-            perimeter_total_sats=sum(int(row["balance_sats"]) for row in perimeter),
-            covers_perimeter=all(row["covered"] for row in perimeter),
+            perimeter_total_sats=perimeter_sats,
+            covers_perimeter=covered,
             created_by=actor,
         )

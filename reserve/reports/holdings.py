@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -82,7 +83,7 @@ _ATTRIBUTION_SQL = """
     JOIN ledger_journaltransaction j ON j.id = e.transaction_id
     LEFT JOIN ledger_journaltransaction r ON r.id = j.reverses_id
     LEFT JOIN reserve_transfer t ON t.id = (
-        SELECT CASE WHEN ref ~ '^[0-9]{1,18}$' THEN ref::bigint END
+        SELECT CASE WHEN ref ~ '^[0-9]{{1,18}}$' THEN ref::bigint END
         FROM coalesce(j.metadata ->> 'transfer_id', r.metadata ->> 'transfer_id') AS ref
     )
     WHERE e.account_id = ANY(%(ids)s) AND {cut}
@@ -97,7 +98,7 @@ def _attributed(
     by_account = {wallet.ledger_account_id: wallet for wallet in wallets}
     if not by_account:
         return []
-    params: dict[str, object] = {"ids": list(by_account)}
+    params: dict[str, Any] = {"ids": list(by_account)}
     if height is not None:
         cut, params["x"] = "e.block_height <= %(x)s", height
     elif at is not None:
@@ -147,7 +148,11 @@ def holdings_report(
     point = chain_point(at=at, height=height)
     currency = (currency or reporting_currency()).upper()
     quote = _quote(currency=currency, at=point.as_of)
-    chosen = list((wallets if wallets is not None else Wallet.objects.all()).select_related("agency").order_by("pk"))
+    chosen = list(
+        (wallets if wallets is not None else Wallet.objects.all())
+        .select_related("agency", "ledger_account")
+        .order_by("pk")
+    )
     rows: list[HoldingsRow]
     attributed: list[tuple[Wallet, str, str, int]] = []
     if group_by in ("wallet", "agency") and not category:

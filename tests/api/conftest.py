@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -32,7 +33,7 @@ from reserve.services import (
     transfer_propose,
     wallet_register,
 )
-from tests.api.keys import TestKey
+from tests.api.keys import SigningKey
 
 ROLES = ("auditor", "operator", "approver", "policy_admin")
 TPUB_A = (
@@ -42,8 +43,9 @@ TPUB_B = (
     "tpubDDA3frU31t8hSUKpX7UmhvJuDGG1r7UNzx85fQ49Xa15ax6Yby2sLQYCwCDWgdXQeb4iK8EZGKwRHDdKZTgvpHNi5WeUQn5ZBpEFSnM8FkE"
 )
 EXTERNAL = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-SIGNING_KEY = TestKey("custodian")
+SIGNING_KEY = SigningKey("custodian")
 BTC = 100_000_000
+LOCAL_ADDRESS = "127.0.0.1"
 
 
 def block_hash(height: int) -> str:
@@ -51,7 +53,7 @@ def block_hash(height: int) -> str:
 
 
 def block_time(height: int) -> datetime:
-    return datetime(2026, 3, 1, tzinfo=UTC) + timezone.timedelta(hours=height - 100)
+    return datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=height - 100)
 
 
 def make_user(username: str, *roles: str) -> Any:
@@ -67,6 +69,12 @@ def token_client(user: Any | None) -> APIClient:
         _, token = AuthToken.objects.create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_throttle() -> None:
+    """The token endpoint's rate limit lives in Redis across tests: start each test with a clean count."""
+    cache.delete(f"throttle_token_{LOCAL_ADDRESS}")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from reserve.proofs.signatures import bip322_sighash, encode_witness
 
 
 @dataclass(frozen=True)
-class TestKey:
+class SigningKey:
     label: str
 
     @cached_property

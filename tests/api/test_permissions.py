@@ -228,3 +228,41 @@ def test_user_without_role_is_forbidden_not_unauthenticated(db: None) -> None:
     # then
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+def test_token_endpoint_is_throttled(users: dict[str, Any]) -> None:
+    # given: the configured rate (10/minute by default)
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    body = {"username": "auditor-1", "password": "correct horse battery"}
+    # when
+    statuses = [client.post("/api/v1/auth/token/", body, format="json").status_code for _ in range(11)]
+    # then
+    assert statuses == [200] * 10 + [429]
+
+
+@pytest.mark.django_db
+def test_revoked_and_expired_tokens_are_refused(users: dict[str, Any]) -> None:
+    # given
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    instance, token = AuthToken.objects.create(user=users["auditor"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/agencies/").status_code == 200
+    # when: the token is revoked
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    revoked = client.get("/api/v1/agencies/")
+    _, expired = AuthToken.objects.create(user=users["auditor"], expiry=timedelta(seconds=-1))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {expired}")
+    # then
+    assert revoked.status_code == 401
+    assert client.get("/api/v1/agencies/").status_code == 401
+    assert instance.expiry is not None and instance.expiry > timezone.now()
+    assert AuthToken.objects.filter(user=users["auditor"]).count() == 0
