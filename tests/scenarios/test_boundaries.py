@@ -8,10 +8,12 @@ from datetime import timedelta
 import pytest
 
 from config.errors import PermissionDenied
+from policy.errors import PolicyDenied
 from policy.models import Policy, PolicyEvaluation
 from policy.services import policy_approve, policy_propose_retirement
 from policy.types import PolicyScope
 from reserve.models import Transfer, Wallet
+from reserve.policy_facts import ReservePolicyFacts
 from reserve.services import transfer_approve
 from tests.reserve.conftest import REGTEST_EXTERNAL
 from tests.scenarios.conftest import (
@@ -295,3 +297,38 @@ def test_a_retirement_takes_effect_at_its_time(people: People, funded: Wallet, c
     assert [line["rule_type"] for line in after.policy_preview["lines"]] == ["approval_quorum"]
     assert PolicyEvaluation.objects.get(subject_id=str(after.pk), gate="proposal").versions == []
     assert Policy.objects.get(pk=version.policy_id).status == "retired"
+
+
+@pytest.mark.django_db
+def test_a_stricter_version_takes_over_at_the_posting_gate_at_its_time(
+    people: People, funded: Wallet, clock: Clock
+) -> None:
+    # given: 10 BTC held; version 1 caps holdings at 20 BTC, version 2 at 10 BTC from the switch;
+    # two purchases of 1 BTC approved under version 1
+    switch_at = clock.now + timedelta(hours=1)
+    rules = [{"type": "holdings_cap", "params": {"max_sats": 20 * BTC}}]
+    activate_policy(people, name="Cap", scope=PERIMETER, rules=rules, effective_from=clock.now - timedelta(days=5))
+    rules = [{"type": "holdings_cap", "params": {"max_sats": 10 * BTC}}]
+    activate_policy(people, name="Cap", scope=PERIMETER, rules=rules, effective_from=switch_at)
+    purchases = [
+        approve(
+            people,
+            propose(people, direction="inbound", category="purchase", amount_sats=BTC, destination_wallet=funded),
+        )
+        for _ in range(2)
+    ]
+    assert [purchase.status for purchase in purchases] == ["approved", "approved"]
+    # when: the first is confirmed one second before the switch, the second at it
+    clock.set(switch_at - timedelta(seconds=1))
+    first = confirm(purchases[0], label="before-switch", height=600_200, at=switch_at - timedelta(minutes=5))
+    clock.set(switch_at)
+    with pytest.raises(PolicyDenied):
+        confirm(purchases[1], label="at-switch", height=600_201, at=switch_at - timedelta(minutes=1))
+    # then: version 1 let the first post; version 2 refused the second
+    assert first.status == "confirmed"
+    allowed = PolicyEvaluation.objects.get(subject_id=str(first.pk), gate="posting")
+    refused = PolicyEvaluation.objects.get(subject_id=str(purchases[1].pk), gate="posting")
+    assert ([entry["version"] for entry in allowed.versions], allowed.outcome) == ([1], "allow")
+    assert ([entry["version"] for entry in refused.versions], refused.outcome) == ([2], "deny")
+    assert (refused.lines[0]["measured_sats"], refused.lines[0]["limit_sats"]) == (12 * BTC, 10 * BTC)
+    assert ReservePolicyFacts().holdings_sats(scope=PERIMETER) == 11 * BTC
