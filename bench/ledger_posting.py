@@ -19,7 +19,9 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -53,7 +55,7 @@ def create_unchained_append(start: int) -> None:
         cursor.execute(function)
 
 
-def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
+def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:
     django_ready(migrate=False)
     import ledger.chain
     from ledger.models import Account
@@ -94,6 +96,27 @@ def ledger_run(chain: str, clients: int, seconds: float, wallet_ids: list[int]) 
     return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
 
 
+def import_run(wallet_ids: list[int], transactions: int) -> float:
+    """Transactions/s through the batch path (ledger_import_csv), one file, one DB transaction."""
+    from ledger.models import Account
+    from ledger.services import ledger_import_csv
+
+    codes = list(Account.objects.filter(pk__in=wallet_ids).values_list("code", flat=True))
+    rng = random.Random(99)
+    lines = ["idempotency_key,occurred_at,kind,account,amount_sats\n"]
+    for index in range(transactions):
+        source, target = rng.sample(codes, 2)
+        sats = rng.randint(1, 100_000)
+        occurred = (datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=index)).isoformat()
+        lines.append(f"import-{index},{occurred},bench,{target},{sats}\n")
+        lines.append(f"import-{index},{occurred},bench,{source},{-sats}\n")
+    began = time.perf_counter()
+    result = ledger_import_csv(rows=lines)
+    elapsed = time.perf_counter() - began
+    assert result.transactions_posted == transactions
+    return transactions / elapsed
+
+
 def pgbench(url: str, *args: str) -> str:
     return subprocess.run([str(PG_BIN / "pgbench"), *args, url], check=True, capture_output=True, text=True).stdout
 
@@ -131,6 +154,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (>= clients, as pgbench advises)")
+    parser.add_argument("--import-transactions", type=int, default=5000, help="size of the batch-import file")
     args = parser.parse_args()
 
     url = use_bench_database("bench_ledger")
@@ -145,6 +169,7 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     for clients in args.clients:
         rows.append({"clients": clients, "pgbench_tps": pgbench_run(url, clients, args.seconds)})
+    batch_per_s = import_run(wallet_ids, args.import_transactions)
     for chain in ("on", "off"):
         if chain == "off":
             with connection.cursor() as cursor:
@@ -167,11 +192,11 @@ def main() -> None:
             f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {on:>12.0f} {on / reference:>6.2f} "
             f"{off:>13.0f} {off / reference:>6.2f} {row['pgbench_tps_after']:>14.0f}"
         )
+    print(f"batch import (ledger_import_csv, {args.import_transactions} transactions in one file): {batch_per_s:.0f}/s")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
-    (results / "ledger_posting.json").write_text(
-        json.dumps({"machine": info, "args": vars(args), "rows": rows}, indent=2)
-    )
+    report = {"machine": info, "args": vars(args), "rows": rows, "batch_import_per_s": batch_per_s}
+    (results / "ledger_posting.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
