@@ -16,7 +16,8 @@ def evaluate_change(
 ) -> Decision:
     """Judge `change` against every rule of `versions`.
 
-    An observed movement is judged by the continuous rules only and needs no approvals.
+    An observed movement is judged by the continuous rules (and those that judge any movement,
+    such as no disposal) and needs no approvals.
     Otherwise the strictest quorum applies (default 2 from approver when no approval_quorum
     rule is in force), raised by the extra approvals a rule asks for.
     """
@@ -24,7 +25,7 @@ def evaluate_change(
     lines: list[RuleLine] = []
     for version in ordered:
         for index, rule in enumerate(version.rules):
-            if change.observed and not rule.continuous:
+            if change.observed and not (rule.continuous or rule.judges_observed):
                 continue
             context = RuleContext(change=change, facts=facts, version=version, rule_index=index, current=current)
             if not change.observed and context.direction is None:

@@ -13,7 +13,7 @@ from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
 from policy.models import Policy, PolicyBreach, PolicyVersion
 from policy.rules import parse_rules
-from policy.rules.base import RuleContext, VersionRules
+from policy.rules.base import Rule, RuleContext, VersionRules
 from policy.types import Decision, PolicyScope, ProposedChange, Verdict
 
 APPROVED = (PolicyVersion.Status.ACTIVE, PolicyVersion.Status.RETIRED)
@@ -146,12 +146,42 @@ def _samples(*, scope: PolicyScope, since: datetime, until: datetime, facts: Pol
     return sorted(samples, key=lambda sample: (sample.at, sample.kind == "day"))
 
 
+def _movement_day_row(
+    policy: Policy, version: VersionRules, index: int, rule: Rule, sample: _Sample, found: tuple[int, ...]
+) -> ComplianceRow:
+    """A day of a rule that judges movements rather than a state: breached on the days a
+    movement nobody proposed broke it."""
+    assert version.version_id is not None and version.version is not None
+    return ComplianceRow(
+        policy_id=policy.pk,
+        version_id=version.version_id,
+        version=version.version,
+        rule_index=index,
+        rule_type=rule.type_name,
+        kind="day",
+        day=sample.at.astimezone(UTC).date(),
+        at=sample.at,
+        block_height=None,
+        measured_sats=None,
+        limit_sats=None,
+        margin_sats=None,
+        verdict="deny" if found else "allow",
+        worst_margin_sats=None,
+        reason=f"{len(found)} movement(s) nobody proposed broke the rule this day."
+        if found
+        else "No movement nobody proposed broke the rule this day.",
+        breaches=found,
+    )
+
+
 def policy_compliance_report(
     *, version_or_policy: Policy | PolicyVersion, since: datetime, until: datetime, facts: PolicyFacts
 ) -> list[ComplianceRow]:
     """Each continuous rule of the policy (or of one version) over [since, until): a row at
     every holdings change and one per UTC day with its worst margin, verdict and breaches.
-    Rules that judge single transfers (limits, allowlist, quorum...) have no state to report."""
+    A rule that also judges observed movements (no disposal) has a row per day with the
+    breaches opened that day. Rules that judge only proposed transfers (limits, allowlist,
+    quorum...) have nothing to report."""
     if until <= since:
         raise ValidationFailed.for_field("until", "must be after since")
     if isinstance(version_or_policy, PolicyVersion):
@@ -193,6 +223,9 @@ def policy_compliance_report(
         )
         for index, rule in enumerate(version.rules):
             if not rule.continuous:
+                if rule.judges_observed and sample.kind == "day":
+                    found = tuple(breaches.get((version.version_id, index, sample.at.astimezone(UTC).date()), ()))
+                    rows.append(_movement_day_row(policy, version, index, rule, sample, found))
                 continue
             line = rule.evaluate(RuleContext(change=snapshot, facts=facts, version=version, rule_index=index))
             key = (version.version_id, index)

@@ -278,7 +278,7 @@ def policy_posting_transaction() -> Iterator[None]:
 @transaction.atomic
 def policy_detect(*, change: ProposedChange, facts: PolicyFacts) -> list[PolicyBreach]:
     """Detective mode for a movement nobody proposed (already booked): re-check the continuous
-    rules at its block and open a breach per violated rule (one per movement and rule, so a
+    rules (and no disposal) at its block and open a breach per violated rule (one per movement and rule, so a
     re-run of reconciliation opens nothing new). Returns the breaches of this movement."""
     change = dataclasses.replace(change, observed=True)
     decision, evaluation = _enforce(change=change, facts=facts, gate="observed")

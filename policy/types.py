@@ -79,7 +79,7 @@ class ProposedChange:
     versions in force then are applied). With `observed=True` the movement was not proposed
     but seen on chain: it is already in the facts (holdings at `at`/`block_height` include
     it), so rules judge the state it left instead of adding it again, and only the
-    continuous rules apply.
+    continuous rules (and no disposal) apply.
     """
 
     direction: str

@@ -139,10 +139,14 @@ class RuleContext:
 
 class Rule(ABC):
     """A typed rule. `continuous` rules describe a state of the scope and are re-checked on
-    observed movements and in compliance reports; the others judge proposed transfers."""
+    observed movements and in compliance reports; the others judge proposed transfers (and,
+    with `judges_observed`, observed movements too)."""
 
     type_name: ClassVar[str]
     continuous: ClassVar[bool] = False
+    # Also judges a movement nobody proposed (detective mode), though it describes no state:
+    # a rule that no movement may break, however it came about.
+    judges_observed: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

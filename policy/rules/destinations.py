@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from policy.rules.base import ParseContext, Rule, RuleContext, duration, moment, words
+from policy.rules.base import ParseContext, Rule, RuleContext, btc, duration, moment, words
 from policy.rules.params import ParamReader, parse_datetime
 from policy.types import RuleLine
 
@@ -143,9 +143,11 @@ class DestinationAllowlist(Rule):
 
 @dataclass(frozen=True)
 class NoDisposal(Rule):
-    """Reserve bitcoin leaves the perimeter only for the listed reasons (categories), never as a sale."""
+    """Reserve bitcoin leaves the perimeter only for the listed reasons (categories), never as a
+    sale. An outflow nobody proposed (signed outside the system) breaches it."""
 
     type_name = "no_disposal"
+    judges_observed = True
 
     allowed_reasons: tuple[str, ...]
     reference_required: bool
@@ -175,6 +177,15 @@ class NoDisposal(Rule):
         change = context.change
         if context.direction != "outbound" or change.destination_in_perimeter:
             return context.not_applicable(self, "the change does not leave the perimeter")
+        if change.observed:
+            # Nobody proposed it, so nobody gave it a reason: whatever its tag, it is a disposal.
+            return context.line(
+                self,
+                "deny",
+                f"{btc(change.amount_sats)} left the perimeter without a proposal; bitcoin may leave only for "
+                f"{words(self.allowed_reasons)}.",
+                measured_sats=change.amount_sats,
+            )
         category = change.category.replace("_", " ")
         if change.category == "sale" or change.category not in self.allowed_reasons:
             allowed = words(self.allowed_reasons)

@@ -3,7 +3,7 @@ court order, with a larger quorum above 10 BTC. Judged through the transfer serv
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +13,12 @@ from config.errors import Conflict
 from ledger.models import PendingTransaction
 from ledger.selectors import account_available_balance, account_balance
 from policy.errors import PolicyDenied
-from policy.models import PolicyEvaluation
+from policy.models import PolicyBreach, PolicyEvaluation
+from policy.services import policy_compliance_report
 from policy.types import PolicyScope
 from reserve.models import Agency, Transfer, Wallet
-from reserve.services import transfer_approve, transfer_mark_broadcast
+from reserve.policy_facts import ReservePolicyFacts
+from reserve.services import transfer_approve, transfer_mark_broadcast, transfer_record_observed
 from tests.reserve.conftest import REGTEST_EXTERNAL, fake_hash
 from tests.scenarios.conftest import (
     BTC,
@@ -171,3 +173,55 @@ def test_a_return_below_the_tier_needs_two(people: People, reserve_books: None, 
     # then: the tier starts at its min_sats
     assert (below.required_approvals, below.status) == (2, "approved")
     assert (at_tier.required_approvals, at_tier.status) == (3, "pending_approval")
+
+
+@pytest.mark.django_db
+def test_an_outflow_signed_outside_the_system_is_a_breach(
+    people: People, reserve_books: None, agency: Agency, cold: Wallet, vault: Wallet
+) -> None:
+    # when: reconciliation finds 2 BTC that left the reserve without a proposal, and a
+    # consolidation between two of its wallets that nobody proposed either
+    outflow, breaches = transfer_record_observed(
+        direction="outbound",
+        amount_sats=2 * BTC,
+        fee_sats=FEE_SATS,
+        txid=fake_hash("tx:leak"),
+        vout=0,
+        block_height=700_300,
+        block_hash=fake_hash("block:700300"),
+        occurred_at=timezone.now() - timedelta(hours=1),
+        source_wallet=cold,
+        external_address=REGTEST_EXTERNAL,
+    )
+    _, internal_breaches = transfer_record_observed(
+        direction="internal",
+        amount_sats=BTC,
+        fee_sats=FEE_SATS,
+        txid=fake_hash("tx:shuffle"),
+        vout=0,
+        block_height=700_301,
+        block_hash=fake_hash("block:700301"),
+        occurred_at=timezone.now() - timedelta(minutes=50),
+        source_wallet=cold,
+        destination_wallet=vault,
+    )
+    # then: the disposal is booked and raised as a breach of the no-sale rule; the consolidation is not
+    assert account_balance(account=cold.ledger_account) == 197 * BTC - 2 * FEE_SATS
+    assert [(breach.rule_type, breach.measured_sats, breach.subject_id) for breach in breaches] == [
+        ("no_disposal", 2 * BTC, str(outflow.pk))
+    ]
+    assert "without a proposal" in breaches[0].reason
+    assert internal_breaches == []
+    # and the quorum rule, which only judges proposals, opened nothing
+    assert PolicyBreach.objects.count() == 1
+    # and the compliance report lists it on its day under the no-sale rule, and only there
+    policy = PolicyBreach.objects.get().version.policy
+    since = timezone.now() - timedelta(days=2)
+    rows = policy_compliance_report(
+        version_or_policy=policy, since=since, until=timezone.now() + timedelta(days=1), facts=ReservePolicyFacts()
+    )
+    assert {row.rule_type for row in rows} == {"no_disposal"}
+    assert [(row.day, row.verdict, row.breaches) for row in rows if row.verdict == "deny"] == [
+        (breaches[0].occurred_at.astimezone(UTC).date(), "deny", (breaches[0].pk,))
+    ]
+    assert len(rows) == 4  # one row a day, from two days ago to tomorrow
