@@ -141,3 +141,42 @@ def test_non_negative_flag_refused_on_account_below_zero(equity, cold, fund):
         Account.objects.filter(pk=equity.pk).update(non_negative=True)
     # then nothing changed
     assert AccountBalance.objects.get(pk=equity.pk).non_negative is False
+
+
+def test_one_statement_with_many_legs_keeps_running_balances(cold, equity):
+    # given one raw INSERT statement with five legs on cold
+    with transaction.atomic(), connection.cursor() as cursor:
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-multi")
+        cursor.execute(
+            "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
+            " SELECT %s, account_id, amount, 'BTC', 0, 0 FROM unnest(%s::bigint[], %s::bigint[])"
+            " WITH ORDINALITY AS leg(account_id, amount, position) ORDER BY position",
+            [tx_id, [cold.pk] * 5 + [equity.pk], [100, 200, -50, 300, -25, -525]],
+        )
+    # then each leg carries the running balance, and the balance row moved once to the total
+    running = list(
+        Entry.objects.filter(transaction_id=tx_id, account=cold)
+        .order_by("pk")
+        .values_list("balance_after_sats", flat=True)
+    )
+    assert running == [100, 300, 250, 550, 525]
+    assert account_balance(account=cold) == 525
+    assert AccountBalance.objects.get(pk=cold.pk).entry_count == 5
+    assert verify_balances() == []
+
+
+def test_one_statement_may_not_dip_a_non_negative_account(cold, equity):
+    # given legs that end positive but dip below zero on the way
+    with (
+        pytest.raises(IntegrityError, match="ledger_balance_non_negative"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-dip")
+        cursor.execute(
+            "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
+            " SELECT %s, account_id, amount, 'BTC', 0, 0 FROM unnest(%s::bigint[], %s::bigint[])"
+            " WITH ORDINALITY AS leg(account_id, amount, position) ORDER BY position",
+            [tx_id, [cold.pk, cold.pk, equity.pk], [-10, 20, -10]],
+        )
+    assert account_balance(account=cold) == 0
