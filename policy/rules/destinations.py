@@ -177,6 +177,9 @@ class NoDisposal(Rule):
         change = context.change
         if context.direction != "outbound" or change.destination_in_perimeter:
             return context.not_applicable(self, "the change does not leave the perimeter")
+        if change.observed and change.proposer_id is not None:
+            # Re-checked after the fact (a reorg): it was proposed, and judged at its gates then.
+            return context.not_applicable(self, "the outflow was proposed and judged at its gates")
         if change.observed:
             # Nobody proposed it, so nobody gave it a reason: whatever its tag, it is a disposal.
             return context.line(

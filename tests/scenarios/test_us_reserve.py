@@ -18,7 +18,12 @@ from policy.services import policy_compliance_report
 from policy.types import PolicyScope
 from reserve.models import Agency, Transfer, Wallet
 from reserve.policy_facts import ReservePolicyFacts
-from reserve.services import transfer_approve, transfer_mark_broadcast, transfer_record_observed
+from reserve.services import (
+    transfer_approve,
+    transfer_mark_broadcast,
+    transfer_mark_reorged,
+    transfer_record_observed,
+)
 from tests.reserve.conftest import REGTEST_EXTERNAL, fake_hash
 from tests.scenarios.conftest import (
     BTC,
@@ -225,3 +230,20 @@ def test_an_outflow_signed_outside_the_system_is_a_breach(
         (breaches[0].occurred_at.astimezone(UTC).date(), "deny", (breaches[0].pk,))
     ]
     assert len(rows) == 4  # one row a day, from two days ago to tomorrow
+
+
+@pytest.mark.django_db
+def test_a_return_dropped_by_a_reorg_is_no_breach(people: People, reserve_books: None, cold: Wallet) -> None:
+    # given: an approved return of 5 BTC, confirmed
+    restitution = approve(
+        people, outflow(people, cold, category="return_to_victims", sats=5 * BTC, reference=COURT_ORDER)
+    )
+    restitution = confirm(restitution, label="restitution", height=700_400, at=timezone.now() - timedelta(hours=1))
+    # when: a reorg drops its block (the ledger reverses it and the continuous rules are re-checked)
+    restitution = transfer_mark_reorged(transfer=restitution)
+    # then: the sats are back and nothing is a breach: the return was proposed and approved
+    assert restitution.status == "reorged"
+    assert account_balance(account=cold.ledger_account) == 200 * BTC
+    recheck = PolicyEvaluation.objects.get(gate="observed", subject_id=str(restitution.pk))
+    assert recheck.outcome == "allow"
+    assert PolicyBreach.objects.count() == 0
