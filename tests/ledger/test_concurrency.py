@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds
 from ledger.models import AccountType, JournalTransaction
@@ -142,3 +142,24 @@ def test_crossing_transfers_do_not_deadlock(equity, fund):
     assert sum(account_balance(account=a) for a in accounts) == 40_000
     assert verify_balances() == []
     assert verify_chain().length == 4 + 8 * 15
+
+
+def test_posting_inside_a_callers_transaction_is_all_or_nothing(cold, hot, fund):
+    # given a caller (reserve) that posts inside its own atomic block and then fails
+    fund(cold, 1_000)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        post_transaction(
+            idempotency_key="outer-1",
+            entries=[EntrySpec(account=hot, amount_sats=10), EntrySpec(account=cold, amount_sats=-10)],
+            kind="transfer",
+        )
+        raise RuntimeError("policy check failed after posting")
+    # then nothing was posted and the chain continues without a gap
+    assert not JournalTransaction.objects.filter(idempotency_key="outer-1").exists()
+    again = post_transaction(
+        idempotency_key="outer-1",
+        entries=[EntrySpec(account=hot, amount_sats=10), EntrySpec(account=cold, amount_sats=-10)],
+        kind="transfer",
+    )
+    assert again.sequence == 2
+    assert verify_chain().ok
