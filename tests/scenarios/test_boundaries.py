@@ -30,6 +30,7 @@ from tests.scenarios.conftest import (
 
 DAY = 86_400
 PERIMETER = PolicyScope("perimeter")
+SECOND_DESTINATION = "bcrt1qekpm3n3ut28xspz9jn37t8qysqg5jx475p2208"
 
 
 def outflow(people: People, wallet: Wallet, sats: int) -> Transfer:
@@ -332,3 +333,44 @@ def test_a_stricter_version_takes_over_at_the_posting_gate_at_its_time(
     assert ([entry["version"] for entry in refused.versions], refused.outcome) == ([2], "deny")
     assert (refused.lines[0]["measured_sats"], refused.lines[0]["limit_sats"]) == (12 * BTC, 10 * BTC)
     assert ReservePolicyFacts().holdings_sats(scope=PERIMETER) == 11 * BTC
+
+
+@pytest.mark.django_db
+def test_an_allowlist_entry_carried_into_a_new_version_keeps_its_listing_time(
+    people: People, funded: Wallet, clock: Clock
+) -> None:
+    # given: version 1 (ten days ago) lists the court's address; version 2 (from an hour ago)
+    # lists it again and adds a second one, both as plain addresses, with a cool-off of a day
+    def allowlist(*addresses: str) -> list[dict]:
+        params = {"addresses": list(addresses), "cool_off_seconds": DAY}
+        return [{"type": "destination_allowlist", "params": params}]
+
+    activate_policy(
+        people,
+        name="Destinations",
+        scope=PERIMETER,
+        rules=allowlist(REGTEST_EXTERNAL),
+        effective_from=clock.now - timedelta(days=10),
+    )
+    activate_policy(
+        people,
+        name="Destinations",
+        scope=PERIMETER,
+        rules=allowlist(REGTEST_EXTERNAL, SECOND_DESTINATION),
+        effective_from=clock.now - timedelta(hours=1),
+    )
+    # when: outflows to each are proposed now
+    known = outflow(people, funded, BTC)
+    new = propose(
+        people,
+        direction="outbound",
+        category="return_to_victims",
+        amount_sats=BTC,
+        source_wallet=funded,
+        external_address=SECOND_DESTINATION,
+    )
+    # then: the carried entry is past its cool-off; the new one cools off until a day after version 2
+    assert preview(known, "destination_allowlist")["verdict"] == "allow"
+    line = preview(new, "destination_allowlist")
+    assert line["verdict"] == "deny"
+    assert (clock.now + timedelta(hours=23)).isoformat() in line["reason"]
