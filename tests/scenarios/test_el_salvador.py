@@ -287,6 +287,7 @@ def test_a_baseline_taken_at_a_block_gives_the_same_ceiling(people: People, cold
         author=people.policy_admins[0],
     )
     purchase = propose(people, direction="inbound", category="purchase", amount_sats=BTC, destination_wallet=cold)
+    stored = PolicyEvaluation.objects.count()
     # when: a purchase is dry-run against the draft
     decision = policy_evaluate(change=transfer_change(purchase), facts=ReservePolicyFacts(), versions=[draft])
     # then
@@ -306,6 +307,9 @@ def test_a_baseline_taken_at_a_block_gives_the_same_ceiling(people: People, cold
     decision = policy_evaluate(change=transfer_change(purchase), facts=ReservePolicyFacts(), versions=[earlier])
     assert decision.lines[0].limit_sats == 6_000 * BTC
     assert "(baseline 3,500.00000000 BTC + exempt inflows 2,500.00000000 BTC)" in decision.lines[0].reason
+    # and dry runs store nothing, nor make the drafts law
+    assert PolicyEvaluation.objects.count() == stored
+    assert transfer_policy_preview(transfer=purchase).outcome == "needs_approval"
 
 
 @pytest.mark.django_db
