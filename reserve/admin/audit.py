@@ -3,19 +3,10 @@ refuses to change them."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin
-from django.utils.html import format_html
 
-from reserve.admin.common import ReadOnlyAdmin
+from reserve.admin.common import ReadOnlyAdmin, json_block
 from reserve.models import AuditEvent
-
-
-def _pretty(value: object) -> str:
-    if value is None:
-        return "—"
-    return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', json.dumps(value, indent=2, sort_keys=True))
 
 
 @admin.register(AuditEvent)
@@ -39,8 +30,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="before")
     def before_json(self, event: AuditEvent) -> str:
-        return _pretty(event.before)
+        return json_block(event.before)
 
     @admin.display(description="after")
     def after_json(self, event: AuditEvent) -> str:
-        return _pretty(event.after)
+        return json_block(event.after)

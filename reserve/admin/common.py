@@ -3,6 +3,7 @@ service errors shown on the field they name, and satoshi formatting."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from django.db.models import Model
 from django.http import HttpRequest, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.widgets import (
     UnfoldAdminFileFieldWidget,
@@ -29,6 +31,14 @@ from config.errors import PermissionDenied as ServicePermissionDenied
 from reserve.addresses import PRIVATE_KEY_EXPLANATION
 
 _INDEXED_FIELD = re.compile(r"^[a-z_]+\[(?P<index>\d+)\]$")
+
+
+def json_block(value: object) -> str:
+    """A stored JSON value (audit snapshots, evaluation lines) as readable, escaped text."""
+    if value is None:
+        return "—"
+    text = json.dumps(value, indent=2, sort_keys=True, default=str)
+    return format_html('<pre class="text-xs" style="white-space: pre-wrap">{}</pre>', text)
 
 
 class ReadOnlyAdmin(ModelAdmin):

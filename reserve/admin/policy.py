@@ -18,7 +18,6 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path
-from django.utils.html import format_html
 from unfold.decorators import display
 
 from config.errors import ApplicationError
@@ -32,14 +31,18 @@ from policy.services import (
     policy_create_draft,
 )
 from policy.types import SCOPE_KINDS, PolicyScope
-from reserve.admin.common import ReadOnlyAdmin, StyledForm, admin_page, refuse, show_service_error, signed_in_user
+from reserve.admin.common import (
+    ReadOnlyAdmin,
+    StyledForm,
+    admin_page,
+    json_block,
+    refuse,
+    show_service_error,
+    signed_in_user,
+)
 from reserve.models import Agency, Wallet
 from reserve.roles import user_roles
 from reserve.templatetags.reserve_admin import btc
-
-
-def _pretty(value: object) -> str:
-    return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', json.dumps(value, indent=2, default=str))
 
 
 class PolicyReadAdmin(ReadOnlyAdmin):
@@ -267,15 +270,15 @@ class PolicyEvaluationAdmin(PolicyReadAdmin):
 
     @admin.display(description="lines")
     def lines_pretty(self, evaluation: PolicyEvaluation) -> str:
-        return _pretty(evaluation.lines)
+        return json_block(evaluation.lines)
 
     @admin.display(description="change judged")
     def change_pretty(self, evaluation: PolicyEvaluation) -> str:
-        return _pretty(evaluation.change)
+        return json_block(evaluation.change)
 
     @admin.display(description="versions applied")
     def versions_pretty(self, evaluation: PolicyEvaluation) -> str:
-        return _pretty(evaluation.versions)
+        return json_block(evaluation.versions)
 
 
 class OpenFirst(admin.SimpleListFilter):

@@ -3,4 +3,5 @@
 from django.contrib import admin
 
 admin.site.index_template = "reserve/admin/dashboard.html"
+admin.site.index_title = "Dashboard"
 admin.site.login_template = "reserve/admin/login.html"

@@ -15,7 +15,7 @@ def btc(sats: int | None) -> str:
     if sats is None:
         return "—"
     sign = "-" if sats < 0 else ""
-    return f"{sign}{sats_to_btc(abs(sats)):,} BTC"
+    return f"{sign}{sats_to_btc(abs(sats)):,.8f} BTC"
 
 
 @register.filter

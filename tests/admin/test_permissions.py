@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from ledger.models import Account, JournalTransaction
+from policy.models import PolicyEvaluation
 from reserve.models import Agency, AuditEvent, Transfer, TransferStatus, Wallet
 from reserve.services import transfer_create, transfer_propose
 from tests.admin.conftest import EXTERNAL, make_user
@@ -66,6 +67,7 @@ def test_an_auditor_reads_every_page_and_every_write_is_refused(
         reverse("admin:reserve_wallet_change", args=[funded_wallet.pk]),
         reverse("admin:ledger_journaltransaction_change", args=[journal.pk]),
         reverse("admin:reserve_auditevent_change", args=[AuditEvent.objects.first().pk]),  # type: ignore[union-attr]
+        reverse("admin:policy_policyevaluation_change", args=[PolicyEvaluation.objects.first().pk]),  # type: ignore[union-attr]
     ):
         assert client.get(url).status_code == 200, url
     # ...and every write is a 403 that changes nothing

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.admin.conftest import PASSWORD
+from tests.admin.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,19 @@ def test_five_bad_passwords_lock_the_account_out(operator: Any) -> None:
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_the_accounts_page_shows_roles_and_who_has_two_factor(
+    operator: Any, approver: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    # given
+    TOTPDevice.objects.create(user=approver, name="phone", confirmed=True)
+    TOTPDevice.objects.create(user=operator, name="unfinished", confirmed=False)
+    root = signed_in(make_user("root", superuser=True))
+    # when
+    response = root.get(reverse("admin:auth_user_changelist"))
+    # then
+    rows = {user.username: user for user in response.context["cl"].result_list}
+    assert response.status_code == 200
+    assert (rows["ana"].has_totp, rows["olga"].has_totp) == (True, False)
+    assert "approver" in response.content.decode()

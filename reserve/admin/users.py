@@ -1,0 +1,45 @@
+"""Accounts in the admin's own style, with each user's roles and whether two-factor is set up,
+so whoever manages accounts sees at a glance who still lacks a confirmed TOTP device."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, User
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from reserve.roles import ROLES
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ("username", "email", "roles", "two_factor", "is_staff", "is_active", "last_login")
+    list_filter = ("groups", "is_staff", "is_active", "is_superuser")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).prefetch_related("groups").annotate(has_totp=Exists(confirmed))
+
+    @admin.display(description="roles")
+    def roles(self, user: User) -> str:
+        return ", ".join(group.name for group in user.groups.all() if group.name in ROLES) or "—"
+
+    @admin.display(description="TOTP", boolean=True, ordering="has_totp")
+    def two_factor(self, user: User) -> bool:
+        return bool(getattr(user, "has_totp", False))
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
