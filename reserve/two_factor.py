@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -33,6 +33,8 @@ from reserve.roles import APPROVER, OPERATOR, POLICY_ADMIN, user_roles
 PRIVILEGED_ROLES = frozenset({OPERATOR, APPROVER, POLICY_ADMIN})
 VERIFY_URL_NAME = "two_factor_verify"
 ENROL_URL_NAME = "two_factor_enrol"
+# Session-authenticated API calls pass the same gate; token-authenticated ones carry no session.
+API_PREFIX = "/api/"
 
 
 def two_factor_required(user: Any) -> bool:
@@ -51,18 +53,26 @@ def totp_enrolment_device(*, user: Any) -> TOTPDevice:
     return device
 
 
-def totp_verify(*, request: HttpRequest, token: str, enrolling: bool = False) -> bool:
-    """Check `token` against the user's confirmed devices (or, when enrolling, the device being
-    enrolled, which it then confirms) and mark the session verified on success."""
-    devices = TOTPDevice.objects.filter(user=request.user, confirmed=not enrolling).order_by("pk")
-    for device in devices:
+def totp_device_matching(*, user: Any, token: str, enrolling: bool = False) -> TOTPDevice | None:
+    """The user's confirmed device (when enrolling: the one being enrolled, then confirmed) that
+    accepts `token`, or None. Each device throttles repeated failures itself. Usable by any
+    login path (e.g. an API token endpoint) that must ask privileged users for a code."""
+    for device in TOTPDevice.objects.filter(user=user, confirmed=not enrolling).order_by("pk"):
         if device.verify_token(token.strip()):
             if enrolling:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
-            otp_login(request, device)
-            return True
-    return False
+            return device
+    return None
+
+
+def totp_verify(*, request: HttpRequest, token: str, enrolling: bool = False) -> bool:
+    """Check `token` for the signed-in user and, if it matches, mark the session verified."""
+    device = totp_device_matching(user=request.user, token=token, enrolling=enrolling)
+    if device is None:
+        return False
+    otp_login(request, device)
+    return True
 
 
 def _is_verified(user: Any) -> bool:
@@ -71,8 +81,9 @@ def _is_verified(user: Any) -> bool:
 
 
 class AdminTwoFactorMiddleware:
-    """Sends an unverified privileged user from any admin page to verify (or enrol). Sits after
-    django_otp's OTPMiddleware, which tells whether the session was verified."""
+    """Sends an unverified privileged user from any admin page to verify (or enrol), and refuses
+    the same session on the API, which would otherwise accept the admin's session cookie. Sits
+    after django_otp's OTPMiddleware, which tells whether the session was verified."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -81,11 +92,17 @@ class AdminTwoFactorMiddleware:
         return self._gate(request) or self.get_response(request)
 
     def _gate(self, request: HttpRequest) -> HttpResponse | None:
-        if not settings.REQUIRE_TWO_FACTOR or not request.path.startswith(reverse("admin:index")):
+        if not settings.REQUIRE_TWO_FACTOR:
             return None
+        on_api = request.path.startswith(API_PREFIX) and "Authorization" not in request.headers
         open_paths = {reverse(name) for name in ("admin:login", "admin:logout", VERIFY_URL_NAME, ENROL_URL_NAME)}
-        if request.path in open_paths or not two_factor_required(request.user) or _is_verified(request.user):
+        on_admin = request.path.startswith(reverse("admin:index")) and request.path not in open_paths
+        if not (on_api or on_admin) or not two_factor_required(request.user) or _is_verified(request.user):
             return None
+        if on_api:
+            message = f"This session has not passed two-factor verification; verify at {reverse(VERIFY_URL_NAME)}"
+            error = {"code": "two_factor_required", "message": message, "fields": {}}
+            return JsonResponse({"error": error}, status=403)
         enrolled = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
         target = reverse(VERIFY_URL_NAME if enrolled else ENROL_URL_NAME)
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

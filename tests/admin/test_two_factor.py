@@ -40,12 +40,16 @@ def test_a_privileged_user_passes_only_after_verifying_a_totp_code(
     # then
     assert wrong.status_code == 400
     assert client.get(transfers).status_code == 302
+    # ...and the same session gets nothing from the API either
+    refused = client.get("/api/v1/transfers/")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "two_factor_required"
     # when: the current code (the device throttles after a failure, so wait out its delay)
     time.sleep(1.1)
     verified = client.post(reverse("two_factor_verify"), {"token": code(device), "next": transfers})
     # then
     assert verified.status_code == 302 and verified["Location"] == transfers
     assert client.get(transfers).status_code == 200
+    assert client.get("/api/v1/transfers/").status_code == 200
 
 
 @override_settings(REQUIRE_TWO_FACTOR=True)
