@@ -42,6 +42,8 @@ from reserve.services import (
     price_quotes_import_csv,
     transfer_approve,
     transfer_cancel,
+    transfer_mark_broadcast,
+    transfer_mark_failed,
     transfer_reject,
     transfers_import_csv,
 )
@@ -65,6 +67,8 @@ DECISIONS = {
     "approve": ("reserve.approve_transfer", "approved"),
     "reject": ("reserve.approve_transfer", "rejected"),
     "cancel": ("reserve.propose_transfer", "cancelled"),
+    "broadcast": ("reserve.execute_transfer", "marked broadcast"),
+    "fail": ("reserve.execute_transfer", "marked failed"),
 }
 
 
@@ -266,13 +270,20 @@ class TransferAdmin(ServiceAdmin):
             "show_decision": pending and user.has_perm("reserve.approve_transfer"),
             "decision_blocked": blocked,
             "can_cancel": transfer.status in OPEN_STATUSES and user.has_perm("reserve.propose_transfer"),
+            # The custodian signs and sends outside the system; operators record what happened.
+            "can_mark_broadcast": transfer.status == TransferStatus.APPROVED
+            and transfer.direction != TransferDirection.INBOUND
+            and user.has_perm("reserve.execute_transfer"),
+            "can_mark_failed": transfer.status in (TransferStatus.APPROVED, TransferStatus.BROADCAST)
+            and user.has_perm("reserve.execute_transfer"),
             "policy": transfer.policy_preview,
             "reservation": reservation,
             "reservation_entries": list(reservation.entries.select_related("account")) if reservation else [],
         }
 
     def decide_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
-        """Approve, reject or cancel (POST only); the services decide who may and when."""
+        """Approve, reject, cancel, mark broadcast or failed (POST only); the services decide who
+        may and when."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         permission, done = DECISIONS[action]
@@ -285,8 +296,12 @@ class TransferAdmin(ServiceAdmin):
                 transfer = transfer_approve(transfer=transfer, actor=request.user, comment=text)
             elif action == "reject":
                 transfer = transfer_reject(transfer=transfer, actor=request.user, comment=text)
-            else:
+            elif action == "cancel":
                 transfer = transfer_cancel(transfer=transfer, actor=request.user, reason=text)
+            elif action == "broadcast":
+                transfer = transfer_mark_broadcast(transfer=transfer, actor=request.user, txid=text)
+            else:
+                transfer = transfer_mark_failed(transfer=transfer, actor=request.user, reason=text)
         except ApplicationError as error:
             refuse(error)
             messages.error(request, f"Not {done}: {error.message}")

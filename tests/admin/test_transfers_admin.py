@@ -180,3 +180,31 @@ def test_an_operator_cancels_and_decisions_are_post_only(
     assert as_get.status_code == 405
     transfer.refresh_from_db()
     assert transfer.status == TransferStatus.CANCELLED
+
+
+def test_an_operator_records_the_broadcast_then_the_failure_which_releases_the_reservation(
+    operator: Any, approver: Any, approver2: Any, funded_wallet: Wallet, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: an approved outflow holding 0.5001 BTC
+    client = signed_in(operator)
+    transfer = propose(client, proposal(funded_wallet))
+    for user in (approver, approver2):
+        signed_in(user).post(reverse("admin:reserve_transfer_approve", args=[transfer.pk]))
+    page = client.get(reverse("admin:reserve_transfer_change", args=[transfer.pk])).content.decode()
+    assert 'id="broadcast-button"' in page
+    # when
+    bad = client.post(reverse("admin:reserve_transfer_broadcast", args=[transfer.pk]), {"comment": "xyz"}, follow=True)
+    client.post(reverse("admin:reserve_transfer_broadcast", args=[transfer.pk]), {"comment": "AB" * 32})
+    # then
+    assert "must be 64 hexadecimal characters" in bad.content.decode()
+    transfer.refresh_from_db()
+    assert (transfer.status, transfer.txid) == (TransferStatus.BROADCAST, "ab" * 32)
+    # when
+    client.post(
+        reverse("admin:reserve_transfer_fail", args=[transfer.pk]), {"comment": "double-spent by the custodian"}
+    )
+    # then
+    transfer.refresh_from_db()
+    assert transfer.status == TransferStatus.FAILED
+    assert AccountBalance.objects.get(account=funded_wallet.ledger_account).pending_sats == 0
+    assert signed_in(approver).post(reverse("admin:reserve_transfer_fail", args=[transfer.pk])).status_code == 403
