@@ -11,6 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from policy.services import policy_approve, policy_create_draft
+from policy.types import PolicyScope
 from reserve.models import PriceQuote, Transfer, TransferStatus, Wallet
 from reserve.services import transfer_create, transfer_propose, transfer_record_observed
 from tests.admin.conftest import BTC, EXTERNAL
@@ -108,3 +110,27 @@ def test_the_dashboard_shows_holdings_caps_breaches_and_what_awaits_the_user(
     assert 'id="open-breaches"' in page and "holdings_cap" in page
     assert [transfer.pk for transfer in response.context["awaiting"]] == [pending.pk]
     assert 'id="awaiting-decision"' in page
+
+
+def test_the_no_net_accumulation_ceiling_shows_its_margin(
+    policy_admins: list[Any], funded_wallet: Wallet, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: baseline 1 BTC from 1 Jan; the 2 BTC forfeiture of 5 Jan is exempt and raises the ceiling
+    author, first, second = policy_admins
+    draft = policy_create_draft(
+        name="IMF ceiling",
+        scope=PolicyScope("perimeter"),
+        rules=[{"type": "no_net_accumulation", "params": {"baseline_sats": BTC}}],
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+        author=author,
+    )
+    policy_approve(version=draft, approver=first)
+    policy_approve(version=draft, approver=second)
+    # when
+    response = signed_in(author).get(reverse("admin:index"))
+    # then
+    (ceiling,) = response.context["caps"]
+    assert (ceiling.rule_type, ceiling.verdict) == ("no_net_accumulation", "allow")
+    assert (ceiling.measured_sats, ceiling.limit_sats, ceiling.margin_sats) == (2 * BTC, 3 * BTC, BTC)
+    assert ceiling.used_percent == 66
+    assert "IMF ceiling v1" in response.content.decode()
