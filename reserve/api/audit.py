@@ -12,7 +12,7 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reserve.api.base import FORMAT_PARAMETER, READ_ERRORS, CsvMixin, Pagination
+from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.transfers import AuditEventSerializer
 from reserve.models import AuditEvent, Transfer, Wallet
@@ -55,9 +55,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        tags=["audit"], parameters=[FORMAT_PARAMETER], responses={200: AuditEventSerializer(many=True), **READ_ERRORS}
-    )
+    list=extend_schema(tags=["audit"], parameters=[FORMAT_PARAMETER], responses=list_responses(AuditEventSerializer))
 )
 class AuditEventViewSet(CsvMixin, viewsets.GenericViewSet):
     """Every state change of an operational record, newest first."""

@@ -101,7 +101,24 @@ class ApiMixin:
 
 
 class CsvMixin(ApiMixin):
+    """Reports and lists also render as CSV (`?format=csv`); a viewset's other actions do not."""
+
     renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def get_renderers(self) -> list[Any]:
+        renderers = super().get_renderers()  # type: ignore[misc]
+        if getattr(self, "action", None) in (None, "list"):
+            return renderers
+        return [renderer for renderer in renderers if not isinstance(renderer, CSVRenderer)]
+
+
+def list_responses(serializer: Any) -> dict[Any, Any]:
+    """A page of `serializer` items as JSON, the page's rows as CSV, and the read errors (JSON)."""
+    return {
+        (200, "application/json"): serializer(many=True),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The page's rows as CSV"),
+        **{(status, "application/json"): response for status, response in READ_ERRORS.items()},
+    }
 
 
 class StatedPagination(Pagination):

@@ -19,6 +19,7 @@ from reserve.api.base import (
     CsvMixin,
     Pagination,
     StrictInputSerializer,
+    list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
@@ -61,9 +62,7 @@ class AgencyCreateInput(StrictInputSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        tags=["custody"], parameters=[FORMAT_PARAMETER], responses={200: AgencySerializer(many=True), **READ_ERRORS}
-    ),
+    list=extend_schema(tags=["custody"], parameters=[FORMAT_PARAMETER], responses=list_responses(AgencySerializer)),
     retrieve=extend_schema(tags=["custody"], responses={200: AgencySerializer, **READ_ERRORS}),
 )
 class AgencyViewSet(CsvMixin, viewsets.GenericViewSet):
@@ -235,9 +234,7 @@ class WalletRegisterInput(StrictInputSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        tags=["custody"], parameters=[FORMAT_PARAMETER], responses={200: WalletSerializer(many=True), **READ_ERRORS}
-    ),
+    list=extend_schema(tags=["custody"], parameters=[FORMAT_PARAMETER], responses=list_responses(WalletSerializer)),
     retrieve=extend_schema(tags=["custody"], responses={200: WalletDetailSerializer, **READ_ERRORS}),
 )
 class WalletViewSet(CsvMixin, viewsets.GenericViewSet):

@@ -26,6 +26,7 @@ from reserve.api.base import (
     Pagination,
     StatedPagination,
     StrictInputSerializer,
+    list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.reports.chain_point import chain_point
@@ -97,7 +98,7 @@ class JournalFilter(django_filters.FilterSet):
     list=extend_schema(
         tags=["ledger"],
         parameters=[FORMAT_PARAMETER],
-        responses={200: JournalTransactionSerializer(many=True), **READ_ERRORS},
+        responses=list_responses(JournalTransactionSerializer),
     )
 )
 class JournalTransactionViewSet(CsvMixin, viewsets.GenericViewSet):
@@ -177,7 +178,7 @@ class AsOfInput(StrictInputSerializer):
             OpenApiParameter("posted_as_of", OpenApiTypes.DATETIME, description="Balances as the books said then"),
             FORMAT_PARAMETER,
         ],
-        responses={200: AccountSerializer(many=True), **READ_ERRORS},
+        responses=list_responses(AccountSerializer),
     )
 )
 class AccountViewSet(CsvMixin, viewsets.GenericViewSet):

@@ -31,6 +31,7 @@ from reserve.api.base import (
     Pagination,
     StrictInputSerializer,
     csv_responses,
+    list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
@@ -148,7 +149,7 @@ class PolicyDraftInput(StrictInputSerializer):
     list=extend_schema(
         tags=["policy"],
         parameters=[FORMAT_PARAMETER],
-        responses={200: PolicyVersionSerializer(many=True), **READ_ERRORS},
+        responses=list_responses(PolicyVersionSerializer),
     ),
     retrieve=extend_schema(tags=["policy"], responses={200: PolicyVersionSerializer, **READ_ERRORS}),
 )
@@ -320,7 +321,7 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
     list=extend_schema(
         tags=["policy"],
         parameters=[FORMAT_PARAMETER],
-        responses={200: PolicyEvaluationSerializer(many=True), **READ_ERRORS},
+        responses=list_responses(PolicyEvaluationSerializer),
     )
 )
 class PolicyEvaluationViewSet(CsvMixin, viewsets.GenericViewSet):
@@ -387,9 +388,7 @@ class BreachFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        tags=["policy"], parameters=[FORMAT_PARAMETER], responses={200: BreachSerializer(many=True), **READ_ERRORS}
-    )
+    list=extend_schema(tags=["policy"], parameters=[FORMAT_PARAMETER], responses=list_responses(BreachSerializer))
 )
 class BreachViewSet(CsvMixin, viewsets.GenericViewSet):
     """Continuous rules found violated after the fact, open until resolved with a reason."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -12,7 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.api.base import READ_ERRORS, WRITE_ERRORS, ApiMixin, BtcField, Pagination, StrictInputSerializer
+from reserve.api.base import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ApiMixin,
+    BtcField,
+    CsvMixin,
+    Pagination,
+    StrictInputSerializer,
+    list_responses,
+)
+from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import OPERATORS
 from reserve.models import ReserveProof, ReserveProofChallenge
@@ -134,23 +145,37 @@ class SignatureInput(StrictInputSerializer):
     signature = serializers.CharField(max_length=2000, help_text="base64")
 
 
+@date_range("created_at")
+class ReserveProofFilter(django_filters.FilterSet):
+    covers_perimeter = django_filters.BooleanFilter()
+    network = django_filters.CharFilter()
+    min_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="gte")
+    max_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="lte")
+
+    class Meta:
+        model = ReserveProof
+        fields: list[str] = []
+
+
 @extend_schema_view(
-    list=extend_schema(tags=["proofs"], responses={200: ProofSerializer(many=True), **READ_ERRORS}),
+    list=extend_schema(tags=["proofs"], responses=list_responses(ProofSerializer)),
     retrieve=extend_schema(tags=["proofs"], responses={200: ProofDetailSerializer, **READ_ERRORS}),
 )
-class ReserveProofViewSet(ApiMixin, viewsets.GenericViewSet):
+class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
     """Statements of proven reserves. The detail re-verifies every signature over its challenge.
     Operators submit signatures over a challenge (POST)."""
 
     serializer_class = ProofSerializer
     pagination_class = Pagination
+    filter_backends = BACKENDS
+    filterset_class = ReserveProofFilter
     write_roles = OPERATORS
 
     def get_queryset(self) -> QuerySet[ReserveProof]:
         return ReserveProof.objects.select_related("challenge", "created_by").order_by("-created_at", "-id")
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ProofSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:

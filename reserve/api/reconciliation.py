@@ -9,7 +9,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from reserve.api.base import FORMAT_PARAMETER, READ_ERRORS, CsvMixin, Pagination
+from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
 from reserve.api.filters import BACKENDS, date_range
 from reserve.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunStatus
 
@@ -59,7 +59,7 @@ class ReconciliationRunFilter(django_filters.FilterSet):
     list=extend_schema(
         tags=["reconciliation"],
         parameters=[FORMAT_PARAMETER],
-        responses={200: ReconciliationRunSerializer(many=True), **READ_ERRORS},
+        responses=list_responses(ReconciliationRunSerializer),
     )
 )
 class ReconciliationRunViewSet(CsvMixin, viewsets.GenericViewSet):
@@ -123,7 +123,7 @@ class DiscrepancyFilter(django_filters.FilterSet):
     list=extend_schema(
         tags=["reconciliation"],
         parameters=[FORMAT_PARAMETER],
-        responses={200: DiscrepancySerializer(many=True), **READ_ERRORS},
+        responses=list_responses(DiscrepancySerializer),
     )
 )
 class DiscrepancyViewSet(CsvMixin, viewsets.GenericViewSet):

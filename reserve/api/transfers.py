@@ -25,6 +25,7 @@ from reserve.api.base import (
     CsvMixin,
     Pagination,
     StrictInputSerializer,
+    list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
@@ -218,9 +219,7 @@ class TransferProposeInput(StrictInputSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        tags=["transfers"], parameters=[FORMAT_PARAMETER], responses={200: TransferSerializer(many=True), **READ_ERRORS}
-    ),
+    list=extend_schema(tags=["transfers"], parameters=[FORMAT_PARAMETER], responses=list_responses(TransferSerializer)),
     retrieve=extend_schema(tags=["transfers"], responses={200: TransferDetailSerializer, **READ_ERRORS}),
 )
 class TransferViewSet(CsvMixin, viewsets.GenericViewSet):

@@ -120,11 +120,15 @@ def confirm(transfer: Transfer, height: int, label: str) -> Transfer:
 
 
 @dataclass
-class Books:
+class Custody:
     agency: Agency
     cold: Wallet
     vault: Wallet
     signer: Wallet
+
+
+@dataclass
+class Books(Custody):
     transfers: list[Transfer]
     pending: Transfer
     draft: PolicyVersion
@@ -139,7 +143,8 @@ def move(users: dict[str, Any], height: int, label: str, **fields: Any) -> Trans
 
 
 @pytest.fixture
-def books(users: dict[str, Any]) -> Books:
+def custody(users: dict[str, Any]) -> Custody:
+    """An agency, two descriptor wallets and the signing key's wallet, and verified blocks 100..104."""
     operator = users["operator"]
     agency = agency_create(name="Treasury", kind="ministry", actor=operator)
     cold = wallet_register(
@@ -170,6 +175,13 @@ def books(users: dict[str, Any]) -> Books:
     )
     for height in range(100, 105):
         record_block(height)
+    return Custody(agency=agency, cold=cold, vault=vault, signer=signer)
+
+
+@pytest.fixture
+def books(users: dict[str, Any], custody: Custody) -> Books:
+    """The custody funded at blocks 101..104, a pending outbound proposal and a draft policy version."""
+    cold, vault, signer = custody.cold, custody.vault, custody.signer
     transfers = [
         move(
             users,
@@ -214,7 +226,7 @@ def books(users: dict[str, Any]) -> Books:
         ),
     ]
     pending = transfer_create(
-        actor=operator,
+        actor=users["operator"],
         direction="outbound",
         category="return_to_victims",
         amount_sats=BTC // 2,
@@ -222,7 +234,7 @@ def books(users: dict[str, Any]) -> Books:
         external_address=EXTERNAL,
         provenance_reference="Order 9",
     )
-    transfer_propose(transfer=pending, actor=operator)
+    transfer_propose(transfer=pending, actor=users["operator"])
     draft = policy_create_draft(
         name="perimeter cap",
         scope=PolicyScope("perimeter"),
@@ -231,5 +243,5 @@ def books(users: dict[str, Any]) -> Books:
         author=users["policy_admin2"],
     )
     return Books(
-        agency=agency, cold=cold, vault=vault, signer=signer, transfers=transfers, pending=pending, draft=draft
+        agency=custody.agency, cold=cold, vault=vault, signer=signer, transfers=transfers, pending=pending, draft=draft
     )

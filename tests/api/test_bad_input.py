@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import EXTERNAL, Books
+from tests.api.conftest import EXTERNAL, Books, Custody
 
 MAINNET_ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 
@@ -16,12 +16,12 @@ def post(client: Any, path: str, body: Any, **headers: Any) -> Any:
     return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()), **headers)
 
 
-def transfer(books: Books, **changes: Any) -> dict[str, Any]:
+def transfer(custody: Custody, **changes: Any) -> dict[str, Any]:
     body = {
         "direction": "outbound",
         "category": "return_to_victims",
         "amount_sats": 1_000_000,
-        "source_wallet": books.cold.pk,
+        "source_wallet": custody.cold.pk,
         "external_address": EXTERNAL,
     }
     return body | changes
@@ -51,7 +51,7 @@ CASES: list[tuple[str, str, Any, str]] = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("role", "path", "body", "field"), CASES)
 def test_bad_query_names_the_field(
-    clients: dict[str, Any], books: Books, role: str, path: str, body: Any, field: str
+    clients: dict[str, Any], custody: Custody, role: str, path: str, body: Any, field: str
 ) -> None:
     # when
     response = clients[role].get(path)
@@ -79,10 +79,10 @@ WRITE_CASES: list[tuple[str, str, Any, str]] = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("role", "path", "changes", "field"), WRITE_CASES)
 def test_bad_transfer_names_the_field(
-    clients: dict[str, Any], books: Books, role: str, path: str, changes: Any, field: str
+    clients: dict[str, Any], custody: Custody, role: str, path: str, changes: Any, field: str
 ) -> None:
     # when
-    response = post(clients[role], path, transfer(books, **changes))
+    response = post(clients[role], path, transfer(custody, **changes))
     # then
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"], response.json()
@@ -113,13 +113,13 @@ def test_bad_transfer_names_the_field(
     ],
 )
 def test_bad_writes_name_the_field(
-    clients: dict[str, Any], books: Books, role: str, path: str, body: Any, field: str
+    clients: dict[str, Any], custody: Custody, role: str, path: str, body: Any, field: str
 ) -> None:
     # given: a valid request with one field spoiled
     valid = {
         "/api/v1/wallets/": {
             "name": "hot-09",
-            "agency": books.agency.pk,
+            "agency": custody.agency.pk,
             "kind": "hot",
             "network": "regtest",
             "addresses": [EXTERNAL],
@@ -139,12 +139,12 @@ def test_bad_writes_name_the_field(
 
 
 @pytest.mark.django_db
-def test_malformed_json_and_missing_key(clients: dict[str, Any], books: Books) -> None:
+def test_malformed_json_and_missing_key(clients: dict[str, Any], custody: Custody) -> None:
     # when
     broken = clients["operator"].post(
         "/api/v1/transfers/", b'{"amount_sats": ', content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
     )
-    keyless = clients["operator"].post("/api/v1/transfers/", transfer(books), format="json")
+    keyless = clients["operator"].post("/api/v1/transfers/", transfer(custody), format="json")
     not_an_object = post(clients["operator"], "/api/v1/transfers/", ["amount_sats"])
     # then
     assert broken.status_code == 400
@@ -155,7 +155,7 @@ def test_malformed_json_and_missing_key(clients: dict[str, Any], books: Books) -
 
 
 @pytest.mark.django_db
-def test_missing_objects_are_404_in_the_error_shape(clients: dict[str, Any], books: Books) -> None:
+def test_missing_objects_are_404_in_the_error_shape(clients: dict[str, Any], custody: Custody) -> None:
     # when
     responses = [
         clients["auditor"].get("/api/v1/transfers/999999/"),

@@ -100,7 +100,7 @@ def test_a_failed_write_stores_nothing_and_may_be_retried(clients: dict[str, Any
     assert ApiIdempotencyKey.objects.filter(key="key-3").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_racing_replays_create_one_transfer() -> None:
     # given
     operator = make_user("racer", "operator")

@@ -28,7 +28,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_api_matches_its_schema(live_server: Any, books: Books) -> None:
     # given: the schema served by the live server, and an auditor's and an operator's token
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
