@@ -4,15 +4,12 @@ import, propose a transfer after the policy preview, and approve it as two other
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.contrib.auth.models import Group
 from django.db import connections
 
 from ledger.models import AccountBalance, PendingStatus
@@ -31,7 +28,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the role groups come from data migrations, which an earlier transactional
+# test's flush would have removed.
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def _unavailable(reason: str) -> None:
@@ -62,13 +61,6 @@ def browser(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         connections.close_all()
 
 
-@pytest.fixture
-def roles(transactional_db: None) -> None:
-    """The role groups come from a data migration; an earlier transactional test's flush removes them."""
-    if not Group.objects.filter(name="operator").exists():
-        importlib.import_module("reserve.migrations.0003_roles").create_roles(apps, None)
-
-
 def signed_in_page(browser: Any, base_url: str, username: str, landing: str = "/admin/") -> Any:
     """A fresh browser session signed in through the login form, landing on `landing`."""
     page = browser.new_context(base_url=base_url).new_page()
@@ -84,7 +76,7 @@ def signed_in_page(browser: Any, base_url: str, username: str, landing: str = "/
     return page
 
 
-def test_register_propose_and_approve_in_a_browser(browser: Any, live_server: Any, roles: None, tmp_path: Path) -> None:
+def test_register_propose_and_approve_in_a_browser(browser: Any, live_server: Any, tmp_path: Path) -> None:
     # given
     operator = make_user("olga", "operator")
     make_user("ana", "approver")
