@@ -21,8 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reserve.booking import BlockBookings, block_book
-from reserve.chain.blocks import ScannedBlock, Watchlist, parse_header, scan_block
-from reserve.chain.errors import BlockVerificationError, NodeRpcError
+from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, scan_block
+from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError
 from reserve.chain.pow import RETARGET_INTERVAL
 from reserve.chain.rpc import RpcChainSource
 from reserve.chain.verify import verify_block, verify_difficulty
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 # Answers in a row whose block does not link to the node's own block below it.
 MAX_UNLINKED_ANSWERS = 3
+# Blocks that touch nothing of the wallet commit together, up to this many at a time.
+BATCH_BLOCKS = 50
 
 
 class ScanInterrupted(Exception):
@@ -163,26 +165,25 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
 
 
 def _verify_difficulty(
-    *, source: RpcChainSource, network: str, height: int, block: ScannedBlock, parent_hash: str | None
+    *,
+    source: RpcChainSource,
+    network: str,
+    height: int,
+    block: ScannedBlock,
+    parent: BlockHeader | None,
+    parent_hash: str | None,
 ) -> None:
-    """The block's bits are those consensus requires on top of its (recorded) parent."""
-    parent = (
-        ChainBlock.objects.filter(network=network, hash=parent_hash).exclude(header=b"").first()
-        if parent_hash is not None
-        else None
-    )
+    """The block's bits are those consensus requires on top of its parent (the previous block
+    of this scan, or the recorded header)."""
+    if parent is None and parent_hash is not None:
+        row = ChainBlock.objects.filter(network=network, hash=parent_hash).exclude(header=b"").first()
+        parent = parse_header(bytes(row.header)) if row is not None else None
     if parent is None:
         return  # a wallet's first block: no parent of ours to derive the difficulty from
     period_start = None
     if height % RETARGET_INTERVAL == 0 and network not in ("regtest", "testnet"):
         period_start = parse_header(source.raw_block_header(source.block_hash(height - RETARGET_INTERVAL)))
-    verify_difficulty(
-        block.header,
-        network=network,
-        height=height,
-        parent=parse_header(bytes(parent.header)),
-        period_start=period_start,
-    )
+    verify_difficulty(block.header, network=network, height=height, parent=parent, period_start=period_start)
 
 
 def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
@@ -209,7 +210,12 @@ def _apply_block(
         cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
         row = _record_block(network=wallet.network, height=height, block=block)
         # Outputs to scripts just past the window: derive further and look at this block again.
-        while block.outputs:
+        while (
+            block.outputs
+            and WatchedScript.objects.filter(
+                wallet=wallet, script_pubkey__in=[output.script for output in block.outputs], used=False
+            ).exists()
+        ):
             added = wallet_extend_gap(wallet=wallet, used_script_pubkeys={output.script for output in block.outputs})
             if not added:
                 break
@@ -308,6 +314,18 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
     return fork_height
 
 
+def _apply_headers(*, wallet: Wallet, blocks: list[tuple[int, ScannedBlock]], cursor_before: tuple[int, str]) -> None:
+    """Blocks that touch nothing of the wallet: their verified headers and the cursor, in one transaction."""
+    with transaction.atomic():
+        cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
+        for height, block in blocks:
+            _record_block(network=wallet.network, height=height, block=block)
+        cursor.height, cursor.block_hash = blocks[-1][0], blocks[-1][1].hash
+        cursor.blocks_scanned += len(blocks)
+        cursor.updated_at = timezone.now()
+        cursor.save()
+
+
 def wallet_scan(
     *,
     wallet: Wallet,
@@ -317,9 +335,11 @@ def wallet_scan(
 ) -> ScanResult:
     """Bring `wallet` up to the node's best block; returns the tip scanned to and what was booked.
 
-    Raises `BlockVerificationError` (after recording the refused block) when the node sends a
-    block that fails verification, `NodeUnavailable` when it stops answering; everything
-    committed before stays, and the next scan resumes from the cursor.
+    Blocks that pay or spend nothing of the wallet commit in batches (headers and cursor);
+    any other block commits alone with its effects. Raises `BlockVerificationError` (after
+    recording the refused block) when the node sends a block that fails verification,
+    `NodeUnavailable` when it stops answering; everything committed before stays, and the
+    next scan resumes from the cursor.
     """
     network = wallet.network
     cursor = scan_cursor(wallet=wallet)
@@ -327,56 +347,100 @@ def wallet_scan(
     tip_height = source.block_count()
     result = ScanResult(tip_height=tip_height, tip_hash="")
     started = time.monotonic()
+    committed = position = (cursor.height, cursor.block_hash)
+    parent_header: BlockHeader | None = None
+    pending: list[tuple[int, ScannedBlock]] = []
     unlinked = 0
-    while True:
-        if cursor.height >= 0 and _node_hash(source, cursor.height) != cursor.block_hash:
-            _rewind(wallet=wallet, source=source, cursor=cursor)
-            result.reorgs += 1
-            cursor.refresh_from_db()
-            watchlist = _watchlist(wallet)
-            continue
-        height = cursor.height + 1 if cursor.height >= 0 else wallet.birthday_height
-        if height > tip_height:
-            tip_height = source.block_count()
+
+    def flush() -> None:
+        nonlocal committed
+        if pending:
+            _apply_headers(wallet=wallet, blocks=pending, cursor_before=committed)
+            committed = (pending[-1][0], pending[-1][1].hash)
+            pending.clear()
+
+    def reorged() -> bool:
+        """Is the block we stand on gone from the node's best chain? If so, rewind to the fork."""
+        nonlocal committed, position, parent_header, watchlist
+        flush()
+        if position[0] < 0 or _node_hash(source, position[0]) == position[1]:
+            return False
+        cursor.refresh_from_db()
+        _rewind(wallet=wallet, source=source, cursor=cursor)
+        cursor.refresh_from_db()
+        committed = position = (cursor.height, cursor.block_hash)
+        parent_header = None
+        watchlist = _watchlist(wallet)
+        result.reorgs += 1
+        return True
+
+    try:
+        while True:
+            height = position[0] + 1 if position[0] >= 0 else wallet.birthday_height
             if height > tip_height:
+                tip_height = source.block_count()
+            if height > tip_height:
+                if reorged():
+                    continue
                 break
-        block_hash = source.block_hash(height)
-        raw = source.raw_block(block_hash)
-        block = scan_block(raw, watchlist)
-        # The first block of a wallet links to nothing of its own; later ones to the cursor's block.
-        parent_hash = cursor.block_hash if cursor.height >= 0 else None
-        if parent_hash is not None and block.header.prev_hash != parent_hash:
-            # The node switched branches between our calls: the check above walks back. A node
-            # that keeps contradicting itself is refused.
-            unlinked += 1
-            if unlinked > MAX_UNLINKED_ANSWERS:
-                raise BlockVerificationError(
-                    f"parent is {block.header.prev_hash}, but the node keeps {parent_hash} at height {height - 1}",
-                    block_hash=block.hash,
+            block_hash = _node_hash(source, height)
+            if block_hash is None:
+                tip_height = source.block_count()  # the node's chain got shorter meanwhile
+                continue
+            raw = source.raw_block(block_hash)
+            block = scan_block(raw, watchlist)
+            # The first block of a wallet links to nothing of its own; later ones to the previous block.
+            parent_hash = position[1] if position[0] >= 0 else None
+            if parent_hash is not None and block.header.prev_hash != parent_hash:
+                if reorged():
+                    continue
+                # The node answered from two branches in turn; one that keeps doing so is refused.
+                unlinked += 1
+                if unlinked > MAX_UNLINKED_ANSWERS:
+                    raise BlockVerificationError(
+                        f"parent is {block.header.prev_hash}, but the node keeps {parent_hash} at height {height - 1}",
+                        block_hash=block.hash,
+                    )
+                continue
+            unlinked = 0
+            try:
+                verify_block(block, network=network, parent_hash=parent_hash)
+                _verify_difficulty(
+                    source=source,
+                    network=network,
+                    height=height,
+                    block=block,
+                    parent=parent_header,
+                    parent_hash=parent_hash,
                 )
-            continue
-        unlinked = 0
-        try:
-            verify_block(block, network=network, parent_hash=parent_hash)
-            _verify_difficulty(source=source, network=network, height=height, block=block, parent_hash=parent_hash)
-        except BlockVerificationError as error:
-            _record_rejection(network=network, height=height, block=block, error=error)
-            raise
-        block, bookings = _apply_block(
-            wallet=wallet,
-            raw=raw,
-            block=block,
-            height=height,
-            watchlist=watchlist,
-            cursor_before=(cursor.height, cursor.block_hash),
-            run=run,
-        )
-        watchlist.apply(block)
-        cursor.height, cursor.block_hash = height, block.hash
-        result.blocks_scanned += 1
-        result.bookings.add(bookings)
-        if progress is not None:
-            progress(ScanProgress(wallet, height, tip_height, result.blocks_scanned, started))
-    result.tip_height = max(cursor.height, -1)
-    result.tip_hash = cursor.block_hash
+            except BlockVerificationError as error:
+                flush()
+                _record_rejection(network=network, height=height, block=block, error=error)
+                raise
+            if block.outputs or block.spends:
+                flush()
+                block, bookings = _apply_block(
+                    wallet=wallet,
+                    raw=raw,
+                    block=block,
+                    height=height,
+                    watchlist=watchlist,
+                    cursor_before=committed,
+                    run=run,
+                )
+                committed = (height, block.hash)
+                watchlist.apply(block)
+                result.bookings.add(bookings)
+            else:
+                pending.append((height, block))
+                if len(pending) >= BATCH_BLOCKS:
+                    flush()
+            position, parent_header = (height, block.hash), block.header
+            result.blocks_scanned += 1
+            if progress is not None:
+                progress(ScanProgress(wallet, height, tip_height, result.blocks_scanned, started))
+    except ChainError:
+        flush()  # what was verified before the node failed us is kept
+        raise
+    result.tip_height, result.tip_hash = committed
     return result

@@ -34,6 +34,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 # A Redis database of these tests' own on the shared server (the stack test uses 9).
 BROKER_DB = 12
+# The miner's wallet is born here: every block above pays it, so every block is booked.
+BIRTHDAY = 420
 
 
 def _free_port() -> int:
@@ -137,26 +139,28 @@ def _totals(wallet: Any) -> dict[str, Any]:
 def test_a_worker_killed_mid_scan_leaves_nothing_half_done_and_the_next_run_completes(
     segwit_chain, worker, admin_agency, tmp_path
 ):
-    # given: the miner's wallet, born at height 300, so a run scans some 220 blocks that each pay it
+    # given: the miner's wallet, born at height 420, so a run scans some 100 blocks that each pay it
     source = segwit_chain.source
     actor, agency = admin_agency
-    wallet = key_wallet(actor, agency, "worker-miner", segwit_chain.miner_key, birthday_height=300)
+    wallet = key_wallet(actor, agency, "worker-miner", segwit_chain.miner_key, birthday_height=BIRTHDAY)
     tip = source.block_count()
-    expected_sats = sum(block_subsidy_sats(height) for height in range(300, tip + 1))
-    blocks = tip - 300 + 1
+    expected_sats = sum(block_subsidy_sats(height) for height in range(BIRTHDAY, tip + 1))
+    blocks = tip - BIRTHDAY + 1
 
     # when: the worker is SIGKILLed in the middle of the scan
     worker.start()
     worker.send(wallet.pk)
     _wait_for(
-        lambda: ScanCursor.objects.filter(wallet=wallet, height__gte=330).exists(), timeout=60, what="scan progress"
+        lambda: ScanCursor.objects.filter(wallet=wallet, height__gte=BIRTHDAY + 15).exists(),
+        timeout=120,
+        what="scan progress",
     )
     worker.kill()
     stopped_at = ScanCursor.objects.get(wallet=wallet).height
-    assert 330 <= stopped_at < tip, "the scan finished before the kill; the test proves nothing"
+    assert BIRTHDAY + 15 <= stopped_at < tip, "the scan finished before the kill; the test proves nothing"
     # then: what was committed is whole: one output, one observed transfer, one posting per scanned block
     partial = _totals(wallet)
-    scanned = stopped_at - 300 + 1
+    scanned = stopped_at - BIRTHDAY + 1
     assert partial["utxos"] == partial["observed"] == partial["postings"] == scanned
     assert partial["chain_sats"] == partial["ledger_sats"]
 
@@ -165,7 +169,7 @@ def test_a_worker_killed_mid_scan_leaves_nothing_half_done_and_the_next_run_comp
     worker.send(wallet.pk)
     run = _wait_for(
         lambda: ReconciliationRun.objects.filter(wallet=wallet, status="succeeded").first(),
-        timeout=90,
+        timeout=180,
         what="the next run",
     )
 
