@@ -7,6 +7,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -298,6 +299,18 @@ def build_posting(
     return journal, entries
 
 
+def _posting_scope() -> AbstractContextManager[object]:
+    """Where ledger_append runs.
+
+    Outside any transaction it is a statement of its own, which PostgreSQL commits in the
+    same round trip: the chain lock is never held while waiting for this process to be
+    scheduled again to send COMMIT (at 8 clients on 2 cores, that wait dominated). Inside
+    a caller's transaction, a savepoint keeps a refusal from aborting the caller's work;
+    the chain lock is then held until the caller commits.
+    """
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+
+
 def post_legs(
     *,
     idempotency_key: str,
@@ -314,9 +327,9 @@ def post_legs(
 ) -> JournalTransaction:
     """Validated legs -> posted transaction; shared by posting, reversal and pending_post.
 
-    One round trip between BEGIN and COMMIT: ledger_append locks the accounts in pk order,
-    checks the idempotency key, takes the chain lock and inserts (see its SQL). The
-    balance CHECK refuses an overdraft during the insert; the error is then named here.
+    One statement does the posting: ledger_append locks the accounts in pk order, checks
+    the idempotency key, takes the chain lock and inserts (see its SQL). The balance
+    CHECK refuses an overdraft during the insert; the error is then named here.
     """
     digest = posting_digest(
         kind=kind,
@@ -332,7 +345,7 @@ def post_legs(
     )
     created_by_id = created_by.pk if created_by is not None else None
     try:
-        with transaction.atomic():
+        with _posting_scope():
             if reverses is not None:
                 replayed = replay_posting(idempotency_key=idempotency_key, digest=digest)
                 if replayed is not None:
@@ -436,8 +449,10 @@ def post_transaction(
 
     Same key and payload returns the original (also when the requests race); same key
     and another payload raises IdempotencyConflict. Locks: the accounts' balance rows in
-    pk order, then the chain lock, both held to the outermost commit. A caller may wrap
-    this in its own atomic block after taking its own locks, but should post at most once
+    pk order, then the chain lock, both held to the commit. Called outside a transaction,
+    the posting is one statement committed at once. A caller may call it inside its own
+    atomic block after taking its own locks (policy scope), but then the chain lock is
+    held until that block commits, so post last and commit soon; and post at most once
     per database transaction: a second posting would lock accounts while holding the
     chain lock, which inverts the order.
     """
