@@ -37,7 +37,7 @@ from reserve.models import (
     TransferStatus,
     Wallet,
 )
-from reserve.selectors import transfer_quorum_progress
+from reserve.selectors import transfer_policy_preview, transfer_quorum_progress
 from reserve.services import (
     price_quotes_import_csv,
     transfer_approve,
@@ -277,6 +277,8 @@ class TransferAdmin(ServiceAdmin):
             "can_mark_failed": transfer.status in (TransferStatus.APPROVED, TransferStatus.BROADCAST)
             and user.has_perm("reserve.execute_transfer"),
             "policy": transfer.policy_preview,
+            # Facts move between proposal and approval: approvers also see the policy as of now.
+            "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,
             "reservation": reservation,
             "reservation_entries": list(reservation.entries.select_related("account")) if reservation else [],
         }

@@ -106,7 +106,8 @@ def test_approve_buttons_move_the_transfer_to_approved_and_reserve_the_amount(
     first, second = signed_in(approver), signed_in(approver2)
     page = reverse("admin:reserve_transfer_change", args=[transfer.pk])
     approve = reverse("admin:reserve_transfer_approve", args=[transfer.pk])
-    assert "0 / 2" in first.get(page).content.decode()
+    before = first.get(page).content.decode()
+    assert "0 / 2" in before and 'id="policy-now"' in before
     # when
     assert first.post(approve, {"comment": "checked the court order"}).status_code == 302
     # then
