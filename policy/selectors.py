@@ -28,11 +28,17 @@ def _scope_filter(scopes: Iterable[PolicyScope], prefix: str = "") -> Q | None:
 
 
 def policy_scopes_governed(*, scopes: Sequence[PolicyScope]) -> list[PolicyScope]:
-    """The scopes among `scopes` that some approved policy version governs, in lock order."""
+    """The scopes among `scopes` that some policy governs or may soon govern, in lock order.
+
+    A policy counts from its first draft: its activation takes the scope lock, so a posting
+    that locked the scope is judged wholly before or wholly after it; were only approved
+    versions counted, a first activation could commit between this read and the read of the
+    versions in force, and the posting would apply a cap without holding its lock.
+    """
     condition = _scope_filter(scopes)
     if condition is None:
         return []
-    policies = Policy.objects.filter(condition, versions__status__in=APPROVED).distinct()
+    policies = Policy.objects.filter(condition)
     return sorted({policy.scope for policy in policies}, key=lambda scope: scope.sort_key)
 
 

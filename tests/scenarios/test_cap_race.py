@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from ledger.models import PendingTransaction
 from ledger.selectors import account_available_balance, account_balance, verify_balances, verify_chain
+from policy import services as policy_services
 from policy.errors import PolicyDenied
-from policy.models import PolicyEvaluation
+from policy.models import PolicyEvaluation, PolicyVersion
+from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.models import Transfer, Wallet
 from reserve.policy_facts import ReservePolicyFacts
@@ -162,3 +164,49 @@ def test_eight_approvals_fill_a_velocity_limit_with_room_for_three(people: Peopl
     refusals = PolicyEvaluation.objects.filter(gate="approval", outcome="deny")
     assert refusals.count() == 5
     assert {(row.lines[0]["measured_sats"], row.lines[0]["limit_sats"]) for row in refusals} == {(120_000_000, BTC)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_version_activated_during_a_posting_waits_for_it(
+    people: People, cold: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a first cap for the perimeter, drafted and approved once (one approval short),
+    # and a purchase of 1 BTC approved while no policy is in force
+    now = timezone.now()
+    author, first, second = people.policy_admins
+    draft = policy_create_draft(
+        name="First cap",
+        scope=PolicyScope("perimeter"),
+        rules=[{"type": "holdings_cap", "params": {"max_sats": BTC // 2}}],
+        effective_from=now - timedelta(days=1),
+        author=author,
+    )
+    policy_approve(version=draft, approver=first)
+    purchase = approve(
+        people, propose(people, direction="inbound", category="purchase", amount_sats=BTC, destination_wallet=cold)
+    )
+    # when: the last approval of the cap is given (on its own connection) while the posting
+    # judges the purchase
+    real_versions_in_force = policy_services.versions_in_force
+    activation: list[threading.Thread] = []
+
+    def activate_meanwhile(**kwargs: Any) -> Any:
+        if not activation:
+            thread = threading.Thread(
+                target=all_at_once, args=([partial(policy_approve, version=draft, approver=second)],)
+            )
+            activation.append(thread)
+            thread.start()
+            thread.join(timeout=1)
+        return real_versions_in_force(**kwargs)
+
+    monkeypatch.setattr(policy_services, "versions_in_force", activate_meanwhile)
+    posted = confirm(purchase, label="in-flight", height=100, at=now - timedelta(minutes=5))
+    activation_was_waiting = activation[0].is_alive()
+    activation[0].join(timeout=30)
+    # then: the activation waited for the posting's scope lock, so the posting was judged
+    # wholly before the cap (no version half-seen), and the cap is in force after it
+    assert activation_was_waiting
+    assert posted.status == "confirmed"
+    assert PolicyEvaluation.objects.get(gate="posting").versions == []
+    assert PolicyVersion.objects.get(pk=draft.pk).status == "active"
