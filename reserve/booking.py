@@ -289,7 +289,8 @@ def _book_outflow(
         if not leg.destination_wallet:
             same_end = [t for t in same_end if t.external_address == leg.address]
         transfer = next((t for t in same_end if t.amount_sats == leg.value_sats), None)
-        if transfer is None and not by_txid:
+        if transfer is None and not same_end:
+            # Recorded before its txid was known: the destination and the amount identify it.
             transfer = (
                 Transfer.objects.filter(ends, source_wallet=wallet, txid="", amount_sats=leg.value_sats)
                 .filter(status=TransferStatus.APPROVED)

@@ -181,10 +181,25 @@ def test_outflows_internal_and_external_are_confirmed_observed_and_fees_checked(
         source_wallet=cold,
         destination_wallet=hot,
     )
-    # when: one transaction pays hot (the proposal), an outside address (nobody proposed it) and change
+    victims = WalletKey("outflows victims")
+    restitution = approved(
+        people,
+        direction="outbound",
+        category="return_to_victims",
+        amount_sats=2_000_000,
+        source_wallet=cold,
+        external_address=victims.p2wpkh_address,
+        provenance_reference="Restitution order 12",
+    )
+    # when: one transaction pays hot (the internal proposal, broadcast with its txid), the victims
+    # (approved, txid never recorded), an outside address (nobody proposed it) and change
     spend = pay(
         [Coin(Outpoint(txid_of(funding), 0), 20_000_000, cold_key)],
-        [(hot_key.p2wpkh_script, 5_000_000), (outsider.p2wpkh_script, 3_000_000)],
+        [
+            (hot_key.p2wpkh_script, 5_000_000),
+            (outsider.p2wpkh_script, 3_000_000),
+            (victims.p2wpkh_script, 2_000_000),
+        ],
         change=cold_key,
     )
     transfer_mark_broadcast(transfer=internal, actor=operator, txid=txid_of(spend))
@@ -195,7 +210,9 @@ def test_outflows_internal_and_external_are_confirmed_observed_and_fees_checked(
     # then: the internal transfer is confirmed with the fee actually paid; the outside payment is
     # an observed outbound transfer; each wallet's books equal its chain balance
     internal.refresh_from_db()
+    restitution.refresh_from_db()
     assert (internal.status, internal.block_hash, internal.fee_sats) == ("confirmed", block_hash, FEE_SATS)
+    assert (restitution.status, restitution.txid, restitution.vout) == ("confirmed", txid_of(spend), 2)
     observed = Transfer.objects.get(source_wallet=cold, observed=True)
     assert (observed.direction, observed.amount_sats, observed.external_address, observed.vout) == (
         "outbound",
@@ -203,10 +220,10 @@ def test_outflows_internal_and_external_are_confirmed_observed_and_fees_checked(
         outsider.p2wpkh_address,
         1,
     )
-    change = 20_000_000 - 5_000_000 - 3_000_000 - FEE_SATS
+    change = 20_000_000 - 5_000_000 - 3_000_000 - 2_000_000 - FEE_SATS
     assert cold_run.chain_balance_sats == cold_run.ledger_balance_sats == change
     assert hot_run.chain_balance_sats == hot_run.ledger_balance_sats == 5_000_000
-    assert (cold_run.matched_count, cold_run.observed_count) == (1, 1)
+    assert (cold_run.matched_count, cold_run.observed_count) == (2, 1)
     # (the funding itself was an unproposed inflow)
     assert open_kinds(cold) == ["fee_mismatch", "unrecorded_inflow", "unrecorded_outflow"]
     fee = Discrepancy.objects.get(wallet=cold, kind="fee_mismatch")
@@ -214,7 +231,7 @@ def test_outflows_internal_and_external_are_confirmed_observed_and_fees_checked(
     # hot's scan saw the inflow from a registered wallet and left its booking to cold: no double count
     assert open_kinds(hot) == [] and not Transfer.objects.filter(destination_wallet=hot, observed=True).exists()
     utxos = {(u.txid, u.vout): u.status for u in WalletUtxo.objects.filter(wallet=cold)}
-    assert utxos == {(txid_of(funding), 0): "spent", (txid_of(spend), 2): "unspent"}
+    assert utxos == {(txid_of(funding), 0): "spent", (txid_of(spend), 3): "unspent"}
     assert WalletUtxo.objects.get(wallet=cold, txid=txid_of(funding)).spent_by_txid == txid_of(spend)
 
 
