@@ -181,12 +181,10 @@ def test_a_return_below_the_tier_needs_two(people: People, reserve_books: None, 
 
 
 @pytest.mark.django_db
-def test_an_outflow_signed_outside_the_system_is_a_breach(
-    people: People, reserve_books: None, agency: Agency, cold: Wallet, vault: Wallet
-) -> None:
+def test_an_outflow_signed_outside_the_system_is_a_breach(reserve_books: None, cold: Wallet, vault: Wallet) -> None:
     # when: reconciliation finds 2 BTC that left the reserve without a proposal, and a
     # consolidation between two of its wallets that nobody proposed either
-    outflow, breaches = transfer_record_observed(
+    leak, breaches = transfer_record_observed(
         direction="outbound",
         amount_sats=2 * BTC,
         fee_sats=FEE_SATS,
@@ -213,7 +211,7 @@ def test_an_outflow_signed_outside_the_system_is_a_breach(
     # then: the disposal is booked and raised as a breach of the no-sale rule; the consolidation is not
     assert account_balance(account=cold.ledger_account) == 197 * BTC - 2 * FEE_SATS
     assert [(breach.rule_type, breach.measured_sats, breach.subject_id) for breach in breaches] == [
-        ("no_disposal", 2 * BTC, str(outflow.pk))
+        ("no_disposal", 2 * BTC, str(leak.pk))
     ]
     assert "without a proposal" in breaches[0].reason
     assert internal_breaches == []
