@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/two-factor/enrol/", enrol_view, name="two_factor_enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reserve.api.urls")),
+    # Log in and out of the browsable API with a session.
+    path("api/auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

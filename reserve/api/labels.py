@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,7 @@ class LabelRecordSerializer(serializers.Serializer):
 
 
 class LabelsApi(ApiMixin, APIView):
-    renderer_classes = [JSONLinesRenderer, JSONRenderer]
+    renderer_classes = [JSONLinesRenderer, JSONRenderer, BrowsableAPIRenderer]
 
     class LabelsFilterSerializer(StrictInputSerializer):
         wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
