@@ -260,6 +260,13 @@ def _legs(*, wallet: Wallet, tx: CTransaction) -> tuple[list[_Leg], int]:
     return legs, sum(int(out.nValue) for out in tx.vout)
 
 
+def _pays(transfer: Transfer, leg: _Leg) -> bool:
+    """Does the transfer go where this output goes (one of our wallets, or an outside address)?"""
+    if leg.destination_wallet is not None:
+        return transfer.destination_wallet_id == leg.destination_wallet.pk
+    return transfer.destination_wallet_id is None and transfer.external_address == leg.address
+
+
 def _book_outflow(
     *,
     wallet: Wallet,
@@ -282,18 +289,19 @@ def _book_outflow(
     proposed_fees = 0
     fee_to_book = fee
     for leg in legs:
-        ends = (
-            Q(destination_wallet=leg.destination_wallet) if leg.destination_wallet else Q(external_address=leg.address)
-        )
-        same_end = [t for t in by_txid if (t.destination_wallet_id == getattr(leg.destination_wallet, "pk", None))]
-        if not leg.destination_wallet:
-            same_end = [t for t in same_end if t.external_address == leg.address]
-        transfer = next((t for t in same_end if t.amount_sats == leg.value_sats), None)
+        same_end = [candidate for candidate in by_txid if _pays(candidate, leg)]
+        transfer = next((candidate for candidate in same_end if candidate.amount_sats == leg.value_sats), None)
         if transfer is None and not same_end:
             # Recorded before its txid was known: the destination and the amount identify it.
+            ends = (
+                Q(destination_wallet=leg.destination_wallet)
+                if leg.destination_wallet
+                else Q(destination_wallet__isnull=True, external_address=leg.address)
+            )
             transfer = (
-                Transfer.objects.filter(ends, source_wallet=wallet, txid="", amount_sats=leg.value_sats)
-                .filter(status=TransferStatus.APPROVED)
+                Transfer.objects.filter(
+                    ends, source_wallet=wallet, txid="", amount_sats=leg.value_sats, status=TransferStatus.APPROVED
+                )
                 .order_by("pk")
                 .first()
             )
