@@ -65,6 +65,7 @@ def test_without_a_device_the_user_enrols_first(operator: Any, signed_in: Callab
     page = enrolment.content.decode()
     assert "otpauth://totp/Reserve%20Ledger%3Aolga?secret=" in page
     assert enrolment.context["secret"] in page
+    assert "<svg" in page  # the QR code of the otpauth URI
     # when
     confirmed = client.post(reverse("two_factor_enrol"), {"token": code(device)})
     # then
