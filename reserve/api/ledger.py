@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -29,6 +29,7 @@ from reserve.api.base import (
     list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
+from reserve.models import Transfer, TransferCategory
 from reserve.reports.chain_point import chain_point
 
 
@@ -74,6 +75,9 @@ class JournalFilter(django_filters.FilterSet):
     account = django_filters.CharFilter(method="filter_account", label="Account code with entries in the transaction")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Wallet id with entries in the transaction")
     agency = django_filters.NumberFilter(method="filter_agency", label="Agency id of a wallet with entries")
+    category = django_filters.ChoiceFilter(
+        method="filter_category", choices=TransferCategory.choices, label="Postings of transfers of this category"
+    )
     min_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="gte")
     max_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="lte")
 
@@ -92,6 +96,12 @@ class JournalFilter(django_filters.FilterSet):
 
     def filter_agency(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
         return self._touching(queryset, account__custody_wallet__agency_id=value)
+
+    def filter_category(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
+        transfers = Transfer.objects.filter(category=value)
+        return queryset.filter(
+            Q(pk__in=transfers.values("journal_transaction_id")) | Q(pk__in=transfers.values("reversal_transaction_id"))
+        )
 
 
 @extend_schema_view(

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import django_filters
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -301,6 +301,11 @@ class PolicyEvaluateApi(ApiMixin, APIView):
 # ---- evaluations, breaches, compliance ------------------------------------------------------
 
 
+def change_touches(field: str, side: str, object_id: int) -> Q:
+    """The stored change (JSON) moves bitcoin from or to this wallet or agency."""
+    return Q(**{f"{field}__source_{side}_id": object_id}) | Q(**{f"{field}__destination_{side}_id": object_id})
+
+
 @date_range("created_at")
 class PolicyEvaluationFilter(django_filters.FilterSet):
     gate = django_filters.ChoiceFilter(choices=[(gate, gate) for gate in GATES])
@@ -308,6 +313,9 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
     subject_type = django_filters.CharFilter()
     subject_id = django_filters.CharFilter()
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Evaluations of this transfer")
+    wallet = django_filters.NumberFilter(method="filter_wallet", label="Changes from or to this wallet")
+    agency = django_filters.NumberFilter(method="filter_agency", label="Changes from or to this agency's wallets")
+    category = django_filters.ChoiceFilter(field_name="change__category", choices=TransferCategory.choices)
 
     class Meta:
         model = PolicyEvaluation
@@ -315,6 +323,12 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
 
     def filter_transfer(self, queryset: QuerySet[PolicyEvaluation], name: str, value: Any) -> Any:
         return queryset.filter(subject_type="reserve.transfer", subject_id=str(int(value)))
+
+    def filter_wallet(self, queryset: QuerySet[PolicyEvaluation], name: str, value: Any) -> Any:
+        return queryset.filter(change_touches("change", "wallet", int(value)))
+
+    def filter_agency(self, queryset: QuerySet[PolicyEvaluation], name: str, value: Any) -> Any:
+        return queryset.filter(change_touches("change", "agency", int(value)))
 
 
 @extend_schema_view(
@@ -378,6 +392,9 @@ class BreachFilter(django_filters.FilterSet):
     rule_type = django_filters.CharFilter()
     policy = django_filters.NumberFilter(field_name="version__policy_id")
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Breaches raised by this transfer")
+    wallet = django_filters.NumberFilter(method="filter_wallet", label="Raised by a movement of this wallet")
+    agency = django_filters.NumberFilter(method="filter_agency", label="Raised by a movement of this agency")
+    category = django_filters.ChoiceFilter(field_name="evaluation__change__category", choices=TransferCategory.choices)
 
     class Meta:
         model = PolicyBreach
@@ -385,6 +402,12 @@ class BreachFilter(django_filters.FilterSet):
 
     def filter_transfer(self, queryset: QuerySet[PolicyBreach], name: str, value: Any) -> Any:
         return queryset.filter(subject_type="reserve.transfer", subject_id=str(int(value)))
+
+    def filter_wallet(self, queryset: QuerySet[PolicyBreach], name: str, value: Any) -> Any:
+        return queryset.filter(change_touches("evaluation__change", "wallet", int(value)))
+
+    def filter_agency(self, queryset: QuerySet[PolicyBreach], name: str, value: Any) -> Any:
+        return queryset.filter(change_touches("evaluation__change", "agency", int(value)))
 
 
 @extend_schema_view(

@@ -55,7 +55,9 @@ def reserve_proof_challenge_issue(
         raise ValidationFailed.for_field("ttl_seconds", f"must be between 60 and {MAX_TTL_SECONDS} seconds")
     watched = {
         script.address: script
-        for script in WatchedScript.objects.filter(address__in=[a.strip() for a in addresses]).select_related("wallet")
+        for script in WatchedScript.objects.filter(
+            address__in=[variant for a in addresses for variant in (a.strip(), a.strip().lower())]
+        ).select_related("wallet")
     }
     normalized: list[str] = []
     network = ""
