@@ -78,7 +78,11 @@ UNFOLD = {
     "SITE_SUBHEADER": "Strategic bitcoin reserve",
     "SITE_SYMBOL": "account_balance",
     "DASHBOARD_CALLBACK": "reserve.admin.dashboard.dashboard_callback",
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "reserve.admin.navigation.sidebar",
+    },
 }
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Reserve Ledger")
 

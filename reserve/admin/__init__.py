@@ -1,5 +1,25 @@
 """The operators' Django admin (django-unfold), one module per area; importing registers them."""
 
-from reserve.admin import audit, custody, dashboard, ledger, policy, reconciliation, site, transfers, users
+from reserve.admin import (
+    audit,
+    custody,
+    dashboard,
+    ledger,
+    policy,
+    reconciliation,
+    site,
+    transfers,
+    users,
+)
 
-__all__ = ["audit", "custody", "dashboard", "ledger", "policy", "reconciliation", "site", "transfers", "users"]
+__all__ = [
+    "audit",
+    "custody",
+    "dashboard",
+    "ledger",
+    "policy",
+    "reconciliation",
+    "site",
+    "transfers",
+    "users",
+]

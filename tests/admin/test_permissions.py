@@ -144,3 +144,26 @@ def test_each_role_gets_only_its_own_writes(
     assert as_policy_admin.get(reverse("admin:reserve_transfer_add")).status_code == 403
     assert as_policy_admin.post(reverse("admin:reserve_transfer_approve", args=[transfer.pk])).status_code == 403
     assert not Agency.objects.filter(name="x").exists()
+
+
+def test_the_sidebar_shows_each_role_only_what_it_may_view_with_counts(
+    operator: Any, approver: Any, auditor: Any, funded_wallet: Wallet, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: a proposal waiting for the approver
+    proposed(operator, funded_wallet)
+
+    def sidebar(user: Any) -> dict[str, dict[str, str]]:
+        groups = signed_in(user).get(reverse("admin:index")).context["sidebar_navigation"]
+        return {
+            group.get("title", ""): {item["title"]: item.get("badge", "") for item in group["items"]}
+            for group in groups
+        }
+
+    # when
+    as_auditor, as_approver = sidebar(auditor), sidebar(approver)
+    as_root = sidebar(make_user("root", superuser=True))
+    # then
+    assert {"Treasury", "Policy", "Books", "Audit"} <= set(as_auditor)
+    assert "Access" not in as_auditor and "Access" in as_root
+    assert as_approver["Treasury"]["Transfers"] == "1"  # one transfer waits for the approver's decision
+    assert as_auditor["Treasury"]["Transfers"] == ""
