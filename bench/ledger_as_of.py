@@ -133,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="total entries")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--every", type=int, default=1000, help="entries between checkpoints")
+    parser.add_argument("--every", type=int, help="entries between checkpoints (default: the service default)")
     args = parser.parse_args()
 
     use_bench_database("bench_ledger_as_of")
@@ -146,6 +146,9 @@ def main() -> None:
     from ledger.models import AccountType
     from ledger.selectors import balances_as_of
     from ledger.services import account_create, ledger_checkpoint_refresh
+    from ledger.services.checkpoints import CHECKPOINT_EVERY
+
+    every = args.every or CHECKPOINT_EVERY
 
     hot = account_create(code="assets:bench:hot", account_type=AccountType.ASSET)
     others = [account_create(code=f"assets:bench:o{index}", account_type=AccountType.ASSET) for index in range(9)]
@@ -168,7 +171,7 @@ def main() -> None:
 
         before = timed([("occurred_at", occurred()) for _ in range(args.queries // 4)], hot, check=3)
         began = time.perf_counter()
-        written = ledger_checkpoint_refresh(every=args.every)
+        written = ledger_checkpoint_refresh(every=every)
         refresh_seconds = time.perf_counter() - began
         posted_span = (last_posted - first_posted).total_seconds()
         result = {

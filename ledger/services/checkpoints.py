@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from ledger.chain import CHAIN_LOCK_CLASS
 from ledger.models import AccountBalance, BalanceCheckpoint, CheckpointCursor, CheckpointDimension
 
-CHECKPOINT_EVERY = 1000
+CHECKPOINT_EVERY = 250
 REFRESH_LOCK_ID = 2
 
 _COLUMNS = {
