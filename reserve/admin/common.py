@@ -1,5 +1,5 @@
 """What every admin module shares: read-only and service-backed bases, unfold-styled forms,
-service errors shown on the field they name, and satoshi formatting."""
+service errors shown on the field they name, and custom pages drawn inside the admin."""
 
 from __future__ import annotations
 
