@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bitcoin.core import CBlock, CTransaction
-from bitcoin.core.script import OP_0, OP_EQUAL, OP_HASH160, CScript
+from bitcoin.core.script import OP_0, OP_EQUAL, OP_HASH160, CScript, CScriptInvalidError
 from django.db import transaction
 from django.db.models import Q
 
@@ -94,8 +94,8 @@ def _input_script_candidates(tx: CTransaction, index: int) -> list[bytes]:
         witness = [bytes(item) for item in tx.wit.vtxinwit[index].scriptWitness.stack]
     try:
         pushes = [bytes(item) for item in tx.vin[index].scriptSig if isinstance(item, bytes)]
-    except Exception:  # noqa: BLE001 - an unparsable scriptSig simply tells us nothing
-        pushes = []
+    except CScriptInvalidError:
+        pushes = []  # an unparsable scriptSig tells us nothing
     candidates = []
     if witness:
         if len(witness) == 2 and len(witness[1]) == 33:

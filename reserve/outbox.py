@@ -4,7 +4,6 @@ sent to Celery after commit and, if that fails (Redis down, crash), by the sweep
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery, current_app
@@ -26,9 +25,9 @@ def outbox_enqueue(
     return message
 
 
-def outbox_send(*, message_id: int, app: Celery | None = None) -> bool:
-    """Publish one stored message unless it went already; a broker failure is recorded and left
-    for the sweeper. Returns whether it is dispatched now."""
+def outbox_send(*, message_id: int, app: Celery | None = None) -> str:
+    """Publish one stored message unless it went already (or another sender holds it).
+    Returns "sent", "skipped" or "failed"; a failure is recorded and left for the sweeper."""
     app = app or current_app
     with transaction.atomic():
         message = (
@@ -37,7 +36,7 @@ def outbox_send(*, message_id: int, app: Celery | None = None) -> bool:
             .first()
         )
         if message is None:
-            return False
+            return "skipped"
         now = timezone.now()
         try:
             # No publish retries: a broker that is down must not hold this transaction open.
@@ -47,21 +46,20 @@ def outbox_send(*, message_id: int, app: Celery | None = None) -> bool:
             OutboxMessage.objects.filter(pk=message.pk).update(
                 attempts=F("attempts") + 1, last_attempt_at=now, last_error=f"{type(error).__name__}: {error}"[:2000]
             )
-            return False
+            return "failed"
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_attempt_at=now, dispatched_at=now, last_error=""
         )
-        return True
+        return "sent"
 
 
-def outbox_dispatch(*, app: Celery | None = None, limit: int = 500, min_age: timedelta = timedelta(0)) -> int:
-    """The sweeper: send every waiting message at least `min_age` old (oldest first); returns how many went."""
-    cutoff = timezone.now() - min_age
-    waiting = OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff).order_by("pk")
+def outbox_dispatch(*, app: Celery | None = None, limit: int = 500) -> int:
+    """The sweeper: send waiting messages, oldest first, until the broker fails; returns how many went."""
+    waiting = OutboxMessage.objects.filter(dispatched_at__isnull=True).order_by("pk")
     sent = 0
     for message_id in list(waiting.values_list("pk", flat=True)[:limit]):
-        if outbox_send(message_id=message_id, app=app):
-            sent += 1
-        elif OutboxMessage.objects.filter(pk=message_id, dispatched_at__isnull=True, last_error__gt="").exists():
+        outcome = outbox_send(message_id=message_id, app=app)
+        if outcome == "failed":
             break  # the broker is down: the next sweep tries again
+        sent += outcome == "sent"
     return sent

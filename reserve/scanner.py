@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from reserve.booking import BlockBookings, block_book
 from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, scan_block
-from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError
+from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError, WrongNetwork
 from reserve.chain.pow import RETARGET_INTERVAL
 from reserve.chain.rpc import RpcChainSource
 from reserve.chain.verify import verify_block, verify_difficulty
@@ -302,10 +302,19 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
             resolution_reason=f"its block left the best chain (reorg to height {fork_height})",
             resolved_at=now,
         )
-        # The other wallets on this network booked from the same blocks: have them follow now.
-        for other_id in (
-            Wallet.objects.filter(network=wallet.network).exclude(pk=wallet.pk).values_list("pk", flat=True)
-        ):
+        # Other wallets with outputs or bookings in the dropped blocks: have them follow now.
+        affected = (
+            Wallet.objects.filter(
+                Q(utxos__block__hash__in=dropped)
+                | Q(utxos__spent_in_block__hash__in=dropped)
+                | Q(outgoing_transfers__block_hash__in=dropped)
+                | Q(incoming_transfers__block_hash__in=dropped)
+            )
+            .exclude(pk=wallet.pk)
+            .distinct()
+            .order_by("pk")
+        )
+        for other_id in affected.values_list("pk", flat=True):
             outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[other_id])
         locked.height, locked.block_hash = fork_height, fork_hash
         locked.reorgs += 1
@@ -342,6 +351,8 @@ def wallet_scan(
     next scan resumes from the cursor.
     """
     network = wallet.network
+    if source.network.name != network:
+        raise WrongNetwork(f"wallet {wallet.name} is on {network}; the node is configured for {source.network.name}")
     cursor = scan_cursor(wallet=wallet)
     watchlist = _watchlist(wallet)
     tip_height = source.block_count()
