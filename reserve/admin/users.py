@@ -1,7 +1,9 @@
-"""Accounts in the admin's own style, with each user's roles and whether two-factor is set up,
-so whoever manages accounts sees at a glance who still lacks a confirmed TOTP device."""
+"""Accounts in the admin's own style, with each user's roles and whether two-factor is set up
+(who still lacks a confirmed TOTP device), and every change of flags or roles audited."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -14,6 +16,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from reserve.roles import ROLES
+from reserve.services.admin_support import account_change_record, account_snapshot
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -30,6 +33,11 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
         return super().get_queryset(request).prefetch_related("groups").annotate(has_totp=Exists(confirmed))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = account_snapshot(form.initial) if change else None
+        account_change_record(actor=request.user, user=form.instance, before=before)
 
     @admin.display(description="roles")
     def roles(self, user: User) -> str:

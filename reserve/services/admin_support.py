@@ -1,15 +1,17 @@
-"""The two steps of the admin's transfer proposal, built from the transfer services: a dry run
-that validates and judges a proposal without keeping anything, and the submit that drafts and
-proposes it in one transaction."""
+"""Services the admin needs beyond the domain's: the two steps of a transfer proposal (a dry run
+that keeps nothing, and the submit that drafts and proposes in one transaction), and the audit
+of account and role changes made in the admin."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
 
 from policy.types import Decision
-from reserve.models import Transfer, TransferStatus
+from reserve.audit import audit_record
+from reserve.models import AuditEvent, Transfer, TransferStatus
 from reserve.selectors import transfer_policy_preview
 from reserve.services.transfers import transfer_create, transfer_propose
 
@@ -40,3 +42,23 @@ def transfer_submit(*, actor: Any, idempotency_key: str, **fields: Any) -> Trans
         if draft.status != TransferStatus.DRAFT:
             return draft
         return transfer_propose(transfer=draft, actor=actor)
+
+
+ACCOUNT_FIELDS = ("username", "is_active", "is_staff", "is_superuser")
+
+
+def account_snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Who an account is and what it may do: its flags and role groups (from a user's fields or a
+    form's initial data), as the audit trail records it."""
+    groups = sorted(getattr(group, "name", str(group)) for group in values.get("groups", ()))
+    return {name: values.get(name) for name in ACCOUNT_FIELDS} | {"groups": groups}
+
+
+def account_change_record(*, actor: Any, user: Any, before: dict[str, Any] | None) -> AuditEvent | None:
+    """Audit an account created or changed in the admin (roles decide who may move reserve
+    bitcoin, so their changes belong in the trail); nothing when nothing that matters changed."""
+    after = account_snapshot({name: getattr(user, name) for name in ACCOUNT_FIELDS} | {"groups": user.groups.all()})
+    if before == after:
+        return None
+    action = "account.create" if before is None else "account.change"
+    return audit_record(actor=actor, action=action, instance=user, before=before, after=after)

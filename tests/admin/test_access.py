@@ -1,4 +1,5 @@
-"""The TOTP gate in front of the admin for privileged roles, and django-axes' login lockout."""
+"""Access: the TOTP gate in front of the admin for privileged roles, django-axes' login lockout,
+and the accounts page (roles, TOTP status, audited role changes)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client, override_settings
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from reserve.models import AuditEvent
 from tests.admin.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +115,27 @@ def test_the_accounts_page_shows_roles_and_who_has_two_factor(
     assert response.status_code == 200
     assert (rows["ana"].has_totp, rows["olga"].has_totp) == (True, False)
     assert "approver" in response.content.decode()
+
+
+def test_role_changes_made_in_the_admin_are_audited(approver: Any, signed_in: Callable[[Any], Client]) -> None:
+    # given
+    root = make_user("root", superuser=True)
+    client = signed_in(root)
+    operator_group = Group.objects.get(name="operator")
+    approver_group = Group.objects.get(name="approver")
+    data = {
+        "username": "ana",
+        "is_active": "on",
+        "is_staff": "on",
+        "groups": [str(approver_group.pk), str(operator_group.pk)],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    # when
+    response = client.post(reverse("admin:auth_user_change", args=[approver.pk]), data)
+    # then
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="account.change", object_id=str(approver.pk))
+    assert event.actor == root
+    assert event.before is not None and event.after is not None
+    assert (event.before["groups"], event.after["groups"]) == (["approver"], ["approver", "operator"])
