@@ -1,10 +1,11 @@
-"""Transfers in the admin: proposal with the policy's dry run shown before submit, approve /
-reject / cancel as buttons with the quorum progress, and the all-or-nothing CSV imports of
-historical transfers and price quotes."""
+"""Transfers in the admin: proposal with the policy's dry run shown before submit; approve /
+reject / cancel (and the operator's record of broadcast or failure) as buttons beside the quorum
+progress; the all-or-nothing CSV imports of historical transfers and price quotes."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -118,7 +119,13 @@ class CsvUploadForm(StyledForm):
 
 
 def csv_import_page(
-    request: HttpRequest, *, model_admin: admin.ModelAdmin, permission: str, title: str, columns: str, run: Any
+    request: HttpRequest,
+    *,
+    model_admin: admin.ModelAdmin,
+    permission: str,
+    title: str,
+    columns: str,
+    run: Callable[[str], str],
 ) -> HttpResponse:
     """Upload, import all or nothing through `run(text)`, and name the bad line and field."""
     if not request.user.has_perm(permission):
