@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from reserve.chain.errors import ChainError
 from reserve.models import Wallet
@@ -26,10 +25,10 @@ def _duration(seconds: float | None) -> str:
 class ProgressBar:
     """One line per wallet, redrawn in place on a terminal and every 100 blocks otherwise."""
 
-    def __init__(self, stream: Any, width: int = 30) -> None:
+    def __init__(self, stream: OutputWrapper, width: int = 30) -> None:
         self.stream = stream
         self.width = width
-        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self.interactive = stream.isatty()
 
     def __call__(self, progress: ScanProgress) -> None:
         if not self.interactive and progress.blocks_scanned % 100 and progress.height < progress.tip_height:
@@ -42,12 +41,15 @@ class ProgressBar:
             f"height {progress.height}/{progress.tip_height}  {progress.blocks_scanned} blocks  "
             f"{progress.blocks_per_second:.1f} blocks/s  ETA {_duration(progress.eta_seconds)}"
         )
-        self.stream.write(("\r" + line) if self.interactive else line + "\n")
-        self.stream.flush()
+        if self.interactive:
+            self.stream.write("\r" + line, ending="")
+            self.stream.flush()
+        else:
+            self.stream.write(line)
 
     def end(self) -> None:
         if self.interactive:
-            self.stream.write("\n")
+            self.stream.write("")  # ends the redrawn line
 
 
 class Command(BaseCommand):
@@ -65,7 +67,7 @@ class Command(BaseCommand):
         failures = 0
         with chain_source() as source:
             for wallet in wallets:
-                bar = ProgressBar(sys.stdout if self.stdout._out is sys.stdout else self.stdout)
+                bar = ProgressBar(self.stdout)
                 with wallet_lock(wallet.pk) as acquired:
                     if not acquired:
                         self.stdout.write(f"{wallet.name}: a run is in progress elsewhere; skipped")
