@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, IntegerField, QuerySet, Value
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.errors import NotFound, ValidationFailed
@@ -186,13 +186,27 @@ def watched_scripts(*, network: str) -> dict[bytes, int]:
     return {bytes(script): wallet_id for script, wallet_id in rows}
 
 
-def wallet_utxos(*, wallet: Wallet) -> QuerySet[WalletUtxo]:
-    """The wallet's unspent outputs on the best chain, oldest first, each annotated with its
-    `confirmations` at the block the wallet is scanned to."""
+@dataclass(frozen=True)
+class WalletOutput:
+    """An unspent output of a wallet, with its confirmations at the block the wallet is scanned to."""
+
+    txid: str
+    vout: int
+    value_sats: int
+    block_height: int
+    confirmations: int
+
+
+def wallet_utxos(*, wallet: Wallet) -> list[WalletOutput]:
+    """The wallet's unspent outputs on the best chain, oldest first."""
     scanned = ScanCursor.objects.filter(wallet=wallet).values_list("height", flat=True).first()
-    tip = Value(-1 if scanned is None else scanned, output_field=IntegerField())
-    return (
+    tip = -1 if scanned is None else scanned
+    rows = (
         WalletUtxo.objects.filter(wallet=wallet, status=UtxoStatus.UNSPENT)
-        .annotate(confirmations=tip - F("block_height") + 1)
         .order_by("block_height", "txid", "vout")
+        .values_list("txid", "vout", "value_sats", "block_height")
     )
+    return [
+        WalletOutput(txid, vout, value_sats, block_height, max(tip - block_height + 1, 0))
+        for txid, vout, value_sats, block_height in rows
+    ]
