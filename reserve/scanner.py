@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -107,34 +108,51 @@ def _lock_network_headers(network: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reserve:chainblocks:{network}"])
 
 
-def _record_block(*, network: str, height: int, block: ScannedBlock) -> ChainBlock:
-    """Store the verified header as the active block at `height`; a different active block there
-    (and any above it) left the best chain."""
+def _header_fields(height: int, block: ScannedBlock) -> dict[str, Any]:
+    header = block.header
+    return {
+        "height": height,
+        "header": header.raw,
+        "prev_hash": header.prev_hash,
+        "merkle_root": header.merkle_root,
+        "block_time_at": _block_time(header.time),
+        "bits": header.bits,
+        "tx_count": block.tx_count,
+        "size_bytes": block.size,
+    }
+
+
+def _record_blocks(*, network: str, blocks: list[tuple[int, ScannedBlock]]) -> None:
+    """Store verified headers as the active blocks at their heights; a different active block at
+    one of those heights (and every active block above it) left the best chain."""
     _lock_network_headers(network)
     now = timezone.now()
-    active = ChainBlock.objects.filter(network=network, status=BlockStatus.ACTIVE).exclude(hash=block.hash)
-    if active.filter(height=height).exists():
-        active.filter(height__gte=height).update(status=BlockStatus.REORGED, reorged_at=now)
-    header = block.header
-    row, _ = ChainBlock.objects.update_or_create(
-        network=network,
-        hash=block.hash,
-        defaults={
-            "height": height,
-            "header": header.raw,
-            "prev_hash": header.prev_hash,
-            "merkle_root": header.merkle_root,
-            "block_time_at": _block_time(header.time),
-            "bits": header.bits,
-            "tx_count": block.tx_count,
-            "size_bytes": block.size,
-            "status": BlockStatus.ACTIVE,
-            "rejection_reason": "",
-            "verified_at": now,
-            "reorged_at": None,
-        },
+    hashes = [block.hash for _, block in blocks]
+    others = ChainBlock.objects.filter(network=network, status=BlockStatus.ACTIVE).exclude(hash__in=hashes)
+    displaced = others.filter(height__in=[height for height, _ in blocks]).order_by("height").first()
+    if displaced is not None:
+        others.filter(height__gte=displaced.height).update(status=BlockStatus.REORGED, reorged_at=now)
+    known = dict(ChainBlock.objects.filter(network=network, hash__in=hashes).values_list("hash", "status"))
+    for height, block in blocks:
+        if known.get(block.hash, BlockStatus.ACTIVE) != BlockStatus.ACTIVE:
+            # Back on the best chain, or refused once on a bad answer and now verified.
+            ChainBlock.objects.filter(network=network, hash=block.hash).update(
+                status=BlockStatus.ACTIVE,
+                rejection_reason="",
+                verified_at=now,
+                reorged_at=None,
+                **_header_fields(height, block),
+            )
+    ChainBlock.objects.bulk_create(
+        ChainBlock(network=network, hash=block.hash, verified_at=now, **_header_fields(height, block))
+        for height, block in blocks
+        if block.hash not in known
     )
-    return row
+
+
+def _record_block(*, network: str, height: int, block: ScannedBlock) -> ChainBlock:
+    _record_blocks(network=network, blocks=[(height, block)])
+    return ChainBlock.objects.get(network=network, hash=block.hash)
 
 
 def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, error: BlockVerificationError) -> None:
@@ -142,25 +160,16 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
     if block is None or error.block_hash != block.hash:
         logger.error("refused block at height %s: %s", height, error.message)
         return
-    header = block.header
-    with transaction.atomic():
-        ChainBlock.objects.update_or_create(
-            network=network,
-            hash=block.hash,
-            defaults={
-                "height": height,
-                "header": header.raw,
-                "prev_hash": header.prev_hash,
-                "merkle_root": header.merkle_root,
-                "block_time_at": _block_time(header.time),
-                "bits": header.bits,
-                "tx_count": block.tx_count,
-                "size_bytes": block.size,
-                "status": BlockStatus.REJECTED,
-                "rejection_reason": error.reason,
-                "verified_at": None,
-            },
-        )
+    ChainBlock.objects.update_or_create(
+        network=network,
+        hash=block.hash,
+        defaults={
+            **_header_fields(height, block),
+            "status": BlockStatus.REJECTED,
+            "rejection_reason": error.reason,
+            "verified_at": None,
+        },
+    )
     logger.error("refused block %s at height %s: %s", block.hash, height, error.reason)
 
 
@@ -327,8 +336,7 @@ def _apply_headers(*, wallet: Wallet, blocks: list[tuple[int, ScannedBlock]], cu
     """Blocks that touch nothing of the wallet: their verified headers and the cursor, in one transaction."""
     with transaction.atomic():
         cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
-        for height, block in blocks:
-            _record_block(network=wallet.network, height=height, block=block)
+        _record_blocks(network=wallet.network, blocks=blocks)
         cursor.height, cursor.block_hash = blocks[-1][0], blocks[-1][1].hash
         cursor.blocks_scanned += len(blocks)
         cursor.updated_at = timezone.now()
