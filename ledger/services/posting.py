@@ -46,7 +46,7 @@ class EntrySpec:
 
 
 def validate_legs(entries: Sequence[EntrySpec], *, field: str = "entries") -> list[EntrySpec]:
-    """Check amounts and per-currency balance; return the legs debits first (see `build_posting`)."""
+    """Check amounts and per-currency balance; return the legs with debits first."""
     legs = list(entries)
     if len(legs) < 2:
         raise UnbalancedTransaction.for_field(field, "a transaction needs at least two entries")
