@@ -2,8 +2,9 @@
 
 Each block's effects (its verified header, the wallet's new and spent outputs, watched
 scripts derived past the gap limit, transfers confirmed or observed, discrepancies) commit
-in one database transaction together with the wallet's scan cursor, so a crash at any
-point leaves either the whole block applied or none of it. A block whose parent is not
+in one database transaction together with the wallet's scan cursor (blocks that touch
+nothing of the wallet, in batches), so a crash at any point leaves whole blocks applied
+or none of them. A block whose parent is not
 the cursor's block is a reorg: the scanner walks back to the fork point and undoes what
 it booked above it (ledger reversals through the transfer services), then rescans.
 """
