@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from ledger.models import Account, AccountType
+from ledger.models import Account, AccountType, JournalTransaction
 from ledger.services import EntrySpec, account_create, post_transaction
 
 _keys = itertools.count()
@@ -38,10 +39,10 @@ def fees() -> Account:
 
 
 @pytest.fixture
-def fund(equity: Account) -> Callable[..., object]:
+def fund(equity: Account) -> Callable[..., JournalTransaction]:
     """fund(account, sats): post an acquisition from equity into `account`."""
 
-    def _fund(account: Account, sats: int, **kwargs: object) -> object:
+    def _fund(account: Account, sats: int, **kwargs: Any) -> JournalTransaction:
         return post_transaction(
             idempotency_key=unique_key("fund"),
             entries=[EntrySpec(account=account, amount_sats=sats), EntrySpec(account=equity, amount_sats=-sats)],

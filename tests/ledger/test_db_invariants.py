@@ -13,8 +13,8 @@ from ledger.selectors import account_balance, verify_balances
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _raw_transaction(cursor, *, sequence: int, key: str) -> str:
-    tx_id = str(uuid.uuid4())
+def _raw_transaction(cursor, *, sequence: int, key: str) -> uuid.UUID:
+    tx_id = uuid.uuid4()
     cursor.execute(
         "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,"
         " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', '', '')",
@@ -23,7 +23,7 @@ def _raw_transaction(cursor, *, sequence: int, key: str) -> str:
     return tx_id
 
 
-def _raw_entry(cursor, *, tx_id: str, account: Account, sats: int) -> None:
+def _raw_entry(cursor, *, tx_id: uuid.UUID, account: Account, sats: int) -> None:
     cursor.execute(
         "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
         " VALUES (%s, %s, %s, %s, 0, 0)",
@@ -68,7 +68,7 @@ def test_transaction_without_entries_fails_at_commit():
 def test_update_and_delete_of_posted_rows_fail(cold, fund):
     # given a posted transaction
     posted = fund(cold, 5000)
-    entry = Entry.objects.filter(transaction=posted).first()
+    entry = Entry.objects.filter(transaction=posted).order_by("pk")[0]
     for statement, params in [
         ("UPDATE ledger_entry SET amount_sats = amount_sats + 1 WHERE id = %s", [entry.pk]),
         ("DELETE FROM ledger_entry WHERE id = %s", [entry.pk]),
