@@ -153,25 +153,34 @@ def _observe(
     address: str = "",
     fee_sats: int = 0,
     category: str = TransferCategory.OTHER,
-) -> Transfer:
-    transfer, _breaches = transfer_record_observed(
-        direction=direction,
-        amount_sats=value_sats,
-        txid=txid,
-        vout=vout,
-        block_height=block_row.height,
-        block_hash=block_row.hash,
-        occurred_at=block_row.block_time_at,
-        source_wallet=source_wallet,
-        destination_wallet=destination_wallet,
-        external_address=address,
-        fee_sats=fee_sats,
-        category=category,
-    )
+) -> tuple[Transfer | None, str]:
+    """Book a movement nobody proposed; returns (transfer, '') or (None, why the books refused
+    it), so a movement the ledger cannot take (e.g. more than the books hold) is reported
+    instead of stopping the scan at this block."""
+    try:
+        with transaction.atomic():
+            transfer, _breaches = transfer_record_observed(
+                direction=direction,
+                amount_sats=value_sats,
+                txid=txid,
+                vout=vout,
+                block_height=block_row.height,
+                block_hash=block_row.hash,
+                occurred_at=block_row.block_time_at,
+                source_wallet=source_wallet,
+                destination_wallet=destination_wallet,
+                external_address=address,
+                fee_sats=fee_sats,
+                category=category,
+            )
+    except ApplicationError as error:
+        return None, error.message
     if transfer.status == TransferStatus.REORGED:
         # Seen before on a dropped branch and mined again: book it again.
-        _confirm(transfer, txid=txid, vout=vout, block_row=block_row, fee_sats=None)
-    return transfer
+        refused = _confirm(transfer, txid=txid, vout=vout, block_row=block_row, fee_sats=None)
+        if refused:
+            return None, refused
+    return transfer, ""
 
 
 def _book_inflow(
@@ -216,7 +225,7 @@ def _book_inflow(
             detail = f"transfer #{transfer.pk} matches this inflow but could not be confirmed: {refused}"
         else:
             detail = f"{output.value_sats} sats received in {txid}:{output.vout} that no transfer proposed"
-        observed = _observe(
+        observed, refused = _observe(
             wallet=wallet,
             direction=TransferDirection.INBOUND,
             txid=txid,
@@ -226,7 +235,10 @@ def _book_inflow(
             destination_wallet=wallet,
             category=TransferCategory.MINING_REWARD if coinbase else TransferCategory.OTHER,
         )
-        bookings.observed += 1
+        if observed is None:
+            detail = f"{detail}; the books refused it: {refused}"
+        else:
+            bookings.observed += 1
         discrepancy = discrepancy_open(
             wallet=wallet,
             kind=DiscrepancyKind.UNRECORDED_INFLOW,
@@ -335,7 +347,7 @@ def _book_outflow(
             detail = f"transfer #{transfer.pk} matches this outflow but could not be confirmed: {refused}"
         else:
             detail = f"{leg.value_sats} sats left in {txid}:{leg.vout} without a proposed transfer"
-        observed = _observe(
+        observed, refused = _observe(
             wallet=wallet,
             direction=TransferDirection.INTERNAL if leg.destination_wallet else TransferDirection.OUTBOUND,
             txid=txid,
@@ -347,8 +359,11 @@ def _book_outflow(
             address=leg.address,
             fee_sats=fee_to_book or 0,
         )
-        fee_to_book = 0 if fee is not None else None
-        bookings.observed += 1
+        if observed is None:
+            detail = f"{detail}; the books refused it: {refused}"
+        else:
+            fee_to_book = 0 if fee is not None else None
+            bookings.observed += 1
         discrepancy = discrepancy_open(
             wallet=wallet,
             kind=DiscrepancyKind.UNRECORDED_OUTFLOW,

@@ -388,3 +388,35 @@ def test_a_block_failing_verification_is_refused_reported_and_not_scanned(segwit
     honest = wallet_reconcile(wallet=wallet, source=source)
     assert honest.status == "succeeded" and ChainBlock.objects.get(hash=block_hash).status == BlockStatus.ACTIVE
     assert honest.chain_balance_sats == honest.ledger_balance_sats == block_subsidy_sats(refused.height)
+
+
+def test_a_movement_the_books_cannot_take_is_reported_and_the_scan_goes_on(segwit_chain, people):
+    # given: cold received 10_000_000 sats unannounced, and an operator wrote them off the books
+    source, payer = segwit_chain.source, Payer(segwit_chain, PAYER_START["refused"])
+    operator = people["operator"]
+    agency = agency_create(name="Write-offs", kind="other", actor=operator)
+    cold_key, outsider = WalletKey("write-off cold"), WalletKey("write-off outsider")
+    cold = key_wallet(operator, agency, "write-off-cold", cold_key, birthday_height=tip(source) + 1)
+    funding = pay([payer.coin()], [(cold_key.p2wpkh_script, 10_000_000)], change=segwit_chain.miner_key)
+    mine(source, funding)
+    wallet_reconcile(wallet=cold, source=source)
+    discrepancy_resolve(
+        discrepancy=Discrepancy.objects.get(wallet=cold, kind="unrecorded_inflow"),
+        reason="the coins belong to another agency's case",
+        actor=operator,
+        adjustment_sats=-10_000_000,
+    )
+    assert balance(cold) == 0
+
+    # when: the coins leave, which the books (at zero) cannot take, and another block follows
+    sweep = pay([Coin(Outpoint(txid_of(funding), 0), 10_000_000, cold_key)], [(outsider.p2wpkh_script, 9_999_000)])
+    mine(source, sweep)
+    mine(source)
+    run = wallet_reconcile(wallet=cold, source=source)
+
+    # then: the run reached the tip, and the outflow is reported without a booking
+    assert (run.status, run.height, run.blocks_scanned) == ("succeeded", tip(source), 2)
+    outflow = Discrepancy.objects.get(wallet=cold, kind="unrecorded_outflow")
+    assert outflow.transfer is None and "the books refused it" in outflow.detail
+    assert outflow.actual_sats == 9_999_000
+    assert run.chain_balance_sats == run.ledger_balance_sats == 0
