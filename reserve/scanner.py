@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reserve.booking import BlockBookings, block_book
+from config.errors import ApplicationError
+from reserve.booking import BlockBookings, block_book, discrepancy_open
 from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, scan_block
 from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError, WrongNetwork
 from reserve.chain.pow import RETARGET_INTERVAL
@@ -32,6 +33,7 @@ from reserve.models import (
     BlockStatus,
     ChainBlock,
     Discrepancy,
+    DiscrepancyKind,
     DiscrepancyStatus,
     ReconciliationRun,
     ScanCursor,
@@ -293,17 +295,6 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
         WalletUtxo.objects.filter(wallet=wallet, spent_in_block__hash__in=dropped, status=UtxoStatus.SPENT).update(
             status=UtxoStatus.UNSPENT, spent_by_txid="", spent_in_block=None, spent_height=None
         )
-        booked = (
-            Transfer.objects.filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
-            .filter(block_hash__in=dropped, status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
-            # Newest first, the reverse of how they were posted: a wallet's balance never dips below zero.
-            .order_by("-block_height", "-pk")
-        )
-        for transfer in booked:
-            # Reverses the posting and re-runs the continuous policy checks at this point.
-            transfer_mark_reorged(
-                transfer=transfer, reason=f"block {transfer.block_hash} at height {transfer.block_height} was reorged"
-            )
         # What was found in the dropped blocks is no longer on the chain.
         Discrepancy.objects.filter(wallet=wallet, status=DiscrepancyStatus.OPEN, block_height__gt=fork_height).exclude(
             txid=""
@@ -312,6 +303,34 @@ def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> in
             resolution_reason=f"its block left the best chain (reorg to height {fork_height})",
             resolved_at=now,
         )
+        booked = (
+            Transfer.objects.filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
+            .filter(block_hash__in=dropped, status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
+            # Newest first, the reverse of how they were posted: a wallet's balance never dips below zero.
+            .order_by("-block_height", "-pk")
+        )
+        for transfer in booked:
+            # Reverses the posting and re-runs the continuous policy checks at this point.
+            try:
+                with transaction.atomic():
+                    transfer_mark_reorged(
+                        transfer=transfer,
+                        reason=f"block {transfer.block_hash} at height {transfer.block_height} was reorged",
+                    )
+            except ApplicationError as error:
+                # Reported rather than left to block every later scan of this wallet.
+                discrepancy_open(
+                    wallet=wallet,
+                    kind=DiscrepancyKind.AMOUNT_MISMATCH,
+                    txid=transfer.txid,
+                    vout=transfer.vout,
+                    run=None,
+                    transfer=transfer,
+                    expected_sats=transfer.amount_sats,
+                    actual_sats=0,
+                    detail=f"transfer #{transfer.pk} left the best chain but its posting could not be reversed: "
+                    f"{error.message}",
+                )
         # Other wallets with outputs or bookings in the dropped blocks: have them follow now.
         affected = (
             Wallet.objects.filter(
