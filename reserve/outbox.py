@@ -4,6 +4,7 @@ sent to Celery after commit and, if that fails (Redis down, crash), by the sweep
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery, current_app
@@ -53,8 +54,10 @@ def outbox_send(*, message_id: int, app: Celery | None = None) -> str:
         return "sent"
 
 
-def outbox_dispatch(*, app: Celery | None = None, limit: int = 500) -> int:
-    """The sweeper: send waiting messages, oldest first, until the broker fails; returns how many went."""
+def outbox_dispatch(*, app: Celery | None = None, limit: int = 500, keep: timedelta = timedelta(days=7)) -> int:
+    """The sweeper: send waiting messages, oldest first, until the broker fails, and forget those
+    sent more than `keep` ago; returns how many went."""
+    OutboxMessage.objects.filter(dispatched_at__lt=timezone.now() - keep).delete()
     waiting = OutboxMessage.objects.filter(dispatched_at__isnull=True).order_by("pk")
     sent = 0
     for message_id in list(waiting.values_list("pk", flat=True)[:limit]):
