@@ -8,13 +8,14 @@ import psycopg
 import pytest
 from django.db import connection
 
+from config.celery import app as config_app
 from config.errors import Conflict, PermissionDenied, ValidationFailed
 from ledger.models import JournalTransaction
 from ledger.selectors import account_balance
 from reserve.models import AuditEvent, Discrepancy, OutboxMessage, ReconciliationRun
 from reserve.reconcile import discrepancy_resolve
-from reserve.services import agency_create
-from reserve.tasks import reconcile_wallet_task
+from reserve.services import agency_create, wallet_register
+from reserve.tasks import reconcile_all_wallets_task, reconcile_wallet_task
 from tests.reconcile.conftest import key_wallet
 from tests.regtest.blocks import generate_to_address
 from tests.regtest.keys import WalletKey
@@ -111,3 +112,34 @@ def test_a_second_run_of_a_wallet_while_one_holds_its_lock_does_nothing(segwit_c
     run = ReconciliationRun.objects.get(wallet=wallet)
     assert (done["run_id"], run.status, run.trigger) == (run.pk, "succeeded", "task")
     assert done["chain_balance_sats"] == done["ledger_balance_sats"] > 0
+
+
+@pytest.mark.integration
+def test_the_fan_out_runs_one_reconciliation_per_wallet_of_the_network(segwit_chain, settings):
+    # given: two regtest wallets and one on testnet, which this node cannot reconcile
+    settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
+    operator = make_user("olga", "operator")
+    agency = agency_create(name="Fan-out", kind="other", actor=operator)
+    birthday = segwit_chain.source.block_count()
+    for n in range(2):
+        key_wallet(operator, agency, f"fan-{n}", WalletKey(f"fan {n}"), birthday_height=birthday)
+    wallet_register(
+        name="fan-testnet",
+        agency=agency,
+        kind="cold",
+        network="testnet",
+        addresses=["tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"],
+        actor=operator,
+    )
+    config_app.conf.task_always_eager = True
+    try:
+        # when
+        fanned_out = reconcile_all_wallets_task.apply().get()
+    finally:
+        config_app.conf.task_always_eager = False
+
+    # then
+    assert fanned_out == 2
+    runs = ReconciliationRun.objects.filter(status="succeeded")
+    assert sorted(runs.values_list("wallet__name", flat=True)) == ["fan-0", "fan-1"]
+    assert {run.height for run in runs} == {segwit_chain.source.block_count()}
