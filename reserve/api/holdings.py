@@ -56,7 +56,7 @@ class HoldingsApi(CsvMixin, APIView):
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)
         category = serializers.ChoiceField(choices=TransferCategory.values, required=False)
-        format = serializers.ChoiceField(choices=["json", "csv"], required=False)
+        format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 
         def validate(self, attrs: dict) -> dict:
             if attrs.get("as_of") is not None and attrs.get("height") is not None:

@@ -30,7 +30,7 @@ class LabelsApi(ApiMixin, APIView):
     class LabelsFilterSerializer(StrictInputSerializer):
         wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
-        format = serializers.ChoiceField(choices=["jsonl", "json"], required=False)
+        format = serializers.ChoiceField(choices=["jsonl", "json", "api"], required=False)
 
     @extend_schema(
         tags=["reports"],

@@ -464,7 +464,7 @@ class ComplianceApi(CsvMixin, APIView):
         locals()["from"] = serializers.DateTimeField()
         to = serializers.DateTimeField()
         policy = serializers.PrimaryKeyRelatedField(queryset=Policy.objects.all(), required=False, allow_null=True)
-        format = serializers.ChoiceField(choices=["json", "csv"], required=False)
+        format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 
     @extend_schema(
         tags=["policy"],

@@ -270,7 +270,16 @@ def test_revoked_and_expired_tokens_are_refused(users: dict[str, Any]) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "path", ["/api/v1/holdings/", "/api/v1/wallets/", "/api/v1/transfers/", "/api/v1/policies/", "/api/v1/labels/"]
+    "path",
+    [
+        "/api/v1/holdings/",
+        "/api/v1/holdings/?format=api&group_by=agency",
+        "/api/v1/wallets/",
+        "/api/v1/transfers/",
+        "/api/v1/policies/",
+        "/api/v1/labels/?format=api",
+        "/api/v1/compliance/?format=api&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
+    ],
 )
 def test_browsable_api_with_a_session(users: dict[str, Any], books: Books, path: str) -> None:
     # given: an auditor logged in with a session (Django's test client enforces CSRF when asked)
