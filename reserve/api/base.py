@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +18,19 @@ from rest_framework.response import Response
 from reserve.amounts import sats_to_btc
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
+
+EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)  # the genesis block is of 2009-01-03
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves room for the day and window arithmetic of reports
+
+
+class TimeField(serializers.DateTimeField):
+    """An ISO 8601 time in UTC, between 2009 (bitcoin's start) and 9999."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        parsed = super().to_internal_value(value)
+        if not EARLIEST <= parsed < LATEST:
+            raise serializers.ValidationError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+        return parsed
 
 
 class StrictInputSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.api.base import FORMAT_PARAMETER, BtcField, CsvMixin, StrictInputSerializer, csv_responses
+from reserve.api.base import FORMAT_PARAMETER, BtcField, CsvMixin, StrictInputSerializer, TimeField, csv_responses
 from reserve.models import Agency, TransferCategory, Wallet
 from reserve.reports.holdings import GROUPS, holdings_report
 
@@ -48,7 +48,7 @@ class HoldingsSerializer(serializers.Serializer):
 
 class HoldingsApi(CsvMixin, APIView):
     class HoldingsFilterSerializer(StrictInputSerializer):
-        as_of = serializers.DateTimeField(required=False, help_text="Economic time (ISO 8601 with zone)")
+        as_of = TimeField(required=False, help_text="Economic time (ISO 8601 with zone)")
         height = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
         group_by = serializers.ChoiceField(choices=GROUPS, default="wallet")
         currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, default USD")

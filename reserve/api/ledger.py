@@ -26,6 +26,7 @@ from reserve.api.base import (
     Pagination,
     StatedPagination,
     StrictInputSerializer,
+    TimeField,
     list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
@@ -169,9 +170,9 @@ class AccountFilter(django_filters.FilterSet):
 
 
 class AsOfInput(StrictInputSerializer):
-    as_of = serializers.DateTimeField(required=False, help_text="Balances by economic time (occurred_at)")
+    as_of = TimeField(required=False, help_text="Balances by economic time (occurred_at)")
     height = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
-    posted_as_of = serializers.DateTimeField(required=False, help_text="What the books said then (posted_at)")
+    posted_as_of = TimeField(required=False, help_text="What the books said then (posted_at)")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if len([value for value in attrs.values() if value is not None]) > 1:

@@ -30,6 +30,7 @@ from reserve.api.base import (
     CsvMixin,
     Pagination,
     StrictInputSerializer,
+    TimeField,
     csv_responses,
     list_responses,
 )
@@ -124,8 +125,8 @@ class PolicyDraftInput(StrictInputSerializer):
     scope = serializers.DictField(
         help_text='{"perimeter": true}, {"agency": <id>} or {"wallet": <id>}', child=serializers.JSONField()
     )
-    effective_from = serializers.DateTimeField()
-    effective_to = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    effective_from = TimeField()
+    effective_to = TimeField(required=False, allow_null=True, default=None)
     rules = RuleSerializer(many=True, allow_empty=True)
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
@@ -275,7 +276,7 @@ class PolicyEvaluateApi(ApiMixin, APIView):
         )
         provenance_reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
         memo = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-        at = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="Default: now")
+        at = TimeField(required=False, allow_null=True, default=None, help_text="Default: now")
         version = serializers.PrimaryKeyRelatedField(
             queryset=PolicyVersion.objects.select_related("policy"),
             required=False,
@@ -461,8 +462,8 @@ class ComplianceSerializer(serializers.Serializer):
 
 class ComplianceApi(CsvMixin, APIView):
     class ComplianceFilterSerializer(StrictInputSerializer):
-        locals()["from"] = serializers.DateTimeField()
-        to = serializers.DateTimeField()
+        locals()["from"] = TimeField()
+        to = TimeField()
         policy = serializers.PrimaryKeyRelatedField(queryset=Policy.objects.all(), required=False, allow_null=True)
         format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 

@@ -45,6 +45,9 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("auditor", "/api/v1/compliance/?to=2026-03-01T00:00:00Z", None, "from"),
     ("auditor", "/api/v1/compliance/?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", None, "to"),
     ("auditor", "/api/v1/labels/?agency=x", None, "agency"),
+    ("auditor", "/api/v1/holdings/?as_of=1999-01-01T00:00:00Z", None, "as_of"),
+    ("auditor", "/api/v1/compliance/?from=9999-12-31T00:00:00Z&to=9999-12-31T12:00:00Z", None, "from"),
+    ("auditor", "/api/v1/ledger/accounts/?posted_as_of=0001-01-01T00:00:00%2B01:00", None, "posted_as_of"),
 ]
 
 
