@@ -11,10 +11,18 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
+from config.errors import Conflict
 from ledger.errors import IdempotencyConflict, InsufficientFunds
-from ledger.models import AccountType, JournalTransaction
+from ledger.models import AccountType, JournalTransaction, PendingStatus
 from ledger.selectors import account_available_balance, account_balance, verify_balances, verify_chain
-from ledger.services import EntrySpec, account_create, pending_create, post_transaction
+from ledger.services import (
+    EntrySpec,
+    account_create,
+    pending_create,
+    pending_post,
+    pending_void,
+    post_transaction,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,3 +171,51 @@ def test_posting_inside_a_callers_transaction_is_all_or_nothing(cold, hot, fund)
     )
     assert again.sequence == 2
     assert verify_chain().ok
+
+
+def test_racing_identical_postings_inside_callers_transactions_post_once(cold, hot, fund):
+    # given callers that, like reserve, post inside their own atomic block
+    fund(cold, 500)
+
+    def work(_: int) -> JournalTransaction:
+        with transaction.atomic():
+            return post_transaction(
+                idempotency_key="race-nested",
+                entries=[EntrySpec(account=hot, amount_sats=500), EntrySpec(account=cold, amount_sats=-500)],
+                kind="transfer",
+            )
+
+    results = _race(12, work)
+    # then they all return the one posting
+    assert all(isinstance(result, JournalTransaction) for result in results), results
+    assert len({result.pk for result in results}) == 1
+    assert account_balance(account=cold) == 0
+
+
+def test_post_and_void_of_one_reservation_race_to_one_outcome(cold, hot, fund):
+    # given one open reservation
+    fund(cold, 1_000)
+    pending = pending_create(
+        idempotency_key="res-race",
+        entries=[EntrySpec(account=hot, amount_sats=600), EntrySpec(account=cold, amount_sats=-600)],
+        kind="transfer",
+    )
+
+    # when half the threads post it and half void it, at once
+    def work(index: int) -> object:
+        if index % 2:
+            return pending_void(pending=pending, reason="cancelled")
+        return pending_post(pending=pending, idempotency_key="res-race-post")
+
+    results = _race(10, work)
+    pending.refresh_from_db()
+    # then exactly one outcome happened and the books agree with it
+    if pending.status == PendingStatus.POSTED:
+        assert account_balance(account=cold) == 400
+        assert all(isinstance(r, JournalTransaction | Conflict) for r in results), results
+    else:
+        assert pending.status == PendingStatus.VOIDED
+        assert account_balance(account=cold) == 1_000
+        assert not JournalTransaction.objects.filter(idempotency_key="res-race-post").exists()
+    assert account_available_balance(account=cold) == account_balance(account=cold)
+    assert verify_balances() == []
