@@ -131,7 +131,7 @@ class Entry(models.Model):
 
 
 class AccountBalance(models.Model):
-    """Current balance, kept by the Entry insert trigger under the account's row lock.
+    """Current balance, kept by the Entry insert triggers under the account's row lock.
 
     pending_sats is the total reserved *out of* the account by open reservations (>= 0);
     the CHECK keeps balance - pending >= 0 on non-negative accounts.
