@@ -159,6 +159,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per choice set that several models or endpoints share.
+    "ENUM_NAME_OVERRIDES": {
+        "TransferStatusEnum": "reserve.models.transfers.TransferStatus",
+        "TransferDirectionEnum": "reserve.models.transfers.TransferDirection",
+        "TransferCategoryEnum": "reserve.models.transfers.TransferCategory",
+        "WalletKindEnum": "reserve.models.custody.WalletKind",
+        "AgencyKindEnum": "reserve.models.custody.AgencyKind",
+        "NetworkEnum": "reserve.models.custody.Network",
+        "RunStatusEnum": "reserve.models.chainstate.RunStatus",
+        "ResolutionStatusEnum": "reserve.models.chainstate.DiscrepancyStatus",
+        "VerdictEnum": [("allow", "allow"), ("deny", "deny"), ("needs_approval", "needs_approval")],
+    },
 }
 # API tokens: stored hashed, expire, revocable (django-rest-knox).
 REST_KNOX = {"TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=12)), "AUTH_HEADER_PREFIX": "Token"}

@@ -57,7 +57,7 @@ class AgencyFilter(django_filters.FilterSet):
 
 class AgencyCreateInput(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=AgencyKind.values, default=AgencyKind.OTHER)
+    kind = serializers.ChoiceField(choices=AgencyKind.choices, default=AgencyKind.OTHER)
     jurisdiction = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
@@ -224,8 +224,8 @@ class WalletFilter(django_filters.FilterSet):
 class WalletRegisterInput(StrictInputSerializer):
     name = serializers.CharField(max_length=120)
     agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
-    kind = serializers.ChoiceField(choices=WalletKind.values)
-    network = serializers.ChoiceField(choices=Network.values)
+    kind = serializers.ChoiceField(choices=WalletKind.choices)
+    network = serializers.ChoiceField(choices=Network.choices)
     in_perimeter = serializers.BooleanField(default=True)
     birthday_height = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
     gap_limit = serializers.IntegerField(min_value=1, max_value=MAX_GAP_LIMIT, default=20)

@@ -55,7 +55,7 @@ class HoldingsApi(CsvMixin, APIView):
         wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)
-        category = serializers.ChoiceField(choices=TransferCategory.values, required=False)
+        category = serializers.ChoiceField(choices=TransferCategory.choices, required=False)
         format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 
         def validate(self, attrs: dict) -> dict:

@@ -260,8 +260,8 @@ class PolicyEvaluateApi(ApiMixin, APIView):
     write_roles = DRY_RUN_ROLES
 
     class PolicyEvaluateInputSerializer(StrictInputSerializer):
-        direction = serializers.ChoiceField(choices=TransferDirection.values)
-        category = serializers.ChoiceField(choices=TransferCategory.values)
+        direction = serializers.ChoiceField(choices=TransferDirection.choices)
+        category = serializers.ChoiceField(choices=TransferCategory.choices)
         amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SUPPLY_SATS)
         fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SUPPLY_SATS, default=0)
         source_wallet = serializers.PrimaryKeyRelatedField(

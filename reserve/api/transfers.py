@@ -202,8 +202,8 @@ class TransferFilter(django_filters.FilterSet):
 
 
 class TransferProposeInput(StrictInputSerializer):
-    direction = serializers.ChoiceField(choices=TransferDirection.values)
-    category = serializers.ChoiceField(choices=TransferCategory.values)
+    direction = serializers.ChoiceField(choices=TransferDirection.choices)
+    category = serializers.ChoiceField(choices=TransferCategory.choices)
     amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SUPPLY_SATS)
     fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SUPPLY_SATS, default=0)
     source_wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False, allow_null=True)
