@@ -40,7 +40,11 @@ UNCHAINED_STEP = """    out_sequence := nextval('bench_unchained_sequence');
 
 
 def create_unchained_append(start: int) -> None:
-    """ledger_append with the chain step (advisory lock + head read) replaced by nextval()."""
+    """ledger_append with the chain step (advisory lock + head read) replaced by nextval().
+
+    The database's link guard (which takes the same lock and checks the head) is disabled
+    for the rest of the run: without it there is no chain at all, which is the point.
+    """
     from django.db import connection
 
     sql = (ROOT / "ledger/sql/0003_ledger_append.sql").read_text()
@@ -53,6 +57,7 @@ def create_unchained_append(start: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SEQUENCE bench_unchained_sequence START {start}")
         cursor.execute(function)
+        cursor.execute("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER ledger_journaltransaction_link")
 
 
 def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:

@@ -7,18 +7,23 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from ledger.models import Account, AccountBalance, Entry, JournalTransaction
+from ledger.models import GENESIS_HASH, Account, AccountBalance, Entry, JournalTransaction
 from ledger.selectors import account_balance, verify_balances
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _raw_transaction(cursor, *, sequence: int, key: str) -> uuid.UUID:
+def _raw_transaction(cursor, *, sequence: int, key: str, prev_hash: str | None = None) -> uuid.UUID:
+    """Insert a journal row by hand, linked to the current head unless prev_hash is given."""
     tx_id = uuid.uuid4()
+    if prev_hash is None:
+        cursor.execute("SELECT hash FROM ledger_journaltransaction ORDER BY sequence DESC LIMIT 1")
+        head = cursor.fetchone()
+        prev_hash = head[0] if head else GENESIS_HASH
     cursor.execute(
         "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,"
-        " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', '', '')",
-        [tx_id, sequence, key],
+        " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', %s, %s)",
+        [tx_id, sequence, key, prev_hash, "f" * 64],
     )
     return tx_id
 
@@ -180,3 +185,17 @@ def test_one_statement_may_not_dip_a_non_negative_account(cold, equity):
             [tx_id, [cold.pk, cold.pk, equity.pk], [-10, 20, -10]],
         )
     assert account_balance(account=cold) == 0
+
+
+@pytest.mark.parametrize(
+    ("sequence", "prev_hash", "problem"),
+    [(3, None, "the next one is 2"), (1, None, "the next one is 2"), (2, "0" * 64, "prev_hash")],
+)
+def test_raw_insert_must_extend_the_chain(cold, fund, sequence, prev_hash, problem):
+    # given a chain of one posting
+    fund(cold, 10)
+    # when raw SQL inserts a transaction that skips, repeats, or forks the chain
+    with pytest.raises(IntegrityError, match=problem), transaction.atomic(), connection.cursor() as cursor:
+        _raw_transaction(cursor, sequence=sequence, key="raw-fork", prev_hash=prev_hash)
+    # then the database refused it
+    assert JournalTransaction.objects.count() == 1
