@@ -28,12 +28,17 @@ order, takes a transaction-scoped advisory lock, reads the head, inserts the
 transaction and its entries; outside a caller's transaction PostgreSQL commits that
 statement at once, so the lock covers the inserts and the commit's WAL flush and no
 client round trip. Measured (docs/PERFORMANCE.md, ledger section): at 1 client the
-chain costs nothing measurable; at 8 clients on 2 vCPUs it costs about a third of the
+chain costs nothing measurable; at 8 clients on 2 vCPUs it costs a fifth to a half of the
 throughput against the same code with the lock replaced by a plain sequence, because
 the commit flush is inside it. Per-batch chaining (post unchained, seal committed
 batches later) would remove that, at the price of a window in which the newest postings
 are not yet tamper-evident and of sequence order no longer being commit order, which
-the per-account running balances rely on; at the measured rates that was not worth it.
+the per-account running balances rely on. It was not built: a posting that is
+tamper-evident the moment it commits was kept over the measured cost.
+
+A trigger (ledger/sql/0005_ledger_chain_link_guard.sql) takes the same lock and refuses
+any inserted row, raw SQL included, whose sequence is not the head's + 1 or whose
+prev_hash is not the head's hash; only the hash itself is left to verify_chain().
 """
 
 from __future__ import annotations
