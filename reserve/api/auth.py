@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.helpers import get_cool_off
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
@@ -45,14 +46,22 @@ class TokenCreateApi(ApiMixin, APIView):
             200: TokenCreateOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(ErrorSerializer, description="Account locked after repeated failures"),
-            429: OpenApiResponse(ErrorSerializer, description="Too many attempts; retry later"),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many attempts from this address, or the account is locked out"
+            ),
         },
     )
     def post(self, request: Request) -> Response:
         serializer = self.TokenCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(request._request, **serializer.validated_data)
+        if getattr(request._request, "axes_locked_out", False):
+            # Answer in the API's error shape; django-axes' middleware would put its HTML page here.
+            request._request.axes_locked_out = False  # type: ignore[attr-defined]
+            raise exceptions.Throttled(
+                wait=get_cool_off(request._request).total_seconds(),
+                detail="This account is locked after too many failed logins; try again later.",
+            )
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Unknown username or wrong password.")
         instance, token = AuthToken.objects.create(user=user)

@@ -316,3 +316,23 @@ def test_docs_and_schema_are_served(db: None) -> None:
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/auth/login/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_repeated_failed_logins_lock_the_account_in_the_error_shape(users: dict[str, Any]) -> None:
+    # given: five failures for one username from one address (django-axes)
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    for _ in range(4):
+        client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": "wrong"}, format="json")
+    # when
+    fifth = client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": "wrong"}, format="json")
+    right = client.post(
+        "/api/v1/auth/token/", {"username": "auditor-1", "password": "correct horse battery"}, format="json"
+    )
+    # then: locked, even with the right password, answered as JSON
+    for response in (fifth, right):
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "throttled"
+        assert "locked" in response.json()["error"]["message"]
