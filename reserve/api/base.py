@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from reserve.amounts import sats_to_btc
 from reserve.api.permissions import RolePermission
@@ -186,3 +188,14 @@ class StatedPagination(Pagination):
             **paginated["properties"],
         }
         return paginated
+
+
+@extend_schema(exclude=True)
+class UnknownEndpointApi(ApiMixin, APIView):
+    """Every other path under /api/v1/, whatever the method."""
+
+    permission_classes: Sequence[Any] = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound(f"No endpoint {request.method} {request.path}; the endpoints are in /api/schema/.")

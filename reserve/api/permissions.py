@@ -37,6 +37,8 @@ class RolePermission(BasePermission):
     message = "You do not have a role that may do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if not hasattr(view, (request.method or "").lower()):
+            return True  # no such operation here: the view answers 405, whoever asks
         if not (request.user and request.user.is_authenticated):
             return False
         roles = request_roles(request)

@@ -1,9 +1,21 @@
 """Routes of /api/v1/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
-from reserve.api import audit, auth, custody, holdings, labels, ledger, policy, proofs, reconciliation, transfers
+from reserve.api import (
+    audit,
+    auth,
+    base,
+    custody,
+    holdings,
+    labels,
+    ledger,
+    policy,
+    proofs,
+    reconciliation,
+    transfers,
+)
 
 app_name = "api"
 
@@ -35,4 +47,6 @@ urlpatterns = [
     path("labels/", labels.LabelsApi.as_view(), name="labels"),
     path("reserve-proofs/challenges/", proofs.ChallengeIssueApi.as_view(), name="reserve-proof-challenge"),
     path("", include(router.urls)),
+    # Anything else under /api/v1/ is a 404 in the API's error shape, not Django's HTML page.
+    re_path(r"^.*$", base.UnknownEndpointApi.as_view(), name="unknown"),
 ]

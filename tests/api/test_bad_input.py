@@ -216,3 +216,18 @@ def test_proposer_cannot_approve_own_transfer(clients: dict[str, Any], users: di
     # then
     assert response.status_code == 403
     assert response.json()["error"]["fields"] == {"approver": ["is the proposer"]}
+
+
+@pytest.mark.django_db
+def test_unknown_endpoints_are_404_in_the_error_shape(clients: dict[str, Any]) -> None:
+    # when
+    responses = [
+        clients["auditor"].get("/api/v1/nothing-here/"),
+        clients["anonymous"].post("/api/v1/holdings/extra/", {}, format="json"),
+        clients["operator"].delete("/api/v1/transfers/1/approve/x/"),
+    ]
+    # then
+    for response in responses:
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    assert clients["auditor"].delete("/api/v1/holdings/").status_code == 405
