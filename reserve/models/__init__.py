@@ -31,8 +31,8 @@ from reserve.models.transfers import (
 
 __all__ = [
     "Agency",
-    "ApiIdempotencyKey",
     "AgencyKind",
+    "ApiIdempotencyKey",
     "Approval",
     "ApprovalDecision",
     "AuditEvent",
