@@ -74,12 +74,8 @@ class ReservePolicyFacts:
             return int(total["total"])
         if at is not None:
             return sum(balances_as_of(accounts=accounts, occurred_at=at).values())
-        # A posting the chain dropped keeps its height while its reversal has none: as of a
-        # block of the best chain it does not count.
-        dropped = Entry.objects.filter(
-            account__in=accounts, block_height__lte=height, transaction__reversals__isnull=False
-        ).aggregate(total=Coalesce(Sum("amount_sats"), 0))["total"]
-        return sum(balances_as_of(accounts=accounts, block_height=height).values()) - int(dropped)
+        # A reversal carries its original's height, so a posting the chain dropped cancels out.
+        return sum(balances_as_of(accounts=accounts, block_height=height).values())
 
     def flow_sats(
         self,

@@ -482,7 +482,11 @@ def reverse_transaction(
     created_by: AbstractBaseUser | None = None,
     occurred_at: datetime | None = None,
 ) -> JournalTransaction:
-    """Post the mirror image of `transaction` (kind "reversal"); a transaction is reversed at most once."""
+    """Post the mirror image of `transaction` (kind "reversal"); a transaction is reversed at most once.
+
+    The reversal keeps the original's block height, so a balance as of any height on the
+    best chain counts neither (a posting whose block was reorged away never was at that height).
+    """
     validate_key(idempotency_key)
     validate_chain_fields(occurred_at=occurred_at, block_height=None, block_hash=None, txid=None)
     legs = [
@@ -495,7 +499,7 @@ def reverse_transaction(
         kind="reversal",
         memo=memo or f"reversal of #{transaction.sequence}",
         occurred_at=occurred_at,
-        block_height=None,
+        block_height=transaction.block_height,
         block_hash=None,
         txid=None,
         metadata={"reverses_sequence": transaction.sequence},

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from config.errors import ValidationFailed
 from ledger.models import BalanceCheckpoint, CheckpointCursor
 from ledger.selectors import account_balance_as_of, balances_as_of
-from ledger.services import EntrySpec, ledger_checkpoint_refresh, post_transaction
+from ledger.services import EntrySpec, ledger_checkpoint_refresh, post_transaction, reverse_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,18 @@ def test_exactly_one_as_of_dimension(cold):
         account_balance_as_of(account=cold)
     with pytest.raises(ValidationFailed):
         account_balance_as_of(account=cold, block_height=1, posted_at=DAY)
+
+
+def test_a_reversed_chain_posting_counts_at_no_height(cold, hot, fund):
+    # given a movement booked at height 101, then reversed (its block was reorged away)
+    fund(cold, 1_000, occurred_at=DAY, block_height=100)
+    dropped = _move(cold, hot, 300, "m-dropped", occurred_at=DAY + timedelta(days=1), block_height=101)
+    # when
+    reversal = reverse_transaction(transaction=dropped, idempotency_key="m-dropped-reversal")
+    # then the reversal stands at the same height, so no height of the best chain sees the movement
+    assert reversal.block_height == 101
+    assert balances_as_of(accounts=[cold, hot], block_height=101) == {cold.pk: 1_000, hot.pk: 0}
+    assert balances_as_of(accounts=[cold, hot], block_height=500) == {cold.pk: 1_000, hot.pk: 0}
+    # and checkpoints taken afterwards answer the same
+    ledger_checkpoint_refresh(every=1)
+    assert account_balance_as_of(account=hot, block_height=101) == 0

@@ -88,7 +88,8 @@ def test_balances_and_as_of_match_replay(before, every, after):
                 continue
             reversed_ids.add(original.pk)
             deltas = {entry.account_id: -entry.amount_sats for entry in original.entries.all()}
-            replay.append((tx.occurred_at, None, tx.posted_at, deltas))
+            # a reversal stands at its original's height: a dropped block's posting counts at none
+            replay.append((tx.occurred_at, original.block_height, tx.posted_at, deltas))
         else:
             ledger_checkpoint_refresh(every=op[1])
 
