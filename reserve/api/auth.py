@@ -15,8 +15,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.errors import ValidationFailed
 from reserve.api.base import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, ApiMixin, ErrorSerializer, StrictInputSerializer
 from reserve.api.permissions import request_roles
+from reserve.two_factor import totp_device_matching, two_factor_required
 
 
 class TokenCreateApi(ApiMixin, APIView):
@@ -28,6 +30,11 @@ class TokenCreateApi(ApiMixin, APIView):
     class TokenCreateInputSerializer(StrictInputSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+        otp_token = serializers.CharField(
+            max_length=12,
+            required=False,
+            help_text="TOTP code; required for operator, approver and policy_admin accounts when two-factor is on",
+        )
 
     class TokenCreateOutputSerializer(serializers.Serializer):
         token = serializers.CharField(help_text="Send as `Authorization: Token <token>`; shown only once")
@@ -54,7 +61,9 @@ class TokenCreateApi(ApiMixin, APIView):
     def post(self, request: Request) -> Response:
         serializer = self.TokenCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request._request, **serializer.validated_data)
+        credentials = dict(serializer.validated_data)
+        otp_token = credentials.pop("otp_token", "")
+        user = authenticate(request._request, **credentials)
         if getattr(request._request, "axes_locked_out", False):
             # Answer in the API's error shape; django-axes' middleware would put its HTML page here.
             request._request.axes_locked_out = False  # type: ignore[attr-defined]
@@ -64,6 +73,11 @@ class TokenCreateApi(ApiMixin, APIView):
             )
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Unknown username or wrong password.")
+        # A token must not be a way around the second factor the admin demands of these roles.
+        if two_factor_required(user) and (not otp_token or totp_device_matching(user=user, token=otp_token) is None):
+            raise ValidationFailed.for_field(
+                "otp_token", "a valid TOTP code from your enrolled device is required for this account"
+            )
         instance, token = AuthToken.objects.create(user=user)
         request.user = user
         output = {"token": token, "expiry": instance.expiry, "username": user.get_username()}

@@ -139,3 +139,37 @@ def test_role_changes_made_in_the_admin_are_audited(approver: Any, signed_in: Ca
     assert event.actor == root
     assert event.before is not None and event.after is not None
     assert (event.before["groups"], event.after["groups"]) == (["approver"], ["approver", "operator"])
+
+
+@override_settings(REQUIRE_TWO_FACTOR=True)
+def test_an_api_token_for_a_privileged_user_needs_a_totp_code(approver: Any, auditor: Any) -> None:
+    # given
+    device = TOTPDevice.objects.create(user=approver, name="phone", confirmed=True)
+    client = Client()
+    url = "/api/v1/auth/token/"
+    # when: password alone
+    refused = client.post(url, {"username": approver.username, "password": PASSWORD}, content_type="application/json")
+    # then: no token, and the error names the missing field
+    assert refused.status_code == 400
+    assert "otp_token" in refused.json()["error"]["fields"]
+    # when: a wrong code
+    wrong_code = f"{(int(code(device)) + 1) % 10**6:06d}"
+    wrong = client.post(
+        url,
+        {"username": approver.username, "password": PASSWORD, "otp_token": wrong_code},
+        content_type="application/json",
+    )
+    assert wrong.status_code == 400
+    # when: the current code (the device throttles after a failure, so wait out its delay)
+    time.sleep(1.1)
+    issued = client.post(
+        url,
+        {"username": approver.username, "password": PASSWORD, "otp_token": code(device)},
+        content_type="application/json",
+    )
+    assert issued.status_code == 200 and issued.json()["token"]
+    # and an auditor (read-only) is not asked for a code
+    auditor_token = client.post(
+        url, {"username": auditor.username, "password": PASSWORD}, content_type="application/json"
+    )
+    assert auditor_token.status_code == 200
