@@ -48,7 +48,8 @@ from reserve.services import (
     transfer_reject,
     transfers_import_csv,
 )
-from reserve.services.admin_support import transfer_dry_run, transfer_submit
+from reserve.services.admin_support import transfer_dry_run
+from reserve.services.submissions import transfer_submit
 from reserve.services.transfers import OPEN_STATUSES, decision_json
 from reserve.templatetags.reserve_admin import btc
 

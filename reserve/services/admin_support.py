@@ -1,6 +1,6 @@
-"""Services the admin needs beyond the domain's: the two steps of a transfer proposal (a dry run
-that keeps nothing, and the submit that drafts and proposes in one transaction), and the audit
-of account and role changes made in the admin."""
+"""Services the admin needs beyond the domain's: the dry run of a transfer proposal (validated
+as the operator's draft would be, then rolled back), and the audit of account and role changes
+made in the admin."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from django.db import transaction
 
 from policy.types import Decision
 from reserve.audit import audit_record
-from reserve.models import AuditEvent, Transfer, TransferStatus
+from reserve.models import AuditEvent
 from reserve.selectors import transfer_policy_preview
-from reserve.services.transfers import transfer_create, transfer_propose
+from reserve.services.transfers import transfer_create
 
 
 class _DryRunDone(Exception):
@@ -32,16 +32,6 @@ def transfer_dry_run(*, actor: Any, **fields: Any) -> Decision:
             raise _DryRunDone(transfer_policy_preview(transfer=draft))
     except _DryRunDone as done:
         return done.decision
-
-
-def transfer_submit(*, actor: Any, idempotency_key: str, **fields: Any) -> Transfer:
-    """Draft and propose in one transaction. The key (one per proposal form) makes a repeated
-    submit, such as a double click, return the transfer the first one proposed."""
-    with transaction.atomic():
-        draft = transfer_create(actor=actor, idempotency_key=idempotency_key, **fields)
-        if draft.status != TransferStatus.DRAFT:
-            return draft
-        return transfer_propose(transfer=draft, actor=actor)
 
 
 ACCOUNT_FIELDS = ("username", "is_active", "is_staff", "is_superuser")
