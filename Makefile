@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt package.json 2>/dev/null | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt package.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format bench clean-data
+.PHONY: run test lint format constraints clean-data
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; fi
 	@rm -f $(VENV)/.installed-*; touch $@
 
@@ -30,6 +30,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## constraints: re-pin every transitive package after a change to requirements*.txt
+constraints: $(STAMP)
+	(head -2 constraints.txt; $(PY) -m pip freeze) > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 ## clean-data: stop the embedded servers and delete .data/
 clean-data: $(STAMP)
