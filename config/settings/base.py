@@ -68,6 +68,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 # Two-factor (TOTP) for operator, approver and policy_admin accounts; on in production.
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=False)
 
