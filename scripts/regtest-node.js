@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Regtest bcoin full node for the integration tests and the local demo.
 //
-// Usage: node scripts/regtest-node.js [--port N] [--api-key KEY] [--log-level L] [--exit-with-stdin]
-//   or env REGTEST_RPC_PORT / REGTEST_RPC_API_KEY.
-// The chain lives in memory and the node makes no P2P connections; JSON-RPC (Bitcoin Core
+// Usage: node scripts/regtest-node.js [--port N] [--api-key KEY] [--log-level L] [--data-dir DIR]
+//        [--exit-with-stdin]   or env REGTEST_RPC_PORT / REGTEST_RPC_API_KEY.
+// The chain lives in memory (tests), or under --data-dir so that `make run` continues the same
+// chain its database has already scanned. The node makes no P2P connections; JSON-RPC (Bitcoin Core
 // dialect) answers on http://<any user>:<api key>@127.0.0.1:<port>/. Because the P2P pool
 // is never connected, `invalidateblock` logs a harmless "Pool is not connected!" error
 // (bcoin asks the pool to resync after the chain reset).
@@ -43,9 +44,12 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
+const dataDir = option('data-dir', 'REGTEST_DATA_DIR', '');
+
 const node = new bcoin.FullNode({
   network: 'regtest',
-  memory: true,
+  memory: !dataDir,
+  prefix: dataDir || undefined,
   workers: false,
   listen: false,
   httpHost: '127.0.0.1',
@@ -78,6 +82,8 @@ if (process.argv.includes('--exit-with-stdin')) {
 }
 
 (async () => {
+  if (dataDir)
+    await node.ensure();  // creates the chain's directories under the prefix
   await node.open();
   console.log(`regtest node: rpc listening on http://127.0.0.1:${port}/`);
 })().catch((error) => {

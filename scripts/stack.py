@@ -55,9 +55,10 @@ def manage(*args: str) -> None:
 
 
 def start_regtest_node() -> RegtestNode | None:
-    """A regtest bcoin node for the demo (in-memory chain), exported to every child process."""
+    """A regtest bcoin node for the demo, exported to every child process. Its chain is kept in
+    .data/regtest beside the database, so a second run continues the chain already scanned."""
     try:
-        node = RegtestNode().start()
+        node = RegtestNode(data_dir=embedded.DATA_DIR / "regtest").start()
     except RuntimeError as error:
         say("stack", f"no regtest node ({error}); the service runs without a chain")
         return None
@@ -68,7 +69,8 @@ def start_regtest_node() -> RegtestNode | None:
 
 
 def mine_to_demo_wallet(node: RegtestNode) -> None:
-    """Pay a few coinbases to the demo wallet's first address, bury them, and reconcile once."""
+    """On a fresh chain, pay a few coinbases to the demo wallet's first address and bury them;
+    then reconcile once."""
     lookup = (
         "from reserve.models import WatchedScript as S; "
         f"s = S.objects.filter(wallet__name={DEMO_WALLET!r}, chain=0, index=0).first(); "
@@ -85,6 +87,11 @@ def mine_to_demo_wallet(node: RegtestNode) -> None:
     if not address:
         return
     with node.source() as source:
+        height = source.block_count()
+        if height > 0:
+            say("node", f"continuing the demo chain at height {height}")
+            manage("reconcile")
+            return
         source.call("generatetoaddress", DEMO_BLOCKS_TO_WALLET, address, retry=False)
         source.call(
             "generatetoaddress", DEMO_BLOCKS_ON_TOP, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", retry=False

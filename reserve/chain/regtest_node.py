@@ -50,7 +50,7 @@ def _free_port() -> int:
 
 
 class RegtestNode:
-    """One bcoin regtest node with an in-memory chain.
+    """One bcoin regtest node: an in-memory chain, or one kept in `data_dir` across runs.
 
     `start()`, `rpc_url`, `source()`, `suspend()` / `resume()`, `stop()`; also a context manager.
 
@@ -58,8 +58,15 @@ class RegtestNode:
     closes, so it cannot outlive the test run even when pytest is killed.
     """
 
-    def __init__(self, *, api_key: str = "regtest-api-key", startup_timeout_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "regtest-api-key",
+        startup_timeout_seconds: float = 60.0,
+        data_dir: Path | None = None,
+    ) -> None:
         self.api_key = api_key
+        self.data_dir = data_dir
         self.startup_timeout_seconds = startup_timeout_seconds
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -99,8 +106,12 @@ class RegtestNode:
     def _spawn(self, port: int) -> None:
         self.port = port
         self._log = tempfile.NamedTemporaryFile(prefix="regtest-node-", suffix=".log", delete=False)  # noqa: SIM115
+        command = ["node", str(NODE_SCRIPT), "--port", str(port), "--api-key", self.api_key, "--exit-with-stdin"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            command += ["--data-dir", str(self.data_dir)]
         self.process = subprocess.Popen(
-            ["node", str(NODE_SCRIPT), "--port", str(port), "--api-key", self.api_key, "--exit-with-stdin"],
+            command,
             cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=self._log,

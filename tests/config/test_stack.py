@@ -54,7 +54,14 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
     # given: the stack on its own database and Redis database, as `make run` starts it
     port = _free_port()
     redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
-    env = {**os.environ, "DATABASE_URL": stack_database, "REDIS_URL": redis_url, "PORT": str(port)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": stack_database,
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        # the regtest chain and beat's schedule live here, not in the developer's .data
+        "RESERVE_DATA_DIR": str(tmp_path / "data"),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_path / "stack.log"
     with log_path.open("wb") as log:

@@ -47,6 +47,8 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
         "DATABASE_URL": demo_database,
         "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14",
         "PORT": str(_free_port()),
+        # the node's chain and beat's schedule live here, not in the developer's .data
+        "RESERVE_DATA_DIR": str(tmp_path / "data"),
     }
     for name in ("BITCOIN_RPC_URL", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
@@ -83,3 +85,29 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     assert run == ("succeeded", 9, 150 * COIN, 150 * COIN)
     # and the node stopped with the stack
     assert len(nodes) == 1 and not nodes[0].is_running()
+
+    # when: a second start, on the same database and data directory
+    second_log = tmp_path / "second.log"
+    with second_log.open("wb") as log:
+        again = subprocess.Popen(
+            [sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "press Ctrl-C" not in second_log.read_text(errors="replace"):
+            assert again.poll() is None, second_log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the stack never came up the second time"
+            time.sleep(0.5)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(timeout=60)
+    # then: the node continued the chain it kept (no new coinbases, no reorg) and the books still agree
+    output = second_log.read_text(errors="replace")
+    assert "continuing the demo chain at height 9" in output
+    assert "mined 3 blocks" not in output and "reorg" not in output
+    with psycopg.connect(demo_database) as database:
+        latest = database.execute(
+            "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
+            "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id DESC LIMIT 1"
+        ).fetchone()
+    assert latest == ("succeeded", 9, 150 * COIN, 150 * COIN)
