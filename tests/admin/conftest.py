@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from policy.models import PolicyVersion
@@ -17,6 +15,7 @@ from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.models import Agency, Wallet
 from reserve.services import agency_create, transfers_import_csv, wallet_register
+from tests.users import make_user as make_shared_user
 
 BTC = 100_000_000
 # Regtest account key m/84h/1h/0h of the BIP39 test mnemonic ("abandon ... about"): public part only.
@@ -26,15 +25,11 @@ DESCRIPTOR = f"wpkh([73c5da0a/84h/1h/0h]{TPUB}/<0;1>/*)"
 FIRST_RECEIVE = "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk"
 TPRV = "tprv8ZgxMBicQKsPe5YMU9gHen4Ez3ApihUfykaqUorj9t6FDqy3nP6eoXiAo2ssvpAjoLroQxHqr3R5nE3a5dU3DHTjTgJDd7zrbniJr6nrCzd"
 EXTERNAL = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-PASSWORD = "correct horse battery staple"
 
 
 def make_user(username: str, *roles: str, superuser: bool = False) -> Any:
-    user = get_user_model().objects.create_user(
-        username=username, password=PASSWORD, is_staff=True, is_superuser=superuser
-    )
-    user.groups.add(*Group.objects.filter(name__in=roles))
-    return get_user_model().objects.get(pk=user.pk)
+    """Admin users are staff."""
+    return make_shared_user(username, *roles, staff=True, superuser=superuser)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from reserve.models import AuditEvent
-from tests.admin.conftest import PASSWORD, make_user
+from tests.admin.conftest import make_user
+from tests.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

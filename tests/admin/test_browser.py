@@ -15,7 +15,8 @@ from django.db import connections
 from ledger.models import AccountBalance, PendingStatus
 from reserve.models import Transfer, TransferStatus, Wallet
 from reserve.services import agency_create
-from tests.admin.conftest import BTC, DESCRIPTOR, EXTERNAL, FIRST_RECEIVE, PASSWORD, make_user
+from tests.admin.conftest import BTC, DESCRIPTOR, EXTERNAL, FIRST_RECEIVE, make_user
+from tests.users import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.utils import timezone
 from knox.models import AuthToken
@@ -34,6 +32,7 @@ from reserve.services import (
     wallet_register,
 )
 from tests.api.keys import SigningKey
+from tests.users import make_user
 
 ROLES = ("auditor", "operator", "approver", "policy_admin")
 TPUB_A = (
@@ -54,13 +53,6 @@ def block_hash(height: int) -> str:
 
 def block_time(height: int) -> datetime:
     return datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=height - 100)
-
-
-def make_user(username: str, *roles: str) -> Any:
-    user = get_user_model().objects.create_user(username=username, password="correct horse battery")
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    return get_user_model().objects.get(pk=user.pk)
 
 
 def token_client(user: Any | None) -> APIClient:

@@ -17,6 +17,7 @@ import pytest
 
 from reserve.models import ReserveProofChallenge
 from tests.api.conftest import EXTERNAL, SIGNING_KEY, Books
+from tests.users import PASSWORD
 
 ORDER = ("anonymous", "auditor", "approver", "policy_admin", "operator")
 READ = {"anonymous": 401, "auditor": 200, "operator": 200, "approver": 200, "policy_admin": 200}
@@ -204,9 +205,7 @@ def test_token_endpoint_is_open_to_anyone_with_credentials(users: dict[str, Any]
 
     client = APIClient()
     # when
-    good = client.post(
-        "/api/v1/auth/token/", {"username": "auditor-1", "password": "correct horse battery"}, format="json"
-    )
+    good = client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": PASSWORD}, format="json")
     bad = client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": "wrong"}, format="json")
     # then
     assert good.status_code == 200
@@ -236,7 +235,7 @@ def test_token_endpoint_is_throttled(users: dict[str, Any]) -> None:
     from rest_framework.test import APIClient
 
     client = APIClient()
-    body = {"username": "auditor-1", "password": "correct horse battery"}
+    body = {"username": "auditor-1", "password": PASSWORD}
     # when
     statuses = [client.post("/api/v1/auth/token/", body, format="json").status_code for _ in range(11)]
     # then
@@ -328,9 +327,7 @@ def test_repeated_failed_logins_lock_the_account_in_the_error_shape(users: dict[
         client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": "wrong"}, format="json")
     # when
     fifth = client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": "wrong"}, format="json")
-    right = client.post(
-        "/api/v1/auth/token/", {"username": "auditor-1", "password": "correct horse battery"}, format="json"
-    )
+    right = client.post("/api/v1/auth/token/", {"username": "auditor-1", "password": PASSWORD}, format="json")
     # then: locked, even with the right password, answered as JSON
     for response in (fifth, right):
         assert response.status_code == 429

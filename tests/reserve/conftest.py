@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from importlib import import_module
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from reserve.models import Agency, Wallet
 from reserve.services import agency_create, wallet_register
+from tests.users import make_user
 
 # Regtest account keys (m/84h/1h/0h, m/86h/1h/0h) of BIP39 test mnemonics: public parts only.
 TPUB_A = (
@@ -26,20 +23,6 @@ TPUB_C = (
     "tpubDD4uFqwcQxcgHEhBFmoFbcLtEfSXw6bmLSeKeJHaqDtiXsvGRD6zCJ26HUxWp6ca6GAtNj6C3jyCGBAw2M9sW1bjiK1gFw6dckb6bKn8B3m"
 )
 REGTEST_EXTERNAL = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-
-
-def ensure_roles() -> None:
-    """Transactional tests flush the tables after themselves, taking the migration-made groups along."""
-    if not Group.objects.filter(name="operator").exists():
-        import_module("reserve.migrations.0003_roles").create_roles(django_apps, None)
-
-
-def make_user(username: str, *roles: str) -> Any:
-    ensure_roles()
-    user = get_user_model().objects.create_user(username=username, password="x")
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
 
 
 @pytest.fixture
