@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from config.errors import NotFound, PermissionDenied, ValidationFailed
 from ledger.models import JournalTransaction
@@ -167,3 +169,22 @@ def test_a_confirmed_transfer_without_valuation_is_valued_at_the_quote_in_force(
     assert (transfer.fiat_value, transfer.fiat_currency) == (Decimal("9000.05"), "USD")
     report = holdings_as_of(at=datetime(2026, 1, 3, tzinfo=UTC), currency="USD")
     assert report.perimeter_fiat_value == Decimal("9500.00")
+
+
+def test_import_prices_command_imports_all_or_names_the_bad_line(operator: Any, tmp_path: Any) -> None:
+    # given a good file and one whose fourth line has no time zone
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(PRICES)
+    bad.write_text(PRICES.replace("2026-01-01T00:00:00+00:00", "2026-01-01"))
+    # when / then: the bad file stops with the line and field, and imports nothing
+    with pytest.raises(CommandError, match=r"nothing imported: .*line 4, time"):
+        call_command("import_prices", str(bad), user=operator.username)
+    assert not PriceQuote.objects.exists()
+    # when / then: the good file imports every quote and says so
+    output = StringIO()
+    call_command("import_prices", str(good), user=operator.username, stdout=output)
+    assert output.getvalue().strip() == "3 quotes imported, 0 already present"
+    assert PriceQuote.objects.count() == 3
+    # and an unknown importing user is refused before reading anything
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("import_prices", str(good), user="nobody")
