@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
@@ -177,9 +178,9 @@ class ServiceAddAdmin(ServiceAdmin):
     add_intro = ""
     error_aliases: dict[str, str] = {}
 
-    def create(self, request: HttpRequest, form: Any) -> Model:
-        """Call the service with the cleaned form; its ApplicationError is shown on the form."""
-        raise NotImplementedError
+    # Each add page calls its service with the cleaned form: create(request, form) -> the new
+    # record; an ApplicationError it raises is shown on the form.
+    create: Callable[[HttpRequest, Any], Model]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if not self.has_add_permission(request):
