@@ -54,8 +54,8 @@ def seed(*, wallets: int, transactions: int) -> dict[str, Any]:
 
     from ledger.models import AccountType
     from ledger.services import account_create, ledger_checkpoint_refresh, ledger_import_csv
-    from reserve.models import BlockStatus, ChainBlock
-    from reserve.services import agency_create, wallet_register
+    from reserve.custody.services import agency_create, wallet_register
+    from reserve.reconciliation.models import BlockStatus, ChainBlock
 
     users = get_user_model().objects
     operator = users.create_user(username="bench-operator")

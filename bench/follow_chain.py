@@ -58,8 +58,8 @@ def _run(blocks: int, paid: int) -> int:
     from django.core.management import call_command
 
     from reserve.chain.regtest_node import RegtestNode
-    from reserve.scanner import wallet_scan
-    from reserve.services import agency_create, wallet_register
+    from reserve.custody.services import agency_create, wallet_register
+    from reserve.reconciliation.follower import wallet_scan
     from tests.regtest.keys import WalletKey
 
     call_command("migrate", verbosity=0)

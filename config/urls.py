@@ -5,13 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
-from reserve.two_factor import enrol_view, verify_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Before the admin's own URLs: its catch-all would take them.
-    path("admin/two-factor/verify/", verify_view, name="two_factor_verify"),
-    path("admin/two-factor/enrol/", enrol_view, name="two_factor_enrol"),
+    path("admin/two-factor/", include("reserve.access.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reserve.api.urls")),
     # Log in and out of the browsable API with a session.

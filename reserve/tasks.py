@@ -14,9 +14,9 @@ from django.db import connection
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
-from reserve.models import Wallet
-from reserve.outbox import outbox_dispatch
-from reserve.reconcile import wallet_reconcile
+from reserve.custody.models import Wallet
+from reserve.outbox.services import outbox_dispatch
+from reserve.reconciliation.services import wallet_reconcile
 
 logger = logging.getLogger(__name__)
 

@@ -50,9 +50,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "reserve.middleware.RequestIdMiddleware",
+    "reserve.audit.middleware.RequestIdMiddleware",
     # After OTPMiddleware: privileged admin users verify a TOTP code (REQUIRE_TWO_FACTOR).
-    "reserve.two_factor.AdminTwoFactorMiddleware",
+    "reserve.access.two_factor.AdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: counts failed logins and locks the account/IP out.
@@ -162,14 +162,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One schema name per choice set that several models or endpoints share.
     "ENUM_NAME_OVERRIDES": {
-        "TransferStatusEnum": "reserve.models.transfers.TransferStatus",
-        "TransferDirectionEnum": "reserve.models.transfers.TransferDirection",
-        "TransferCategoryEnum": "reserve.models.transfers.TransferCategory",
-        "WalletKindEnum": "reserve.models.custody.WalletKind",
-        "AgencyKindEnum": "reserve.models.custody.AgencyKind",
-        "NetworkEnum": "reserve.models.custody.Network",
-        "RunStatusEnum": "reserve.models.chainstate.RunStatus",
-        "ResolutionStatusEnum": "reserve.models.chainstate.DiscrepancyStatus",
+        "TransferStatusEnum": "reserve.transfers.models.TransferStatus",
+        "TransferDirectionEnum": "reserve.transfers.models.TransferDirection",
+        "TransferCategoryEnum": "reserve.transfers.models.TransferCategory",
+        "WalletKindEnum": "reserve.custody.models.WalletKind",
+        "AgencyKindEnum": "reserve.custody.models.AgencyKind",
+        "NetworkEnum": "reserve.custody.models.Network",
+        "RunStatusEnum": "reserve.reconciliation.models.RunStatus",
+        "ResolutionStatusEnum": "reserve.reconciliation.models.DiscrepancyStatus",
         "VerdictEnum": [("allow", "allow"), ("deny", "deny"), ("needs_approval", "needs_approval")],
     },
 }

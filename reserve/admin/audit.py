@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from reserve.admin.common import ReadOnlyAdmin, json_block
-from reserve.models import AuditEvent
+from reserve.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)

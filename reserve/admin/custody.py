@@ -20,7 +20,6 @@ from unfold.admin import TabularInline
 
 from config.errors import ApplicationError, ValidationFailed
 from ledger.models import AccountBalance
-from reserve.addresses import parse_address
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAddAdmin,
@@ -30,8 +29,9 @@ from reserve.admin.common import (
     replace_posted,
     show_service_error,
 )
-from reserve.descriptors import descriptor_preview
-from reserve.models import (
+from reserve.custody.addresses import parse_address
+from reserve.custody.descriptors import descriptor_preview
+from reserve.custody.models import (
     Agency,
     AgencyKind,
     Counterparty,
@@ -42,7 +42,7 @@ from reserve.models import (
     WalletKind,
     WatchedScript,
 )
-from reserve.services import agency_create, counterparty_create, wallet_register, wallet_update
+from reserve.custody.services import agency_create, counterparty_create, wallet_register, wallet_update
 from reserve.templatetags.reserve_admin import btc
 
 PREVIEW_COUNT = 5

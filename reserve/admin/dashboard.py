@@ -7,10 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from reserve.dashboard import open_breaches, open_discrepancies, policy_cap_status, transfers_awaiting_decision
-from reserve.models import TransferStatus
-from reserve.roles import user_roles
-from reserve.selectors import holdings_as_of, transfer_list
+from reserve.access.roles import user_roles
+from reserve.compliance.selectors import open_breaches, policy_cap_status
+from reserve.reconciliation.selectors import open_discrepancies
+from reserve.reports.holdings import holdings_as_of
+from reserve.transfers.models import TransferStatus
+from reserve.transfers.selectors import transfer_list, transfers_awaiting_decision
 
 RECENT_ITEMS = 10
 

@@ -15,20 +15,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ledger.models import Account, Entry, JournalTransaction, PendingTransaction
 from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
-from reserve.dashboard import open_breaches, open_discrepancies, transfers_awaiting_decision
-from reserve.models import (
-    Agency,
-    Approval,
-    AuditEvent,
-    ChainBlock,
-    Counterparty,
-    Discrepancy,
-    PriceQuote,
-    ReconciliationRun,
-    Transfer,
-    Wallet,
-    WalletUtxo,
-)
+from reserve.audit.models import AuditEvent
+from reserve.compliance.selectors import open_breaches
+from reserve.custody.models import Agency, Counterparty, Wallet
+from reserve.pricing.models import PriceQuote
+from reserve.reconciliation.models import ChainBlock, Discrepancy, ReconciliationRun, WalletUtxo
+from reserve.reconciliation.selectors import open_discrepancies
+from reserve.transfers.models import Approval, Transfer
+from reserve.transfers.selectors import transfers_awaiting_decision
 
 # (section, [(label, icon, model, badge)]); a badge counts what waits for attention.
 SECTIONS: list[tuple[str, list[tuple[str, str, type[Model], str]]]] = [

@@ -31,6 +31,7 @@ from policy.services import (
     policy_create_draft,
 )
 from policy.types import SCOPE_KINDS, PolicyScope
+from reserve.access.roles import user_roles
 from reserve.admin.common import (
     ReadOnlyAdmin,
     StyledForm,
@@ -40,8 +41,7 @@ from reserve.admin.common import (
     show_service_error,
     signed_in_user,
 )
-from reserve.models import Agency, Wallet
-from reserve.roles import user_roles
+from reserve.custody.models import Agency, Wallet
 from reserve.templatetags.reserve_admin import btc
 
 

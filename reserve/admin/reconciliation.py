@@ -17,9 +17,9 @@ from unfold.decorators import display
 
 from config.errors import ApplicationError
 from reserve.admin.common import ReadOnlyAdmin, StyledForm, admin_page, refuse, show_service_error
-from reserve.amounts import btc_to_sats
-from reserve.models import ChainBlock, Discrepancy, DiscrepancyStatus, ReconciliationRun, WalletUtxo
-from reserve.reconcile import discrepancy_resolve
+from reserve.common.amounts import btc_to_sats
+from reserve.reconciliation.models import ChainBlock, Discrepancy, DiscrepancyStatus, ReconciliationRun, WalletUtxo
+from reserve.reconciliation.services import discrepancy_resolve
 from reserve.templatetags.reserve_admin import btc
 
 

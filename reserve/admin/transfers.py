@@ -27,31 +27,25 @@ from reserve.admin.common import (
     refuse,
     show_service_error,
 )
-from reserve.amounts import btc_to_sats
-from reserve.models import (
-    Approval,
-    Counterparty,
-    PriceQuote,
-    Transfer,
-    TransferCategory,
-    TransferDirection,
-    TransferStatus,
-    Wallet,
-)
-from reserve.selectors import transfer_policy_preview, transfer_quorum_progress
-from reserve.services import (
-    price_quotes_import_csv,
+from reserve.common.amounts import btc_to_sats
+from reserve.compliance.changes import decision_json
+from reserve.custody.models import Counterparty, Wallet
+from reserve.pricing.models import PriceQuote
+from reserve.pricing.services import price_quotes_import_csv
+from reserve.templatetags.reserve_admin import btc
+from reserve.transfers.imports import transfers_import_csv
+from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
+from reserve.transfers.selectors import transfer_quorum_progress
+from reserve.transfers.services import (
+    OPEN_STATUSES,
     transfer_approve,
     transfer_cancel,
     transfer_mark_broadcast,
     transfer_mark_failed,
     transfer_reject,
-    transfers_import_csv,
+    transfer_submit,
 )
-from reserve.services.admin_support import transfer_dry_run
-from reserve.services.submissions import transfer_submit
-from reserve.services.transfers import OPEN_STATUSES, decision_json
-from reserve.templatetags.reserve_admin import btc
 
 MAX_CSV_BYTES = 20 * 1024 * 1024
 AMOUNT_ALIASES = {"amount_sats": "amount_btc", "fee_sats": "fee_btc"}

@@ -15,8 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from reserve.roles import ROLES
-from reserve.services.admin_support import account_change_record, account_snapshot
+from reserve.access.roles import ROLES
+from reserve.access.services import account_change_record, account_snapshot
 
 admin.site.unregister(User)
 admin.site.unregister(Group)

@@ -15,8 +15,10 @@ from rest_framework.response import Response
 from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.transfers import AuditEventSerializer
-from reserve.models import AuditEvent, Transfer, Wallet
-from reserve.selectors import audit_trail
+from reserve.audit.models import AuditEvent
+from reserve.audit.selectors import audit_trail
+from reserve.custody.models import Wallet
+from reserve.transfers.models import Transfer
 
 
 @date_range("at")

@@ -16,9 +16,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from config.errors import ValidationFailed
+from reserve.access.two_factor import totp_device_matching, two_factor_required
 from reserve.api.base import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, ApiMixin, ErrorSerializer, StrictInputSerializer
 from reserve.api.permissions import request_roles
-from reserve.two_factor import totp_device_matching, two_factor_required
 
 
 class TokenCreateApi(ApiMixin, APIView):

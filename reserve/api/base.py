@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.amounts import sats_to_btc
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
+from reserve.common.amounts import sats_to_btc
 
 EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)  # the genesis block is of 2009-01-03
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves room for the day and window arithmetic of reports

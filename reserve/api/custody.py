@@ -24,15 +24,16 @@ from reserve.api.base import (
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import OPERATORS
-from reserve.descriptors import MAX_GAP_LIMIT
-from reserve.models import Agency, AgencyKind, Network, ReconciliationRun, Wallet, WalletKind
+from reserve.custody.descriptors import MAX_GAP_LIMIT
+from reserve.custody.models import Agency, AgencyKind, Network, Wallet, WalletKind
+from reserve.custody.services import agency_create, wallet_register
+from reserve.reconciliation.models import ReconciliationRun
 from reserve.reports.wallets import (
     wallet_addresses,
     wallet_balances,
     wallet_last_reconciliation,
     wallet_list,
 )
-from reserve.services import agency_create, wallet_register
 
 # ---- agencies -------------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reserve.api.base import FORMAT_PARAMETER, BtcField, CsvMixin, StrictInputSerializer, TimeField, csv_responses
-from reserve.models import Agency, TransferCategory, Wallet
+from reserve.custody.models import Agency, Wallet
 from reserve.reports.holdings import GROUPS, holdings_report
+from reserve.transfers.models import TransferCategory
 
 
 class HoldingsRowSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import Conflict, ValidationFailed
-from reserve.models import ApiIdempotencyKey
+from reserve.api.models import ApiIdempotencyKey
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"

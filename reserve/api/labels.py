@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from reserve.api.base import READ_ERRORS, ApiMixin, StrictInputSerializer
 from reserve.api.renderers import JSONLinesRenderer
-from reserve.models import Agency, Wallet
+from reserve.custody.models import Agency, Wallet
 from reserve.reports.labels import labels_export
 
 

@@ -30,8 +30,8 @@ from reserve.api.base import (
     list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
-from reserve.models import Transfer, TransferCategory
 from reserve.reports.chain_point import chain_point
+from reserve.transfers.models import Transfer, TransferCategory
 
 
 class EntrySerializer(serializers.ModelSerializer):

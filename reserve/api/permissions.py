@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from reserve.roles import APPROVER, AUDITOR, OPERATOR, POLICY_ADMIN, ROLES, user_roles
+from reserve.access.roles import APPROVER, AUDITOR, OPERATOR, POLICY_ADMIN, ROLES, user_roles
 
 READ_ROLES = frozenset(ROLES)
 OPERATORS = frozenset({OPERATOR})

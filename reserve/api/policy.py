@@ -21,7 +21,6 @@ from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.selectors import policy_version_rules_in_words
 from policy.services import policy_approve, policy_create_draft
 from policy.types import GATES, OUTCOMES, PolicyScope
-from reserve.amounts import MAX_SUPPLY_SATS
 from reserve.api.base import (
     FORMAT_PARAMETER,
     READ_ERRORS,
@@ -38,9 +37,12 @@ from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import DRY_RUN_ROLES, POLICY_ADMINS
 from reserve.api.transfers import PolicyEvaluationSerializer
-from reserve.models import Agency, Counterparty, TransferCategory, TransferDirection, Wallet
+from reserve.common.amounts import MAX_SUPPLY_SATS
+from reserve.compliance.selectors import compliance_rows
+from reserve.custody.models import Agency, Counterparty, Wallet
 from reserve.reports.chain_point import chain_point
-from reserve.reports.policy import compliance_rows, transfer_dry_run
+from reserve.transfers.models import TransferCategory, TransferDirection
+from reserve.transfers.preview import transfer_dry_run
 
 # ---- versions -------------------------------------------------------------------------------
 

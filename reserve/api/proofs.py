@@ -26,7 +26,7 @@ from reserve.api.base import (
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import OPERATORS
-from reserve.models import ReserveProof, ReserveProofChallenge
+from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.selectors import reserve_proof_reverify
 from reserve.proofs.services import (
     DEFAULT_TTL_SECONDS,

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
 from reserve.api.filters import BACKENDS, date_range
-from reserve.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunStatus
+from reserve.reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunStatus
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policy.models import PolicyEvaluation
-from reserve.amounts import MAX_SUPPLY_SATS
 from reserve.api.base import (
     FORMAT_PARAMETER,
     READ_ERRORS,
@@ -30,20 +29,14 @@ from reserve.api.base import (
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import APPROVERS, OPERATORS
-from reserve.models import (
-    Approval,
-    AuditEvent,
-    Counterparty,
-    Transfer,
-    TransferCategory,
-    TransferDirection,
-    TransferStatus,
-    Wallet,
-)
+from reserve.audit.models import AuditEvent
+from reserve.audit.selectors import audit_trail
+from reserve.common.amounts import MAX_SUPPLY_SATS
+from reserve.custody.models import Counterparty, Wallet
 from reserve.reports.transfers import transfer_policy_evaluations
-from reserve.selectors import audit_trail, transfer_list, transfer_quorum_progress
-from reserve.services import transfer_approve, transfer_cancel, transfer_reject
-from reserve.services.submissions import transfer_submit
+from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.selectors import transfer_list, transfer_quorum_progress
+from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_reject, transfer_submit
 
 
 class TransferSerializer(serializers.ModelSerializer):

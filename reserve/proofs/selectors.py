@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reserve.addresses import parse_address
-from reserve.models import ReserveProof
+from reserve.custody.addresses import parse_address
+from reserve.proofs.models import ReserveProof
 from reserve.proofs.signatures import verify_message_signature
 
 

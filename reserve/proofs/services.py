@@ -15,11 +15,13 @@ from django.utils import timezone
 
 from config.errors import Conflict, ValidationFailed
 from ledger.selectors import balances_as_of
-from reserve.addresses import parse_address
-from reserve.models import ReserveProof, ReserveProofChallenge, UtxoStatus, Wallet, WalletUtxo, WatchedScript
+from reserve.access.roles import require_permission
+from reserve.custody.addresses import parse_address
+from reserve.custody.models import Wallet, WatchedScript
+from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.signatures import SUPPORTED_KINDS, verify_message_signature
+from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reports.chain_point import chain_point_at_height, chain_tip_height
-from reserve.roles import require_permission
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 24 * 3600

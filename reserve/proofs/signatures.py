@@ -36,7 +36,7 @@ from bitcoin.core.script import (
 from bitcoin.core.serialize import BytesSerializer, Hash160, VectorSerializer
 from bitcoin.signmessage import BitcoinMessage
 
-from reserve.addresses import ParsedAddress
+from reserve.custody.addresses import ParsedAddress
 
 SUPPORTED_KINDS = ("p2pkh", "p2wpkh")
 BIP322_TAG = b"BIP0322-signed-message"

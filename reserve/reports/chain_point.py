@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from config.errors import ValidationFailed
 from ledger.models import JournalTransaction
-from reserve.models import BlockStatus, ChainBlock
+from reserve.reconciliation.models import BlockStatus, ChainBlock
 
 
 @dataclass(frozen=True)

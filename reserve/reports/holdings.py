@@ -19,14 +19,16 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from config.errors import NotFound, ValidationFailed
 from ledger.models import AccountBalance
 from ledger.selectors import balances_as_of
-from reserve.amounts import SATS_PER_BTC
-from reserve.models import PriceQuote, Wallet
+from reserve.common.amounts import SATS_PER_BTC
+from reserve.custody.models import Wallet
+from reserve.pricing.models import PriceQuote
+from reserve.pricing.selectors import price_in_force, value_sats_at
 from reserve.reports.chain_point import ChainPoint, chain_point
-from reserve.valuation import price_in_force
 
 GROUPS = ("wallet", "agency", "category", "provenance")
 CENT = Decimal("0.01")
@@ -208,4 +210,82 @@ def holdings_report(
         total_sats=total,
         perimeter_sats=sum(sats for wallet, sats in per_wallet if wallet.in_perimeter),
         total_fiat_value=_value(total, quote),
+    )
+
+
+@dataclass(frozen=True)
+class WalletHolding:
+    wallet_id: int
+    wallet_name: str
+    agency_id: int
+    agency_name: str
+    in_perimeter: bool
+    balance_sats: int
+    fiat_value: Decimal | None
+
+
+@dataclass(frozen=True)
+class Holdings:
+    wallets: list[WalletHolding]
+    by_agency: dict[str, int]
+    perimeter_sats: int
+    total_sats: int
+    currency: str
+    perimeter_fiat_value: Decimal | None
+
+
+def holdings_as_of(
+    *,
+    at: datetime | None = None,
+    block_height: int | None = None,
+    currency: str = "",
+    wallets: QuerySet[Wallet] | None = None,
+) -> Holdings:
+    """Booked holdings per wallet and agency, as of a time, a block height, or now (both None).
+
+    With `currency`, each wallet and the perimeter are valued at the quote in force at `at`
+    (or now); the value is None when no quote is in force.
+    """
+    if at is not None and block_height is not None:
+        raise ValidationFailed.for_field("as_of", "give a time or a block height, not both")
+    rows = list((wallets if wallets is not None else Wallet.objects.all()).select_related("agency", "ledger_account"))
+    accounts = [wallet.ledger_account for wallet in rows]
+    if at is not None:
+        balances = balances_as_of(accounts=accounts, occurred_at=at)
+    elif block_height is not None:
+        balances = balances_as_of(accounts=accounts, block_height=block_height)
+    else:
+        balances = dict(AccountBalance.objects.filter(account__in=accounts).values_list("account_id", "balance_sats"))
+
+    def fiat(sats: int) -> Decimal | None:
+        if not currency or block_height is not None:
+            return None
+        try:
+            return value_sats_at(sats=sats, currency=currency, at=at or timezone.now())
+        except NotFound:
+            return None
+
+    holdings = [
+        WalletHolding(
+            wallet_id=wallet.pk,
+            wallet_name=wallet.name,
+            agency_id=wallet.agency_id,
+            agency_name=wallet.agency.name,
+            in_perimeter=wallet.in_perimeter,
+            balance_sats=int(balances.get(wallet.ledger_account_id, 0)),
+            fiat_value=fiat(int(balances.get(wallet.ledger_account_id, 0))),
+        )
+        for wallet in rows
+    ]
+    by_agency: dict[str, int] = {}
+    for holding in holdings:
+        by_agency[holding.agency_name] = by_agency.get(holding.agency_name, 0) + holding.balance_sats
+    perimeter = sum(holding.balance_sats for holding in holdings if holding.in_perimeter)
+    return Holdings(
+        wallets=holdings,
+        by_agency=by_agency,
+        perimeter_sats=perimeter,
+        total_sats=sum(holding.balance_sats for holding in holdings),
+        currency=currency,
+        perimeter_fiat_value=fiat(perimeter),
     )

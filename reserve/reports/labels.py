@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from reserve.models import Transfer, TransferDirection, Wallet, WatchedScript
+from reserve.custody.models import Wallet, WatchedScript
+from reserve.transfers.models import Transfer, TransferDirection
 
 _EXTENDED_KEY = re.compile(r"[tuvxyzUVYZ]pub[1-9A-HJ-NP-Za-km-z]{100,112}")
 _ORIGIN = re.compile(r"^((?:[a-z]+\()+)\[([0-9a-fA-F]{8}(?:/[0-9]+[hH']?)*)\]")

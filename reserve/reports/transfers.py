@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from policy.models import PolicyEvaluation
-from reserve.models import Transfer
+from reserve.transfers.models import Transfer
 
 
 def transfer_policy_evaluations(*, transfer: Transfer) -> QuerySet[PolicyEvaluation]:

@@ -9,7 +9,8 @@ from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import Entry
-from reserve.models import ReconciliationRun, Wallet, WatchedScript
+from reserve.custody.models import Wallet, WatchedScript
+from reserve.reconciliation.models import ReconciliationRun
 from reserve.reports.chain_point import chain_tip_height
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from reserve.amounts import sats_to_btc
+from reserve.common.amounts import sats_to_btc
 
 register = template.Library()
 

@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from reserve.middleware import RequestIdMiddleware
-from reserve.models import AuditEvent
-from reserve.services import agency_create
+from reserve.audit.middleware import RequestIdMiddleware
+from reserve.audit.models import AuditEvent
+from reserve.custody.services import agency_create
 
 
 def _view_creating_an_agency(request):

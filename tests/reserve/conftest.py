@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from reserve.models import Agency, Wallet
-from reserve.services import agency_create, wallet_register
-from tests.users import make_user
+from reserve.custody.models import Agency, Wallet
+from reserve.custody.services import agency_create, wallet_register
 
 # Regtest account keys (m/84h/1h/0h, m/86h/1h/0h) of BIP39 test mnemonics: public parts only.
 TPUB_A = (
@@ -23,31 +22,6 @@ TPUB_C = (
     "tpubDD4uFqwcQxcgHEhBFmoFbcLtEfSXw6bmLSeKeJHaqDtiXsvGRD6zCJ26HUxWp6ca6GAtNj6C3jyCGBAw2M9sW1bjiK1gFw6dckb6bKn8B3m"
 )
 REGTEST_EXTERNAL = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-
-
-@pytest.fixture
-def operator(db: None) -> Any:
-    return make_user("olga", "operator")
-
-
-@pytest.fixture
-def operator2(db: None) -> Any:
-    return make_user("omar", "operator")
-
-
-@pytest.fixture
-def approver(db: None) -> Any:
-    return make_user("ana", "approver")
-
-
-@pytest.fixture
-def approver2(db: None) -> Any:
-    return make_user("bruno", "approver")
-
-
-@pytest.fixture
-def auditor(db: None) -> Any:
-    return make_user("aude", "auditor")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from reserve.management.csv_import import CsvImportCommand
-from reserve.services import price_quotes_import_csv
+from reserve.pricing.services import price_quotes_import_csv
 
 
 class Command(CsvImportCommand):

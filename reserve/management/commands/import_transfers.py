@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from reserve.management.csv_import import CsvImportCommand
-from reserve.services import transfers_import_csv
+from reserve.transfers.imports import transfers_import_csv
 
 
 class Command(CsvImportCommand):

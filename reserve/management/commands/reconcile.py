@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from reserve.chain.errors import ChainError
-from reserve.models import Wallet
-from reserve.reconcile import wallet_reconcile
-from reserve.scanner import ScanProgress
+from reserve.custody.models import Wallet
+from reserve.reconciliation.follower import ScanProgress
+from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import chain_source, wallet_lock
 
 

@@ -14,16 +14,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from reserve.amounts import btc_to_sats
-from reserve.models import Agency, AgencyKind, Transfer, TransferStatus, Wallet
-from reserve.services import (
-    agency_create,
+from reserve.common.amounts import btc_to_sats
+from reserve.custody.models import Agency, AgencyKind, Wallet
+from reserve.custody.services import agency_create, wallet_register
+from reserve.transfers.models import Transfer, TransferStatus
+from reserve.transfers.services import (
     transfer_approve,
     transfer_confirm,
     transfer_create,
     transfer_finalize,
     transfer_propose,
-    wallet_register,
 )
 
 # Demo passwords, printed on every run; a real deployment creates its own users.

@@ -1,0 +1,1 @@
+"""Access: roles (Django groups and their permissions) and two-factor login."""

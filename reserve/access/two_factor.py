@@ -1,0 +1,170 @@
+"""Two-factor login (TOTP, django-otp) for the admin's privileged accounts.
+
+With settings.REQUIRE_TWO_FACTOR (on in production), operators, approvers, policy
+administrators and superusers reach the admin only once this session was verified with a
+confirmed TOTP device; without one they are sent to enrol first. Failed passwords are
+throttled by django-axes; failed codes by the device's own throttling.
+"""
+
+from __future__ import annotations
+
+from base64 import b32encode
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from unfold.widgets import UnfoldAdminTextInputWidget
+
+from reserve.access.roles import APPROVER, OPERATOR, POLICY_ADMIN, user_roles
+
+PRIVILEGED_ROLES = frozenset({OPERATOR, APPROVER, POLICY_ADMIN})
+VERIFY_URL_NAME = "two_factor_verify"
+ENROL_URL_NAME = "two_factor_enrol"
+# Session-authenticated API calls pass the same gate; token-authenticated ones carry no session.
+API_PREFIX = "/api/"
+
+
+def two_factor_required(user: Any) -> bool:
+    """Whether `user` must present a TOTP code to use the admin (under REQUIRE_TWO_FACTOR)."""
+    if not settings.REQUIRE_TWO_FACTOR or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser or user_roles(user) & PRIVILEGED_ROLES)
+
+
+def totp_enrolment_device(*, user: Any) -> TOTPDevice:
+    """The device being enrolled: the user's unconfirmed one, created on first use."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Reserve Ledger admin", confirmed=False)
+    return device
+
+
+def totp_device_matching(*, user: Any, token: str, enrolling: bool = False) -> TOTPDevice | None:
+    """The user's confirmed device (when enrolling: the one being enrolled, then confirmed) that
+    accepts `token`, or None. Each device throttles repeated failures itself. Usable by any
+    login path (e.g. an API token endpoint) that must ask privileged users for a code."""
+    for device in TOTPDevice.objects.filter(user=user, confirmed=not enrolling).order_by("pk"):
+        if device.verify_token(token.strip()):
+            if enrolling:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            return device
+    return None
+
+
+def totp_verify(*, request: HttpRequest, token: str, enrolling: bool = False) -> bool:
+    """Check `token` for the signed-in user and, if it matches, mark the session verified."""
+    device = totp_device_matching(user=request.user, token=token, enrolling=enrolling)
+    if device is None:
+        return False
+    otp_login(request, device)
+    return True
+
+
+def _is_verified(user: Any) -> bool:
+    verified = getattr(user, "is_verified", None)
+    return bool(verified and verified())
+
+
+class AdminTwoFactorMiddleware:
+    """Sends an unverified privileged user from any admin page to verify (or enrol), and refuses
+    the same session on the API, which would otherwise accept the admin's session cookie. Sits
+    after django_otp's OTPMiddleware, which tells whether the session was verified."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self._gate(request) or self.get_response(request)
+
+    def _gate(self, request: HttpRequest) -> HttpResponse | None:
+        if not settings.REQUIRE_TWO_FACTOR:
+            return None
+        on_api = request.path.startswith(API_PREFIX) and "Authorization" not in request.headers
+        open_paths = {reverse(name) for name in ("admin:login", "admin:logout", VERIFY_URL_NAME, ENROL_URL_NAME)}
+        on_admin = request.path.startswith(reverse("admin:index")) and request.path not in open_paths
+        if not (on_api or on_admin) or not two_factor_required(request.user) or _is_verified(request.user):
+            return None
+        if on_api:
+            message = f"This session has not passed two-factor verification; verify at {reverse(VERIFY_URL_NAME)}"
+            error = {"code": "two_factor_required", "message": message, "fields": {}}
+            return JsonResponse({"error": error}, status=403)
+        enrolled = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
+        target = reverse(VERIFY_URL_NAME if enrolled else ENROL_URL_NAME)
+        return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label="6-digit code from your authenticator app",
+        max_length=8,
+        widget=UnfoldAdminTextInputWidget(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("admin:index")
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> TemplateResponse:
+    page = {**admin.site.each_context(request), "next": _next_url(request), **context}
+    return TemplateResponse(request, template, page, status=400 if context["form"].errors else 200)
+
+
+@never_cache
+@login_required(login_url="admin:login")
+def verify_view(request: HttpRequest) -> HttpResponse:
+    if not TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{reverse(ENROL_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if totp_verify(request=request, token=form.cleaned_data["token"]):
+            return redirect(_next_url(request))
+        form.add_error("token", "This code is wrong or expired; wait for the next one and try again.")
+    return _page(request, "reserve/two_factor/verify.html", {"form": form, "title": "Two-factor verification"})
+
+
+def _qr_svg(uri: str) -> str:
+    # Drawn here rather than by an outside service, so the secret never leaves this page.
+    svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+    return mark_safe(svg)  # noqa: S308 - segno's own markup; the URI is encoded as modules, not text
+
+
+@never_cache
+@login_required(login_url="admin:login")
+def enrol_view(request: HttpRequest) -> HttpResponse:
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+    device = totp_enrolment_device(user=request.user)
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if totp_verify(request=request, token=form.cleaned_data["token"], enrolling=True):
+            return redirect(_next_url(request))
+        form.add_error("token", "This code does not match the secret above; check the app's clock and try again.")
+    context = {
+        "form": form,
+        "title": "Set up two-factor login",
+        "otpauth_uri": device.config_url,
+        "qr_svg": _qr_svg(device.config_url),
+        "secret": b32encode(device.bin_key).decode(),
+    }
+    return _page(request, "reserve/two_factor/enrol.html", context)

@@ -1,0 +1,1 @@
+"""Compliance: the facts the policy engine reads, the proposed-change builder, caps and breaches read side."""

@@ -1,0 +1,108 @@
+"""Reads for the operators' dashboard: headroom under the continuous policy caps, open breaches
+and discrepancies, and the transfers waiting for one user's decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from config.errors import ValidationFailed
+from policy.models import Policy, PolicyBreach
+from policy.rules.base import RuleContext
+from policy.selectors import (
+    APPROVED,
+    ComplianceRow,
+    policy_compliance_report,
+    version_rules,
+    versions_in_force,
+)
+from policy.types import ProposedChange
+from reserve.compliance.facts import ReservePolicyFacts
+
+
+@dataclass(frozen=True)
+class CapStatus:
+    """One continuous rule in force, judged against the books as they stand now."""
+
+    policy_name: str
+    version: int
+    scope: str
+    rule_type: str
+    measured_sats: int | None
+    limit_sats: int | None
+    verdict: str
+    reason: str
+
+    @property
+    def margin_sats(self) -> int | None:
+        if self.measured_sats is None or self.limit_sats is None:
+            return None
+        return self.limit_sats - self.measured_sats
+
+    @property
+    def used_percent(self) -> int | None:
+        if self.measured_sats is None or not self.limit_sats:
+            return None
+        return max(0, min(100, self.measured_sats * 100 // self.limit_sats))
+
+
+def policy_cap_status() -> list[CapStatus]:
+    """Every continuous rule (holdings cap, no net accumulation, ...) of the versions in force now,
+    with the measured holdings, the limit and the margin; nothing is stored."""
+    now = timezone.now()
+    scopes = [policy.scope for policy in Policy.objects.all()]
+    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=now, observed=True)
+    facts = ReservePolicyFacts()
+    statuses = []
+    for version in versions_in_force(scopes=scopes, at=now):
+        rules = version_rules(version)
+        for index, rule in enumerate(rules.rules):
+            if not rule.continuous:
+                continue
+            line = rule.evaluate(
+                RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index, current=True)
+            )
+            statuses.append(
+                CapStatus(
+                    policy_name=version.policy.name,
+                    version=version.version,
+                    scope=version.policy.scope.label,
+                    rule_type=line.rule_type,
+                    measured_sats=line.measured_sats,
+                    limit_sats=line.limit_sats,
+                    verdict=line.verdict,
+                    reason=line.reason,
+                )
+            )
+    return statuses
+
+
+def open_breaches() -> QuerySet[PolicyBreach]:
+    return PolicyBreach.objects.filter(status=PolicyBreach.Status.OPEN).select_related("version__policy")
+
+
+MAX_COMPLIANCE_DAYS = 366
+
+
+def compliance_rows(
+    *, since: datetime, until: datetime, policy: Policy | None = None
+) -> list[tuple[Policy, ComplianceRow]]:
+    """Per continuous rule, per day (and at each holdings change): holdings, limit, margin, verdict."""
+    if until <= since:
+        raise ValidationFailed.for_field("to", "must be after from")
+    if until - since > timedelta(days=MAX_COMPLIANCE_DAYS):
+        raise ValidationFailed.for_field("to", f"the period may span at most {MAX_COMPLIANCE_DAYS} days")
+    policies = (
+        [policy]
+        if policy is not None
+        else list(Policy.objects.filter(versions__status__in=APPROVED).distinct().order_by("pk"))
+    )
+    facts = ReservePolicyFacts()
+    return [
+        (chosen, row)
+        for chosen in policies
+        for row in policy_compliance_report(version_or_policy=chosen, since=since, until=until, facts=facts)
+    ]

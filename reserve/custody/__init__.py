@@ -1,0 +1,1 @@
+"""Custody: holding agencies, counterparties, watch-only wallets, their addresses and descriptors."""

@@ -1,0 +1,1 @@
+"""Pricing: BTC price quotes and the fiat value of sats at the quote in force."""

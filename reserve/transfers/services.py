@@ -1,0 +1,575 @@
+"""The life of a transfer, one service per transition: role and state checks, the policy gate,
+the ledger posting where money moves, and an audit event, all in one database transaction.
+
+draft -> pending_approval -> approved -> broadcast -> confirmed -> final, with the side exits
+rejected, cancelled, failed and reorged. Ledger: an approved outbound/internal transfer
+reserves amount + fee on its source wallet; confirmation posts (inbound: wallet against
+equity:acquisitions:<category>; outbound: equity:disposals:<category> and expense:fees
+against the wallet; internal: destination and fee against the source); a reorg reverses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ledger.models import JournalTransaction
+from ledger.services import (
+    pending_create,
+    pending_post,
+    pending_void,
+    post_transaction,
+    reverse_transaction,
+)
+from policy.services import policy_detect, policy_enforce, policy_posting_transaction
+from reserve.access.roles import require_permission
+from reserve.audit.services import audit_record, snapshot
+from reserve.common.amounts import check_sats
+from reserve.compliance.changes import decision_json, transfer_change
+from reserve.compliance.facts import ReservePolicyFacts
+from reserve.custody.models import Counterparty, Wallet
+from reserve.pricing.selectors import value_sats_at
+from reserve.transfers.accounting import transfer_ledger_entries
+from reserve.transfers.drafts import DRAFT_FIELDS, transfer_build
+from reserve.transfers.ends import transfer_ends_check
+from reserve.transfers.models import (
+    Approval,
+    ApprovalDecision,
+    Transfer,
+    TransferCategory,
+    TransferDirection,
+    TransferStatus,
+)
+
+OPEN_STATUSES = (TransferStatus.DRAFT, TransferStatus.PENDING_APPROVAL, TransferStatus.APPROVED)
+
+
+def _confirmation_depth() -> int:
+    return int(getattr(settings, "RESERVE_CONFIRMATION_DEPTH", 6))
+
+
+def _reporting_currency() -> str:
+    return str(getattr(settings, "RESERVE_REPORTING_CURRENCY", "USD"))
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _lock(transfer: Transfer) -> Transfer:
+    """Re-read the transfer under a row lock: transitions of one transfer run one at a time."""
+    try:
+        return Transfer.objects.select_for_update(of=("self",)).get(pk=transfer.pk)
+    except Transfer.DoesNotExist:
+        raise NotFound(f"transfer {transfer.pk} does not exist") from None
+
+
+def _expect_status(transfer: Transfer, allowed: tuple[str, ...], *, action: str) -> None:
+    if transfer.status not in allowed:
+        raise Conflict(
+            f"cannot {action} transfer {transfer.pk}: it is {transfer.status}, expected {' or '.join(allowed)}",
+            fields={"status": [f"is {transfer.status}"]},
+        )
+
+
+def _save(transfer: Transfer, *, actor: Any, action: str, before: dict[str, Any], **extra: Any) -> Transfer:
+    transfer.updated_at = timezone.now()
+    transfer.save()
+    audit_record(actor=actor, action=action, instance=transfer, before=before, after=snapshot(transfer) | extra)
+    return transfer
+
+
+def _require_actor_or_system(actor: Any, permission: str, *, action: str) -> None:
+    # Chain-driven transitions are also made by scheduled jobs, which pass actor=None.
+    if actor is not None:
+        require_permission(actor, permission, action=action)
+
+
+def _value_fiat(transfer: Transfer, *, at: datetime) -> None:
+    if transfer.fiat_value is not None:
+        return
+    try:
+        transfer.fiat_value = value_sats_at(sats=transfer.amount_sats, currency=_reporting_currency(), at=at)
+        transfer.fiat_currency = _reporting_currency()
+    except NotFound:
+        # No quote in force: the valuation stays empty rather than invented.
+        pass
+
+
+# ---- validation ----------------------------------------------------------------------------
+
+
+def _request_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ---- transitions ---------------------------------------------------------------------------
+
+
+def transfer_create(
+    *,
+    actor: Any,
+    direction: str,
+    category: str,
+    amount_sats: int,
+    fee_sats: int = 0,
+    source_wallet: Wallet | None = None,
+    destination_wallet: Wallet | None = None,
+    external_address: str = "",
+    counterparty: Counterparty | None = None,
+    provenance_reference: str = "",
+    memo: str = "",
+    fiat_value: Decimal | None = None,
+    fiat_currency: str = "",
+    idempotency_key: str | None = None,
+) -> Transfer:
+    """Draft a transfer. With an idempotency key, a replay returns the first draft and a
+    different payload under the same key is a Conflict."""
+    require_permission(actor, "propose_transfer", action="draft a transfer")
+    draft = transfer_build(
+        proposer=actor,
+        direction=direction,
+        category=category,
+        amount_sats=amount_sats,
+        fee_sats=fee_sats,
+        source_wallet=source_wallet,
+        destination_wallet=destination_wallet,
+        external_address=external_address,
+        counterparty=counterparty,
+        provenance_reference=provenance_reference,
+        memo=memo,
+        fiat_value=fiat_value,
+        fiat_currency=fiat_currency,
+    )
+    fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
+    digest = _request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
+    with transaction.atomic():
+        if idempotency_key:
+            existing = _replay(idempotency_key=idempotency_key, digest=digest)
+            if existing is not None:
+                return existing
+        try:
+            # A savepoint, so that losing an insert race on the key leaves the transaction usable.
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    **fields, proposer=actor, idempotency_key=idempotency_key or None, request_hash=digest
+                )
+        except IntegrityError:
+            replayed = _replay(idempotency_key=idempotency_key, digest=digest) if idempotency_key else None
+            if replayed is None:
+                raise
+            return replayed
+        audit_record(actor=actor, action="transfer.create", instance=transfer, before=None, after=snapshot(transfer))
+    return transfer
+
+
+def _replay(*, idempotency_key: str, digest: str) -> Transfer | None:
+    """The transfer first created under `idempotency_key`, if any; Conflict if its payload differs."""
+    existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_hash != digest:
+        raise Conflict(
+            f"idempotency key {idempotency_key!r} was used for a different transfer",
+            fields={"idempotency_key": ["already used with a different payload"]},
+        )
+    return existing
+
+
+def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
+    """draft -> pending_approval; the policy is judged at the "proposal" gate and its decision
+    (with the quorum it asks for) is stored on the transfer."""
+    require_permission(actor, "propose_transfer", action="propose a transfer")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.DRAFT,), action="propose")
+        before = snapshot(locked)
+        decision = policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="proposal")
+        locked.policy_preview = decision_json(decision)
+        locked.required_approvals = decision.required_approvals
+        locked.required_role = decision.required_role
+        locked.status = TransferStatus.PENDING_APPROVAL
+        locked.proposed_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.propose", before=before)
+
+
+def _reserve(transfer: Transfer, *, actor: Any) -> None:
+    """Hold amount + fee on the source wallet so concurrent proposals see it as spent."""
+    transfer.pending = pending_create(
+        idempotency_key=f"reserve:transfer:{transfer.pk}:reservation",
+        entries=transfer_ledger_entries(transfer),
+        kind=f"transfer_{transfer.direction}",
+        memo=f"Reservation for transfer #{transfer.pk} ({transfer.category})",
+        metadata={"transfer_id": transfer.pk},
+        created_by=actor,
+    )
+
+
+def transfer_approve(*, transfer: Transfer, actor: Any, comment: str = "") -> Transfer:
+    """Record an approval (never by the proposer, once per approver). At the quorum the
+    policy allows ("approval" gate), the transfer becomes approved and, if money leaves a
+    wallet, amount + fee are reserved in the ledger."""
+    require_permission(actor, "approve_transfer", action="approve a transfer")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.PENDING_APPROVAL,), action="approve")
+        if locked.proposer_id == actor.pk:
+            raise PermissionDenied(
+                "the proposer of a transfer can never approve it", fields={"approver": ["is the proposer"]}
+            )
+        if locked.approvals.filter(approver=actor).exists():
+            raise Conflict(
+                f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}
+            )
+        before = snapshot(locked)
+        approval = Approval.objects.create(
+            transfer=locked, approver=actor, decision=ApprovalDecision.APPROVE, comment=comment
+        )
+        audit_record(actor=actor, action="approval.create", instance=approval, before=None, after=snapshot(approval))
+        decision = policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="approval")
+        locked.required_approvals = decision.required_approvals
+        locked.required_role = decision.required_role
+        locked.policy_preview = decision_json(decision)
+        if decision.outcome == "allow":
+            locked.status = TransferStatus.APPROVED
+            locked.approved_at = timezone.now()
+            if locked.direction != TransferDirection.INBOUND:
+                _reserve(locked, actor=actor)
+        return _save(
+            locked, actor=actor, action="transfer.approve", before=before, approvals=decision.approvals_counted
+        )
+
+
+def transfer_reject(*, transfer: Transfer, actor: Any, comment: str) -> Transfer:
+    """pending_approval -> rejected by an approver (not the proposer), with the reason."""
+    require_permission(actor, "approve_transfer", action="reject a transfer")
+    if not comment.strip():
+        raise ValidationFailed.for_field("comment", "say why the transfer is rejected")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.PENDING_APPROVAL,), action="reject")
+        if locked.proposer_id == actor.pk:
+            raise PermissionDenied(
+                "the proposer cannot decide on their own transfer; cancel it instead",
+                fields={"approver": ["is the proposer"]},
+            )
+        if locked.approvals.filter(approver=actor).exists():
+            raise Conflict(
+                f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}
+            )
+        before = snapshot(locked)
+        approval = Approval.objects.create(
+            transfer=locked, approver=actor, decision=ApprovalDecision.REJECT, comment=comment
+        )
+        audit_record(actor=actor, action="approval.create", instance=approval, before=None, after=snapshot(approval))
+        locked.status = TransferStatus.REJECTED
+        locked.status_reason = comment
+        locked.closed_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.reject", before=before)
+
+
+def _release(transfer: Transfer, *, reason: str, actor: Any) -> None:
+    if transfer.pending is not None:
+        pending_void(pending=transfer.pending, reason=reason, created_by=actor)
+
+
+def transfer_cancel(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
+    """Withdraw a transfer before it is broadcast; an approved one gives its reservation back."""
+    require_permission(actor, "propose_transfer", action="cancel a transfer")
+    if not reason.strip():
+        raise ValidationFailed.for_field("reason", "say why the transfer is cancelled")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, OPEN_STATUSES, action="cancel")
+        before = snapshot(locked)
+        _release(locked, reason=f"transfer cancelled: {reason}", actor=actor)
+        locked.status = TransferStatus.CANCELLED
+        locked.status_reason = reason
+        locked.closed_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.cancel", before=before)
+
+
+def _check_txid(txid: str, *, field: str = "txid") -> str:
+    value = txid.strip().lower()
+    if len(value) != 64 or any(char not in "0123456789abcdef" for char in value):
+        raise ValidationFailed.for_field(field, "must be 64 hexadecimal characters")
+    return value
+
+
+def transfer_mark_broadcast(*, transfer: Transfer, actor: Any, txid: str) -> Transfer:
+    """approved -> broadcast: the custodian signed and sent the transaction `txid`."""
+    require_permission(actor, "execute_transfer", action="mark a transfer broadcast")
+    txid = _check_txid(txid)
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.APPROVED,), action="mark broadcast")
+        if locked.direction == TransferDirection.INBOUND:
+            raise Conflict(
+                "an inbound transfer is broadcast by the sender; confirm it when it is mined",
+                fields={"direction": ["is inbound"]},
+            )
+        before = snapshot(locked)
+        locked.txid = txid
+        locked.status = TransferStatus.BROADCAST
+        locked.broadcast_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.broadcast", before=before)
+
+
+def transfer_mark_failed(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
+    """approved/broadcast -> failed (never mined, double-spent, abandoned); the reservation is released."""
+    _require_actor_or_system(actor, "execute_transfer", action="mark a transfer failed")
+    if not reason.strip():
+        raise ValidationFailed.for_field("reason", "say why the transfer failed")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.APPROVED, TransferStatus.BROADCAST), action="mark failed")
+        before = snapshot(locked)
+        _release(locked, reason=f"transfer failed: {reason}", actor=actor)
+        locked.status = TransferStatus.FAILED
+        locked.status_reason = reason
+        locked.closed_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.fail", before=before)
+
+
+def _check_chain_fields(*, vout: int | None, block_height: int, block_hash: str, occurred_at: datetime) -> str:
+    if vout is not None and (not isinstance(vout, int) or vout < 0):
+        raise ValidationFailed.for_field("vout", "must be an output index >= 0")
+    if not isinstance(block_height, int) or block_height < 0:
+        raise ValidationFailed.for_field("block_height", "must be a block height >= 0")
+    if not isinstance(occurred_at, datetime) or occurred_at.tzinfo is None:
+        raise ValidationFailed.for_field("occurred_at", "must be a timezone-aware datetime (the block time)")
+    return _check_txid(block_hash, field="block_hash")
+
+
+def transfer_confirm(
+    *,
+    transfer: Transfer,
+    txid: str,
+    vout: int | None,
+    block_height: int,
+    block_hash: str,
+    occurred_at: datetime,
+    fee_sats: int | None = None,
+    actor: Any = None,
+) -> Transfer:
+    """The chain mined it: post to the ledger under the "posting" policy gate, atomically.
+
+    From approved or broadcast (or reorged, when the transaction is mined again). A refused
+    posting raises PolicyDenied and changes nothing but the stored evaluation. `fee_sats`
+    is the fee actually paid, when it differs from the proposal.
+    """
+    _require_actor_or_system(actor, "execute_transfer", action="confirm a transfer")
+    txid = _check_txid(txid)
+    block_hash = _check_chain_fields(
+        vout=vout, block_height=block_height, block_hash=block_hash, occurred_at=occurred_at
+    )
+    if fee_sats is not None:
+        check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
+    with policy_posting_transaction():
+        locked = _lock(transfer)
+        if (
+            locked.status in (TransferStatus.CONFIRMED, TransferStatus.FINAL)
+            and locked.txid == txid
+            and (locked.block_hash == block_hash)
+        ):
+            return locked  # the scanner saw the same block again
+        _expect_status(
+            locked, (TransferStatus.APPROVED, TransferStatus.BROADCAST, TransferStatus.REORGED), action="confirm"
+        )
+        if locked.txid and locked.txid != txid:
+            raise Conflict(f"transfer was broadcast as {locked.txid}, not {txid}", fields={"txid": ["differs"]})
+        before = snapshot(locked)
+        if fee_sats is not None and locked.direction != TransferDirection.INBOUND:
+            locked.fee_sats = fee_sats
+        locked.txid, locked.vout = txid, vout
+        locked.block_height, locked.block_hash, locked.occurred_at = block_height, block_hash, occurred_at
+        if not locked.observed:
+            # An observed movement (re-mined after a reorg) was never proposed: it is judged
+            # after the fact below, not gated.
+            policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="posting")
+        key = f"reserve:transfer:{locked.pk}:confirm:{block_hash}"
+        if locked.pending is not None and locked.status != TransferStatus.REORGED:
+            journal = pending_post(
+                pending=locked.pending,
+                idempotency_key=key,
+                entries=transfer_ledger_entries(locked),
+                created_by=actor,
+                occurred_at=occurred_at,
+                block_height=block_height,
+                block_hash=block_hash,
+                txid=txid,
+            )
+        else:
+            journal = post_transaction(
+                idempotency_key=key,
+                entries=transfer_ledger_entries(locked),
+                kind=f"transfer_{locked.direction}",
+                memo=f"Transfer #{locked.pk} ({locked.category})",
+                metadata={"transfer_id": locked.pk},
+                created_by=actor,
+                occurred_at=occurred_at,
+                block_height=block_height,
+                block_hash=block_hash,
+                txid=txid,
+            )
+        locked.journal_transaction = journal
+        locked.reversal_transaction = None
+        locked.status = TransferStatus.CONFIRMED
+        locked.confirmed_at = timezone.now()
+        _value_fiat(locked, at=occurred_at)
+        _save(locked, actor=actor, action="transfer.confirm", before=before, journal_sequence=journal.sequence)
+        if locked.observed:
+            policy_detect(change=transfer_change(locked, observed=True), facts=ReservePolicyFacts())
+        return locked
+
+
+def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None) -> Transfer:
+    """confirmed -> final once the block is buried RESERVE_CONFIRMATION_DEPTH deep (default 6)."""
+    _require_actor_or_system(actor, "execute_transfer", action="finalize a transfer")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.CONFIRMED,), action="finalize")
+        assert locked.block_height is not None
+        confirmations = tip_height - locked.block_height + 1
+        if confirmations < _confirmation_depth():
+            raise Conflict(
+                f"transfer has {confirmations} confirmations; {_confirmation_depth()} are needed",
+                fields={"tip_height": [f"{confirmations} confirmations"]},
+            )
+        before = snapshot(locked)
+        locked.status = TransferStatus.FINAL
+        locked.finalized_at = timezone.now()
+        return _save(locked, actor=actor, action="transfer.finalize", before=before, confirmations=confirmations)
+
+
+def transfer_mark_reorged(
+    *, transfer: Transfer, actor: Any = None, reason: str = "block left the best chain"
+) -> Transfer:
+    """confirmed/final -> reorged: the block was dropped, so the posting is reversed and the
+    continuous policy rules are re-checked (detective mode)."""
+    _require_actor_or_system(actor, "execute_transfer", action="mark a transfer reorged")
+    with transaction.atomic():
+        locked = _lock(transfer)
+        _expect_status(locked, (TransferStatus.CONFIRMED, TransferStatus.FINAL), action="mark reorged")
+        journal = locked.journal_transaction
+        assert isinstance(journal, JournalTransaction)
+        before = snapshot(locked)
+        locked.reversal_transaction = reverse_transaction(
+            transaction=journal,
+            idempotency_key=f"reserve:transfer:{locked.pk}:reorg:{journal.sequence}",
+            memo=f"Reorg: transfer #{locked.pk} left the best chain",
+            created_by=actor,
+        )
+        locked.status = TransferStatus.REORGED
+        locked.status_reason = reason
+        locked.closed_at = timezone.now()
+        _save(locked, actor=actor, action="transfer.reorg", before=before)
+        policy_detect(change=transfer_change(locked, at=timezone.now()), facts=ReservePolicyFacts())
+    return locked
+
+
+def transfer_record_observed(
+    *,
+    direction: str,
+    amount_sats: int,
+    txid: str,
+    vout: int | None,
+    block_height: int,
+    block_hash: str,
+    occurred_at: datetime,
+    source_wallet: Wallet | None = None,
+    destination_wallet: Wallet | None = None,
+    external_address: str = "",
+    fee_sats: int = 0,
+    category: str = TransferCategory.OTHER,
+    actor: Any = None,
+) -> tuple[Transfer, list[Any]]:
+    """A movement nobody proposed, seen on chain: book it as an observed, confirmed transfer
+    and hand it to the policy's detective mode. Returns (transfer, breaches). Replaying the
+    same (txid, vout, direction, wallets) returns the recorded transfer."""
+    _require_actor_or_system(actor, "execute_transfer", action="record an observed movement")
+    if direction not in TransferDirection.values:
+        raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
+    if category not in TransferCategory.values:
+        raise ValidationFailed.for_field("category", f"must be one of {', '.join(TransferCategory.values)}")
+    check_sats(sats=amount_sats, field="amount_sats")
+    check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
+    txid = _check_txid(txid)
+    block_hash = _check_chain_fields(
+        vout=vout, block_height=block_height, block_hash=block_hash, occurred_at=occurred_at
+    )
+    if direction == TransferDirection.OUTBOUND and not external_address.strip():
+        raise ValidationFailed.for_field("external_address", "an observed outflow names the address it paid")
+    address = transfer_ends_check(
+        direction=direction,
+        source_wallet=source_wallet,
+        destination_wallet=destination_wallet,
+        external_address=external_address,
+        counterparty=None,
+    )
+    key = "observed:{}:{}:{}:{}:{}".format(
+        txid, vout, direction, getattr(source_wallet, "pk", ""), getattr(destination_wallet, "pk", "")
+    )
+    with transaction.atomic():
+        existing = Transfer.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing, []
+        try:
+            # Two scans (one per wallet of an internal movement) may race to record it.
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    direction=direction,
+                    category=category,
+                    amount_sats=amount_sats,
+                    fee_sats=0 if direction == TransferDirection.INBOUND else fee_sats,
+                    source_wallet=source_wallet,
+                    destination_wallet=destination_wallet,
+                    external_address=address,
+                    status=TransferStatus.BROADCAST,
+                    observed=True,
+                    txid=txid,
+                    vout=vout,
+                    block_height=block_height,
+                    block_hash=block_hash,
+                    occurred_at=occurred_at,
+                    idempotency_key=key,
+                )
+        except IntegrityError:
+            return Transfer.objects.get(idempotency_key=key), []
+        journal = post_transaction(
+            idempotency_key=f"reserve:transfer:{transfer.pk}:observed:{block_hash}",
+            entries=transfer_ledger_entries(transfer),
+            kind=f"observed_{direction}",
+            memo=f"Observed on chain, not proposed: transfer #{transfer.pk}",
+            occurred_at=occurred_at,
+            block_height=block_height,
+            block_hash=block_hash,
+            txid=txid,
+            metadata={"transfer_id": transfer.pk, "observed": True},
+            created_by=actor,
+        )
+        transfer.journal_transaction = journal
+        transfer.status = TransferStatus.CONFIRMED
+        transfer.confirmed_at = timezone.now()
+        _value_fiat(transfer, at=occurred_at)
+        transfer.save()
+        audit_record(actor=actor, action="transfer.observe", instance=transfer, before=None, after=snapshot(transfer))
+        breaches = policy_detect(change=transfer_change(transfer, observed=True), facts=ReservePolicyFacts())
+    return transfer, breaches
+
+
+def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields: Any) -> Transfer:
+    """Draft the transfer and propose it (the policy judges it at the proposal gate), or do nothing.
+
+    `fields` are `transfer_create`'s keyword arguments. With a key (one per proposal form), a
+    repeated submit, such as a double click, returns the transfer the first one proposed."""
+    with transaction.atomic():
+        draft = transfer_create(actor=actor, idempotency_key=idempotency_key, **fields)
+        if draft.status != TransferStatus.DRAFT:
+            return draft
+        return transfer_propose(transfer=draft, actor=actor)

@@ -1,0 +1,63 @@
+"""Lists filter by date range, wallet, agency, category and status, each on its own records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.reserve.api.conftest import Books, block_time
+
+
+def results(client: Any, path: str, **query: Any) -> list[dict[str, Any]]:
+    response = client.get(path, query)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+@pytest.mark.django_db
+def test_transfer_register_filters(clients: dict[str, Any], books: Books) -> None:
+    client = clients["auditor"]
+    forfeit, buy, consolidate, _ = books.transfers
+    # when / then
+    assert {t["id"] for t in results(client, "/api/v1/transfers/", wallet=books.cold.pk)} == {
+        forfeit.pk,
+        consolidate.pk,
+    }
+    assert [t["id"] for t in results(client, "/api/v1/transfers/", category="purchase")] == [buy.pk]
+    assert [t["id"] for t in results(client, "/api/v1/transfers/", status="pending_approval")] == [books.pending.pk]
+    window = {"from": block_time(102).isoformat(), "to": block_time(104).isoformat()}
+    assert {t["id"] for t in results(client, "/api/v1/transfers/", **window)} == {buy.pk, consolidate.pk}
+    assert len(results(client, "/api/v1/transfers/", agency=books.agency.pk)) == 5
+
+
+@pytest.mark.django_db
+def test_journal_filters(clients: dict[str, Any], books: Books) -> None:
+    client = clients["auditor"]
+    forfeit = books.transfers[0]
+    # when
+    on_vault = results(client, "/api/v1/ledger/transactions/", wallet=books.vault.pk)
+    forfeitures = results(client, "/api/v1/ledger/transactions/", category="forfeiture")
+    above = results(client, "/api/v1/ledger/transactions/", min_height=103)
+    # then
+    assert [t["block_height"] for t in on_vault] == [102, 103]
+    assert [t["id"] for t in forfeitures] == [str(forfeit.journal_transaction_id)]
+    assert [t["block_height"] for t in above] == [103, 104]
+
+
+@pytest.mark.django_db
+def test_evaluation_and_audit_filters(clients: dict[str, Any], books: Books) -> None:
+    client = clients["auditor"]
+    mined = books.transfers[3]
+    # when
+    evaluations = results(client, "/api/v1/policy-evaluations/", wallet=books.signer.pk)
+    mining = results(client, "/api/v1/policy-evaluations/", category="mining_reward", gate="posting")
+    events = results(client, "/api/v1/audit-events/", wallet=books.signer.pk)
+    # then
+    assert evaluations and {e["subject_id"] for e in evaluations} == {str(mined.pk)}
+    assert [e["subject_id"] for e in mining] == [str(mined.pk)]
+    assert {(e["object_type"], e["object_id"]) for e in events} == {
+        ("reserve.wallet", str(books.signer.pk)),
+        ("reserve.transfer", str(mined.pk)),
+    }
+    assert results(client, "/api/v1/breaches/", wallet=books.cold.pk, status="open") == []

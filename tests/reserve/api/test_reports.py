@@ -1,0 +1,119 @@
+"""Report contents: BIP-329 labels, the compliance report per rule and day, the chain verification,
+the transfer detail and the dry run of a policy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from policy.models import PolicyEvaluation
+from policy.services import policy_approve
+from tests.reserve.api.conftest import BTC, SIGNING_KEY, TPUB_A, Books, block_hash, make_user
+
+
+@pytest.mark.django_db
+def test_labels_are_bip329_json_lines(clients: dict[str, Any], books: Books) -> None:
+    # when
+    response = clients["auditor"].get("/api/v1/labels/")
+    # then
+    assert response["Content-Type"].startswith("application/jsonl")
+    records = [json.loads(line) for line in response.content.decode().splitlines()]
+    assert {"type": "xpub", "ref": TPUB_A, "label": "cold-01"} in records
+    assert {"type": "addr", "ref": SIGNING_KEY.p2pkh_address, "label": "signer-03"} in records
+    derived = next(r for r in records if r["type"] == "addr" and r["label"] == "cold-01 m/84h/1h/0h/0/0")
+    assert derived["origin"] == "wpkh([73c5da0a/84h/1h/0h])"
+    transactions = {r["ref"]: r["label"] for r in records if r["type"] == "tx"}
+    assert transactions[books.transfers[0].txid] == f"Transfer #{books.transfers[0].pk}: inbound forfeiture (Order 7)"
+    outputs = [r for r in records if r["type"] == "output"]
+    assert f"{books.transfers[0].txid}:0" in {r["ref"] for r in outputs}
+    assert all(set(r) <= {"type", "ref", "label", "origin", "spendable"} for r in records)
+
+
+@pytest.mark.django_db
+def test_compliance_reports_each_day_against_the_cap(
+    clients: dict[str, Any], users: dict[str, Any], books: Books
+) -> None:
+    # given: the perimeter cap of 100 BTC is approved by two other policy admins
+    policy_approve(version=books.draft, approver=users["policy_admin"])
+    policy_approve(version=books.draft, approver=make_user("third-admin", "policy_admin"))
+    query = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "policy": books.draft.policy_id}
+    # when
+    body = clients["auditor"].get("/api/v1/compliance/", query).json()
+    as_csv = clients["auditor"].get("/api/v1/compliance/", query | {"format": "csv"})
+    # then: one end-of-day row and one row per holdings change (blocks 101..104)
+    days = [row for row in body["rows"] if row["kind"] == "day"]
+    changes = [row for row in body["rows"] if row["kind"] == "change"]
+    assert len(days) == 1
+    assert [row["block_height"] for row in changes] == [101, 102, 103, 104]
+    assert days[0]["holdings_sats"] == 10 * BTC - 1_000
+    assert days[0]["limit_sats"] == 100 * BTC
+    assert days[0]["margin_sats"] == 90 * BTC + 1_000
+    assert days[0]["verdict"] == "allow"
+    lines = list(csv.DictReader(io.StringIO(as_csv.content.decode())))
+    assert [int(line["holdings_sats"]) for line in lines] == [row["holdings_sats"] for row in body["rows"]]
+
+
+@pytest.mark.django_db
+def test_ledger_verification_reports_the_chain(clients: dict[str, Any], books: Books) -> None:
+    # when
+    body = clients["auditor"].get("/api/v1/ledger/verify/").json()
+    last = clients["auditor"].get("/api/v1/ledger/transactions/", {"page": 1}).json()
+    # then
+    assert body["ok"] is True and body["balances_ok"] is True
+    assert body["first_bad_sequence"] is None
+    assert body["length"] == last["count"]
+    assert body["head_hash"] == last["results"][-1]["hash"]
+
+
+@pytest.mark.django_db
+def test_transfer_detail_has_approvals_evaluations_and_audit(clients: dict[str, Any], books: Books) -> None:
+    # given
+    confirmed = books.transfers[0]
+    # when
+    body = clients["auditor"].get(f"/api/v1/transfers/{confirmed.pk}/").json()
+    # then
+    assert [approval["approver"] for approval in body["approvals"]] == ["approver-1", "approver-2"]
+    assert body["quorum"]["approvals"] == 2
+    gates = [evaluation["gate"] for evaluation in body["policy_evaluations"]]
+    assert gates == list(
+        PolicyEvaluation.objects.filter(subject_id=str(confirmed.pk))
+        .order_by("created_at", "id")
+        .values_list("gate", flat=True)
+    )
+    assert "posting" in gates
+    assert [event["action"] for event in body["audit_events"]][:2] == ["transfer.create", "transfer.propose"]
+    assert body["block_hash"] == block_hash(101)
+    assert body["amount_btc"] == "5.00000000"
+
+
+@pytest.mark.django_db
+def test_dry_run_stores_nothing_and_can_judge_a_draft(clients: dict[str, Any], books: Books) -> None:
+    # given: a 200 BTC inflow, against the draft 100 BTC perimeter cap
+    before = PolicyEvaluation.objects.count()
+    body = {
+        "direction": "inbound",
+        "category": "purchase",
+        "amount_sats": 200 * BTC,
+        "destination_wallet": books.cold.pk,
+        "version": books.draft.pk,
+    }
+    # when
+    judged = clients["auditor"].post("/api/v1/policies/evaluate/", body, format="json").json()
+    in_force = (
+        clients["auditor"]
+        .post("/api/v1/policies/evaluate/", {k: v for k, v in body.items() if k != "version"}, format="json")
+        .json()
+    )
+    # then
+    assert judged["decision"] == "deny"
+    assert judged["lines"][0]["rule_type"] == "holdings_cap"
+    assert judged["lines"][0]["limit_sats"] == 100 * BTC
+    # no version is in force: only the default quorum of two approvals applies
+    assert in_force["decision"] == "needs_approval"
+    assert in_force["required_approvals"] == 2
+    assert all(line["rule_type"] != "holdings_cap" for line in in_force["lines"])
+    assert PolicyEvaluation.objects.count() == before

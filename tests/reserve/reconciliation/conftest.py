@@ -1,0 +1,86 @@
+"""Fixtures for the reconciliation tests: a superuser-run reserve with wallets on the regtest node's keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from reserve.chain.blocks import Outpoint
+from reserve.chain.rpc import RpcChainSource
+from reserve.custody.models import Agency, Wallet
+from reserve.custody.services import agency_create, wallet_register
+from tests.regtest.blocks import mine_block, spend_p2wpkh, txid_of
+from tests.regtest.fixtures import SegwitChain
+from tests.regtest.keys import WalletKey
+
+FEE_SATS = 1_000
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    # Transactional tests flush the role groups that migrations create; a superuser needs none.
+    return get_user_model().objects.create_superuser(username="root", password="x")
+
+
+@pytest.fixture
+def agency(admin_user: Any) -> Agency:
+    return agency_create(name="Central Bank", kind="central_bank", actor=admin_user)
+
+
+def key_wallet(actor: Any, agency: Agency, name: str, key: WalletKey, *, birthday_height: int, **extra: Any) -> Wallet:
+    """A wallet watching one test key's P2WPKH address."""
+    return wallet_register(
+        name=name,
+        agency=agency,
+        kind=extra.pop("kind", "cold"),
+        network="regtest",
+        birthday_height=birthday_height,
+        addresses=[key.p2wpkh_address],
+        actor=actor,
+        **extra,
+    )
+
+
+@dataclass
+class Coin:
+    """A spendable P2WPKH output of a test key."""
+
+    outpoint: Outpoint
+    value_sats: int
+    key: WalletKey
+
+
+class Payer:
+    """Pays from the miner's mature coinbase outputs, one coinbase per payment, mined by the test."""
+
+    def __init__(self, chain: SegwitChain, first_coinbase_height: int) -> None:
+        self.chain = chain
+        self.next_height = first_coinbase_height
+
+    def coin(self) -> Coin:
+        outpoint, value = self.chain.coinbase_output(self.next_height)
+        self.next_height += 1
+        return Coin(outpoint, value, self.chain.miner_key)
+
+
+def pay(coins: list[Coin], outputs: list[tuple[bytes, int]], *, change: WalletKey | None = None) -> Any:
+    """A signed transaction spending `coins` (one key) to `outputs`, change to `change`, fee FEE_SATS."""
+    total = sum(coin.value_sats for coin in coins)
+    rest = total - sum(value for _, value in outputs) - FEE_SATS
+    assert rest >= 0
+    if rest and change is not None:
+        outputs = [*outputs, (change.p2wpkh_script, rest)]
+    return spend_p2wpkh(coins[0].key, [(coin.outpoint, coin.value_sats) for coin in coins], outputs)
+
+
+def mine(source: RpcChainSource, *transactions: Any, payout: WalletKey | None = None) -> str:
+    """Mine one block with `transactions` on the tip (coinbase to a throwaway key)."""
+    return mine_block(
+        source, payout_script=(payout or WalletKey("reconcile filler")).p2wpkh_script, transactions=list(transactions)
+    )
+
+
+__all__ = ["FEE_SATS", "Coin", "Payer", "key_wallet", "mine", "pay", "txid_of"]

@@ -1,0 +1,113 @@
+"""`make run` without BITCOIN_RPC_URL: the stack starts a regtest node, mines to the demo wallet and
+reconciles it before the services start; the node stops with the stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+COIN = 100_000_000
+
+
+@pytest.fixture
+def demo_database() -> Iterator[str]:
+    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield f"{server}/{name}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_database, tmp_path):
+    # given: no node configured
+    env = {
+        **os.environ,
+        "DATABASE_URL": demo_database,
+        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14",
+        "PORT": str(_free_port()),
+        # the node's chain and beat's schedule live here, not in the developer's .data
+        "RESERVE_DATA_DIR": str(tmp_path / "data"),
+    }
+    for name in ("BITCOIN_RPC_URL", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
+    log_path = tmp_path / "stack.log"
+
+    # when: the stack starts, and is stopped once it serves
+    with log_path.open("wb") as log:
+        stack = subprocess.Popen(
+            [sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "press Ctrl-C" not in log_path.read_text(errors="replace"):
+            assert stack.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the stack never came up"
+            time.sleep(0.5)
+        nodes = [
+            child
+            for child in psutil.Process(stack.pid).children(recursive=True)
+            if "regtest-node.js" in " ".join(child.cmdline())
+        ]
+    finally:
+        stack.send_signal(signal.SIGINT)
+        stack.wait(timeout=60)
+
+    # then: the demo wallet was reconciled at the node's tip, its three coinbases found and booked
+    output = log_path.read_text(errors="replace")
+    assert "mined 3 blocks to treasury-cold-01" in output and "blocks/s" in output
+    with psycopg.connect(demo_database) as database:
+        run = database.execute(
+            "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
+            "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id LIMIT 1"
+        ).fetchone()
+    assert run == ("succeeded", 9, 150 * COIN, 150 * COIN)
+    # and the node stopped with the stack
+    assert len(nodes) == 1 and not nodes[0].is_running()
+
+    # when: a second start, on the same database and data directory
+    second_log = tmp_path / "second.log"
+    with second_log.open("wb") as log:
+        again = subprocess.Popen(
+            [sys.executable, "scripts/stack.py", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "press Ctrl-C" not in second_log.read_text(errors="replace"):
+            assert again.poll() is None, second_log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the stack never came up the second time"
+            time.sleep(0.5)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(timeout=60)
+    # then: the node continued the chain it kept (no new coinbases, no reorg) and the books still agree
+    output = second_log.read_text(errors="replace")
+    assert "continuing the demo chain at height 9" in output
+    assert "mined 3 blocks" not in output and "reorg" not in output
+    with psycopg.connect(demo_database) as database:
+        latest = database.execute(
+            "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
+            "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id DESC LIMIT 1"
+        ).fetchone()
+    assert latest == ("succeeded", 9, 150 * COIN, 150 * COIN)
