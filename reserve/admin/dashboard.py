@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from reserve.access.roles import user_roles
 from reserve.compliance.selectors import open_breaches, policy_cap_status
 from reserve.reconciliation.selectors import open_discrepancies
-from reserve.reports.holdings import holdings_as_of
+from reserve.reports.holdings import holdings_report
 from reserve.transfers.models import TransferStatus
 from reserve.transfers.selectors import transfer_list, transfers_awaiting_decision
 
@@ -21,9 +21,8 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     """UNFOLD["DASHBOARD_CALLBACK"]: the figures the index page shows, for what the user may view."""
     user = request.user
     if user.has_perm("reserve.view_wallet"):
-        holdings = holdings_as_of()
-        context["holdings"] = holdings
-        context["agencies"] = sorted(holdings.by_agency.items())
+        context["holdings"] = holdings_report(group_by="wallet")
+        context["agencies"] = sorted((row.label, row.balance_sats) for row in holdings_report(group_by="agency").rows)
     if user_roles(user) or user.is_superuser:
         breaches = open_breaches()
         context["open_breach_count"] = breaches.count()

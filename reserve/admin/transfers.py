@@ -34,11 +34,11 @@ from reserve.pricing.models import PriceQuote
 from reserve.pricing.services import price_quotes_import_csv
 from reserve.templatetags.reserve_admin import btc
 from reserve.transfers.imports import transfers_import_csv
+from reserve.transfers.lifecycle import transfer_actions
 from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
 from reserve.transfers.selectors import transfer_quorum_progress
 from reserve.transfers.services import (
-    OPEN_STATUSES,
     transfer_approve,
     transfer_cancel,
     transfer_mark_broadcast,
@@ -257,11 +257,7 @@ class TransferAdmin(ServiceAdmin):
         approvals = list(transfer.approvals.select_related("approver"))
         progress = transfer_quorum_progress(transfer=transfer)
         pending = transfer.status == TransferStatus.PENDING_APPROVAL
-        blocked = ""
-        if transfer.proposer_id == user.pk:
-            blocked = "You proposed this transfer: approvers other than you decide on it."
-        elif any(approval.approver_id == user.pk for approval in approvals):
-            blocked = "You have already decided on this transfer."
+        actions = transfer_actions(transfer=transfer, user=user)
         reservation = transfer.pending
         return {
             "transfer": transfer,
@@ -269,15 +265,12 @@ class TransferAdmin(ServiceAdmin):
             "progress": progress,
             "progress_percent": min(100, progress.approvals * 100 // max(progress.required, 1)),
             "progress_label": f"{progress.approvals} of {progress.required}",
-            "show_decision": pending and user.has_perm("reserve.approve_transfer"),
-            "decision_blocked": blocked,
-            "can_cancel": transfer.status in OPEN_STATUSES and user.has_perm("reserve.propose_transfer"),
+            "show_decision": actions["approve"].offered,
+            "decision_blocked": actions["approve"].refusal,
+            "can_cancel": actions["cancel"].allowed,
             # The custodian signs and sends outside the system; operators record what happened.
-            "can_mark_broadcast": transfer.status == TransferStatus.APPROVED
-            and transfer.direction != TransferDirection.INBOUND
-            and user.has_perm("reserve.execute_transfer"),
-            "can_mark_failed": transfer.status in (TransferStatus.APPROVED, TransferStatus.BROADCAST)
-            and user.has_perm("reserve.execute_transfer"),
+            "can_mark_broadcast": actions["mark_broadcast"].allowed,
+            "can_mark_failed": actions["mark_failed"].allowed,
             "policy": transfer.policy_preview,
             # Facts move between proposal and approval: approvers also see the policy as of now.
             "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,

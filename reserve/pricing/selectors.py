@@ -27,5 +27,9 @@ def price_in_force(*, currency: str, at: datetime) -> PriceQuote:
 
 def value_sats_at(*, sats: int, currency: str, at: datetime) -> Decimal:
     """`sats` valued in `currency` at the quote in force at `at`, rounded half-even to the cent."""
-    quote = price_in_force(currency=currency, at=at)
+    return value_sats(sats=sats, quote=price_in_force(currency=currency, at=at))
+
+
+def value_sats(*, sats: int, quote: PriceQuote) -> Decimal:
+    """`sats` valued at `quote`, rounded half-even to the cent: the one valuation every report uses."""
     return (Decimal(sats) * quote.price / SATS_PER_BTC).quantize(CENT, rounding=ROUND_HALF_EVEN)

@@ -13,25 +13,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from config.errors import NotFound, ValidationFailed
 from ledger.models import AccountBalance
 from ledger.selectors import balances_as_of
-from reserve.common.amounts import SATS_PER_BTC
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
-from reserve.pricing.selectors import price_in_force, value_sats_at
+from reserve.pricing.selectors import price_in_force, value_sats
 from reserve.reports.chain_point import ChainPoint, chain_point
 
 GROUPS = ("wallet", "agency", "category", "provenance")
-CENT = Decimal("0.01")
 UNATTRIBUTED = "unattributed"
 
 
@@ -43,6 +40,7 @@ class HoldingsRow:
     fiat_value: Decimal | None
     wallet_id: int | None = None
     agency_id: int | None = None
+    agency_name: str = ""
     in_perimeter: bool | None = None
 
 
@@ -56,6 +54,7 @@ class HoldingsReport:
     total_sats: int
     perimeter_sats: int
     total_fiat_value: Decimal | None
+    perimeter_fiat_value: Decimal | None
 
 
 def reporting_currency() -> str:
@@ -63,9 +62,7 @@ def reporting_currency() -> str:
 
 
 def _value(sats: int, quote: PriceQuote | None) -> Decimal | None:
-    if quote is None:
-        return None
-    return (Decimal(sats) * quote.price / SATS_PER_BTC).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return None if quote is None else value_sats(sats=sats, quote=quote)
 
 
 def _wallet_balances(wallets: Sequence[Wallet], *, at: datetime | None, height: int | None) -> dict[int, int]:
@@ -175,6 +172,7 @@ def holdings_report(
                 fiat_value=_value(sats, quote),
                 wallet_id=wallet.pk,
                 agency_id=wallet.agency_id,
+                agency_name=wallet.agency.name,
                 in_perimeter=wallet.in_perimeter,
             )
             for wallet, sats in per_wallet
@@ -201,6 +199,7 @@ def holdings_report(
             for label, sats in sorted(groups.items())
         ]
     total = sum(sats for _, sats in per_wallet)
+    perimeter = sum(sats for wallet, sats in per_wallet if wallet.in_perimeter)
     return HoldingsReport(
         point=point,
         group_by=group_by,
@@ -208,84 +207,7 @@ def holdings_report(
         quote=quote,
         rows=rows,
         total_sats=total,
-        perimeter_sats=sum(sats for wallet, sats in per_wallet if wallet.in_perimeter),
-        total_fiat_value=_value(total, quote),
-    )
-
-
-@dataclass(frozen=True)
-class WalletHolding:
-    wallet_id: int
-    wallet_name: str
-    agency_id: int
-    agency_name: str
-    in_perimeter: bool
-    balance_sats: int
-    fiat_value: Decimal | None
-
-
-@dataclass(frozen=True)
-class Holdings:
-    wallets: list[WalletHolding]
-    by_agency: dict[str, int]
-    perimeter_sats: int
-    total_sats: int
-    currency: str
-    perimeter_fiat_value: Decimal | None
-
-
-def holdings_as_of(
-    *,
-    at: datetime | None = None,
-    block_height: int | None = None,
-    currency: str = "",
-    wallets: QuerySet[Wallet] | None = None,
-) -> Holdings:
-    """Booked holdings per wallet and agency, as of a time, a block height, or now (both None).
-
-    With `currency`, each wallet and the perimeter are valued at the quote in force at `at`
-    (or now); the value is None when no quote is in force.
-    """
-    if at is not None and block_height is not None:
-        raise ValidationFailed.for_field("as_of", "give a time or a block height, not both")
-    rows = list((wallets if wallets is not None else Wallet.objects.all()).select_related("agency", "ledger_account"))
-    accounts = [wallet.ledger_account for wallet in rows]
-    if at is not None:
-        balances = balances_as_of(accounts=accounts, occurred_at=at)
-    elif block_height is not None:
-        balances = balances_as_of(accounts=accounts, block_height=block_height)
-    else:
-        balances = dict(AccountBalance.objects.filter(account__in=accounts).values_list("account_id", "balance_sats"))
-
-    def fiat(sats: int) -> Decimal | None:
-        if not currency or block_height is not None:
-            return None
-        try:
-            return value_sats_at(sats=sats, currency=currency, at=at or timezone.now())
-        except NotFound:
-            return None
-
-    holdings = [
-        WalletHolding(
-            wallet_id=wallet.pk,
-            wallet_name=wallet.name,
-            agency_id=wallet.agency_id,
-            agency_name=wallet.agency.name,
-            in_perimeter=wallet.in_perimeter,
-            balance_sats=int(balances.get(wallet.ledger_account_id, 0)),
-            fiat_value=fiat(int(balances.get(wallet.ledger_account_id, 0))),
-        )
-        for wallet in rows
-    ]
-    by_agency: dict[str, int] = {}
-    for holding in holdings:
-        by_agency[holding.agency_name] = by_agency.get(holding.agency_name, 0) + holding.balance_sats
-    perimeter = sum(holding.balance_sats for holding in holdings if holding.in_perimeter)
-    return Holdings(
-        wallets=holdings,
-        by_agency=by_agency,
         perimeter_sats=perimeter,
-        total_sats=sum(holding.balance_sats for holding in holdings),
-        currency=currency,
-        perimeter_fiat_value=fiat(perimeter),
+        total_fiat_value=_value(total, quote),
+        perimeter_fiat_value=_value(perimeter, quote),
     )

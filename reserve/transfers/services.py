@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from config.errors import Conflict, NotFound, ValidationFailed
 from ledger.models import JournalTransaction
 from ledger.services import (
     pending_create,
@@ -40,6 +40,7 @@ from reserve.pricing.selectors import value_sats_at
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.drafts import DRAFT_FIELDS, transfer_build
 from reserve.transfers.ends import transfer_ends_check
+from reserve.transfers.lifecycle import transition_check
 from reserve.transfers.models import (
     Approval,
     ApprovalDecision,
@@ -48,8 +49,6 @@ from reserve.transfers.models import (
     TransferDirection,
     TransferStatus,
 )
-
-OPEN_STATUSES = (TransferStatus.DRAFT, TransferStatus.PENDING_APPROVAL, TransferStatus.APPROVED)
 
 
 def _confirmation_depth() -> int:
@@ -69,14 +68,6 @@ def _lock(transfer: Transfer) -> Transfer:
         return Transfer.objects.select_for_update(of=("self",)).get(pk=transfer.pk)
     except Transfer.DoesNotExist:
         raise NotFound(f"transfer {transfer.pk} does not exist") from None
-
-
-def _expect_status(transfer: Transfer, allowed: tuple[str, ...], *, action: str) -> None:
-    if transfer.status not in allowed:
-        raise Conflict(
-            f"cannot {action} transfer {transfer.pk}: it is {transfer.status}, expected {' or '.join(allowed)}",
-            fields={"status": [f"is {transfer.status}"]},
-        )
 
 
 def _save(transfer: Transfer, *, actor: Any, action: str, before: dict[str, Any], **extra: Any) -> Transfer:
@@ -187,7 +178,7 @@ def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
     require_permission(actor, "propose_transfer", action="propose a transfer")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.DRAFT,), action="propose")
+        transition_check(locked, "propose", actor=actor)
         before = snapshot(locked)
         decision = policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="proposal")
         locked.policy_preview = decision_json(decision)
@@ -217,15 +208,7 @@ def transfer_approve(*, transfer: Transfer, actor: Any, comment: str = "") -> Tr
     require_permission(actor, "approve_transfer", action="approve a transfer")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.PENDING_APPROVAL,), action="approve")
-        if locked.proposer_id == actor.pk:
-            raise PermissionDenied(
-                "the proposer of a transfer can never approve it", fields={"approver": ["is the proposer"]}
-            )
-        if locked.approvals.filter(approver=actor).exists():
-            raise Conflict(
-                f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}
-            )
+        transition_check(locked, "approve", actor=actor)
         before = snapshot(locked)
         approval = Approval.objects.create(
             transfer=locked, approver=actor, decision=ApprovalDecision.APPROVE, comment=comment
@@ -252,16 +235,7 @@ def transfer_reject(*, transfer: Transfer, actor: Any, comment: str) -> Transfer
         raise ValidationFailed.for_field("comment", "say why the transfer is rejected")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.PENDING_APPROVAL,), action="reject")
-        if locked.proposer_id == actor.pk:
-            raise PermissionDenied(
-                "the proposer cannot decide on their own transfer; cancel it instead",
-                fields={"approver": ["is the proposer"]},
-            )
-        if locked.approvals.filter(approver=actor).exists():
-            raise Conflict(
-                f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}
-            )
+        transition_check(locked, "reject", actor=actor)
         before = snapshot(locked)
         approval = Approval.objects.create(
             transfer=locked, approver=actor, decision=ApprovalDecision.REJECT, comment=comment
@@ -285,7 +259,7 @@ def transfer_cancel(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
         raise ValidationFailed.for_field("reason", "say why the transfer is cancelled")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, OPEN_STATUSES, action="cancel")
+        transition_check(locked, "cancel", actor=actor)
         before = snapshot(locked)
         _release(locked, reason=f"transfer cancelled: {reason}", actor=actor)
         locked.status = TransferStatus.CANCELLED
@@ -307,12 +281,7 @@ def transfer_mark_broadcast(*, transfer: Transfer, actor: Any, txid: str) -> Tra
     txid = _check_txid(txid)
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.APPROVED,), action="mark broadcast")
-        if locked.direction == TransferDirection.INBOUND:
-            raise Conflict(
-                "an inbound transfer is broadcast by the sender; confirm it when it is mined",
-                fields={"direction": ["is inbound"]},
-            )
+        transition_check(locked, "mark_broadcast", actor=actor)
         before = snapshot(locked)
         locked.txid = txid
         locked.status = TransferStatus.BROADCAST
@@ -327,7 +296,7 @@ def transfer_mark_failed(*, transfer: Transfer, actor: Any, reason: str) -> Tran
         raise ValidationFailed.for_field("reason", "say why the transfer failed")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.APPROVED, TransferStatus.BROADCAST), action="mark failed")
+        transition_check(locked, "mark_failed", actor=actor)
         before = snapshot(locked)
         _release(locked, reason=f"transfer failed: {reason}", actor=actor)
         locked.status = TransferStatus.FAILED
@@ -378,9 +347,7 @@ def transfer_confirm(
             and (locked.block_hash == block_hash)
         ):
             return locked  # the scanner saw the same block again
-        _expect_status(
-            locked, (TransferStatus.APPROVED, TransferStatus.BROADCAST, TransferStatus.REORGED), action="confirm"
-        )
+        transition_check(locked, "confirm", actor=actor)
         if locked.txid and locked.txid != txid:
             raise Conflict(f"transfer was broadcast as {locked.txid}, not {txid}", fields={"txid": ["differs"]})
         before = snapshot(locked)
@@ -433,7 +400,7 @@ def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None)
     _require_actor_or_system(actor, "execute_transfer", action="finalize a transfer")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.CONFIRMED,), action="finalize")
+        transition_check(locked, "finalize", actor=actor)
         assert locked.block_height is not None
         confirmations = tip_height - locked.block_height + 1
         if confirmations < _confirmation_depth():
@@ -455,7 +422,7 @@ def transfer_mark_reorged(
     _require_actor_or_system(actor, "execute_transfer", action="mark a transfer reorged")
     with transaction.atomic():
         locked = _lock(transfer)
-        _expect_status(locked, (TransferStatus.CONFIRMED, TransferStatus.FINAL), action="mark reorged")
+        transition_check(locked, "mark_reorged", actor=actor)
         journal = locked.journal_transaction
         assert isinstance(journal, JournalTransaction)
         before = snapshot(locked)

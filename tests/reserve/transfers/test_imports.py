@@ -16,7 +16,7 @@ from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import value_sats_at
 from reserve.pricing.services import price_quotes_import_csv
-from reserve.reports.holdings import holdings_as_of
+from reserve.reports.holdings import holdings_report
 from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_record_observed
@@ -100,9 +100,9 @@ def test_historical_transfers_import_posts_back_dated_and_is_idempotent(
     assert set(Transfer.objects.values_list("status", flat=True)) == {"final"}
     assert account_balance(account=cold_wallet.ledger_account) == 150_000_000 - 100_010_000 - 20_002_000
     assert account_balance(account=vault_wallet.ledger_account) == 100_000_000
-    at_feb = holdings_as_of(at=datetime(2025, 2, 28, tzinfo=UTC))
-    assert {h.wallet_name: h.balance_sats for h in at_feb.wallets} == {"cold-01": 49_990_000, "vault-02": 100_000_000}
-    assert holdings_as_of(block_height=800000).perimeter_sats == 150_000_000
+    at_feb = holdings_report(at=datetime(2025, 2, 28, tzinfo=UTC))
+    assert {row.label: row.balance_sats for row in at_feb.rows} == {"cold-01": 49_990_000, "vault-02": 100_000_000}
+    assert holdings_report(height=800000).perimeter_sats == 150_000_000
     assert AuditEvent.objects.filter(action="transfer.import").count() == 3
     # and a second import of the same file adds nothing
     again = transfers_import_csv(text=history(cold_wallet, vault_wallet), actor=operator)
@@ -172,7 +172,7 @@ def test_a_confirmed_transfer_without_valuation_is_valued_at_the_quote_in_force(
     )
     # then: 0.1 BTC at 90 000.50 USD
     assert (transfer.fiat_value, transfer.fiat_currency) == (Decimal("9000.05"), "USD")
-    report = holdings_as_of(at=datetime(2026, 1, 3, tzinfo=UTC), currency="USD")
+    report = holdings_report(at=datetime(2026, 1, 3, tzinfo=UTC), currency="USD")
     assert report.perimeter_fiat_value == Decimal("9500.00")
 
 
