@@ -1,5 +1,5 @@
-"""Reads for the operators' dashboard: headroom under the continuous policy caps, open breaches
-and discrepancies, and the transfers waiting for one user's decision."""
+"""Reads of compliance for operators and auditors: headroom under the continuous policy caps,
+open breaches, and the compliance report per rule over a period."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.errors import ValidationFailed
-from policy.models import Policy, PolicyBreach
+from policy.models import Policy, PolicyBreach, PolicyEvaluation
 from policy.rules.base import RuleContext
 from policy.selectors import (
     APPROVED,
@@ -21,6 +21,7 @@ from policy.selectors import (
 )
 from policy.types import ProposedChange
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.transfers.models import Transfer
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,9 @@ def compliance_rows(
         for chosen in policies
         for row in policy_compliance_report(version_or_policy=chosen, since=since, until=until, facts=facts)
     ]
+
+
+def transfer_policy_evaluations(*, transfer: Transfer) -> QuerySet[PolicyEvaluation]:
+    return PolicyEvaluation.objects.filter(subject_type="reserve.transfer", subject_id=str(transfer.pk)).order_by(
+        "created_at", "id"
+    )

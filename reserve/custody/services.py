@@ -1,4 +1,5 @@
-"""Registering watch-only custody wallets and keeping their watched scripts ahead of use."""
+"""Writes of custody: holding agencies, counterparties, and watch-only wallets whose watched
+scripts are kept ahead of use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The transactional outbox: a task that a write asks for, stored in the write's own transaction until it is sent."""
+"""The transactional outbox: a task a write asks for, stored in the write's own transaction
+until it is sent."""
 
 from __future__ import annotations
 

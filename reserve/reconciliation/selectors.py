@@ -1,4 +1,4 @@
-"""Reads of reconciliation: open discrepancies, runs and what the follower holds per wallet."""
+"""Reads of reconciliation: the discrepancies that wait for an operator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reads of the treasury domain for the admin, the API, reports and the scanner."""
+"""Reads of transfers: the register, quorum progress, and what waits for one user's decision."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from reserve.chain.blocks import Outpoint
 from reserve.chain.errors import BlockVerificationError
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import WatchedScript
-from reserve.custody.selectors import wallet_utxos
 from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import (
     BlockStatus,
@@ -136,7 +135,9 @@ def test_inflows_are_matched_to_transfers_or_recorded_as_observed(segwit_chain, 
     # then: final, and the progress line names blocks, blocks/s and ETA
     forfeiture.refresh_from_db()
     assert forfeiture.status == TransferStatus.FINAL
-    assert [(u.txid, u.value_sats, u.confirmations) for u in wallet_utxos(wallet=cold)] == [
+    scanned_to = ScanCursor.objects.get(wallet=cold).height
+    unspent = WalletUtxo.objects.filter(wallet=cold, status=UtxoStatus.UNSPENT)
+    assert [(u.txid, u.value_sats, scanned_to - u.block_height + 1) for u in unspent] == [
         (txid_of(seized), 7_000_000, 6)
     ]
     run = ReconciliationRun.objects.filter(wallet=cold).latest("id")
