@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -35,8 +35,6 @@ from reserve.access.roles import APPROVER, OPERATOR, POLICY_ADMIN, user_roles
 PRIVILEGED_ROLES = frozenset({OPERATOR, APPROVER, POLICY_ADMIN})
 VERIFY_URL_NAME = "two_factor_verify"
 ENROL_URL_NAME = "two_factor_enrol"
-# Session-authenticated API calls pass the same gate; token-authenticated ones carry no session.
-API_PREFIX = "/api/"
 
 
 def two_factor_required(user: Any) -> bool:
@@ -77,15 +75,17 @@ def totp_verify(*, request: HttpRequest, token: str, enrolling: bool = False) ->
     return True
 
 
-def _is_verified(user: Any) -> bool:
+def session_verified(user: Any) -> bool:
+    """Whether this request's session passed two-factor (django_otp's OTPMiddleware tells)."""
     verified = getattr(user, "is_verified", None)
     return bool(verified and verified())
 
 
 class AdminTwoFactorMiddleware:
-    """Sends an unverified privileged user from any admin page to verify (or enrol), and refuses
-    the same session on the API, which would otherwise accept the admin's session cookie. Sits
-    after django_otp's OTPMiddleware, which tells whether the session was verified."""
+    """Sends an unverified privileged user from any admin page to verify (or enrol). The API
+    refuses the same session in its authentication (api/authentication.py), where it knows how
+    the request was authenticated. Sits after django_otp's OTPMiddleware, which tells whether
+    the session was verified."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -96,15 +96,10 @@ class AdminTwoFactorMiddleware:
     def _gate(self, request: HttpRequest) -> HttpResponse | None:
         if not settings.REQUIRE_TWO_FACTOR:
             return None
-        on_api = request.path.startswith(API_PREFIX) and "Authorization" not in request.headers
         open_paths = {reverse(name) for name in ("admin:login", "admin:logout", VERIFY_URL_NAME, ENROL_URL_NAME)}
         on_admin = request.path.startswith(reverse("admin:index")) and request.path not in open_paths
-        if not (on_api or on_admin) or not two_factor_required(request.user) or _is_verified(request.user):
+        if not on_admin or not two_factor_required(request.user) or session_verified(request.user):
             return None
-        if on_api:
-            message = f"This session has not passed two-factor verification; verify at {reverse(VERIFY_URL_NAME)}"
-            error = {"code": "two_factor_required", "message": message, "fields": {}}
-            return JsonResponse({"error": error}, status=403)
         enrolled = TOTPDevice.objects.filter(user=request.user, confirmed=True).exists()
         target = reverse(VERIFY_URL_NAME if enrolled else ENROL_URL_NAME)
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

@@ -32,8 +32,8 @@ from reserve.api.permissions import APPROVERS, OPERATORS
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
 from reserve.common.amounts import MAX_SUPPLY_SATS
-from reserve.custody.models import Counterparty, Wallet
 from reserve.compliance.selectors import transfer_policy_evaluations
+from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
 from reserve.transfers.selectors import transfer_list, transfer_quorum_progress
 from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_reject, transfer_submit
