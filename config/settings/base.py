@@ -63,10 +63,14 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed-login throttling: 5 failures for one username from one address lock it for 15 minutes.
+# How many proxies in front of the service append to X-Forwarded-For (0: trust only the peer address).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Failed-login throttling: 5 failures for one username (from anywhere), or from one address (for
+# any username), lock that username or address out for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "reserve.access.client.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Two-factor (TOTP) for operator, approver and policy_admin accounts; on in production.

@@ -16,15 +16,23 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from config.errors import ValidationFailed
+from reserve.access.client import client_address
 from reserve.access.two_factor import totp_device_matching, two_factor_required
 from reserve.api.base import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, ApiMixin, ErrorSerializer, StrictInputSerializer
 from reserve.api.permissions import request_roles
 
 
+class ClientScopedRateThrottle(ScopedRateThrottle):
+    """Counts per client address as access/client.py decides it, never per a header's raw value."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_address(request)
+
+
 class TokenCreateApi(ApiMixin, APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "token"
 
     class TokenCreateInputSerializer(StrictInputSerializer):
