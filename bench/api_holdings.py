@@ -1,6 +1,6 @@
 """REST: p50/p99 latency of the holdings report under 32 concurrent clients.
 
-    .venv/bin/python bench/api_holdings.py [--wallets 64] [--transactions 50000] [--clients 32] [--seconds 30]
+    .venv/bin/python bench/api_holdings.py [--wallets 64] [--transactions 50000] [--clients 32] [--seconds 30] [--smoke]
 
 Builds a fresh database (`bench_api_holdings`): one agency, `--wallets` watch-only wallets,
 `--transactions` inbound postings spread over them through the ledger's batch import (one
@@ -10,6 +10,9 @@ refreshed. Serves the app with gunicorn (2 workers x 8 threads, as in production
 as of a random block height, as of a random time, grouped by agency, and now. Before that,
 the same load on /healthz (one `SELECT 1`, no auth) gives the floor of the stack itself.
 Every answer must be a 200; the height answers are checked against the ledger's totals.
+
+--smoke: 4 wallets, 300 transactions, 4 clients for 1 s, on a free port, in a scratch
+database dropped afterwards (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger_common import ROOT, django_ready, machine_info, use_bench_database
+from ledger_common import ROOT, django_ready, machine_info, smoke_defaults, use_bench_database
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 FIRST_HEIGHT = 800_000
@@ -112,14 +116,20 @@ def seed(*, wallets: int, transactions: int) -> dict[str, Any]:
     return {"token": token, "top": top, "end": START + timedelta(minutes=10 * transactions)}
 
 
-def serve() -> subprocess.Popen[bytes]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(port: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
             "config.wsgi:application",
             "--bind",
-            f"127.0.0.1:{PORT}",
+            f"127.0.0.1:{port}",
             "--workers",
             "2",
             "--threads",
@@ -135,7 +145,7 @@ def serve() -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=10).status_code < 500:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code < 500:
                 return process
         except requests.RequestException:
             time.sleep(0.5)
@@ -144,14 +154,16 @@ def serve() -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not answer /healthz within 2 minutes")
 
 
-def load(*, clients: int, seconds: float, requests_for: Any, headers: dict[str, str]) -> dict[str, Any]:
-    """`clients` threads for `seconds` (after 2 s of warm-up); latencies in milliseconds."""
+def load(
+    *, port: int, clients: int, seconds: float, warmup: float, requests_for: Any, headers: dict[str, str]
+) -> dict[str, Any]:
+    """`clients` threads for `seconds` (after `warmup` seconds); latencies in milliseconds."""
     import requests
 
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
-    warm_until = time.monotonic() + 2
+    warm_until = time.monotonic() + warmup
     stop_at = warm_until + seconds
 
     def client(number: int) -> None:
@@ -162,7 +174,7 @@ def load(*, clients: int, seconds: float, requests_for: Any, headers: dict[str, 
         while (now := time.monotonic()) < stop_at:
             path, params, check = requests_for(rng)
             began = time.perf_counter()
-            response = session.get(f"http://127.0.0.1:{PORT}{path}", params=params, timeout=60)
+            response = session.get(f"http://127.0.0.1:{port}{path}", params=params, timeout=60)
             elapsed = (time.perf_counter() - began) * 1000
             problem = check(response)
             if problem:
@@ -197,10 +209,13 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of load before latencies count")
+    parser.add_argument("--port", type=int, default=PORT, help="gunicorn's port (0: a free one)")
     parser.add_argument("--json", type=Path)
+    smoke_defaults(parser, {"wallets": 4, "transactions": 300, "clients": 4, "seconds": 1.0, "warmup": 0.5, "port": 0})
     args = parser.parse_args()
 
-    use_bench_database("bench_api_holdings")
+    use_bench_database("bench_api_holdings", scratch=args.smoke)
     django_ready(migrate=True)
     began = time.perf_counter()
     seeded = seed(wallets=args.wallets, transactions=args.transactions)
@@ -239,12 +254,22 @@ def main() -> None:
     def healthz(rng: random.Random) -> tuple[str, dict[str, Any], Any]:
         return "/healthz", {}, lambda response: "" if response.status_code == 200 else str(response.status_code)
 
-    server = serve()
+    port = args.port or free_port()
+    server = serve(port)
     try:
-        floor = load(clients=args.clients, seconds=min(args.seconds, 10), requests_for=healthz, headers={})
+        floor = load(
+            port=port,
+            clients=args.clients,
+            seconds=min(args.seconds, 10),
+            warmup=args.warmup,
+            requests_for=healthz,
+            headers={},
+        )
         report = load(
+            port=port,
             clients=args.clients,
             seconds=args.seconds,
+            warmup=args.warmup,
             requests_for=holdings,
             headers={"Authorization": f"Token {seeded['token']}"},
         )

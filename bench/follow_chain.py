@@ -1,6 +1,6 @@
 """The chain follower end to end on a regtest node: blocks/s of `wallet_scan` with its commits.
 
-Usage: .venv/bin/python bench/follow_chain.py [--blocks N] [--paid N]
+Usage: .venv/bin/python bench/follow_chain.py [--blocks N] [--paid N] [--smoke]
 
 Creates a scratch database (dropped afterwards) and a regtest bcoin node, mines `--blocks`
 blocks paying nobody we watch and then `--paid` blocks whose coinbase pays a watched key,
@@ -8,6 +8,8 @@ and times two wallets: one that nothing pays (headers verified and recorded, cur
 and one paid in every block (each block commits alone with an observed transfer, its ledger
 posting, the policy's detective check and a discrepancy). Regtest blocks are tiny: the
 figures measure the follower's own cost per block, not parsing (see bench/scan_blocks.py).
+
+--smoke: 20 blocks paying nobody, 5 paying the wallet (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -21,33 +23,25 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-import psycopg  # noqa: E402
-
-from config import embedded  # noqa: E402
+from ledger_common import create_database, drop_database, smoke_defaults  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blocks", type=int, default=1000)
     parser.add_argument("--paid", type=int, default=200)
+    smoke_defaults(parser, {"blocks": 20, "paid": 5})
     options = parser.parse_args()
 
-    embedded.ensure_service_urls()
-    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     name = f"bench_follow_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    os.environ["DATABASE_URL"] = f"{server}/{name}"
+    os.environ["DATABASE_URL"] = create_database(name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     try:
         return _run(options.blocks, options.paid)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(name)
 
 
 def _run(blocks: int, paid: int) -> int:

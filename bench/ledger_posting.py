@@ -1,11 +1,14 @@
 """Postings/s through post_transaction at 1 and 8 processes, hash chain on and off, next to pgbench.
 
-    .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10]
+    .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10] [--smoke]
 
 Everything runs in one fresh database (`bench_ledger`) on the same server in the same
 run: pgbench's TPC-B-like tables beside the ledger's. "chain off" replaces the chain
 step (advisory lock + head read) by a plain sequence, to show what the chain costs;
 it runs after "chain on" because it leaves the chain unverifiable.
+
+--smoke: 1 s per measurement, 2 clients, a 200-transaction import, in a scratch database
+dropped afterwards (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger_common import PG_BIN, ROOT, django_ready, machine_info, use_bench_database
+from ledger_common import PG_BIN, ROOT, django_ready, machine_info, smoke_defaults, use_bench_database
 
 WALLETS = 100
 
@@ -160,9 +163,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (>= clients, as pgbench advises)")
     parser.add_argument("--import-transactions", type=int, default=5000, help="size of the batch-import file")
+    smoke_defaults(parser, {"seconds": 1.0, "clients": [2], "scale": 2, "import_transactions": 200})
     args = parser.parse_args()
 
-    url = use_bench_database("bench_ledger")
+    url = use_bench_database("bench_ledger", scratch=args.smoke)
     django_ready(migrate=True)
     info = machine_info()
     print("machine:", ", ".join(f"{key}={value}" for key, value in info.items()))
@@ -206,9 +210,11 @@ def main() -> None:
             f"{off:>13.0f} {off / reference:>6.2f} {row['pgbench_tps_after']:>14.0f}"
         )
     print(f"batch import (ledger_import_csv, {args.import_transactions} transactions in one file): {batch_per_s:.0f}/s")
+    print(f"verify_chain: {verification['transactions']:.0f} transactions in {verification['seconds']:.1f} s")
+    if args.smoke:
+        return  # smoke figures would overwrite a real run's
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
-    print(f"verify_chain: {verification['transactions']:.0f} transactions in {verification['seconds']:.1f} s")
     report = {
         "machine": info,
         "args": vars(args),

@@ -1,6 +1,6 @@
 """Block scanning throughput on real mainnet blocks: reserve.chain vs python-bitcoinlib vs SHA-256d.
 
-Usage: .venv/bin/python bench/scan_blocks.py [--rounds N] [--scripts N] [--json PATH]
+Usage: .venv/bin/python bench/scan_blocks.py [--rounds N] [--scripts N] [--blocks STEM ...] [--json PATH] [--smoke]
 
 Scans every block in ../shared/data/chain/blocks/ against 10^5 watched scripts (some of
 them really paid in those blocks) and 10^4 tracked outpoints (some really spent there),
@@ -9,6 +9,9 @@ checks that reserve.chain's scanner and a scanner built on python-bitcoinlib's
 - reserve.chain.blocks.scan_block, alone and followed by verify_block (PoW + merkle root);
 - python-bitcoinlib CBlock.deserialize alone (the DESIGN.md baseline), and followed by a scan;
 - SHA-256d of the same bytes (hashlib), the floor no scanner can beat.
+
+--smoke: five of the blocks (legacy and segwit, 1.4 MB, the 2019 block among them), one
+round, 10^3 watched scripts (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 from bitcoin.core import CBlock, b2lx  # noqa: E402
+from ledger_common import smoke_defaults  # noqa: E402
 
 from reserve.chain.blocks import ScannedBlock, Watchlist, scan_block  # noqa: E402
 from reserve.chain.verify import verify_block  # noqa: E402
 
 BLOCKS_DIR = REPO_ROOT.parent / "shared" / "data" / "chain" / "blocks"
+BLOCK_2019 = "block_574200"
+SMOKE_BLOCKS = ["block_0", "block_169482", "block_482683", BLOCK_2019, "block_951658"]
 # scriptPubKey shapes of synthetic watched scripts: (prefix, hash length, suffix).
 SCRIPT_SHAPES = [
     (bytes.fromhex("0014"), 20, b""),  # P2WPKH
@@ -46,8 +53,9 @@ SCRIPT_SHAPES = [
 Found = tuple[list[tuple[str, int, int, bytes]], list[tuple[str, int, str, int]]]
 
 
-def load_blocks() -> list[tuple[str, bytes]]:
-    return [(path.stem, path.read_bytes()) for path in sorted(BLOCKS_DIR.glob("*.raw"))]
+def load_blocks(stems: list[str] | None) -> list[tuple[str, bytes]]:
+    paths = sorted(BLOCKS_DIR.glob("*.raw")) if not stems else [BLOCKS_DIR / f"{stem}.raw" for stem in stems]
+    return [(path.stem, path.read_bytes()) for path in paths]
 
 
 def build_watchlist(
@@ -129,10 +137,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per scanner (best is kept)")
     parser.add_argument("--scripts", type=int, default=100_000, help="watched scripts")
     parser.add_argument("--outpoints", type=int, default=10_000, help="tracked outpoints")
+    parser.add_argument("--blocks", nargs="+", help=f"only these blocks (file stems in {BLOCKS_DIR}; default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    smoke_defaults(parser, {"rounds": 1, "scripts": 1_000, "outpoints": 100, "blocks": SMOKE_BLOCKS})
     args = parser.parse_args()
 
-    blocks = load_blocks()
+    blocks = load_blocks(args.blocks)
     total_bytes = sum(len(raw) for _, raw in blocks)
     decoded = [CBlock.deserialize(raw) for _, raw in blocks]
     scripts, outpoints = build_watchlist(decoded, args.scripts, args.outpoints, random.Random(20260529))
@@ -177,7 +187,7 @@ def main() -> None:
     }
 
     # The 2019 block DESIGN.md quotes (~10 MB/s for CBlock.deserialize), alone.
-    raw_2019 = dict(blocks)["block_574200"]
+    raw_2019 = dict(blocks).get(BLOCK_2019) or (BLOCKS_DIR / f"{BLOCK_2019}.raw").read_bytes()
     ours_2019 = len(raw_2019) / best_seconds(lambda: scan_block(raw_2019, watchlist), args.rounds * 4) / 1e6
     theirs_2019 = len(raw_2019) / best_seconds(lambda: CBlock.deserialize(raw_2019), args.rounds) / 1e6
 
