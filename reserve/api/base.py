@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
-from reserve.common.amounts import sats_to_btc
+from reserve.common.amounts import btc_text
 
 EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)  # the genesis block is of 2009-01-03
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves room for the day and window arithmetic of reports
@@ -86,7 +86,7 @@ class BtcField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value: int) -> str:
-        return str(sats_to_btc(int(value)))
+        return btc_text(int(value))
 
 
 class Pagination(PageNumberPagination):

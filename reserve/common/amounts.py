@@ -43,3 +43,9 @@ def check_sats(*, sats: int, field: str, allow_zero: bool = False) -> int:
 
 def sats_to_btc(sats: int) -> Decimal:
     return (Decimal(sats) / SATS_PER_BTC).quantize(Decimal("0.00000001"))
+
+
+def btc_text(sats: int) -> str:
+    """Sats as a BTC string with exactly 8 decimals ("0.00000000", never "0E-8"): how every
+    `*_btc` field, JSON or CSV, states an amount."""
+    return f"{sats_to_btc(sats):.8f}"
