@@ -149,6 +149,8 @@ REST_FRAMEWORK = {
         "knox.auth.TokenAuthentication",
         "reserve.api.authentication.VerifiedSessionAuthentication",
     ],
+    # Every endpoint parses JSON one way: NUL characters and deep nesting are refused by name.
+    "DEFAULT_PARSER_CLASSES": ["reserve.api.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="10/minute")},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -27,7 +27,8 @@ from config.errors import ApplicationError
 from ledger.chain import ChainLink, chain_next_link
 from ledger.errors import ImportRowError
 from ledger.lock_objects import balances_lock
-from ledger.models import Account, Entry, JournalTransaction
+from ledger.models import MAX_SATS, Account, Entry, JournalTransaction
+from ledger.numerals import is_signed_integer, is_unsigned_integer
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -38,6 +39,9 @@ from ledger.services.posting import (
     validate_kind,
     validate_legs,
 )
+
+# PostgreSQL's bigint, the type of every amount and balance column.
+BIGINT_MAX = 2**63 - 1
 
 REQUIRED = ("idempotency_key", "occurred_at", "kind", "account", "amount_sats")
 OPTIONAL = ("memo", "block_height", "block_hash", "txid")
@@ -82,10 +86,12 @@ def _parse_row(row: dict[str, str], line: int, accounts: dict[str, Account]) -> 
     if account is None:
         raise fail("account", f"no account with code {code!r}")
     raw_amount = row["amount_sats"].strip()
-    if not raw_amount.lstrip("+-").isdigit():
+    if not is_signed_integer(raw_amount):
         raise fail("amount_sats", f"{raw_amount!r} is not a whole number of satoshis")
+    if not 0 < abs(int(raw_amount)) <= MAX_SATS:
+        raise fail("amount_sats", "must be a non-zero number of satoshis within the 21,000,000 BTC supply")
     raw_height = (row.get("block_height") or "").strip()
-    if raw_height and not raw_height.isdigit():
+    if raw_height and not is_unsigned_integer(raw_height):
         raise fail("block_height", f"{raw_height!r} is not a block height")
     header: dict[str, Any] = {
         "idempotency_key": row["idempotency_key"].strip(),
@@ -133,8 +139,13 @@ def _read_groups(rows: Iterable[str]) -> list[_Group]:
     accounts = {account.code: account for account in Account.objects.filter(code__in=codes)}
     groups: list[_Group] = []
     seen_keys: set[str] = set()
+    totals: dict[str, int] = {}
     for line, row in parsed:
         header, leg = _parse_row(row, line, accounts)
+        # The file's sum per account must fit the database's bigint, or PostgreSQL fails mid-import.
+        totals[leg.account.code] = totals.get(leg.account.code, 0) + leg.amount_sats
+        if abs(totals[leg.account.code]) > BIGINT_MAX:
+            raise ImportRowError(line=line, field="amount_sats", problem="the account's total in this file overflows")
         current = groups[-1] if groups else None
         if current is None or current.key != header["idempotency_key"]:
             if header["idempotency_key"] in seen_keys:

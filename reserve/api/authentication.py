@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.authentication import SessionScheme
 from knox.auth import TokenAuthentication
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -35,3 +36,10 @@ class VerifiedSessionAuthentication(SessionAuthentication):
 
 # Every way a request may authenticate; a test holds each against the two-factor rule.
 AUTHENTICATION_CLASSES = (TokenAuthentication, VerifiedSessionAuthentication)
+
+
+class VerifiedSessionScheme(SessionScheme):
+    """The OpenAPI schema states the verified session as the session cookie it is."""
+
+    target_class = VerifiedSessionAuthentication
+    priority = 0

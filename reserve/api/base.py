@@ -10,13 +10,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reserve.api.parsers import StrictJSONParser
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
 from reserve.common.amounts import btc_text
@@ -33,37 +33,6 @@ class TimeField(serializers.DateTimeField):
         if not EARLIEST <= parsed < LATEST:
             raise serializers.ValidationError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
         return parsed
-
-
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where in parsed JSON a NUL character is (a key or a string), or None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return name
-            found = _nul_path(item, name)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
-
-
-class NulFreeJSONParser(JSONParser):
-    """JSON bodies; a NUL character anywhere is refused by name (PostgreSQL stores none in text or jsonb)."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        path = _nul_path(data)
-        if path is not None:
-            raise serializers.ValidationError({path or "non_field_errors": ["must not contain the NUL character"]})
-        return data
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -134,7 +103,7 @@ class ApiMixin:
     """Role checks, JSON input only, JSON/CSV output; errors are always rendered as JSON."""
 
     permission_classes: Sequence[Any] = [RolePermission]
-    parser_classes: Sequence[Any] = [NulFreeJSONParser]
+    parser_classes: Sequence[Any] = [StrictJSONParser]
     renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer]
     write_roles: frozenset[str] = frozenset()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from config.errors import ValidationFailed
+from ledger.numerals import is_decimal
 
 SATS_PER_BTC = 100_000_000
 MAX_SUPPLY_SATS = 21_000_000 * SATS_PER_BTC
@@ -16,12 +17,14 @@ def btc_to_sats(*, value: str | Decimal, field: str, allow_zero: bool = False) -
         # A float has already lost the exact decimal the operator typed.
         raise ValidationFailed.for_field(field, "give BTC amounts as text or Decimal, never as a float")
     text = str(value).strip()
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationFailed.for_field(field, f"{text!r} is not a BTC amount such as 0.1") from None
-    if not amount.is_finite():
+    if (isinstance(value, Decimal) and not value.is_finite()) or (
+        not isinstance(value, Decimal) and not is_decimal(text)
+    ):
         raise ValidationFailed.for_field(field, f"{text!r} is not a BTC amount such as 0.1")
+    amount = Decimal(text)
+    if abs(amount) > MAX_SUPPLY_SATS // SATS_PER_BTC:
+        # Checked before scaling to sats: "1E+999999" would overflow the decimal context.
+        raise ValidationFailed.for_field(field, "exceeds the 21,000,000 BTC supply")
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -8:
         raise ValidationFailed.for_field(field, f"{text} has more than 8 decimal places (1 sat = 0.00000001 BTC)")

@@ -99,6 +99,11 @@ def _parse_segwit(*, text: str, hrp: str, network: str, field: str) -> ParsedAdd
     lowered = text.lower()
     found = _BECH32_HRP_NETWORKS[hrp]
     version, program = bitcoinlib_segwit.decode(hrp, lowered)
+    if version is not None and version != 0:
+        # python-bitcoinlib checks the bech32 checksum for every version; BIP-350 gives v1+ bech32m.
+        raise ValidationFailed.for_field(
+            field, f"{text} is a witness v{version} address with a bech32 checksum; v1+ use bech32m (BIP-350)"
+        )
     if version is None:
         # Not bech32 v0: taproot and later witness versions are bech32m, which embit knows.
         version, program = embit_bech32.decode(hrp, lowered)

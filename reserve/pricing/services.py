@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
+from ledger.numerals import is_decimal
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record
 from reserve.common.csv_rows import line_error, parse_time, read_rows
@@ -31,11 +32,10 @@ def price_quotes_import_csv(*, text: str | Iterable[str], actor: Any) -> PriceIm
         currency = row["currency"]
         if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
             raise line_error(line=line, field="currency", message=f"{currency!r} is not an ISO 4217 code such as USD")
-        try:
-            price = Decimal(row["price"])
-        except InvalidOperation:
-            raise line_error(line=line, field="price", message=f"{row['price']!r} is not a number") from None
-        if not price.is_finite() or price <= 0:
+        if not is_decimal(row["price"]):
+            raise line_error(line=line, field="price", message=f"{row['price']!r} is not a number")
+        price = Decimal(row["price"])
+        if price <= 0:
             raise line_error(line=line, field="price", message="must be greater than zero")
         exponent = price.as_tuple().exponent
         if (isinstance(exponent, int) and exponent < -8) or price >= Decimal(10) ** 16:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -22,6 +22,7 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from ledger.errors import ImportRowError
 from ledger.models import JournalTransaction
+from ledger.numerals import is_decimal, is_unsigned_integer
 from ledger.services import ledger_import_csv
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
@@ -68,7 +69,7 @@ def _wallet(name: str, *, line: int, column: str) -> Wallet | None:
 def _optional_int(value: str, *, line: int, column: str) -> int | None:
     if not value:
         return None
-    if not value.isdigit():
+    if not is_unsigned_integer(value):
         raise line_error(line=line, field=column, message=f"{value!r} is not a whole number >= 0")
     return int(value)
 
@@ -100,11 +101,10 @@ def _parse_line(line: int, row: dict[str, str]) -> dict[str, Any]:
             raise line_error(line=line, field="counterparty", message=f"no counterparty named {row['counterparty']!r}")
     fiat_value: Decimal | None = None
     if row.get("fiat_value"):
-        try:
-            fiat_value = Decimal(row["fiat_value"])
-        except InvalidOperation:
-            raise line_error(line=line, field="fiat_value", message=f"{row['fiat_value']!r} is not a number") from None
-        if not fiat_value.is_finite() or fiat_value < 0:
+        if not is_decimal(row["fiat_value"]):
+            raise line_error(line=line, field="fiat_value", message=f"{row['fiat_value']!r} is not a number")
+        fiat_value = Decimal(row["fiat_value"])
+        if fiat_value < 0 or fiat_value >= Decimal(10) ** 22:
             raise line_error(line=line, field="fiat_value", message="must be a non-negative number")
     fiat_currency = row.get("fiat_currency", "")
     if (fiat_value is None) != (not fiat_currency):
