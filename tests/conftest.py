@@ -40,3 +40,29 @@ def auditor(db: None) -> Any:
 @pytest.fixture
 def policy_admins(db: None) -> list[Any]:
     return [make_user(name, "policy_admin", staff=True) for name in ("pia", "paul", "petra")]
+
+
+def _db_mark(item: pytest.Item) -> pytest.Mark | None:
+    return item.get_closest_marker("django_db")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Serialized-rollback tests first among the transactional ones. A transactional test's
+    teardown flushes and re-creates content types and permissions under new ids; a later
+    serialized test that restores the originals would then collide with them (Django inhibits
+    that re-creation only after a serialized test). pytest-django has grouped the tests by
+    database use by now; this keeps its groups and only moves these to the front of theirs."""
+
+    def transactional(item: pytest.Item) -> bool:
+        mark = _db_mark(item)
+        return bool(mark and (mark.kwargs.get("transaction") or mark.kwargs.get("serialized_rollback")))
+
+    first = next((index for index, item in enumerate(items) if transactional(item)), None)
+    if first is None:
+        return
+    group = [item for item in items[first:] if transactional(item)]
+    rest = [item for item in items[first:] if not transactional(item)]
+    serialized = [item for item in group if _db_mark(item).kwargs.get("serialized_rollback")]  # type: ignore[union-attr]
+    others = [item for item in group if not _db_mark(item).kwargs.get("serialized_rollback")]  # type: ignore[union-attr]
+    items[first:] = serialized + others + rest
