@@ -1,4 +1,9 @@
-"""An in-memory PolicyFacts for unit tests: a list of booked and pending movements."""
+"""An in-memory PolicyFacts for unit tests: a list of booked and pending movements.
+
+It answers as `reserve.compliance.facts.ReservePolicyFacts` does; the contract test in
+tests/reserve/compliance/test_facts_contract.py holds the two against each other. A movement
+stands at `at`: for a booked one the later of when it moved and when it was approved, for a
+pending one (approved, not yet posted) its approval time."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from policy.types import PolicyScope, ProposedChange
 @dataclass
 class MemoryFacts:
     movements: list[tuple[ProposedChange, bool]] = field(default_factory=list)  # (movement, pending)
-    encumbered: dict[PolicyScope, int] = field(default_factory=dict)
+    pledged: dict[PolicyScope, int] = field(default_factory=dict)  # encumbrances besides reservations
 
     def book(self, change: ProposedChange, *, pending: bool = False) -> None:
         self.movements.append((replace(change, observed=False, approvals=()), pending))
@@ -44,8 +49,9 @@ class MemoryFacts:
         return sum(
             movement.amount_sats
             for movement, pending in self.movements
-            if (include_pending or not pending)
-            and since <= movement.at < until
+            # A pending movement has yet to move: it weighs on every window that reaches past its approval.
+            if (movement.at < until if pending else since <= movement.at < until)
+            and (include_pending or not pending)
             and movement.direction_for(scope) == direction
             and (categories is None or movement.category in categories)
             and (excluding_subject is None or movement.subject != excluding_subject)
@@ -71,7 +77,13 @@ class MemoryFacts:
         )
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
-        return self.encumbered.get(scope, 0)
+        """Approved outflows hold amount and fee until they post; pledges add to that."""
+        reserved = sum(
+            movement.amount_sats + movement.fee_sats
+            for movement, pending in self.movements
+            if pending and movement.direction_for(scope) == "outbound"
+        )
+        return reserved + self.pledged.get(scope, 0)
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         return self.holdings_sats(scope=PolicyScope("wallet", wallet_id), at=at)
