@@ -1,4 +1,5 @@
-"""Reads of the books: balances now and as of a time or block height, the journal, chain verification.
+"""Reads of the books: balances now and as of a time or block height, the journal (also by
+idempotency-key prefix, so a caller finds every posting it keyed for one thing), chain verification.
 
 As-of strategy (why not one SUM over entries): a SUM over an account's entries grows with
 the account; the three as-of dimensions are answered in O(log n) instead:
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from config.errors import ValidationFailed
 from ledger.chain import content_digest, link_hash, transaction_content
@@ -37,6 +38,18 @@ def account_available_balance(*, account: Account) -> int:
     """Balance minus the sats held by open outgoing reservations."""
     balance, pending = AccountBalance.objects.values_list("balance_sats", "pending_sats").get(pk=account.pk)
     return int(balance - pending)
+
+
+def balances_now(*, accounts: Iterable[Account], available: bool = False) -> dict[int, int]:
+    """account.pk -> balance in sats now, from the stored balances in one query; with
+    `available`, the balance minus the sats held by open outgoing reservations. Every account
+    asked about is in the answer, 0 where the books hold no balance for it."""
+    ids = {account.pk for account in accounts}
+    if not ids:
+        return {}
+    rows = AccountBalance.objects.filter(account_id__in=ids).values_list("account_id", "balance_sats", "pending_sats")
+    found = {int(account_id): int(balance - pending if available else balance) for account_id, balance, pending in rows}
+    return {account_id: found.get(account_id, 0) for account_id in ids}
 
 
 def _as_of_posted_sql() -> str:
@@ -141,6 +154,32 @@ def journal_list(
     if occurred_to is not None:
         queryset = queryset.filter(occurred_at__lte=occurred_to)
     return queryset.prefetch_related("entries__account")
+
+
+def journal_transactions_by_key_prefix(*, prefixes: Iterable[str]) -> dict[str, list[JournalTransaction]]:
+    """prefix -> the journal transactions whose idempotency key starts with it, in sequence order,
+    with their entries and accounts prefetched; every prefix asked about is in the answer. One
+    query for the journals (each prefix a range scan of the key's pattern index), two for the legs.
+
+    The ledger knows nothing of what a key names: a caller that keys every posting of one thing
+    under one prefix (its confirmations, re-confirmations, imports and reversals) finds them all
+    here. End a prefix with its separator ("t:1:", not "t:1", which also matches "t:10:")."""
+    given = list(prefixes)
+    if any(not isinstance(prefix, str) or not prefix for prefix in given):
+        raise ValidationFailed.for_field("prefixes", "must be non-empty strings")
+    wanted = sorted(set(given))
+    if not wanted:
+        return {}
+    matching = Q()
+    for prefix in wanted:
+        matching |= Q(idempotency_key__startswith=prefix)
+    found: dict[str, list[JournalTransaction]] = {prefix: [] for prefix in wanted}
+    journals = JournalTransaction.objects.filter(matching).order_by("sequence")
+    for journal in journals.prefetch_related("entries__account"):
+        for prefix in wanted:
+            if journal.idempotency_key.startswith(prefix):
+                found[prefix].append(journal)
+    return found
 
 
 @dataclass(frozen=True)

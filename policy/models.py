@@ -19,6 +19,7 @@ class Policy(models.Model):
 
     class Meta:
         verbose_name_plural = "policies"
+        permissions = [("retire_policy", "Can propose the retirement of a policy")]
         constraints = [
             models.CheckConstraint(
                 name="policy_scope_object_matches_kind",
@@ -75,6 +76,10 @@ class PolicyVersion(models.Model):
 
     class Meta:
         ordering = ["policy_id", "version"]
+        permissions = [
+            ("draft_policyversion", "Can draft a policy version"),
+            ("approve_policyversion", "Can approve a policy version drafted by someone else"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique_number"),
             models.CheckConstraint(
@@ -97,7 +102,7 @@ class PolicyVersion(models.Model):
 
 
 class PolicyVersionApproval(models.Model):
-    """A policy_admin's approval of a version (append-only)."""
+    """An approval of a version by a holder of `policy.approve_policyversion` (append-only)."""
 
     version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="approvals")
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -169,6 +174,7 @@ class PolicyBreach(models.Model):
 
     class Meta:
         ordering = ["-detected_at", "-id"]
+        permissions = [("resolve_policybreach", "Can resolve a policy breach with a reason")]
         constraints = [
             models.CheckConstraint(
                 name="policy_breach_resolution_complete",

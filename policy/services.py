@@ -23,6 +23,7 @@ from policy.errors import PolicyDenied
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion, PolicyVersionApproval
+from policy.permissions import APPROVE_VERSION, DRAFT_VERSION, RESOLVE_BREACH, RETIRE_POLICY, user_may
 from policy.rules import parse_rules
 from policy.selectors import (
     APPROVED,
@@ -50,13 +51,13 @@ __all__ = [
     "policy_record_denial",
 ]
 
-POLICY_ADMIN_ROLE = "policy_admin"
-BREACH_RESOLVER_ROLES = ("policy_admin", "operator")
 VERSION_QUORUM = 2
 
 
-def _has_role(user: Any, roles: Sequence[str]) -> bool:
-    return bool(user.is_active and user.groups.filter(name__in=roles).exists())
+def _require(user: Any, permission: str, *, field: str, action: str) -> None:
+    """Refuse unless `user` holds `permission` (policy's own; see policy/permissions.py)."""
+    if not user_may(user, permission):
+        raise PermissionDenied.for_field(field, f"needs the permission {permission} to {action}")
 
 
 def _aware(value: datetime | None, field: str) -> None:
@@ -84,8 +85,7 @@ def policy_create_draft(
 ) -> PolicyVersion:
     """A new draft version of the policy called `name` (created on first use). Rules are
     validated and stored normalized; allowlist entries keep the date they were first listed."""
-    if not _has_role(author, [POLICY_ADMIN_ROLE]):
-        raise PermissionDenied.for_field("author", "only a policy_admin drafts policies")
+    _require(author, DRAFT_VERSION, field="author", action="draft a policy")
     if not name.strip():
         raise ValidationFailed.for_field("name", "is required")
     _aware(effective_from, "effective_from")
@@ -121,8 +121,7 @@ def policy_propose_retirement(
     *, policy: Policy, effective_from: datetime, author: User, comment: str = ""
 ) -> PolicyVersion:
     """A draft that ends the policy from `effective_from`; approved like any version."""
-    if not _has_role(author, [POLICY_ADMIN_ROLE]):
-        raise PermissionDenied.for_field("author", "only a policy_admin proposes a retirement")
+    _require(author, RETIRE_POLICY, field="author", action="propose a retirement")
     _aware(effective_from, "effective_from")
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if not policy.versions.filter(status=PolicyVersion.Status.ACTIVE, kind=PolicyVersion.Kind.RULES).exists():
@@ -140,15 +139,15 @@ def policy_propose_retirement(
 
 @transaction.atomic
 def policy_approve(*, version: PolicyVersion, approver: User, comment: str = "") -> PolicyVersion:
-    """Record a policy_admin's approval; with two approvals by others than the author the
-    version becomes active (a retirement then retires the policy's earlier versions)."""
+    """Record an approval (by a holder of `policy.approve_policyversion`); with two approvals by
+    others than the author the version becomes active (a retirement then retires the policy's
+    earlier versions)."""
     version = PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
     if version.status != PolicyVersion.Status.DRAFT:
         raise Conflict.for_field("version", f"is {version.status}, not a draft")
     if approver.pk == version.author_id:
         raise PermissionDenied.for_field("approver", "the author cannot approve their own version")
-    if not _has_role(approver, [POLICY_ADMIN_ROLE]):
-        raise PermissionDenied.for_field("approver", "only a policy_admin approves policies")
+    _require(approver, APPROVE_VERSION, field="approver", action="approve a policy")
     if version.approvals.filter(approver=approver).exists():
         raise Conflict.for_field("approver", "has already approved this version")
     PolicyVersionApproval.objects.create(version=version, approver=approver, comment=comment)
@@ -319,9 +318,8 @@ def _breach_for(*, change: ProposedChange, line: RuleLine, evaluation: PolicyEva
 
 @transaction.atomic
 def policy_breach_resolve(*, breach: PolicyBreach, reason: str, actor: User) -> PolicyBreach:
-    """Close an open breach with the reason it is settled (by a policy_admin or an operator)."""
-    if not _has_role(actor, BREACH_RESOLVER_ROLES):
-        raise PermissionDenied.for_field("actor", "only a policy_admin or an operator resolves breaches")
+    """Close an open breach with the reason it is settled (by a holder of `policy.resolve_policybreach`)."""
+    _require(actor, RESOLVE_BREACH, field="actor", action="resolve a breach")
     if not reason.strip():
         raise ValidationFailed.for_field("reason", "say why the breach is resolved")
     breach = PolicyBreach.objects.select_for_update().get(pk=breach.pk)

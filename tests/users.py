@@ -10,12 +10,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 PASSWORD = "correct horse battery staple"
+# Every migration that gives the roles permissions, in order, with its function that does it.
+ROLE_MIGRATIONS = (
+    ("reserve.migrations.0003_roles", "create_roles"),
+    ("reserve.migrations.0005_chainstate_roles", "grant"),
+    ("reserve.migrations.0007_proof_roles", "grant"),
+    ("reserve.migrations.0009_policy_roles", "grant"),
+)
 
 
 def ensure_roles() -> None:
     """Transactional tests flush the tables after themselves, taking the migration-made groups along."""
     if not Group.objects.filter(name="operator").exists():
-        import_module("reserve.migrations.0003_roles").create_roles(django_apps, None)
+        for module, function in ROLE_MIGRATIONS:
+            getattr(import_module(module), function)(django_apps, None)
 
 
 def make_user(username: str, *roles: str, staff: bool = False, superuser: bool = False) -> Any:

@@ -1,8 +1,8 @@
 """Policies in the admin: drafts written and approved by policy administrators through the
 policy services, stored evaluations read-only, breaches shown first and resolved with a reason.
 
-The policy app grants no model permissions to the role groups (its services check the group),
-so every role may read policy records here and only the services' roles may act.
+Every role may read policy records here; who may act is asked in policy's own permissions
+(policy/permissions.py), the ones its services check.
 """
 
 from __future__ import annotations
@@ -22,14 +22,9 @@ from unfold.decorators import display
 
 from config.errors import ApplicationError
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.permissions import APPROVE_VERSION, DRAFT_VERSION, RESOLVE_BREACH, user_may
 from policy.selectors import policy_version_rules_in_words
-from policy.services import (
-    BREACH_RESOLVER_ROLES,
-    POLICY_ADMIN_ROLE,
-    policy_approve,
-    policy_breach_resolve,
-    policy_create_draft,
-)
+from policy.services import policy_approve, policy_breach_resolve, policy_create_draft
 from policy.types import SCOPE_KINDS, PolicyScope
 from reserve.access.roles import user_roles
 from reserve.admin.common import (
@@ -133,7 +128,7 @@ class PolicyVersionAdmin(PolicyReadAdmin):
         return version.approvals.count()
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return POLICY_ADMIN_ROLE in user_roles(request.user)
+        return user_may(request.user, DRAFT_VERSION)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -164,9 +159,9 @@ class PolicyVersionAdmin(PolicyReadAdmin):
                     "rules_json": json.dumps(version.rules, indent=2),
                     "approvers": approvers,
                     "can_approve": version.status == PolicyVersion.Status.DRAFT
-                    and POLICY_ADMIN_ROLE in user_roles(request.user),
+                    and user_may(request.user, APPROVE_VERSION),
                     "approve_blocked": blocked,
-                    "can_draft": POLICY_ADMIN_ROLE in user_roles(request.user),
+                    "can_draft": user_may(request.user, DRAFT_VERSION),
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
@@ -174,7 +169,7 @@ class PolicyVersionAdmin(PolicyReadAdmin):
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if POLICY_ADMIN_ROLE not in user_roles(request.user):
+        if not user_may(request.user, APPROVE_VERSION):
             raise PermissionDenied
         version = get_object_or_404(PolicyVersion, pk=unquote(object_id))
         try:
@@ -360,15 +355,15 @@ class PolicyBreachAdmin(PolicyReadAdmin):
         context = dict(extra_context or {})
         if breach is not None:
             context["breach"] = breach
-            context["can_resolve"] = breach.status == PolicyBreach.Status.OPEN and bool(
-                user_roles(request.user) & set(BREACH_RESOLVER_ROLES)
+            context["can_resolve"] = breach.status == PolicyBreach.Status.OPEN and user_may(
+                request.user, RESOLVE_BREACH
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not user_roles(request.user) & set(BREACH_RESOLVER_ROLES):
+        if not user_may(request.user, RESOLVE_BREACH):
             raise PermissionDenied
         breach = get_object_or_404(PolicyBreach, pk=unquote(object_id))
         try:

@@ -106,6 +106,7 @@ class ApiMixin:
     parser_classes: Sequence[Any] = [StrictJSONParser]
     renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer]
     write_roles: frozenset[str] = frozenset()
+    write_permission: str = ""  # when set, writes need this permission instead of a role
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

@@ -1,4 +1,5 @@
-"""Who may call what: roles are Django groups. Every role reads; writes name their roles on the view."""
+"""Who may call what: roles are Django groups. Every role reads; a write names on its view either
+the permission its service checks (`write_permission`, e.g. policy's own) or the roles that may."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from reserve.access.roles import APPROVER, AUDITOR, OPERATOR, POLICY_ADMIN, ROLES, user_roles
+from policy.permissions import user_may
+from reserve.access.roles import APPROVER, AUDITOR, OPERATOR, ROLES, user_roles
 
 READ_ROLES = frozenset(ROLES)
 OPERATORS = frozenset({OPERATOR})
 APPROVERS = frozenset({APPROVER})
-POLICY_ADMINS = frozenset({POLICY_ADMIN})
 # A dry run stores nothing, so it is a read for every role, auditors included.
 DRY_RUN_ROLES = READ_ROLES
-__all__ = ["APPROVERS", "AUDITOR", "DRY_RUN_ROLES", "OPERATORS", "POLICY_ADMINS", "READ_ROLES", "RolePermission"]
+__all__ = ["APPROVERS", "AUDITOR", "DRY_RUN_ROLES", "OPERATORS", "READ_ROLES", "RolePermission"]
 
 
 def request_roles(request: Request) -> frozenset[str]:
@@ -28,10 +29,11 @@ def request_roles(request: Request) -> frozenset[str]:
 
 
 class RolePermission(BasePermission):
-    """Safe methods need any role; other methods one of the view's `write_roles`.
+    """Safe methods need any role; other methods the view's `write_permission` where it names
+    one (so the API asks what the service will check), else one of its `write_roles`.
 
     Anonymous callers fail authentication first (401); authenticated callers without the
-    role get 403 naming the roles that may.
+    permission or role get 403 naming what would let them.
     """
 
     message = "You do not have a role that may do this."
@@ -40,6 +42,12 @@ class RolePermission(BasePermission):
         if not hasattr(view, (request.method or "").lower()):
             return True  # no such operation here: the view answers 405, whoever asks
         if not (request.user and request.user.is_authenticated):
+            return False
+        permission = getattr(view, "write_permission", "")
+        if permission and request.method not in SAFE_METHODS:
+            if user_may(request.user, permission):
+                return True
+            self.message = f"This needs the permission {permission}, which you do not hold."
             return False
         roles = request_roles(request)
         allowed: frozenset[str] = (

@@ -1,5 +1,6 @@
-"""Policies: versions with their rules in words (every role); drafts and approvals (policy_admin);
-the dry run; stored evaluations, breaches and the compliance report."""
+"""Policies: versions with their rules in words (every role); drafts and approvals (holders of
+policy's own permissions, as the policy services check them); the dry run; stored evaluations,
+breaches and the compliance report."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from policy.selectors import policy_version_rules_in_words
 from policy.services import policy_approve, policy_create_draft
 from policy.types import GATES, OUTCOMES, PolicyScope
@@ -35,7 +37,7 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
-from reserve.api.permissions import DRY_RUN_ROLES, POLICY_ADMINS
+from reserve.api.permissions import DRY_RUN_ROLES
 from reserve.api.transfers import PolicyEvaluationSerializer
 from reserve.common.amounts import MAX_SUPPLY_SATS
 from reserve.compliance.selectors import compliance_rows
@@ -164,7 +166,7 @@ class PolicyVersionViewSet(CsvMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_class = PolicyVersionFilter
-    write_roles = POLICY_ADMINS
+    write_permission = DRAFT_VERSION
 
     def get_queryset(self) -> QuerySet[PolicyVersion]:
         return (
@@ -208,7 +210,7 @@ class PolicyVersionViewSet(CsvMixin, viewsets.GenericViewSet):
 
 
 class PolicyApproveApi(ApiMixin, APIView):
-    write_roles = POLICY_ADMINS
+    write_permission = APPROVE_VERSION
 
     class PolicyApproveInputSerializer(StrictInputSerializer):
         comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
@@ -220,7 +222,8 @@ class PolicyApproveApi(ApiMixin, APIView):
         responses={200: PolicyVersionSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        """Approve a draft version (a policy_admin other than its author); at the quorum it becomes active."""
+        """Approve a draft version (a holder of policy.approve_policyversion other than its author);
+        at the quorum it becomes active."""
 
         def perform() -> Response:
             data = self.PolicyApproveInputSerializer(data=request.data)

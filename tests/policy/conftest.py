@@ -1,4 +1,6 @@
-"""Fixtures for policy tests: policy administrators and active policies made through the services."""
+"""Fixtures for policy tests: users holding policy's own permissions (granted directly: policy
+knows no roles, and these tests do not lean on reserve's role migration) and active policies
+made through the services."""
 
 from __future__ import annotations
 
@@ -7,25 +9,32 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Permission, User
 
 from policy.models import PolicyVersion
+from policy.permissions import POLICY_PERMISSIONS
 from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from tests.policy.builders import PERIMETER, T0
 
 
-def make_user(username: str, *roles: str) -> User:
+def permission(name: str) -> Permission:
+    """The Permission row for "app_label.codename"."""
+    app_label, codename = name.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def make_user(username: str, *permissions: str) -> User:
+    """A user holding `permissions` ("policy.approve_policyversion", ...) directly, in no group."""
     user = User.objects.create_user(username=username)
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    user.user_permissions.add(*(permission(name) for name in permissions))
+    return User.objects.get(pk=user.pk)  # a fresh permission cache
 
 
 @pytest.fixture
 def admins(db) -> tuple[User, User, User]:
-    """Three policy administrators: an author and two reviewers."""
-    return tuple(make_user(name, "policy_admin") for name in ("ana", "bruno", "carla"))  # type: ignore[return-value]
+    """Three holders of every policy permission: an author and two reviewers."""
+    return tuple(make_user(name, *POLICY_PERMISSIONS) for name in ("ana", "bruno", "carla"))  # type: ignore[return-value]
 
 
 @pytest.fixture

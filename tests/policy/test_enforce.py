@@ -16,6 +16,7 @@ from django.utils import timezone
 from config.errors import Conflict, PermissionDenied, ValidationFailed
 from policy.errors import PolicyDenied
 from policy.models import PolicyBreach, PolicyEvaluation
+from policy.permissions import RESOLVE_BREACH
 from policy.services import (
     policy_breach_resolve,
     policy_detect,
@@ -129,12 +130,12 @@ class TestDetect:
         assert (breach.measured_sats, breach.limit_sats, breach.block_height) == (106 * BTC, 105 * BTC, 880_123)
         assert PolicyEvaluation.objects.filter(gate="observed", outcome="deny").count() == 2
 
-    def test_a_breach_is_resolved_once_with_a_reason_by_an_operator_or_policy_admin(self, active_policy, hundred_btc):
+    def test_a_breach_is_resolved_once_with_a_reason_by_a_holder_of_the_permission(self, active_policy, hundred_btc):
         active_policy(CAP_105)
         hundred_btc.book(inbound(6 * BTC, category="donation", when=at(days=2)))
         observed = replace(inbound(6 * BTC, category="donation", when=at(days=2)), observed=True)
         [breach] = policy_detect(change=observed, facts=hundred_btc)
-        operator, auditor = make_user("otto", "operator"), make_user("aude", "auditor")
+        operator, auditor = make_user("otto", RESOLVE_BREACH), make_user("aude")
 
         with pytest.raises(PermissionDenied):
             policy_breach_resolve(breach=breach, reason="returned", actor=auditor)
@@ -160,7 +161,7 @@ class TestInTransactions:
 
     def test_a_refused_posting_rolls_back_and_its_evaluation_survives(self, active_policy, hundred_btc):
         active_policy(CAP_105)
-        operator = make_user("otto", "operator")
+        operator = make_user("otto")
 
         with pytest.raises(PolicyDenied), policy_posting_transaction():
             make_user("written-by-the-posting")
@@ -173,7 +174,7 @@ class TestInTransactions:
         active_policy(CAP_105)
         hundred_btc.book(inbound(6 * BTC, category="donation", when=at(days=2)))
         [breach] = policy_detect(change=replace(inbound(6 * BTC, when=at(days=2)), observed=True), facts=hundred_btc)
-        policy_breach_resolve(breach=breach, reason="sent back", actor=make_user("otto", "operator"))
+        policy_breach_resolve(breach=breach, reason="sent back", actor=make_user("otto", RESOLVE_BREACH))
 
         for statement in (
             "UPDATE policy_policyevaluation SET outcome = 'allow'",

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
 from policy.models import PolicyEvaluation, PolicyVersion, PolicyVersionApproval
+from policy.permissions import APPROVE_VERSION, RESOLVE_BREACH
 from policy.selectors import policy_evaluate, policy_version_rules_in_words, versions_in_force
 from policy.services import policy_approve, policy_create_draft, policy_propose_retirement
 from policy.types import PolicyScope
@@ -48,9 +49,9 @@ class TestApproval:
         assert "approver" in twice.value.fields
         assert PolicyVersion.objects.get(pk=draft.pk).status == "draft"
 
-    def test_only_policy_admins_draft_and_approve(self, admins):
+    def test_only_holders_of_the_permissions_draft_and_approve(self, admins):
         author, _, _ = admins
-        operator = make_user("otto", "operator", "approver")
+        operator = make_user("otto", RESOLVE_BREACH)
         draft = policy_create_draft(name="caps", scope=PERIMETER, rules=CAP, effective_from=T0, author=author)
 
         with pytest.raises(PermissionDenied):
@@ -62,7 +63,7 @@ class TestApproval:
         version = active_policy(CAP)
 
         with pytest.raises(Conflict):
-            policy_approve(version=version, approver=make_user("dora", "policy_admin"))
+            policy_approve(version=version, approver=make_user("dora", APPROVE_VERSION))
 
     def test_bad_rules_are_refused_naming_the_field_and_nothing_is_stored(self, admins):
         rules = [*CAP, {"type": "velocity_limit", "params": {"max_sats": 1, "window_seconds": 60}}]

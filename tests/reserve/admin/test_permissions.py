@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
 from ledger.models import Account, JournalTransaction
-from policy.models import PolicyEvaluation
+from policy.models import PolicyEvaluation, PolicyVersion
+from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import Agency, Wallet
 from reserve.transfers.models import Transfer, TransferStatus
@@ -169,3 +171,43 @@ def test_the_sidebar_shows_each_role_only_what_it_may_view_with_counts(
     assert "Access" not in as_auditor and "Access" in as_root
     assert as_approver["Treasury"]["Transfers"] == "1"  # one transfer waits for the approver's decision
     assert as_auditor["Treasury"]["Transfers"] == ""
+
+
+def policy_permission(name: str) -> Permission:
+    return Permission.objects.get(content_type__app_label="policy", codename=name.split(".")[1])
+
+
+def test_policy_buttons_follow_the_permission_not_the_group(
+    policy_admins: list[Any], holdings_cap: PolicyVersion, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: the policy_admin group without policy's permissions, and two auditors (a role that
+    # reads, nothing more) each granted one of them
+    Group.objects.get(name="policy_admin").permissions.remove(
+        *Permission.objects.filter(content_type__app_label="policy")
+    )
+    holder, reviewer = make_user("hal", "auditor"), make_user("rae", "auditor")
+    holder.user_permissions.add(policy_permission(DRAFT_VERSION))
+    reviewer.user_permissions.add(policy_permission(APPROVE_VERSION))
+    member, as_holder, as_reviewer = signed_in(policy_admins[0]), signed_in(holder), signed_in(reviewer)
+    add = reverse("admin:policy_policyversion_add")
+    draft = {
+        "name": "Perimeter cap",
+        "scope_kind": "perimeter",
+        "rules": '[{"type": "holdings_cap", "params": {"max_sats": 500000000}}]',
+        "effective_from": "2026-01-01 00:00",
+    }
+    # when
+    refused = (member.get(add).status_code, member.post(add, draft).status_code)
+    saved = as_holder.post(add, draft)
+    version = PolicyVersion.objects.get(policy__name="Perimeter cap")
+    approve = reverse("admin:policy_policyversion_approve", args=[version.pk])
+    # then
+    assert refused == (403, 403)
+    assert saved.status_code == 302 and version.author_id == holder.pk
+    page = reverse("admin:policy_policyversion_change", args=[version.pk])
+    assert b'id="policy-approve-button"' not in member.get(page).content
+    assert b'id="policy-approve-button"' not in as_holder.get(page).content
+    assert b'id="policy-approve-button"' in as_reviewer.get(page).content
+    assert member.post(approve).status_code == 403
+    assert as_reviewer.post(approve).status_code == 302
+    assert list(version.approvals.values_list("approver__username", flat=True)) == ["rae"]

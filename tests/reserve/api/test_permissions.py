@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 
+from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from reserve.proofs.models import ReserveProofChallenge
-from tests.reserve.api.conftest import EXTERNAL, SIGNING_KEY, Books
-from tests.users import PASSWORD
+from tests.reserve.api.conftest import EXTERNAL, SIGNING_KEY, Books, token_client
+from tests.users import PASSWORD, make_user
 
 ORDER = ("anonymous", "auditor", "approver", "policy_admin", "operator")
 READ = {"anonymous": 401, "auditor": 200, "operator": 200, "approver": 200, "policy_admin": 200}
@@ -180,6 +182,36 @@ def test_permission_matrix(name: str, clients: dict[str, Any], books: Books) -> 
             assert response.json()["error"]["code"] in ("not_authenticated", "permission_denied"), role
     assert seen["anonymous"].json()["error"]["code"] == "not_authenticated"
     assert seen["anonymous"].headers["WWW-Authenticate"] == "Token"
+
+
+def grant(user: Any, *permissions: str) -> Any:
+    user.user_permissions.add(
+        *(Permission.objects.get(content_type__app_label="policy", codename=name.split(".")[1]) for name in permissions)
+    )
+    return user
+
+
+@pytest.mark.django_db
+def test_policy_writes_ask_the_permission_the_service_checks_not_the_group(users: dict[str, Any], books: Books) -> None:
+    # given: the policy_admin group without policy's permissions, and an account in no group holding them
+    Group.objects.get(name="policy_admin").permissions.remove(
+        *Permission.objects.filter(content_type__app_label="policy")
+    )
+    member = token_client(users["policy_admin"])
+    holder = token_client(grant(make_user("holder"), DRAFT_VERSION, APPROVE_VERSION))
+    body = ENDPOINTS["policy draft"].body(books)  # type: ignore[misc]
+    approve = f"/api/v1/policies/{books.draft.pk}/approve/"
+    # when
+    refused = [member.post("/api/v1/policies/", body, format="json"), member.post(approve, {}, format="json")]
+    drafted = holder.post("/api/v1/policies/", body, format="json")
+    approved = holder.post(approve, {}, format="json")
+    # then
+    assert [response.status_code for response in refused] == [403, 403]
+    assert "policy.draft_policyversion" in refused[0].json()["error"]["message"]
+    assert "policy.approve_policyversion" in refused[1].json()["error"]["message"]
+    assert (drafted.status_code, drafted.json()["author"]) == (201, "holder")
+    assert approved.status_code == 200, approved.content
+    assert [approval["approver"] for approval in approved.json()["approvals"]] == ["holder"]
 
 
 @pytest.mark.django_db
