@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from config.errors import Conflict, ValidationFailed
+from ledger.amounts import MAX_SATS
 from ledger.chain import (
     ChainLink,
     canonical_json,
@@ -32,7 +33,7 @@ from ledger.errors import (
     UnbalancedTransaction,
     ZeroAmount,
 )
-from ledger.models import MAX_SATS, Account, AccountBalance, Entry, JournalTransaction
+from ledger.models import Account, AccountBalance, Entry, JournalTransaction
 
 HEX64 = frozenset("0123456789abcdef")
 

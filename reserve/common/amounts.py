@@ -1,13 +1,11 @@
-"""Bitcoin amounts as whole satoshis: parsing operator input and the protocol bounds."""
+"""Bitcoin amounts as whole satoshis: parsing operator input within the bounds of ledger.amounts."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
 from config.errors import ValidationFailed
-
-SATS_PER_BTC = 100_000_000
-MAX_SUPPLY_SATS = 21_000_000 * SATS_PER_BTC
+from ledger.amounts import MAX_SATS, SATS_PER_BTC
 
 
 def btc_to_sats(*, value: str | Decimal, field: str, allow_zero: bool = False) -> int:
@@ -36,7 +34,7 @@ def check_sats(*, sats: int, field: str, allow_zero: bool = False) -> int:
         raise ValidationFailed.for_field(
             field, "must be greater than zero" if not allow_zero else "must not be negative"
         )
-    if sats > MAX_SUPPLY_SATS:
+    if sats > MAX_SATS:
         raise ValidationFailed.for_field(field, "exceeds the 21,000,000 BTC supply")
     return sats
 
