@@ -10,8 +10,6 @@ against the wallet; internal: destination and fee against the source); a reorg r
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ledger.idempotency import request_hash
 from ledger.models import JournalTransaction
 from ledger.services import (
     pending_create,
@@ -103,13 +102,6 @@ def _value_fiat(transfer: Transfer, *, at: datetime) -> None:
         pass
 
 
-# ---- validation ----------------------------------------------------------------------------
-
-
-def _request_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
 # ---- transitions ---------------------------------------------------------------------------
 
 
@@ -149,7 +141,7 @@ def transfer_create(
         fiat_currency=fiat_currency,
     )
     fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
-    digest = _request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
+    digest = request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
     with transaction.atomic():
         if idempotency_key:
             existing = _replay(idempotency_key=idempotency_key, digest=digest)
