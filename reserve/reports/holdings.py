@@ -16,7 +16,6 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,6 +24,7 @@ from config.errors import NotFound, ValidationFailed
 from ledger.models import AccountBalance
 from ledger.selectors import balances_as_of
 from reserve.common.amounts import SATS_PER_BTC
+from reserve.common.settings import reporting_currency
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats_at
@@ -56,10 +56,6 @@ class HoldingsReport:
     total_sats: int
     perimeter_sats: int
     total_fiat_value: Decimal | None
-
-
-def reporting_currency() -> str:
-    return str(getattr(settings, "RESERVE_REPORTING_CURRENCY", "USD"))
 
 
 def _value(sats: int, quote: PriceQuote | None) -> Decimal | None:
