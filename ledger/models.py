@@ -13,7 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
-MAX_SATS = 21_000_000 * 100_000_000
+from ledger.amounts import MAX_SATS
+
 GENESIS_HASH = "0" * 64
 
 

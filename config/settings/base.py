@@ -1,5 +1,6 @@
 """Settings shared by every environment; everything variable comes from the environment."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -140,8 +141,15 @@ if BITCOIN_NETWORK not in {"mainnet", "testnet", "signet", "regtest"}:
     raise environ.ImproperlyConfigured("BITCOIN_NETWORK must be mainnet, testnet, signet or regtest")
 BITCOIN_RPC_TIMEOUT_SECONDS = env.float("BITCOIN_RPC_TIMEOUT_SECONDS", default=30.0)
 BITCOIN_RPC_RETRIES = env.int("BITCOIN_RPC_RETRIES", default=3)
+# The reserve's own settings; the app reads them only through reserve/common/settings.py.
 # Blocks on top of a transfer's block before it is final (and its ledger posting no longer provisional).
 RESERVE_CONFIRMATION_DEPTH = env.int("RESERVE_CONFIRMATION_DEPTH", default=6)
+if RESERVE_CONFIRMATION_DEPTH < 1:
+    raise environ.ImproperlyConfigured("RESERVE_CONFIRMATION_DEPTH must be at least 1 (a block buries itself)")
+# The fiat currency of valuations (holdings reports, transfers valued when booked): price quotes must exist in it.
+RESERVE_REPORTING_CURRENCY = env.str("RESERVE_REPORTING_CURRENCY", default="USD")
+if not re.fullmatch(r"[A-Z]{3}", RESERVE_REPORTING_CURRENCY):
+    raise environ.ImproperlyConfigured("RESERVE_REPORTING_CURRENCY must be an ISO 4217 code in capitals, such as USD")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

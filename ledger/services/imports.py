@@ -24,10 +24,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from config.errors import ApplicationError
+from ledger.amounts import MAX_SATS
 from ledger.chain import ChainLink, chain_next_link
 from ledger.errors import ImportRowError
 from ledger.lock_objects import balances_lock
-from ledger.models import MAX_SATS, Account, Entry, JournalTransaction
+from ledger.models import Account, Entry, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
 from ledger.services.posting import (
     EntrySpec,

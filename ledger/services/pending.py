@@ -19,13 +19,13 @@ from django.utils import timezone
 
 from config.errors import Conflict, ValidationFailed
 from ledger.errors import IdempotencyConflict, InsufficientFunds
+from ledger.idempotency import request_hash
 from ledger.lock_objects import balances_lock
 from ledger.models import AccountBalance, JournalTransaction, PendingEntry, PendingStatus, PendingTransaction
 from ledger.services.posting import (
     EntrySpec,
     normalize_metadata,
     post_legs,
-    request_hash,
     translate_integrity_error,
     validate_key,
     validate_kind,

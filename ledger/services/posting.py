@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections import defaultdict
@@ -16,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from config.errors import Conflict, ValidationFailed
+from ledger.amounts import MAX_SATS
 from ledger.chain import (
     ChainLink,
     canonical_json,
@@ -32,7 +32,8 @@ from ledger.errors import (
     UnbalancedTransaction,
     ZeroAmount,
 )
-from ledger.models import MAX_SATS, Account, AccountBalance, Entry, JournalTransaction
+from ledger.idempotency import request_hash
+from ledger.models import Account, AccountBalance, Entry, JournalTransaction
 
 HEX64 = frozenset("0123456789abcdef")
 
@@ -123,10 +124,6 @@ def validate_chain_fields(
     for name, value in (("block_hash", block_hash), ("txid", txid)):
         if value is not None and (not isinstance(value, str) or len(value) != 64 or not set(value) <= HEX64):
             raise ValidationFailed.for_field(name, "must be 64 lowercase hex characters")
-
-
-def request_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def posting_digest(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+from ledger.amounts import SATS_PER_BTC
 from policy.facts import PolicyFacts
 from policy.rules.params import ParamReader
 from policy.types import PolicyScope, ProposedChange, RuleLine, Verdict
@@ -19,7 +20,7 @@ END_OF_BOOKS = datetime.max.replace(tzinfo=UTC)
 def btc(sats: int) -> str:
     """8-decimal BTC wording of a satoshi amount, without floats."""
     sign = "-" if sats < 0 else ""
-    whole, fraction = divmod(abs(sats), 100_000_000)
+    whole, fraction = divmod(abs(sats), SATS_PER_BTC)
     return f"{sign}{whole:,}.{fraction:08d} BTC"
 
 

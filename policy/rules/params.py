@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ledger.amounts import MAX_SATS
 from policy.types import CATEGORIES, DIRECTIONS
 
-MAX_SATS = 21_000_000 * 100_000_000
 _MISSING: Any = object()
 
 

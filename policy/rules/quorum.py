@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from ledger.amounts import MAX_SATS
 from policy.rules.base import ParseContext, Rule, RuleContext, btc
-from policy.rules.params import MAX_SATS, ParamReader
+from policy.rules.params import ParamReader
 from policy.types import DEFAULT_APPROVER_ROLE, DEFAULT_QUORUM, ProposedChange, RuleLine
 
 MAX_APPROVALS = 20

@@ -3,8 +3,6 @@ first derived addresses shown for the operator to check before a wallet is saved
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django import forms
@@ -19,6 +17,7 @@ from django.utils.html import format_html
 from unfold.admin import TabularInline
 
 from config.errors import ApplicationError, ValidationFailed
+from ledger.idempotency import request_hash
 from ledger.models import AccountBalance
 from reserve.admin.common import (
     ReadOnlyAdmin,
@@ -128,7 +127,7 @@ class WalletRegistrationForm(StyledForm):
     def digest(self) -> str:
         """What the operator saw in the preview: saving anything else needs a new preview."""
         fields = {name: str(value) for name, value in self.cleaned_data.items() if name != "previewed"}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return request_hash(fields)
 
 
 def _address_preview(form: WalletRegistrationForm) -> dict[str, Any]:

@@ -52,7 +52,9 @@ class HoldingsApi(CsvMixin, APIView):
         as_of = TimeField(required=False, help_text="Economic time (ISO 8601 with zone)")
         height = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
         group_by = serializers.ChoiceField(choices=GROUPS, default="wallet")
-        currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, default USD")
+        currency = serializers.RegexField(
+            r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, default the reporting currency"
+        )
         wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)

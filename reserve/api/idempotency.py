@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import Conflict, ValidationFailed
+from ledger.idempotency import request_hash
 from reserve.api.models import ApiIdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -39,14 +40,9 @@ def idempotency_parameter(*, required: bool) -> OpenApiParameter:
     )
 
 
-def request_hash(request: Request) -> str:
-    canonical = json.dumps(
-        {"method": request.method, "path": request.path, "body": request.data},
-        sort_keys=True,
-        separators=(",", ":"),
-        cls=DjangoJSONEncoder,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def request_payload(request: Request) -> dict[str, Any]:
+    """What a retry must repeat to be a replay: method, path and the parsed body."""
+    return {"method": request.method, "path": request.path, "body": request.data}
 
 
 def _lock(user_id: int, key: str) -> None:
@@ -64,7 +60,7 @@ def idempotent(request: Request, perform: Callable[[], Response], *, required: b
         return perform()
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed.for_field(HEADER, f"must be printable text of at most {MAX_KEY_LENGTH} characters")
-    digest = request_hash(request)
+    digest = request_hash(request_payload(request))
     user = cast(User, request.user)
     with transaction.atomic():
         _lock(user.pk, key)

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledger.amounts import MAX_SATS
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from policy.selectors import policy_version_rules_in_words
@@ -39,7 +40,6 @@ from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import DRY_RUN_ROLES
 from reserve.api.transfers import PolicyEvaluationSerializer
-from reserve.common.amounts import MAX_SUPPLY_SATS
 from reserve.compliance.selectors import compliance_rows
 from reserve.custody.models import Agency, Counterparty, Wallet
 from reserve.reports.chain_point import chain_point
@@ -267,8 +267,8 @@ class PolicyEvaluateApi(ApiMixin, APIView):
     class PolicyEvaluateInputSerializer(StrictInputSerializer):
         direction = serializers.ChoiceField(choices=TransferDirection.choices)
         category = serializers.ChoiceField(choices=TransferCategory.choices)
-        amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SUPPLY_SATS)
-        fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SUPPLY_SATS, default=0)
+        amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SATS)
+        fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SATS, default=0)
         source_wallet = serializers.PrimaryKeyRelatedField(
             queryset=Wallet.objects.all(), required=False, allow_null=True, default=None
         )

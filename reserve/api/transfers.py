@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledger.amounts import MAX_SATS
 from policy.models import PolicyEvaluation
 from reserve.api.base import (
     FORMAT_PARAMETER,
@@ -31,7 +32,6 @@ from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import APPROVERS, OPERATORS
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
-from reserve.common.amounts import MAX_SUPPLY_SATS
 from reserve.compliance.selectors import transfer_policy_evaluations
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
@@ -197,8 +197,8 @@ class TransferFilter(django_filters.FilterSet):
 class TransferProposeInput(StrictInputSerializer):
     direction = serializers.ChoiceField(choices=TransferDirection.choices)
     category = serializers.ChoiceField(choices=TransferCategory.choices)
-    amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SUPPLY_SATS)
-    fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SUPPLY_SATS, default=0)
+    amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SATS)
+    fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SATS, default=0)
     source_wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False, allow_null=True)
     destination_wallet = serializers.PrimaryKeyRelatedField(
         queryset=Wallet.objects.all(), required=False, allow_null=True

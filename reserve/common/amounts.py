@@ -1,14 +1,12 @@
-"""Bitcoin amounts as whole satoshis: parsing operator input and the protocol bounds."""
+"""Bitcoin amounts as whole satoshis: parsing operator input within the bounds of ledger.amounts."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from config.errors import ValidationFailed
+from ledger.amounts import MAX_SATS, SATS_PER_BTC
 from ledger.numerals import is_decimal
-
-SATS_PER_BTC = 100_000_000
-MAX_SUPPLY_SATS = 21_000_000 * SATS_PER_BTC
 
 
 def btc_to_sats(*, value: str | Decimal, field: str, allow_zero: bool = False) -> int:
@@ -22,7 +20,7 @@ def btc_to_sats(*, value: str | Decimal, field: str, allow_zero: bool = False) -
     ):
         raise ValidationFailed.for_field(field, f"{text!r} is not a BTC amount such as 0.1")
     amount = Decimal(text)
-    if abs(amount) > MAX_SUPPLY_SATS // SATS_PER_BTC:
+    if abs(amount) > MAX_SATS // SATS_PER_BTC:
         # Checked before scaling to sats: "1E+999999" would overflow the decimal context.
         raise ValidationFailed.for_field(field, "exceeds the 21,000,000 BTC supply")
     exponent = amount.as_tuple().exponent
@@ -39,7 +37,7 @@ def check_sats(*, sats: int, field: str, allow_zero: bool = False) -> int:
         raise ValidationFailed.for_field(
             field, "must be greater than zero" if not allow_zero else "must not be negative"
         )
-    if sats > MAX_SUPPLY_SATS:
+    if sats > MAX_SATS:
         raise ValidationFailed.for_field(field, "exceeds the 21,000,000 BTC supply")
     return sats
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.errors import NotFound, ValidationFailed
-from reserve.common.amounts import SATS_PER_BTC
+from ledger.amounts import SATS_PER_BTC
 from reserve.pricing.models import PriceQuote
 
 CENT = Decimal("0.01")

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from ledger.amounts import MAX_SATS
 from ledger.models import JournalTransaction
-from reserve.common.amounts import MAX_SUPPLY_SATS
 from reserve.custody.models import Network, Wallet
 from reserve.transfers.models import Transfer
 
@@ -97,7 +97,7 @@ class WalletUtxo(models.Model):
                 fields=["wallet", "txid", "vout"], condition=~Q(status="reorged"), name="reserve_utxo_one_live"
             ),
             models.CheckConstraint(
-                condition=Q(value_sats__gte=0, value_sats__lte=MAX_SUPPLY_SATS), name="reserve_utxo_value_range"
+                condition=Q(value_sats__gte=0, value_sats__lte=MAX_SATS), name="reserve_utxo_value_range"
             ),
             models.CheckConstraint(condition=Q(status__in=UtxoStatus.values), name="reserve_utxo_status_valid"),
             models.CheckConstraint(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -19,6 +18,7 @@ from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
 from reserve.chain.rpc import RpcChainSource
 from reserve.common.amounts import check_sats
+from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet
 from reserve.outbox.services import outbox_enqueue
 from reserve.reconciliation.booking import discrepancy_open
@@ -38,10 +38,6 @@ from reserve.transfers.services import transfer_finalize
 logger = logging.getLogger(__name__)
 
 ADJUSTMENTS_ACCOUNT = "equity:reconciliation-adjustments"
-
-
-def confirmation_depth() -> int:
-    return int(settings.RESERVE_CONFIRMATION_DEPTH)
 
 
 def reconciliation_run_start(*, wallet: Wallet, trigger: str, task_id: str = "") -> ReconciliationRun:

@@ -16,13 +16,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from config.errors import NotFound, ValidationFailed
 from ledger.models import AccountBalance
 from ledger.selectors import balances_as_of
+from reserve.common.settings import reporting_currency
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats
@@ -55,10 +55,6 @@ class HoldingsReport:
     perimeter_sats: int
     total_fiat_value: Decimal | None
     perimeter_fiat_value: Decimal | None
-
-
-def reporting_currency() -> str:
-    return str(getattr(settings, "RESERVE_REPORTING_CURRENCY", "USD"))
 
 
 def _value(sats: int, quote: PriceQuote | None) -> Decimal | None:

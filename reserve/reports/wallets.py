@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import Entry
+from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.reconciliation.models import ReconciliationRun
 from reserve.reports.chain_point import chain_tip_height
-
-
-def confirmation_depth() -> int:
-    return int(getattr(settings, "RESERVE_CONFIRMATION_DEPTH", 6))
 
 
 def wallet_list(*, agency_id: int | None = None, in_perimeter: bool | None = None) -> QuerySet[Wallet]:

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from config.errors import ValidationFailed
-from reserve.common.amounts import MAX_SUPPLY_SATS, check_sats
+from ledger.amounts import MAX_SATS
+from reserve.common.amounts import check_sats
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.ends import transfer_ends_check
 from reserve.transfers.models import Transfer, TransferCategory, TransferDirection
@@ -36,7 +37,7 @@ def transfer_build(
         raise ValidationFailed.for_field("category", f"must be one of {', '.join(TransferCategory.values)}")
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
-    if amount_sats + fee_sats > MAX_SUPPLY_SATS:
+    if amount_sats + fee_sats > MAX_SATS:
         raise ValidationFailed.for_field("fee_sats", "amount and fee together exceed the 21,000,000 BTC supply")
     if direction == TransferDirection.INBOUND and fee_sats:
         raise ValidationFailed.for_field("fee_sats", "the sender pays the fee of an inbound transfer; leave it 0")

@@ -7,9 +7,7 @@ be in strictly increasing time order. Re-importing a line already imported chang
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +19,7 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from ledger.errors import ImportRowError
+from ledger.idempotency import request_hash
 from ledger.models import JournalTransaction
 from ledger.numerals import is_decimal, is_unsigned_integer
 from ledger.services import ledger_import_csv
@@ -149,7 +148,7 @@ def _parse_line(line: int, row: dict[str, str]) -> dict[str, Any]:
 
 def _row_key(fields: dict[str, Any], occurred_at: datetime) -> str:
     canonical = {name: getattr(value, "pk", value) for name, value in fields.items()} | {"occurred_at": occurred_at}
-    return "import:" + hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+    return "import:" + request_hash(canonical)
 
 
 def _ledger_rows(pending: list[tuple[int, Transfer]]) -> tuple[list[str], dict[int, int]]:

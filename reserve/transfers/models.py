@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from ledger.amounts import MAX_SATS
 from ledger.models import JournalTransaction, PendingTransaction
-from reserve.common.amounts import MAX_SUPPLY_SATS
 from reserve.custody.models import Counterparty, Wallet
 
 
@@ -110,10 +110,10 @@ class Transfer(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount_sats__gt=0, amount_sats__lte=MAX_SUPPLY_SATS), name="reserve_transfer_amount_range"
+                condition=Q(amount_sats__gt=0, amount_sats__lte=MAX_SATS), name="reserve_transfer_amount_range"
             ),
             models.CheckConstraint(
-                condition=Q(fee_sats__gte=0, fee_sats__lte=MAX_SUPPLY_SATS), name="reserve_transfer_fee_range"
+                condition=Q(fee_sats__gte=0, fee_sats__lte=MAX_SATS), name="reserve_transfer_fee_range"
             ),
             models.CheckConstraint(
                 condition=Q(direction__in=TransferDirection.values), name="reserve_transfer_direction_valid"

@@ -10,17 +10,15 @@ against the wallet; internal: destination and fee against the source); a reorg r
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ValidationFailed
+from ledger.idempotency import request_hash
 from ledger.models import JournalTransaction
 from ledger.services import (
     pending_create,
@@ -33,6 +31,7 @@ from policy.services import policy_detect, policy_enforce, policy_posting_transa
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
 from reserve.common.amounts import check_sats
+from reserve.common.settings import confirmation_depth, reporting_currency
 from reserve.compliance.changes import decision_json, transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Counterparty, Wallet
@@ -49,15 +48,6 @@ from reserve.transfers.models import (
     TransferDirection,
     TransferStatus,
 )
-
-
-def _confirmation_depth() -> int:
-    return int(getattr(settings, "RESERVE_CONFIRMATION_DEPTH", 6))
-
-
-def _reporting_currency() -> str:
-    return str(getattr(settings, "RESERVE_REPORTING_CURRENCY", "USD"))
-
 
 # ---- helpers -------------------------------------------------------------------------------
 
@@ -86,19 +76,13 @@ def _require_actor_or_system(actor: Any, permission: str, *, action: str) -> Non
 def _value_fiat(transfer: Transfer, *, at: datetime) -> None:
     if transfer.fiat_value is not None:
         return
+    currency = reporting_currency()
     try:
-        transfer.fiat_value = value_sats_at(sats=transfer.amount_sats, currency=_reporting_currency(), at=at)
-        transfer.fiat_currency = _reporting_currency()
+        transfer.fiat_value = value_sats_at(sats=transfer.amount_sats, currency=currency, at=at)
+        transfer.fiat_currency = currency
     except NotFound:
         # No quote in force: the valuation stays empty rather than invented.
         pass
-
-
-# ---- validation ----------------------------------------------------------------------------
-
-
-def _request_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # ---- transitions ---------------------------------------------------------------------------
@@ -140,7 +124,7 @@ def transfer_create(
         fiat_currency=fiat_currency,
     )
     fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
-    digest = _request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
+    digest = request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
     with transaction.atomic():
         if idempotency_key:
             existing = _replay(idempotency_key=idempotency_key, digest=digest)
@@ -396,16 +380,16 @@ def transfer_confirm(
 
 
 def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None) -> Transfer:
-    """confirmed -> final once the block is buried RESERVE_CONFIRMATION_DEPTH deep (default 6)."""
+    """confirmed -> final once the block is buried confirmation_depth() deep (reserve/common/settings.py)."""
     _require_actor_or_system(actor, "execute_transfer", action="finalize a transfer")
     with transaction.atomic():
         locked = _lock(transfer)
         transition_check(locked, "finalize", actor=actor)
         assert locked.block_height is not None
-        confirmations = tip_height - locked.block_height + 1
-        if confirmations < _confirmation_depth():
+        confirmations, depth = tip_height - locked.block_height + 1, confirmation_depth()
+        if confirmations < depth:
             raise Conflict(
-                f"transfer has {confirmations} confirmations; {_confirmation_depth()} are needed",
+                f"transfer has {confirmations} confirmations; {depth} are needed",
                 fields={"tip_height": [f"{confirmations} confirmations"]},
             )
         before = snapshot(locked)

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from ledger.amounts import MAX_SATS
 from ledger.models import GENESIS_HASH, Account, AccountBalance, Entry, JournalTransaction
 from ledger.selectors import account_balance, verify_balances
 
@@ -104,7 +105,7 @@ def test_raw_overdraft_of_non_negative_account_fails(cold, hot, fund):
     assert account_balance(account=cold) == 1000
 
 
-@pytest.mark.parametrize("sats", [0, 21_000_000 * 100_000_000 + 1, -(21_000_000 * 100_000_000 + 1)])
+@pytest.mark.parametrize("sats", [0, MAX_SATS + 1, -(MAX_SATS + 1)])
 def test_amount_bounds_are_check_constraints(cold, equity, sats):
     with (
         pytest.raises(IntegrityError, match="ledger_entry_amount_bounds"),
@@ -113,6 +114,16 @@ def test_amount_bounds_are_check_constraints(cold, equity, sats):
     ):
         tx_id = _raw_transaction(cursor, sequence=1, key="raw-bounds")
         _raw_entry(cursor, tx_id=tx_id, account=equity, sats=sats)
+
+
+def test_an_entry_of_exactly_the_bound_is_accepted(cold, equity):
+    # given legs of the whole supply, written past the application
+    with transaction.atomic(), connection.cursor() as cursor:
+        tx_id = _raw_transaction(cursor, sequence=1, key="raw-at-bound")
+        _raw_entry(cursor, tx_id=tx_id, account=cold, sats=MAX_SATS)
+        _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-MAX_SATS)
+    # then PostgreSQL's bound is ledger.amounts.MAX_SATS, not one less
+    assert account_balance(account=cold) == MAX_SATS
 
 
 def test_entry_currency_must_match_account(cold, equity):

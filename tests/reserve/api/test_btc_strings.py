@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from reserve.common.amounts import MAX_SUPPLY_SATS, btc_text
+from ledger.amounts import MAX_SATS
+from reserve.common.amounts import btc_text
 from tests.reserve.api.conftest import Books
 
 BTC_TEXT = re.compile(r"^-?\d+\.\d{8}$")
@@ -27,7 +28,7 @@ PATHS = [
 
 @pytest.mark.parametrize(
     ("sats", "text"),
-    [(0, "0.00000000"), (1, "0.00000001"), (100_000_000, "1.00000000"), (MAX_SUPPLY_SATS, "21000000.00000000")],
+    [(0, "0.00000000"), (1, "0.00000001"), (100_000_000, "1.00000000"), (MAX_SATS, "21000000.00000000")],
 )
 def test_btc_text_has_exactly_eight_decimals(sats: int, text: str) -> None:
     assert btc_text(sats) == text

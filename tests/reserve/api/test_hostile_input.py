@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from config.errors import ValidationFailed
-from reserve.common.amounts import MAX_SUPPLY_SATS, btc_to_sats
+from ledger.amounts import MAX_SATS
+from reserve.common.amounts import btc_to_sats
 from reserve.custody.addresses import parse_address
 from reserve.transfers.models import Transfer
 from tests.reserve.api.conftest import Custody
@@ -52,7 +53,7 @@ def test_amount_and_fee_over_the_supply_together_name_the_fee(clients: dict[str,
     response = post(
         clients["operator"],
         "/api/v1/transfers/",
-        transfer(custody, amount_sats=MAX_SUPPLY_SATS, fee_sats=1),
+        transfer(custody, amount_sats=MAX_SATS, fee_sats=1),
     )
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["fee_sats"]
@@ -77,6 +78,6 @@ def test_ordinary_btc_amounts_still_parse() -> None:
     assert [btc_to_sats(value=v, field="amount_btc") for v in ("0.1", "1e-8", "21000000", " 2.5 ")] == [
         10_000_000,
         1,
-        MAX_SUPPLY_SATS,
+        MAX_SATS,
         250_000_000,
     ]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from ledger.idempotency import request_hash
 from reserve.api.models import ApiIdempotencyKey
 from reserve.custody.services import agency_create, wallet_register
 from reserve.transfers.models import Approval, Transfer
@@ -60,6 +61,22 @@ def test_same_key_with_another_payload_is_a_conflict(clients: dict[str, Any], bo
     assert other.status_code == elsewhere.status_code == 409
     assert other.json()["error"]["fields"] == {"Idempotency-Key": ["already used with a different request"]}
     assert Transfer.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_stored_hash_is_the_ledgers_request_hash_of_method_path_and_body(
+    clients: dict[str, Any], books: Books
+) -> None:
+    # given a body with text JSON would otherwise escape
+    body = outbound(books) | {"memo": "Rückgabe an Geschädigte"}
+    # when
+    first = propose(clients["operator"], body, "key-hash")
+    again = propose(clients["operator"], body, "key-hash")
+    # then: a local recipe drifting from ledger.idempotency would store something else
+    stored = ApiIdempotencyKey.objects.get(key="key-hash")
+    assert stored.request_hash == request_hash({"method": "POST", "path": "/api/v1/transfers/", "body": body})
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
 
 
 @pytest.mark.django_db

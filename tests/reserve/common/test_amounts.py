@@ -5,12 +5,13 @@ from decimal import Decimal
 import pytest
 
 from config.errors import ValidationFailed
-from reserve.common.amounts import MAX_SUPPLY_SATS, btc_to_sats, sats_to_btc
+from ledger.amounts import MAX_SATS
+from reserve.common.amounts import btc_to_sats, sats_to_btc
 
 
 @pytest.mark.parametrize(
     ("text", "sats"),
-    [("0.1", 10_000_000), ("1", 100_000_000), ("0.00000001", 1), ("21000000", MAX_SUPPLY_SATS), (" 2.5 ", 250_000_000)],
+    [("0.1", 10_000_000), ("1", 100_000_000), ("0.00000001", 1), ("21000000", MAX_SATS), (" 2.5 ", 250_000_000)],
 )
 def test_btc_strings_become_exact_sats(text: str, sats: int) -> None:
     assert btc_to_sats(value=text, field="amount") == sats

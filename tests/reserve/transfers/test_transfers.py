@@ -1,16 +1,19 @@
 # mypy: disable-error-code="union-attr,index"
 """Transfer lifecycles with ledger balances and audit events at each step; maker-checker and roles."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
+from ledger.idempotency import request_hash
 from ledger.models import Account, JournalTransaction, PendingStatus
 from ledger.selectors import account_available_balance, account_balance
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import Wallet
+from reserve.transfers.drafts import DRAFT_FIELDS
 from reserve.transfers.models import Approval, Transfer
 from reserve.transfers.selectors import transfer_quorum_progress
 from reserve.transfers.services import (
@@ -384,6 +387,24 @@ def test_idempotent_create(operator: Any, cold_wallet: Wallet) -> None:
     with pytest.raises(Conflict):
         transfer_create(actor=operator, idempotency_key="k-1", **{**fields, "amount_sats": 8})
     assert Transfer.objects.count() == 1
+
+
+def test_a_created_transfer_stores_the_ledgers_request_hash_of_its_draft(operator: Any, cold_wallet: Wallet) -> None:
+    # when
+    transfer = transfer_create(
+        actor=operator,
+        idempotency_key="k-hash",
+        direction="inbound",
+        category="donation",
+        amount_sats=7,
+        destination_wallet=cold_wallet,
+        fiat_value=Decimal("12.50"),
+        fiat_currency="USD",
+        memo="Spende für die Reserve",
+    )
+    # then: the hash is ledger.idempotency's over the draft fields, wallets by id
+    draft = {name: getattr(transfer, name) for name in DRAFT_FIELDS}
+    assert transfer.request_hash == request_hash({name: getattr(value, "pk", value) for name, value in draft.items()})
 
 
 def test_observed_inflow_is_booked_and_replays_are_ignored(cold_wallet: Wallet) -> None:
