@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from config.errors import ValidationFailed
 from ledger.chain import content_digest, link_hash, transaction_content
@@ -180,6 +180,67 @@ def journal_transactions_by_key_prefix(*, prefixes: Iterable[str]) -> dict[str, 
             if journal.idempotency_key.startswith(prefix):
                 found[prefix].append(journal)
     return found
+
+
+def entry_sums_by_metadata(
+    *, accounts: Iterable[Account], key: str, at: datetime | None = None, height: int | None = None
+) -> list[tuple[int, str | None, str, int]]:
+    """(account id, metadata[key] of the journal, or of the one it reverses; its kind; sum of
+    sats) over the accounts' entries up to `at` (occurred_at, inclusive) or block `height`, or
+    all of them. What the value names is the caller's business: the ledger only groups by it."""
+    ids = [account.pk for account in accounts]
+    if not ids:
+        return []
+    params: dict[str, Any] = {"ids": ids, "key": key}
+    if height is not None:
+        cut, params["x"] = "e.block_height <= %(x)s", height
+    elif at is not None:
+        cut, params["x"] = "e.occurred_at <= %(x)s", at
+    else:
+        cut = "true"
+    sql = f"""
+        SELECT e.account_id, coalesce(j.metadata ->> %(key)s, r.metadata ->> %(key)s), j.kind, sum(e.amount_sats)
+        FROM ledger_entry e
+        JOIN ledger_journaltransaction j ON j.id = e.transaction_id
+        LEFT JOIN ledger_journaltransaction r ON r.id = j.reverses_id
+        WHERE e.account_id = ANY(%(ids)s) AND {cut}
+        GROUP BY 1, 2, 3
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(account), ref, str(kind), int(sats)) for account, ref, kind, sats in cursor.fetchall()]
+
+
+def balance_changes(
+    *, accounts: Iterable[Account], since: datetime, until: datetime
+) -> list[tuple[datetime, int | None, int]]:
+    """Every journal transaction in [since, until) (by occurred_at) that changes the accounts'
+    summed balance: (occurred_at, block_height, the summed balance after it), in economic order."""
+    chosen = list(accounts)
+    if not chosen:
+        return []
+    at_since = Entry.objects.filter(account__in=chosen, occurred_at=since).aggregate(total=Sum("amount_sats"))["total"]
+    running = sum(balances_as_of(accounts=chosen, occurred_at=since).values()) - int(at_since or 0)
+    per_transaction = (
+        Entry.objects.filter(account__in=chosen, occurred_at__gte=since, occurred_at__lt=until)
+        .values("transaction_id", "occurred_at", "block_height", "sequence")
+        .annotate(delta=Sum("amount_sats"))
+        .order_by("occurred_at", "sequence")
+    )
+    changes: list[tuple[datetime, int | None, int]] = []
+    for row in per_transaction:
+        if row["delta"] == 0:
+            continue
+        running += int(row["delta"])
+        changes.append((row["occurred_at"], row["block_height"], running))
+    return changes
+
+
+def entries_sum_above_height(*, account: Account, height: int) -> int:
+    """Sats the account's entries from blocks above `height` add up to (entries without a block
+    count as below): what is still provisional when `height` is the last final block."""
+    total = Entry.objects.filter(account=account, block_height__gt=height).aggregate(total=Sum("amount_sats"))["total"]
+    return int(total or 0)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from unfold.admin import TabularInline
 
 from config.errors import ApplicationError, ValidationFailed
 from ledger.idempotency import request_hash
-from ledger.models import AccountBalance
+from ledger.selectors import balances_now
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAddAdmin,
@@ -241,16 +241,14 @@ class WalletAdmin(ServiceAddAdmin):
         return redirect("admin:reserve_wallet_change", wallet.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:
-        return super().get_queryset(request).select_related("agency", "ledger_account__balance")
+        return super().get_queryset(request).select_related("agency", "ledger_account")
 
     @admin.display(description="balance")
     def balance(self, wallet: Wallet) -> str:
-        try:
-            held = wallet.ledger_account.balance
-        except AccountBalance.DoesNotExist:
-            return btc(0)
-        reserved = f" ({btc(held.pending_sats)} reserved)" if held.pending_sats else ""
-        return btc(held.balance_sats) + reserved
+        account = wallet.ledger_account
+        booked = balances_now(accounts=[account])[account.pk]
+        reserved = booked - balances_now(accounts=[account], available=True)[account.pk]
+        return btc(booked) + (f" ({btc(reserved)} reserved)" if reserved else "")
 
     @admin.display(description="ledger account")
     def ledger_account_link(self, wallet: Wallet) -> str:

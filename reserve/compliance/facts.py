@@ -13,8 +13,7 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest
 
-from ledger.models import AccountBalance, Entry
-from ledger.selectors import balances_as_of
+from ledger.selectors import balance_changes, balances_as_of, balances_now
 from policy.types import PolicyScope
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer, TransferStatus
@@ -69,10 +68,7 @@ class ReservePolicyFacts:
         if not accounts:
             return 0
         if at is None and height is None:
-            total = AccountBalance.objects.filter(account__in=accounts).aggregate(
-                total=Coalesce(Sum("balance_sats"), 0)
-            )
-            return int(total["total"])
+            return sum(balances_now(accounts=accounts).values())
         if at is not None:
             return sum(balances_as_of(accounts=accounts, occurred_at=at).values())
         # A reversal carries its original's height, so a posting the chain dropped cancels out.
@@ -134,7 +130,7 @@ class ReservePolicyFacts:
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         wallet = Wallet.objects.select_related("ledger_account").get(pk=wallet_id)
         if at is None:
-            return int(AccountBalance.objects.values_list("balance_sats", flat=True).get(pk=wallet.ledger_account_id))
+            return balances_now(accounts=[wallet.ledger_account])[wallet.ledger_account_id]
         return balances_as_of(accounts=[wallet.ledger_account], occurred_at=at)[wallet.ledger_account_id]
 
     def holdings_changes(
@@ -143,20 +139,4 @@ class ReservePolicyFacts:
         accounts = [wallet.ledger_account for wallet in scope_wallets(scope).select_related("ledger_account")]
         if not accounts:
             return []
-        at_since = Entry.objects.filter(account__in=accounts, occurred_at=since).aggregate(
-            total=Coalesce(Sum("amount_sats"), 0)
-        )["total"]
-        running = sum(balances_as_of(accounts=accounts, occurred_at=since).values()) - int(at_since)
-        per_transaction = (
-            Entry.objects.filter(account__in=accounts, occurred_at__gte=since, occurred_at__lt=until)
-            .values("transaction_id", "occurred_at", "block_height", "sequence")
-            .annotate(delta=Sum("amount_sats"))
-            .order_by("occurred_at", "sequence")
-        )
-        changes: list[tuple[datetime, int | None, int]] = []
-        for row in per_transaction:
-            if row["delta"] == 0:
-                continue
-            running += int(row["delta"])
-            changes.append((row["occurred_at"], row["block_height"], running))
-        return changes
+        return balance_changes(accounts=accounts, since=since, until=until)

@@ -14,19 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from config.errors import NotFound, ValidationFailed
-from ledger.models import AccountBalance
-from ledger.selectors import balances_as_of
+from ledger.selectors import balances_as_of, balances_now, entry_sums_by_metadata
 from reserve.common.settings import reporting_currency
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats
 from reserve.reports.chain_point import ChainPoint, chain_point
+from reserve.transfers.models import Transfer
 
 GROUPS = ("wallet", "agency", "category", "provenance")
 UNATTRIBUTED = "unattributed"
@@ -68,50 +66,36 @@ def _wallet_balances(wallets: Sequence[Wallet], *, at: datetime | None, height: 
     elif at is not None:
         by_account = balances_as_of(accounts=accounts, occurred_at=at)
     else:
-        by_account = dict(AccountBalance.objects.filter(account__in=accounts).values_list("account_id", "balance_sats"))
+        by_account = balances_now(accounts=accounts)
     return {wallet.pk: int(by_account.get(wallet.ledger_account_id, 0)) for wallet in wallets}
 
 
-_ATTRIBUTION_SQL = """
-    SELECT e.account_id, t.category, t.provenance_reference, j.kind, sum(e.amount_sats)
-    FROM ledger_entry e
-    JOIN ledger_journaltransaction j ON j.id = e.transaction_id
-    LEFT JOIN ledger_journaltransaction r ON r.id = j.reverses_id
-    LEFT JOIN reserve_transfer t ON t.id = (
-        SELECT CASE WHEN ref ~ '^[0-9]{{1,18}}$' THEN ref::bigint END
-        FROM coalesce(j.metadata ->> 'transfer_id', r.metadata ->> 'transfer_id') AS ref
-    )
-    WHERE e.account_id = ANY(%(ids)s) AND {cut}
-    GROUP BY 1, 2, 3, 4
-"""
+def _transfer_id(ref: str | None) -> int | None:
+    return int(ref) if ref and ref.isascii() and ref.isdigit() and len(ref) <= 18 else None
 
 
 def _attributed(
     wallets: Sequence[Wallet], *, at: datetime | None, height: int | None
 ) -> list[tuple[Wallet, str, str, int]]:
-    """(wallet, category, provenance, sats) for every wallet entry up to the cut, summed."""
+    """(wallet, category, provenance, sats) for every wallet entry up to the cut, summed by the
+    transfer its journal books (the `transfer_id` of its metadata, or of the journal it reverses)."""
     by_account = {wallet.ledger_account_id: wallet for wallet in wallets}
-    if not by_account:
-        return []
-    params: dict[str, Any] = {"ids": list(by_account)}
-    if height is not None:
-        cut, params["x"] = "e.block_height <= %(x)s", height
-    elif at is not None:
-        cut, params["x"] = "e.occurred_at <= %(x)s", at
-    else:
-        cut = "true"
-    with connection.cursor() as cursor:
-        cursor.execute(_ATTRIBUTION_SQL.format(cut=cut), params)
-        rows = cursor.fetchall()
-    return [
-        (
-            by_account[account_id],
-            category or f"{UNATTRIBUTED}:{kind}",
-            provenance if category else f"{UNATTRIBUTED}:{kind}",
-            int(sats),
+    sums = entry_sums_by_metadata(
+        accounts=[wallet.ledger_account for wallet in wallets], key="transfer_id", at=at, height=height
+    )
+    ids = {_transfer_id(ref) for _, ref, _, _ in sums} - {None}
+    transfers = {
+        pk: (category, provenance)
+        for pk, category, provenance in Transfer.objects.filter(pk__in=ids).values_list(
+            "pk", "category", "provenance_reference"
         )
-        for account_id, category, provenance, kind, sats in rows
-    ]
+    }
+    rows = []
+    for account_id, ref, kind, sats in sums:
+        found = transfers.get(_transfer_id(ref))  # type: ignore[arg-type]
+        category, provenance = found if found else (f"{UNATTRIBUTED}:{kind}", f"{UNATTRIBUTED}:{kind}")
+        rows.append((by_account[account_id], category, provenance, sats))
+    return rows
 
 
 def _quote(*, currency: str, at: datetime | None) -> PriceQuote | None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from ledger.models import Entry
+from ledger.selectors import entries_sum_above_height
 from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.reconciliation.models import ReconciliationRun
@@ -44,11 +43,7 @@ def wallet_balances(*, wallet: Wallet) -> WalletBalances:
     tip, depth = chain_tip_height(), confirmation_depth()
     provisional = 0
     if tip is not None:
-        provisional = int(
-            Entry.objects.filter(account_id=wallet.ledger_account_id, block_height__gt=tip - depth + 1).aggregate(
-                total=Coalesce(Sum("amount_sats"), 0)
-            )["total"]
-        )
+        provisional = entries_sum_above_height(account=wallet.ledger_account, height=tip - depth + 1)
     return WalletBalances(
         balance_sats=booked,
         pending_out_sats=pending,
