@@ -23,7 +23,6 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
-from reserve.api.permissions import OPERATORS
 from reserve.custody.descriptors import MAX_GAP_LIMIT
 from reserve.custody.models import Agency, AgencyKind, Network, Wallet, WalletKind
 from reserve.custody.services import agency_create, wallet_register
@@ -73,7 +72,7 @@ class AgencyViewSet(CsvMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_class = AgencyFilter
-    write_roles = OPERATORS
+    write_permission = "reserve.add_agency"  # what its service checks
 
     def get_queryset(self) -> QuerySet[Agency]:
         return Agency.objects.annotate(wallet_count=Count("wallets")).order_by("name")
@@ -246,7 +245,7 @@ class WalletViewSet(CsvMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_class = WalletFilter
-    write_roles = OPERATORS
+    write_permission = "reserve.add_wallet"  # what its service checks
 
     def get_queryset(self) -> QuerySet[Wallet]:
         return wallet_list()

@@ -1,5 +1,6 @@
-"""Who may call what: roles are Django groups. Every role reads; a write names on its view either
-the permission its service checks (`write_permission`, e.g. policy's own) or the roles that may."""
+"""Who may call what. Every role reads; a write names on its view the permission its service
+checks (`write_permission`), so the API and the services share one vocabulary for "who may".
+Only a write that stores nothing (the dry run) names roles instead (`write_roles`)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from policy.permissions import user_may
-from reserve.access.roles import APPROVER, AUDITOR, OPERATOR, ROLES, user_roles
+from reserve.access.roles import AUDITOR, ROLES, user_roles
 
 READ_ROLES = frozenset(ROLES)
-OPERATORS = frozenset({OPERATOR})
-APPROVERS = frozenset({APPROVER})
 # A dry run stores nothing, so it is a read for every role, auditors included.
 DRY_RUN_ROLES = READ_ROLES
-__all__ = ["APPROVERS", "AUDITOR", "DRY_RUN_ROLES", "OPERATORS", "READ_ROLES", "RolePermission"]
+__all__ = ["AUDITOR", "DRY_RUN_ROLES", "READ_ROLES", "RolePermission"]
 
 
 def request_roles(request: Request) -> frozenset[str]:

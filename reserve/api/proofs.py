@@ -25,7 +25,6 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
-from reserve.api.permissions import OPERATORS
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.selectors import reserve_proof_reverify
 from reserve.proofs.services import (
@@ -44,7 +43,7 @@ class ChallengeSerializer(serializers.ModelSerializer):
 
 
 class ChallengeIssueApi(ApiMixin, APIView):
-    write_roles = OPERATORS
+    write_permission = "reserve.add_reserveproofchallenge"  # what its service checks
 
     class ChallengeIssueInputSerializer(StrictInputSerializer):
         addresses = serializers.ListField(
@@ -169,7 +168,7 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_class = ReserveProofFilter
-    write_roles = OPERATORS
+    write_permission = "reserve.add_reserveproof"  # what its service checks
 
     def get_queryset(self) -> QuerySet[ReserveProof]:
         return ReserveProof.objects.select_related("challenge", "created_by").order_by("-created_at", "-id")

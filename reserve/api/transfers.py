@@ -29,7 +29,6 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
-from reserve.api.permissions import APPROVERS, OPERATORS
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
 from reserve.compliance.selectors import transfer_policy_evaluations
@@ -223,7 +222,7 @@ class TransferViewSet(CsvMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_class = TransferFilter
-    write_roles = OPERATORS
+    write_permission = "reserve.propose_transfer"  # what its service checks
 
     def get_queryset(self) -> QuerySet[Transfer]:
         return transfer_list()
@@ -259,7 +258,7 @@ class _TransitionApi(ApiMixin, APIView):
 
 
 class TransferApproveApi(_TransitionApi):
-    write_roles = APPROVERS
+    write_permission = "reserve.approve_transfer"  # what its service checks
 
     class TransferApproveInputSerializer(StrictInputSerializer):
         comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
@@ -283,7 +282,7 @@ class TransferApproveApi(_TransitionApi):
 
 
 class TransferRejectApi(_TransitionApi):
-    write_roles = APPROVERS
+    write_permission = "reserve.approve_transfer"  # what its service checks
 
     class TransferRejectInputSerializer(StrictInputSerializer):
         comment = serializers.CharField(max_length=5000, help_text="Why the transfer is rejected")
@@ -307,7 +306,7 @@ class TransferRejectApi(_TransitionApi):
 
 
 class TransferCancelApi(_TransitionApi):
-    write_roles = OPERATORS
+    write_permission = "reserve.propose_transfer"  # what its service checks
 
     class TransferCancelInputSerializer(StrictInputSerializer):
         reason = serializers.CharField(max_length=5000, help_text="Why the transfer is withdrawn")
