@@ -147,3 +147,15 @@ def test_reserve_reads_balances_only_through_ledger_selectors() -> None:
         if name.startswith("ledger.models.") and name.rsplit(".", 1)[1] in balance_models
     ]
     assert found == []
+
+
+def test_reconciliation_speaks_to_the_chain_through_its_protocol() -> None:
+    # The follower and the runs type against chain/source.py's ChainSource; only the tasks and
+    # commands that wire a real node (tasks.py, management/) construct the RPC adapter.
+    found = [
+        (str(path.relative_to(ROOT)), name)
+        for path in _sources("reserve/reconciliation")
+        for name in _imports(path)
+        if name.startswith("reserve.chain.rpc")
+    ]
+    assert found == []

@@ -223,6 +223,9 @@ class RpcChainSource:
         self._check_header_hash(raw, block_hash)
         return raw
 
+    def mempool_txids(self) -> set[str]:
+        return {str(txid) for txid in self._chain_call("getrawmempool")}
+
     def block_header(self, block_hash: str) -> dict[str, Any]:
         """The node's verbose header (height, confirmations, chainwork, ...): informative, not verified."""
         header: dict[str, Any] = self._chain_call("getblockheader", block_hash, True)

@@ -26,7 +26,7 @@ from config.errors import ApplicationError
 from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, scan_block
 from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError, WrongNetwork
 from reserve.chain.pow import RETARGET_INTERVAL
-from reserve.chain.rpc import RpcChainSource
+from reserve.chain.source import ChainSource
 from reserve.chain.verify import verify_block, verify_difficulty
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.services import wallet_extend_gap
@@ -177,7 +177,7 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
 
 def _verify_difficulty(
     *,
-    source: RpcChainSource,
+    source: ChainSource,
     network: str,
     height: int,
     block: ScannedBlock,
@@ -255,14 +255,14 @@ def _apply_block(
     return block, bookings
 
 
-def _node_hash(source: RpcChainSource, height: int) -> str | None:
+def _node_hash(source: ChainSource, height: int) -> str | None:
     try:
         return source.block_hash(height)
     except NodeRpcError:
         return None  # the node's chain is shorter now
 
 
-def _find_fork(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> tuple[int, str, list[str]]:
+def _find_fork(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> tuple[int, str, list[str]]:
     """Walk back from the cursor along the recorded headers to the highest block the node still
     has at its height: (fork height, fork hash, hashes above it). Height -1: start again."""
     height, block_hash = cursor.height, cursor.block_hash
@@ -278,7 +278,7 @@ def _find_fork(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) ->
     return -1, "", dropped
 
 
-def _rewind(*, wallet: Wallet, source: RpcChainSource, cursor: ScanCursor) -> int:
+def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
     """Undo this wallet's effects of the blocks that left the best chain; returns the fork height."""
     fork_height, fork_hash, dropped = _find_fork(wallet=wallet, source=source, cursor=cursor)
     logger.warning(
@@ -365,7 +365,7 @@ def _apply_headers(*, wallet: Wallet, blocks: list[tuple[int, ScannedBlock]], cu
 def wallet_scan(
     *,
     wallet: Wallet,
-    source: RpcChainSource,
+    source: ChainSource,
     run: ReconciliationRun | None = None,
     progress: ProgressCallback | None = None,
 ) -> ScanResult:

@@ -16,7 +16,7 @@ from ledger.selectors import account_balance
 from ledger.services import EntrySpec, account_create, post_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
-from reserve.chain.rpc import RpcChainSource
+from reserve.chain.source import ChainSource
 from reserve.common.amounts import check_sats
 from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet
@@ -68,7 +68,7 @@ def _resolve_automatically(discrepancies: Any, *, reason: str) -> int:
     )
 
 
-def _compare(*, run: ReconciliationRun, wallet: Wallet, source: RpcChainSource, height: int) -> None:
+def _compare(*, run: ReconciliationRun, wallet: Wallet, source: ChainSource, height: int) -> None:
     """Finalize what is buried deep enough, compare balances, and report transfers the chain lacks."""
     depth = run.confirmation_depth
     final_height = height - depth + 1
@@ -112,7 +112,7 @@ def _compare(*, run: ReconciliationRun, wallet: Wallet, source: RpcChainSource, 
         run.save()
 
 
-def _report_unmined(*, run: ReconciliationRun, wallet: Wallet, source: RpcChainSource) -> None:
+def _report_unmined(*, run: ReconciliationRun, wallet: Wallet, source: ChainSource) -> None:
     """Broadcast (or reorged) transfers of this wallet that no block of the best chain holds:
     unconfirmed while the node's mempool has them, missing on chain otherwise."""
     waiting = Transfer.objects.filter(
@@ -125,7 +125,7 @@ def _report_unmined(*, run: ReconciliationRun, wallet: Wallet, source: RpcChainS
     transfers = [transfer for transfer in waiting.distinct().order_by("pk") if transfer.txid not in mined]
     if not transfers:
         return
-    mempool = set(source.call("getrawmempool"))
+    mempool = source.mempool_txids()
     for transfer in transfers:
         in_mempool = transfer.txid in mempool
         kind = DiscrepancyKind.UNCONFIRMED if in_mempool else DiscrepancyKind.MISSING_ON_CHAIN
@@ -149,7 +149,7 @@ def _report_unmined(*, run: ReconciliationRun, wallet: Wallet, source: RpcChainS
 def wallet_reconcile(
     *,
     wallet: Wallet,
-    source: RpcChainSource,
+    source: ChainSource,
     trigger: str = "command",
     task_id: str = "",
     progress: ProgressCallback | None = None,
