@@ -41,5 +41,5 @@ AUTHENTICATION_CLASSES = (TokenAuthentication, VerifiedSessionAuthentication)
 class VerifiedSessionScheme(SessionScheme):
     """The OpenAPI schema states the verified session as the session cookie it is."""
 
-    target_class = VerifiedSessionAuthentication
+    target_class = "reserve.api.authentication.VerifiedSessionAuthentication"
     priority = 0

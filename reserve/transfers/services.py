@@ -11,7 +11,6 @@ against the wallet; internal: destination and fee against the source); a reorg r
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -34,7 +33,7 @@ from reserve.common.amounts import check_sats
 from reserve.common.settings import confirmation_depth, reporting_currency
 from reserve.compliance.changes import decision_json, transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
-from reserve.custody.models import Counterparty, Wallet
+from reserve.custody.models import Wallet
 from reserve.pricing.selectors import value_sats_at
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.drafts import DRAFT_FIELDS, transfer_build
@@ -88,41 +87,12 @@ def _value_fiat(transfer: Transfer, *, at: datetime) -> None:
 # ---- transitions ---------------------------------------------------------------------------
 
 
-def transfer_create(
-    *,
-    actor: Any,
-    direction: str,
-    category: str,
-    amount_sats: int,
-    fee_sats: int = 0,
-    source_wallet: Wallet | None = None,
-    destination_wallet: Wallet | None = None,
-    external_address: str = "",
-    counterparty: Counterparty | None = None,
-    provenance_reference: str = "",
-    memo: str = "",
-    fiat_value: Decimal | None = None,
-    fiat_currency: str = "",
-    idempotency_key: str | None = None,
-) -> Transfer:
-    """Draft a transfer. With an idempotency key, a replay returns the first draft and a
-    different payload under the same key is a Conflict."""
+def transfer_create(*, actor: Any, idempotency_key: str | None = None, **fields: Any) -> Transfer:
+    """Draft a transfer from `transfer_build`'s fields (validated there, errors naming the
+    field). With an idempotency key, a replay returns the first draft and a different payload
+    under the same key is a Conflict."""
     require_permission(actor, "propose_transfer", action="draft a transfer")
-    draft = transfer_build(
-        proposer=actor,
-        direction=direction,
-        category=category,
-        amount_sats=amount_sats,
-        fee_sats=fee_sats,
-        source_wallet=source_wallet,
-        destination_wallet=destination_wallet,
-        external_address=external_address,
-        counterparty=counterparty,
-        provenance_reference=provenance_reference,
-        memo=memo,
-        fiat_value=fiat_value,
-        fiat_currency=fiat_currency,
-    )
+    draft = transfer_build(proposer=actor, **fields)
     fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
     digest = request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
     with transaction.atomic():

@@ -18,7 +18,7 @@ TOKEN = "/api/v1/auth/token/"
 
 
 def _token(client: APIClient, username: str, password: str, forwarded: str = "", peer: str = "127.0.0.1") -> int:
-    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    extra: dict[str, Any] = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
     body = {"username": username, "password": password}
     return client.post(TOKEN, body, format="json", REMOTE_ADDR=peer, **extra).status_code
 

@@ -39,7 +39,7 @@ def test_a_password_only_session_is_refused_whatever_header_it_adds(
 ) -> None:
     # given an operator's session that passed the password but not the second factor
     client = _password_only_session(users["operator"])
-    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": header} if header else {}
     before = Transfer.objects.count()
     # when it reads and writes
     read = client.get("/api/v1/transfers/", **extra)

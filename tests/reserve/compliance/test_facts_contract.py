@@ -82,6 +82,7 @@ def world(
     fake = MemoryFacts()
     for transfer in booked:
         transfer = Transfer.objects.get(pk=transfer.pk)
+        assert transfer.occurred_at is not None and transfer.approved_at is not None
         fake.book(transfer_change(transfer, at=max(transfer.occurred_at, transfer.approved_at)))
     pending = Transfer.objects.get(pk=pending.pk)
     fake.book(transfer_change(pending, at=pending.approved_at), pending=True)
@@ -98,7 +99,13 @@ def world(
 def _questions(world: World) -> list[tuple[str, dict[str, Any]]]:
     """Every Protocol method asked over every scope, at points before, between and after the movements."""
     start = world.start
-    times = [None, start + HOUR / 2, start + 2 * HOUR, start + 3 * HOUR + HOUR / 2, start + 24 * HOUR]
+    times: list[datetime | None] = [
+        None,
+        start + HOUR / 2,
+        start + 2 * HOUR,
+        start + 3 * HOUR + HOUR / 2,
+        start + 24 * HOUR,
+    ]
     windows = [
         (start, start + 2 * HOUR + HOUR / 2),
         (start + 2 * HOUR + HOUR / 2, start + 24 * HOUR),
@@ -122,10 +129,10 @@ def _questions(world: World) -> list[tuple[str, dict[str, Any]]]:
                     "excluding_subject": ("reserve.transfer", str(world.pending.pk)),
                 }))  # fmt: skip
             asked.append(("holdings_changes", {"scope": scope, "since": since, "until": until}))
-        for since, since_height in ((None, None), (start + HOUR / 2, None), (None, 101), (start + 2 * HOUR, 101)):
+        for after, since_height in ((None, None), (start + HOUR / 2, None), (None, 101), (start + 2 * HOUR, 101)):
             for categories in (["forfeiture"], ["forfeiture", "purchase"]):
                 asked.append(("exempt_inflows_sats", {
-                    "scope": scope, "since": since, "since_height": since_height,
+                    "scope": scope, "since": after, "since_height": since_height,
                     "until": start + 24 * HOUR, "categories": categories,
                 }))  # fmt: skip
         asked.append(("encumbered_sats", {"scope": scope}))
@@ -155,6 +162,6 @@ def test_the_answers_are_not_trivially_zero(world: World) -> None:
     perimeter = world.scopes[0]
     assert world.real.holdings_sats(scope=perimeter) == 10 * BTC + 2 * BTC - 500 - (BTC // 4 + 700) - (BTC // 8 + 300)
     assert world.real.encumbered_sats(scope=perimeter) == BTC // 2 + 1_000
-    before_the_books = {"since": world.start - 48 * HOUR, "until": world.start - 12 * HOUR}
+    before_the_books: dict[str, Any] = {"since": world.start - 48 * HOUR, "until": world.start - 12 * HOUR}
     assert world.real.flow_sats(scope=perimeter, direction="outbound", **before_the_books) == BTC // 2
     assert world.fake.flow_sats(scope=perimeter, direction="outbound", **before_the_books) == BTC // 2
