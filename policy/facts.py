@@ -17,7 +17,9 @@ from policy.types import PolicyScope
 
 class PolicyFacts(Protocol):
     def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
-        """Booked holdings of the scope as of `at` (inclusive) or block `height`; both None = now."""
+        """Booked holdings of the scope as of `at` (inclusive), else block `height`; both None = now.
+        A posting later reversed (its block was reorged away) counts as of a time until the
+        reversal, and never as of a height: the reversal keeps the height it reverses."""
         ...
 
     def flow_sats(
@@ -53,15 +55,18 @@ class PolicyFacts(Protocol):
         ...
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
-        """Sats of the scope currently pledged or otherwise encumbered."""
+        """Sats of the scope currently pledged or otherwise encumbered: the amount and fee that
+        approved, not yet mined, outflows hold."""
         ...
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
-        """Booked balance of one custody wallet as of `at` (inclusive); None = now."""
+        """Booked balance of one custody wallet as of `at` (inclusive); None = now. A wallet that
+        does not exist raises `django.core.exceptions.ObjectDoesNotExist`."""
         ...
 
     def holdings_changes(
         self, *, scope: PolicyScope, since: datetime, until: datetime
     ) -> list[tuple[datetime, int | None, int]]:
-        """Every change of the scope's holdings in [since, until): (at, block_height, holdings after)."""
+        """Every change of the scope's holdings in [since, until): (at, block_height, holdings after),
+        one per posting, in time then posting order (two postings in one block are two changes)."""
         ...

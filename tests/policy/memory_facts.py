@@ -1,9 +1,10 @@
-"""An in-memory PolicyFacts for unit tests: a list of booked and pending movements.
+"""An in-memory PolicyFacts for unit tests: the movements a ledger and its transfers would hold.
 
-It answers as `reserve.compliance.facts.ReservePolicyFacts` does; the contract test in
-tests/reserve/compliance/test_facts_contract.py holds the two against each other. A movement
-stands at `at`: for a booked one the later of when it moved and when it was approved, for a
-pending one (approved, not yet posted) its approval time."""
+It answers as the reserve's facts (`reserve.policy_facts.ReservePolicyFacts`) do, and
+tests/reserve/compliance/test_facts_contract.py holds the two to one contract: a movement is
+either booked (on chain at `change.at`, block `change.block_height`) or pending (approved at
+`approved_at`, not yet on chain), and a booked one may be reorged away later.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +12,79 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from policy.types import PolicyScope, ProposedChange
 
 
 @dataclass
+class Movement:
+    change: ProposedChange
+    pending: bool
+    approved_at: datetime | None
+    reorged: bool = False
+
+    @property
+    def moved_at(self) -> datetime:
+        """Where a flow counts a booked movement: the later of its block time and its approval."""
+        return max(self.change.at, self.approved_at or self.change.at)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One journal transaction: a movement booked (sign 1) or its reversal after a reorg (sign -1),
+    which keeps the block height of what it reverses."""
+
+    at: datetime
+    block_height: int | None
+    change: ProposedChange
+    sign: int
+
+    def delta_sats(self, scope: PolicyScope) -> int:
+        return self.sign * self.change.holdings_delta_sats(scope)
+
+
+@dataclass
 class MemoryFacts:
-    movements: list[tuple[ProposedChange, bool]] = field(default_factory=list)  # (movement, pending)
-    pledged: dict[PolicyScope, int] = field(default_factory=dict)  # encumbrances besides reservations
+    movements: list[Movement] = field(default_factory=list)
+    postings: list[Posting] = field(default_factory=list)  # in posting order
+    wallets: set[int] = field(default_factory=set)  # registered wallets; the ones booked to are added
 
-    def book(self, change: ProposedChange, *, pending: bool = False) -> None:
-        self.movements.append((replace(change, observed=False, approvals=()), pending))
+    def book(self, change: ProposedChange, *, pending: bool = False, approved_at: datetime | None = None) -> None:
+        """Book `change` as mined at `change.at`, or (`pending`) as approved at `approved_at`
+        (default `change.at`) and not yet mined: pending movements weigh on flows and encumber
+        their source, but hold nothing."""
+        change = replace(change, observed=False, approvals=())
+        self.movements.append(Movement(change, pending, approved_at or (change.at if pending else None)))
+        self.wallets.update(
+            wallet for wallet in (change.source_wallet_id, change.destination_wallet_id) if wallet is not None
+        )
+        if not pending:
+            self.postings.append(Posting(change.at, change.block_height, change, 1))
 
-    def _booked(self) -> list[ProposedChange]:
-        return [movement for movement, pending in self.movements if not pending]
+    def reorg(self, change: ProposedChange, *, at: datetime) -> None:
+        """The block of booked `change` left the chain at `at`: its posting is reversed and it
+        no longer counts as a flow. Book it again if it is mined again."""
+        change = replace(change, observed=False, approvals=())
+        movement = next(
+            movement
+            for movement in self.movements
+            if movement.change == change and not movement.pending and not movement.reorged
+        )
+        movement.reorged = True
+        self.postings.append(Posting(at, change.block_height, change, -1))
+
+    def _booked(self) -> list[Movement]:
+        return [movement for movement in self.movements if not movement.pending and not movement.reorged]
 
     def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
         total = 0
-        for movement in self._booked():
-            if height is not None and (movement.block_height is None or movement.block_height > height):
+        for posting in self.postings:
+            if at is not None and posting.at > at:
                 continue
-            if height is None and at is not None and movement.at > at:
+            if at is None and height is not None and (posting.block_height is None or posting.block_height > height):
                 continue
-            total += movement.holdings_delta_sats(scope)
+            total += posting.delta_sats(scope)
         return total
 
     def flow_sats(
@@ -46,16 +98,24 @@ class MemoryFacts:
         include_pending: bool = True,
         excluding_subject: tuple[str, str] | None = None,
     ) -> int:
-        return sum(
-            movement.amount_sats
-            for movement, pending in self.movements
-            # A pending movement has yet to move: it weighs on every window that reaches past its approval.
-            if (movement.at < until if pending else since <= movement.at < until)
-            and (include_pending or not pending)
-            and movement.direction_for(scope) == direction
-            and (categories is None or movement.category in categories)
-            and (excluding_subject is None or movement.subject != excluding_subject)
-        )
+        total = 0
+        for movement in self.movements:
+            change = movement.change
+            if (
+                movement.reorged
+                or change.direction_for(scope) != direction
+                or (categories is not None and change.category not in categories)
+                or (excluding_subject is not None and change.subject == excluding_subject)
+            ):
+                continue
+            if movement.pending:
+                # Yet to move: it weighs on every window that ends after its approval.
+                assert movement.approved_at is not None
+                counted = include_pending and movement.approved_at < until
+            else:
+                counted = since <= movement.moved_at < until
+            total += change.amount_sats if counted else 0
+        return total
 
     def exempt_inflows_sats(
         self,
@@ -67,32 +127,40 @@ class MemoryFacts:
         categories: Collection[str],
     ) -> int:
         return sum(
-            movement.amount_sats
+            movement.change.amount_sats
             for movement in self._booked()
-            if movement.direction_for(scope) == "inbound"
-            and movement.category in categories
-            and movement.at <= until
-            and (since is None or movement.at > since)
-            and (since_height is None or (movement.block_height or 0) > since_height)
+            if movement.change.direction_for(scope) == "inbound"
+            and movement.change.category in categories
+            and movement.change.at <= until
+            and (since is None or movement.change.at > since)
+            and (
+                since_height is None
+                or (movement.change.block_height is not None and movement.change.block_height > since_height)
+            )
         )
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
-        """Approved outflows hold amount and fee until they post; pledges add to that."""
-        reserved = sum(
-            movement.amount_sats + movement.fee_sats
-            for movement, pending in self.movements
-            if pending and movement.direction_for(scope) == "outbound"
+        # An approved outflow holds its amount and fee until the chain confirms it.
+        return sum(
+            movement.change.amount_sats + movement.change.fee_sats
+            for movement in self.movements
+            if movement.pending and movement.change.direction_for(scope) == "outbound"
         )
-        return reserved + self.pledged.get(scope, 0)
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
+        if wallet_id not in self.wallets:
+            raise ObjectDoesNotExist(f"wallet {wallet_id} does not exist")
         return self.holdings_sats(scope=PolicyScope("wallet", wallet_id), at=at)
 
     def holdings_changes(
         self, *, scope: PolicyScope, since: datetime, until: datetime
     ) -> list[tuple[datetime, int | None, int]]:
+        running = sum(posting.delta_sats(scope) for posting in self.postings if posting.at < since)
         changes = []
-        for movement in sorted(self._booked(), key=lambda movement: movement.at):
-            if since <= movement.at < until and movement.holdings_delta_sats(scope):
-                changes.append((movement.at, movement.block_height, self.holdings_sats(scope=scope, at=movement.at)))
+        # Stable: postings at one moment (one block) stay in posting order, each with its own total.
+        for posting in sorted(self.postings, key=lambda posting: posting.at):
+            delta = posting.delta_sats(scope)
+            if since <= posting.at < until and delta:
+                running += delta
+                changes.append((posting.at, posting.block_height, running))
         return changes

@@ -8,7 +8,7 @@ import pytest
 
 from policy.evaluation import evaluate_change
 from policy.types import PolicyScope, RuleLine
-from tests.policy.builders import BTC, COLD, HOT, PERIMETER, T0, TREASURY, at, inbound, internal, outbound, version
+from tests.policy.builders import BTC, COLD, HOT, T0, TREASURY, at, inbound, internal, outbound, version
 from tests.policy.memory_facts import MemoryFacts
 
 
@@ -241,20 +241,20 @@ class TestEncumbranceCap:
     rule = {"type": "encumbrance_cap", "params": {"max_sats": 30 * BTC}}
 
     def test_up_to_the_cap_everything_moves(self, facts):
-        facts.pledged[PERIMETER] = 30 * BTC
+        facts.book(outbound(30 * BTC - 2_000, when=at(hours=1)), pending=True)  # holds amount + fee
 
         line = first_line(self.rule, outbound(BTC), facts)
 
         assert (line.verdict, line.measured_sats, line.limit_sats) == ("allow", 30 * BTC, 30 * BTC)
 
     def test_over_the_cap_blocks_outflows_but_not_inflows(self, facts):
-        facts.pledged[PERIMETER] = 30 * BTC + 1
+        facts.book(outbound(30 * BTC - 1_999, when=at(hours=1)), pending=True)
 
         assert first_line(self.rule, outbound(BTC), facts).verdict == "deny"
         assert first_line(self.rule, inbound(BTC), facts).verdict == "allow"
 
     def test_observed_an_encumbrance_beyond_the_holdings_is_a_breach(self, facts):
-        facts.pledged[PERIMETER] = 20 * BTC
+        facts.book(outbound(20 * BTC - 2_000, when=at(hours=1)), pending=True)
         facts.book(outbound(85 * BTC - 2_000, when=at(hours=1)))
         observed = replace(inbound(0, when=at(hours=2)), observed=True)
 
