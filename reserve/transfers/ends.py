@@ -5,9 +5,7 @@ from __future__ import annotations
 from config.errors import ValidationFailed
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Counterparty, Wallet
-from reserve.transfers.models import (
-    TransferDirection,
-)
+from reserve.transfers.models import TransferDirection
 
 
 def transfer_ends_check(

@@ -115,6 +115,10 @@ class Transfer(models.Model):
             models.CheckConstraint(
                 condition=Q(fee_sats__gte=0, fee_sats__lte=MAX_SATS), name="reserve_transfer_fee_range"
             ),
+            # What leaves a wallet (amount and fee together) fits the supply too.
+            models.CheckConstraint(
+                condition=Q(amount_sats__lte=MAX_SATS - models.F("fee_sats")), name="reserve_transfer_total_range"
+            ),
             models.CheckConstraint(
                 condition=Q(direction__in=TransferDirection.values), name="reserve_transfer_direction_valid"
             ),

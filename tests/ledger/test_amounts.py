@@ -18,6 +18,7 @@ BOUNDED = {
     "ledger_pending_entry_amount_bounds": (-MAX_SATS, MAX_SATS),
     "reserve_transfer_amount_range": (None, MAX_SATS),
     "reserve_transfer_fee_range": (None, MAX_SATS),
+    "reserve_transfer_total_range": (None, MAX_SATS),  # amount <= MAX_SATS - fee
     "reserve_utxo_value_range": (None, MAX_SATS),
 }
 

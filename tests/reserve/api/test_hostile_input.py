@@ -81,3 +81,20 @@ def test_ordinary_btc_amounts_still_parse() -> None:
         MAX_SATS,
         250_000_000,
     ]
+
+
+def test_the_database_refuses_amount_and_fee_over_the_supply_by_itself(custody: Custody, users: dict[str, Any]) -> None:
+    from django.db import IntegrityError, transaction
+
+    # given a write that skips the services, as raw access would
+    with pytest.raises(IntegrityError, match="reserve_transfer_total_range"), transaction.atomic():
+        Transfer.objects.create(
+            direction="outbound",
+            category="return_to_victims",
+            amount_sats=MAX_SATS,
+            fee_sats=1,
+            source_wallet=custody.cold,
+            external_address="bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+            proposer=users["operator"],
+        )
+    assert not Transfer.objects.filter(amount_sats=MAX_SATS).exists()
