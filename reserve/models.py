@@ -1,5 +1,6 @@
 """Django loads an app's models from here; each model is defined in its subdomain's models.py."""
 
+from reserve.access.models import EnrolmentCode
 from reserve.api.models import ApiIdempotencyKey
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import (
@@ -51,6 +52,7 @@ __all__ = [
     "Discrepancy",
     "DiscrepancyKind",
     "DiscrepancyStatus",
+    "EnrolmentCode",
     "Network",
     "OutboxMessage",
     "PriceQuote",

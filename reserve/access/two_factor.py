@@ -2,7 +2,8 @@
 
 With settings.REQUIRE_TWO_FACTOR (on in production), operators, approvers, policy
 administrators and superusers reach the admin only once this session was verified with a
-confirmed TOTP device; without one they are sent to enrol first. Failed passwords are
+confirmed TOTP device; without one they are sent to enrol first, which takes a one-time code
+an administrator issued (access/enrolment.py), not the password alone. Failed passwords are
 throttled by django-axes; failed codes by the device's own throttling.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from base64 import b32encode
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -30,11 +33,16 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.widgets import UnfoldAdminTextInputWidget
 
+from reserve.access.enrolment import enrolment_code_redeem
+from reserve.access.models import EnrolmentCode
 from reserve.access.roles import APPROVER, OPERATOR, POLICY_ADMIN, user_roles
 
 PRIVILEGED_ROLES = frozenset({OPERATOR, APPROVER, POLICY_ADMIN})
 VERIFY_URL_NAME = "two_factor_verify"
 ENROL_URL_NAME = "two_factor_enrol"
+ENROLMENT_SESSION_KEY = "two_factor_enrolment_code"
+# How long after redeeming a code the session may confirm its device.
+ENROLMENT_WINDOW = timedelta(minutes=30)
 
 
 def two_factor_required(user: Any) -> bool:
@@ -44,13 +52,12 @@ def two_factor_required(user: Any) -> bool:
     return bool(user.is_superuser or user_roles(user) & PRIVILEGED_ROLES)
 
 
-def totp_enrolment_device(*, user: Any) -> TOTPDevice:
-    """The device being enrolled: the user's unconfirmed one, created on first use."""
+def totp_enrolment_start(*, user: Any) -> TOTPDevice:
+    """A fresh unconfirmed device (a new secret) for `user`, replacing any earlier unconfirmed one,
+    so a secret shown before a code was redeemed can never be confirmed."""
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
-        if device is None:
-            device = TOTPDevice.objects.create(user=user, name="Reserve Ledger admin", confirmed=False)
-    return device
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name="Reserve Ledger admin", confirmed=False)
 
 
 def totp_device_matching(*, user: Any, token: str, enrolling: bool = False) -> TOTPDevice | None:
@@ -144,15 +151,56 @@ def _qr_svg(uri: str) -> str:
     return mark_safe(svg)  # noqa: S308 - segno's own markup; the URI is encoded as modules, not text
 
 
+class EnrolmentCodeForm(forms.Form):
+    enrolment_code = forms.CharField(
+        label="Enrolment code from your account administrator",
+        max_length=32,
+        widget=UnfoldAdminTextInputWidget(attrs={"autocomplete": "off"}),
+    )
+
+
+def _enrolment_in_progress(request: HttpRequest) -> TOTPDevice | None:
+    """The device this session may confirm: only after this session redeemed an enrolment code,
+    within ENROLMENT_WINDOW of redeeming it."""
+    code_id = request.session.get(ENROLMENT_SESSION_KEY)
+    if code_id is None:
+        return None
+    user: Any = request.user
+    redeemed = EnrolmentCode.objects.filter(
+        pk=code_id, user=user, used_at__gt=timezone.now() - ENROLMENT_WINDOW
+    ).exists()
+    if not redeemed:
+        request.session.pop(ENROLMENT_SESSION_KEY, None)
+        return None
+    return TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("-pk").first()
+
+
 @never_cache
 @login_required(login_url="admin:login")
 def enrol_view(request: HttpRequest) -> HttpResponse:
+    """Step one asks for the enrolment code an administrator issued; only a session that
+    redeemed one is shown a secret (step two) and may confirm it."""
     if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
         return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
-    device = totp_enrolment_device(user=request.user)
+    device = _enrolment_in_progress(request)
+    if device is None:
+        code_form = EnrolmentCodeForm(request.POST or None)
+        if request.method == "POST" and code_form.is_valid():
+            redeemed = enrolment_code_redeem(user=request.user, code=code_form.cleaned_data["enrolment_code"])
+            if redeemed is not None:
+                totp_enrolment_start(user=request.user)
+                request.session[ENROLMENT_SESSION_KEY] = redeemed.pk
+                return redirect(f"{reverse(ENROL_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+            code_form.add_error(
+                "enrolment_code",
+                "This enrolment code is wrong, used or expired; ask an account administrator for a new one.",
+            )
+        context = {"form": code_form, "title": "Set up two-factor login"}
+        return _page(request, "reserve/two_factor/enrol.html", context)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if totp_verify(request=request, token=form.cleaned_data["token"], enrolling=True):
+            request.session.pop(ENROLMENT_SESSION_KEY, None)
             return redirect(_next_url(request))
         form.add_error("token", "This code does not match the secret above; check the app's clock and try again.")
     context = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
@@ -15,6 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from config.errors import ApplicationError
+from reserve.access.enrolment import ISSUE_PERMISSION, enrolment_code_issue
 from reserve.access.roles import ROLES
 from reserve.access.services import account_change_record, account_snapshot
 
@@ -29,6 +31,7 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     change_password_form = AdminPasswordChangeForm
     list_display = ("username", "email", "roles", "two_factor", "is_staff", "is_active", "last_login")
     list_filter = ("groups", "is_staff", "is_active", "is_superuser")
+    actions = ("issue_enrolment_code",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
@@ -38,6 +41,22 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         super().save_related(request, form, formsets, change)
         before = account_snapshot(form.initial) if change else None
         account_change_record(actor=request.user, user=form.instance, before=before)
+
+    @admin.action(description="Issue a one-time two-factor enrolment code", permissions=["issue_enrolment_code"])
+    def issue_enrolment_code(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """Each code is shown once, here, for the administrator to hand over in person."""
+        for user in queryset.order_by("username"):
+            try:
+                code = enrolment_code_issue(actor=request.user, user=user)
+            except ApplicationError as error:
+                self.message_user(request, f"{user.get_username()}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Enrolment code for {user.get_username()} (valid 24 h, once): {code}", messages.WARNING
+                )
+
+    def has_issue_enrolment_code_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ISSUE_PERMISSION)
 
     @admin.display(description="roles")
     def roles(self, user: User) -> str:

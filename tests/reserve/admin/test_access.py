@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from reserve.access.enrolment import enrolment_code_issue
 from reserve.audit.models import AuditEvent
 from tests.reserve.admin.conftest import make_user
 from tests.users import PASSWORD
@@ -57,14 +58,22 @@ def test_a_privileged_user_passes_only_after_verifying_a_totp_code(
 
 
 @override_settings(REQUIRE_TWO_FACTOR=True)
-def test_without_a_device_the_user_enrols_first(operator: Any, signed_in: Callable[[Any], Client]) -> None:
-    # given
+def test_without_a_device_the_user_enrols_first_with_an_issued_code(
+    operator: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: an account administrator issued a code and handed it over
+    issued = enrolment_code_issue(actor=None, user=operator)
     client = signed_in(operator)
     # when
     blocked = client.get(reverse("admin:index"))
-    enrolment = client.get(blocked["Location"])
-    # then
+    asked = client.get(blocked["Location"])
+    # then: asked for the code, shown no secret yet
     assert blocked["Location"].startswith(reverse("two_factor_enrol"))
+    assert "enrolment_code" in asked.content.decode() and "secret" not in asked.context
+    # when
+    redeemed = client.post(reverse("two_factor_enrol"), {"enrolment_code": issued.lower().replace("-", " ")})
+    enrolment = client.get(redeemed["Location"])
+    # then
     device = TOTPDevice.objects.get(user=operator, confirmed=False)
     page = enrolment.content.decode()
     assert "otpauth://totp/Reserve%20Ledger%3Aolga?secret=" in page
