@@ -23,6 +23,13 @@ class ApplicationError(Exception):
     def for_field(cls, field: str, message: str) -> ApplicationError:
         return cls(f"{field}: {message}", fields={field: [message]})
 
+    def settle(self) -> None:
+        """Write what must outlive the refused work (e.g. the record of a policy refusal).
+
+        A face that catches the error calls this once the refused work has rolled back and its
+        own transaction is one that will commit (the API's exception handler, an admin form
+        that shows the error). Nothing by default; idempotent."""
+
 
 class ValidationFailed(ApplicationError):
     code = "invalid"

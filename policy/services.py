@@ -45,7 +45,7 @@ __all__ = [
     "policy_detect",
     "policy_enforce",
     "policy_evaluate",
-    "policy_posting_transaction",
+    "policy_gated_transaction",
     "policy_propose_retirement",
     "policy_quorum",
     "policy_record_denial",
@@ -241,36 +241,48 @@ def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> 
     order), so concurrent postings against one cap are judged one after the other, each
     seeing the ones before.
 
-    At "posting" anything but `allow` raises `PolicyDenied` without writing: the caller's
-    transaction rolls back, and the evaluation is recorded after it by
-    `policy_record_denial` (use `policy_posting_transaction()` as the posting's atomic block
-    and that happens by itself).
+    A refusal raises `PolicyDenied` without writing: at "posting" anything but `allow`, at
+    "proposal" and "approval" a `deny` (a proposal the policy denies is refused, not queued).
+    The caller's transaction rolls back and the evaluation is recorded after it (use
+    `policy_gated_transaction()` as the transition's atomic block and that happens by itself).
     """
     decision, evaluation = _enforce(change=change, facts=facts, gate=gate)
-    if gate == "posting" and decision.outcome != "allow":
+    refused = decision.outcome != "allow" if gate == "posting" else decision.outcome == "deny"
+    if refused and gate != "observed":
         raise PolicyDenied(decision=decision, evaluation=evaluation)
     evaluation.save()
     return decision
 
 
 def policy_record_denial(*, denied: PolicyDenied) -> PolicyEvaluation:
-    """Store the evaluation of a refused posting, once its transaction has rolled back."""
+    """Store the evaluation of a refused transition, once its transaction has rolled back
+    (again if a savepoint that stored it rolled back later; never twice)."""
     record = denied.evaluation
+    if record.pk is not None and not PolicyEvaluation.objects.filter(pk=record.pk).exists():
+        record.pk = None
+        record._state.adding = True
     if record.pk is None:
         record.save()
     return record
 
 
+def _outermost() -> bool:
+    """No transaction of the application's is open (a test case's own wrapping does not count)."""
+    return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
 @contextmanager
-def policy_posting_transaction() -> Iterator[None]:
-    """`transaction.atomic()` for a posting gated by `policy_enforce(gate="posting")`: if the
-    policy refuses, the posting rolls back and the evaluation is then stored. Use it as the
-    outermost transaction, or the outer one's rollback takes the record with it."""
+def policy_gated_transaction() -> Iterator[None]:
+    """`transaction.atomic()` for a transition gated by `policy_enforce`: if the policy refuses,
+    the work rolls back and, when this was the outermost transaction, the evaluation is then
+    stored. Inside another transaction the record travels with the `PolicyDenied` to whoever
+    ends that transaction (`PolicyDenied.settle()`), since a rollback there would take it along."""
     try:
         with transaction.atomic():
             yield
     except PolicyDenied as denied:
-        policy_record_denial(denied=denied)
+        if _outermost():
+            policy_record_denial(denied=denied)
         raise
 
 

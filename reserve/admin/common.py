@@ -166,7 +166,10 @@ def admin_page(
 
 
 def refuse(error: ApplicationError) -> None:
-    """A service's permission refusal is the admin's 403; other errors are shown on the page."""
+    """A service's permission refusal is the admin's 403; other errors are shown on the page.
+    Either way what must outlive the refused work (a policy refusal's record) is written first.
+    Every admin page that catches a service's error calls this."""
+    error.settle()
     if isinstance(error, ServicePermissionDenied):
         raise DjangoPermissionDenied(error.message) from error
 

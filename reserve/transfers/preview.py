@@ -1,5 +1,6 @@
 """The policy preview of a transfer, the one dry run behind the admin's proposal form, the API's
-`/policy/dry-run/` and the stored transfer's "policy now": judged, never stored, never locked."""
+`/policy/dry-run/` and the stored transfer's "policy now": judged, never stored, never locked.
+It also says whether the source wallet can pay (transfers/funds.py), as the proposal will."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from policy.types import Decision
 from reserve.compliance.changes import transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.transfers.drafts import transfer_build
+from reserve.transfers.funds import with_funds_line
 from reserve.transfers.models import Transfer
 
 
@@ -19,12 +21,14 @@ def transfer_policy_preview(
     *, transfer: Transfer, at: datetime | None = None, version: PolicyVersion | None = None
 ) -> Decision:
     """What the policies in force at `at` (the transfer's own time, else now), or one given version
-    such as a draft, would decide on this transfer, saved or not."""
-    return policy_evaluate(
+    such as a draft, would decide on this transfer, saved or not; a wallet that cannot pay it
+    adds a denying `available_balance` line."""
+    decision = policy_evaluate(
         change=transfer_change(transfer, at=at),
         facts=ReservePolicyFacts(),
         versions=[version] if version is not None else None,
     )
+    return with_funds_line(decision, transfer)
 
 
 def transfer_dry_run(

@@ -26,7 +26,7 @@ from ledger.services import (
     post_transaction,
     reverse_transaction,
 )
-from policy.services import policy_detect, policy_enforce, policy_posting_transaction
+from policy.services import policy_detect, policy_enforce, policy_gated_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
 from reserve.common.amounts import check_sats
@@ -38,6 +38,7 @@ from reserve.pricing.selectors import value_sats_at
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.drafts import DRAFT_FIELDS, transfer_build
 from reserve.transfers.ends import transfer_ends_check
+from reserve.transfers.funds import transfer_funds_check
 from reserve.transfers.lifecycle import transition_check
 from reserve.transfers.models import (
     Approval,
@@ -128,11 +129,14 @@ def _replay(*, idempotency_key: str, digest: str) -> Transfer | None:
 
 def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
     """draft -> pending_approval; the policy is judged at the "proposal" gate and its decision
-    (with the quorum it asks for) is stored on the transfer."""
+    (with the quorum it asks for) is stored on the transfer. A proposal the policy denies is
+    refused (PolicyDenied; the stored evaluation says why), and so is one its wallet cannot pay:
+    either would wait for approvals it can never use."""
     require_permission(actor, "propose_transfer", action="propose a transfer")
-    with transaction.atomic():
+    with policy_gated_transaction():
         locked = _lock(transfer)
         transition_check(locked, "propose", actor=actor)
+        transfer_funds_check(locked)
         before = snapshot(locked)
         decision = policy_enforce(change=transfer_change(locked), facts=ReservePolicyFacts(), gate="proposal")
         locked.policy_preview = decision_json(decision)
@@ -158,9 +162,10 @@ def _reserve(transfer: Transfer, *, actor: Any) -> None:
 def transfer_approve(*, transfer: Transfer, actor: Any, comment: str = "") -> Transfer:
     """Record an approval (never by the proposer, once per approver). At the quorum the
     policy allows ("approval" gate), the transfer becomes approved and, if money leaves a
-    wallet, amount + fee are reserved in the ledger."""
+    wallet, amount + fee are reserved in the ledger. A policy that now denies it refuses the
+    approval (PolicyDenied, evaluation stored), as does a wallet that can no longer pay it."""
     require_permission(actor, "approve_transfer", action="approve a transfer")
-    with transaction.atomic():
+    with policy_gated_transaction():
         locked = _lock(transfer)
         transition_check(locked, "approve", actor=actor)
         before = snapshot(locked)
@@ -173,6 +178,7 @@ def transfer_approve(*, transfer: Transfer, actor: Any, comment: str = "") -> Tr
         locked.required_role = decision.required_role
         locked.policy_preview = decision_json(decision)
         if decision.outcome == "allow":
+            transfer_funds_check(locked)
             locked.status = TransferStatus.APPROVED
             locked.approved_at = timezone.now()
             if locked.direction != TransferDirection.INBOUND:
@@ -293,7 +299,7 @@ def transfer_confirm(
     )
     if fee_sats is not None:
         check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
-    with policy_posting_transaction():
+    with policy_gated_transaction():
         locked = _lock(transfer)
         if (
             locked.status in (TransferStatus.CONFIRMED, TransferStatus.FINAL)
@@ -488,8 +494,9 @@ def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields:
     """Draft the transfer and propose it (the policy judges it at the proposal gate), or do nothing.
 
     `fields` are `transfer_create`'s keyword arguments. With a key (one per proposal form), a
-    repeated submit, such as a double click, returns the transfer the first one proposed."""
-    with transaction.atomic():
+    repeated submit, such as a double click, returns the transfer the first one proposed. A refused
+    proposal keeps nothing but the policy's evaluation (see `transfer_propose`)."""
+    with policy_gated_transaction():
         draft = transfer_create(actor=actor, idempotency_key=idempotency_key, **fields)
         if draft.status != TransferStatus.DRAFT:
             return draft

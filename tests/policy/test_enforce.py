@@ -21,7 +21,7 @@ from policy.services import (
     policy_breach_resolve,
     policy_detect,
     policy_enforce,
-    policy_posting_transaction,
+    policy_gated_transaction,
     policy_record_denial,
 )
 from policy.types import PolicyScope
@@ -163,7 +163,7 @@ class TestInTransactions:
         active_policy(CAP_105)
         operator = make_user("otto")
 
-        with pytest.raises(PolicyDenied), policy_posting_transaction():
+        with pytest.raises(PolicyDenied), policy_gated_transaction():
             make_user("written-by-the-posting")
             policy_enforce(change=transfer(9, 6 * BTC), facts=hundred_btc, gate="posting")
 
@@ -234,7 +234,7 @@ def test_sixteen_concurrent_postings_against_room_for_five_post_five(active_poli
     def post(number: int) -> str:
         try:
             start.wait()
-            with policy_posting_transaction():
+            with policy_gated_transaction():
                 policy_enforce(change=transfer(number), facts=postings_table, gate="posting")
                 time.sleep(0.02)  # widen the window between the check and the write
                 with connection.cursor() as cursor:

@@ -115,12 +115,13 @@ def test_us_no_sale_whatever_the_approvals(us_reserve, us_facts):
     )
 
     # when it is proposed and then posted
-    with transaction.atomic():
-        proposal = policy_enforce(change=sale, facts=us_facts, gate="proposal")
+    with pytest.raises(PolicyDenied) as refused, transaction.atomic():
+        policy_enforce(change=sale, facts=us_facts, gate="proposal")
     with pytest.raises(PolicyDenied) as denied, transaction.atomic():
         policy_enforce(change=sale, facts=us_facts, gate="posting")
 
-    # then both gates deny it, and the quorum being met changes nothing
+    # then both gates refuse it, and the quorum being met changes nothing
+    proposal = refused.value.decision
     assert proposal.outcome == denied.value.decision.outcome == "deny"
     assert proposal.approvals_counted == 5
     assert "A sale may not leave the perimeter" in proposal.lines[0].reason
@@ -150,8 +151,9 @@ def test_us_large_returns_need_the_higher_tier_and_a_reference(us_reserve, us_fa
     unreferenced = approved_by(outbound(50 * BTC, when=at(days=1)), 2, 3)
 
     assert policy_quorum(change=large, facts=us_facts) == (3, "approver")
-    with transaction.atomic():
-        decision = policy_enforce(change=unreferenced, facts=us_facts, gate="approval")
+    with pytest.raises(PolicyDenied) as refused, transaction.atomic():
+        policy_enforce(change=unreferenced, facts=us_facts, gate="approval")
+    decision = refused.value.decision
     assert decision.outcome == "deny"
     assert "must cite its legal reference" in decision.lines[0].reason
 

@@ -323,7 +323,7 @@ def test_reject_and_cancel_release_what_they_hold(
     assert balance(cold_wallet) == 10_000_000
 
 
-def test_an_outflow_beyond_the_available_balance_cannot_be_approved(
+def test_an_outflow_beyond_the_available_balance_cannot_be_proposed(
     operator: Any, approver: Any, approver2: Any, cold_wallet: Wallet
 ) -> None:
     fund(cold_wallet, 1_000, operator, approver, approver2)
@@ -336,12 +336,10 @@ def test_an_outflow_beyond_the_available_balance_cannot_be_approved(
         source_wallet=cold_wallet,
         external_address=REGTEST_EXTERNAL,
     )
-    transfer_propose(transfer=transfer, actor=operator)
-    transfer_approve(transfer=transfer, actor=approver)
-    with pytest.raises(Conflict):
-        transfer_approve(transfer=transfer, actor=approver2)
-    assert Transfer.objects.get(pk=transfer.pk).status == "pending_approval"
-    assert Approval.objects.filter(transfer=transfer).count() == 1
+    with pytest.raises(Conflict, match=r"Wallet cold-01 has 0\.00001000 BTC available"):
+        transfer_propose(transfer=transfer, actor=operator)
+    assert Transfer.objects.get(pk=transfer.pk).status == "draft"
+    assert Approval.objects.filter(transfer=transfer).count() == 0
 
 
 @pytest.mark.parametrize(

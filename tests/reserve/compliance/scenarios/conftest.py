@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from policy.models import PolicyVersion
+from policy.errors import PolicyDenied
+from policy.models import PolicyEvaluation, PolicyVersion
 from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.custody.models import Agency, Wallet
@@ -94,8 +95,24 @@ def import_holdings(people: People, lines: list[tuple[datetime, Wallet, int, int
 
 
 def propose(people: People, **fields: Any) -> Transfer:
+    """Draft and propose. A proposal the policy denies is refused: it stays a draft, and the
+    stored evaluation (`last_evaluation`) says why."""
     transfer = transfer_create(actor=people.operator, **fields)
-    return transfer_propose(transfer=transfer, actor=people.operator)
+    try:
+        return transfer_propose(transfer=transfer, actor=people.operator)
+    except PolicyDenied:
+        return Transfer.objects.get(pk=transfer.pk)
+
+
+def last_evaluation(transfer: Transfer) -> PolicyEvaluation:
+    """The policy's last stored judgement of the transfer, at whichever gate."""
+    found = (
+        PolicyEvaluation.objects.filter(subject_type="reserve.transfer", subject_id=str(transfer.pk))
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    assert found is not None, f"transfer #{transfer.pk} was never judged"
+    return found
 
 
 def approve(people: People, transfer: Transfer, count: int = 2) -> Transfer:
@@ -117,9 +134,8 @@ def confirm(transfer: Transfer, *, label: str, height: int, at: datetime, **extr
 
 
 def preview_outcome(transfer: Transfer) -> str:
-    """The decision stored on the transfer by its last gate (proposal or approval)."""
-    assert transfer.policy_preview is not None
-    return str(transfer.policy_preview["outcome"])
+    """The outcome of the transfer's last gate (proposal or approval), as stored."""
+    return str(last_evaluation(transfer).outcome)
 
 
 @dataclass

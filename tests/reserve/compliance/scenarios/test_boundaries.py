@@ -15,7 +15,7 @@ from policy.types import PolicyScope
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer
-from reserve.transfers.services import transfer_approve
+from reserve.transfers.services import transfer_approve, transfer_propose
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
     Clock,
@@ -24,6 +24,7 @@ from tests.reserve.compliance.scenarios.conftest import (
     approve,
     confirm,
     import_holdings,
+    last_evaluation,
     preview_outcome,
     propose,
 )
@@ -48,8 +49,8 @@ def outflow(people: People, wallet: Wallet, sats: int) -> Transfer:
 
 
 def preview(transfer: Transfer, rule_type: str) -> dict:
-    assert transfer.policy_preview is not None
-    (line,) = [line for line in transfer.policy_preview["lines"] if line["rule_type"] == rule_type]
+    """The line of `rule_type` in the transfer's last stored evaluation."""
+    (line,) = [line for line in last_evaluation(transfer).lines if line["rule_type"] == rule_type]
     return line
 
 
@@ -95,8 +96,11 @@ def test_velocity_window_boundary(
         expected,
         BTC,
     )
-    approved = approve(people, later)
-    assert approved.status == ("pending_approval" if earlier_counts else "approved")
+    # ...and a denied proposal is refused, not queued
+    if earlier_counts:
+        assert later.status == "draft"
+    else:
+        assert approve(people, later).status == "approved"
 
 
 @pytest.mark.django_db
@@ -120,13 +124,14 @@ def test_velocity_counts_a_posting_stamped_ahead_of_the_clock(people: People, fu
     velocity_policy(people, clock)
     earlier = approve(people, outflow(people, funded, 60_000_000))
     confirm(earlier, label="ahead", height=600_100, at=clock.now + timedelta(minutes=10))
-    # when: 0.6 BTC more is proposed a minute later, and approved by two
+    # when: 0.6 BTC more is proposed a minute later
     clock.set(clock.now + timedelta(minutes=1))
-    later = approve(people, outflow(people, funded, 60_000_000))
-    # then: the posted outflow counts although its block time is still ahead of the clock
+    later = outflow(people, funded, 60_000_000)
+    # then: the posted outflow counts although its block time is still ahead of the clock, and
+    # the proposal is refused
     line = preview(later, "velocity_limit")
     assert (line["verdict"], line["measured_sats"]) == ("deny", 120_000_000)
-    assert later.status == "pending_approval"
+    assert later.status == "draft"
 
 
 @pytest.mark.django_db
@@ -206,18 +211,20 @@ def test_allowlist_cool_off_boundary(
     line = preview(early, "destination_allowlist")
     assert line["verdict"] == on_violation
     assert f"its cool-off ends at {(listed_at + timedelta(seconds=DAY)).isoformat()}" in line["reason"]
-    early = transfer_approve(transfer=early, actor=people.approvers[0])
-    assert early.status == "pending_approval"
     if approvals_within_cool_off:
+        early = transfer_approve(transfer=early, actor=people.approvers[0])
+        assert early.status == "pending_approval"
         # extra approvals buy the exception: 2 + 1 needed
         assert early.required_approvals == approvals_within_cool_off
         early = approve_rest(people, early, upto=approvals_within_cool_off)
         assert early.status == "approved"
         return
-    # when: the second approval comes exactly cool_off_seconds after the listing
+    # a denied proposal is refused: it stays a draft
+    assert early.status == "draft"
+    # when: proposed again exactly cool_off_seconds after the listing, and approved
     clock.set(listed_at + timedelta(seconds=DAY))
-    early = transfer_approve(transfer=early, actor=people.approvers[1])
-    # then: the approval gate finds the destination usable and the default quorum is met
+    early = approve(people, transfer_propose(transfer=early, actor=people.operator))
+    # then: the gates find the destination usable and the default quorum is met
     assert early.status == "approved"
     assert preview(early, "destination_allowlist")["verdict"] == "allow"
     on_time = outflow(people, funded, BTC)
@@ -259,9 +266,10 @@ def test_policy_version_switch_at_its_effective_time(people: People, funded: Wal
     stored = PolicyEvaluation.objects.get(subject_id=str(before.pk), gate="proposal")
     assert [entry["version"] for entry in stored.versions] == [1]
     # when: the same amount is proposed at the switch, and the first one is approved then
+    assert before.status == "draft"  # refused, not queued
     clock.set(switch_at)
     after = outflow(people, funded, 150_000_000)
-    before = approve(people, before)
+    before = approve(people, transfer_propose(transfer=before, actor=people.operator))
     # then: version 2 judges both and allows them
     line = preview(after, "transfer_limit")
     assert (line["verdict"], line["policy_version"], line["limit_sats"]) == ("allow", 2, 2 * BTC)

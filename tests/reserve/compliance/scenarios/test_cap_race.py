@@ -164,8 +164,9 @@ def test_eight_approvals_fill_a_velocity_limit_with_room_for_three(people: Peopl
     closer = people.approvers[1]
     # when: the quorum-reaching approvals race
     results = all_at_once([partial(transfer_approve, transfer=transfer, actor=closer) for transfer in returns])
-    # then: each approval saw the reservations committed before it; three fit, five wait
-    assert all(isinstance(result, Transfer) for result in results), results
+    # then: each approval saw the reservations committed before it; three fit, five are refused
+    # (the policy now denies them) and stay pending, each refusal on record
+    assert sorted(type(result).__name__ for result in results) == ["PolicyDenied"] * 5 + ["Transfer"] * 3, results
     statuses = sorted(Transfer.objects.filter(category="return_to_victims").values_list("status", flat=True))
     assert statuses == ["approved"] * 3 + ["pending_approval"] * 5
     assert PendingTransaction.objects.filter(status="open").count() == 3

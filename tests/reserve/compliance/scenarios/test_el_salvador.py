@@ -31,6 +31,9 @@ from tests.reserve.compliance.scenarios.conftest import (
     preview_outcome,
     propose,
 )
+from tests.reserve.compliance.scenarios.conftest import (
+    last_evaluation as latest_evaluation,
+)
 from tests.reserve.conftest import fake_hash
 
 FEE_SATS = 20_000  # 0.0002 BTC
@@ -71,8 +74,8 @@ def last_evaluation(transfer: Transfer, gate: str) -> PolicyEvaluation:
 
 
 def preview_line(transfer: Transfer, rule_type: str = "no_net_accumulation") -> dict:
-    assert transfer.policy_preview is not None
-    (line,) = [line for line in transfer.policy_preview["lines"] if line["rule_type"] == rule_type]
+    """The line of `rule_type` in the transfer's last stored evaluation."""
+    (line,) = [line for line in latest_evaluation(transfer).lines if line["rule_type"] == rule_type]
     return line
 
 
@@ -208,16 +211,14 @@ def test_el_salvador_ceiling_end_to_end(people: People, cold: Wallet, vault: Wal
         destination_wallet=cold,
         provenance_reference="Purchase contract 8",
     )
-    # then: denied at the preview and at each approval; it never becomes approved
+    # then: refused at the proposal (it stays a draft, never queued for approvals), the stored
+    # evaluation saying why
     line = preview_line(purchase)
     assert (line["verdict"], line["measured_sats"], line["limit_sats"]) == ("deny", 6_001 * BTC - FEE_SATS, 6_000 * BTC)
     assert preview_outcome(purchase) == "deny"
-    purchase = approve(people, purchase)
-    assert purchase.status == "pending_approval"
-    assert purchase.pending is None
-    assert list(
-        PolicyEvaluation.objects.filter(subject_id=str(purchase.pk), gate="approval").values_list("outcome", flat=True)
-    ) == ["deny", "deny"]
+    assert (purchase.status, purchase.pending) == ("draft", None)
+    assert last_evaluation(purchase, "proposal").outcome == "deny"
+    assert not PolicyEvaluation.objects.filter(subject_id=str(purchase.pk), gate="approval").exists()
 
     # when: a forfeiture is proposed without its order, and another with it
     unreferenced = propose(

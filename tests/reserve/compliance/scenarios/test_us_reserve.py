@@ -23,6 +23,7 @@ from reserve.transfers.services import (
     transfer_approve,
     transfer_mark_broadcast,
     transfer_mark_reorged,
+    transfer_propose,
     transfer_record_observed,
 )
 from tests.reserve.compliance.scenarios.conftest import (
@@ -32,6 +33,7 @@ from tests.reserve.compliance.scenarios.conftest import (
     approve,
     confirm,
     import_holdings,
+    last_evaluation,
     preview_outcome,
     propose,
 )
@@ -73,8 +75,8 @@ def outflow(people: People, wallet: Wallet, *, category: str, sats: int, referen
 
 
 def line(transfer: Transfer, rule_type: str) -> dict[str, Any]:
-    assert transfer.policy_preview is not None
-    (found,) = [line for line in transfer.policy_preview["lines"] if line["rule_type"] == rule_type]
+    """The line of `rule_type` in the transfer's last stored evaluation."""
+    (found,) = [line for line in last_evaluation(transfer).lines if line["rule_type"] == rule_type]
     return found
 
 
@@ -82,19 +84,22 @@ def line(transfer: Transfer, rule_type: str) -> dict[str, Any]:
 def test_a_sale_is_denied_whatever_the_approvals(people: People, reserve_books: None, cold: Wallet) -> None:
     # given: a sale of 50 BTC proposed by the operator
     sale = outflow(people, cold, category="sale", sats=50 * BTC, reference=COURT_ORDER)
+    # then: refused at the proposal, the stored evaluation saying why; it stays a draft
     assert preview_outcome(sale) == "deny"
     assert line(sale, "no_disposal")["reason"].startswith("A sale may not leave the perimeter")
-    assert sale.required_approvals == 3
-    # when: all three approvers approve it
-    sale = approve(people, sale, count=3)
-    # then: every approval is judged and denied; it is never approved, nothing is reserved
-    assert sale.status == "pending_approval"
+    assert (sale.status, sale.pending) == ("draft", None)
+    # when: the approvers try to approve it anyway
+    for approver in people.approvers[:3]:
+        with pytest.raises(Conflict, match="it is draft, expected pending_approval"):
+            transfer_approve(transfer=sale, actor=approver)
+    # ...and the operator proposes it again
+    with pytest.raises(PolicyDenied):
+        transfer_propose(transfer=sale, actor=people.operator)
+    # then: nothing approved, nothing reserved, every refusal on record
+    assert not sale.approvals.exists()
     assert list(
-        PolicyEvaluation.objects.filter(subject_id=str(sale.pk), gate="approval")
-        .order_by("pk")
-        .values_list("outcome", "approvals_counted")
-    ) == [("deny", 1), ("deny", 2), ("deny", 3)]
-    assert sale.pending is None
+        PolicyEvaluation.objects.filter(subject_id=str(sale.pk)).order_by("pk").values_list("gate", "outcome")
+    ) == [("proposal", "deny"), ("proposal", "deny")]
     assert account_available_balance(account=cold.ledger_account) == 200 * BTC
     # and it cannot be pushed on towards the chain
     with pytest.raises(Conflict):
