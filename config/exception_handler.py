@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import ApplicationError
+from config.unavailable import RETRY_AFTER_SECONDS, close_broken_connections, database_unavailable, error_body
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -44,6 +45,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, ApplicationError):
         exc.settle()
         return Response(_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if database_unavailable(exc):
+        close_broken_connections()
+        return Response(error_body(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(_body("invalid", "; ".join(exc.messages), fields), status=status.HTTP_400_BAD_REQUEST)

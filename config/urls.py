@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
 
+# A database outage is a 503 with Retry-After, wherever it surfaces (config/unavailable.py).
+handler500 = "config.unavailable.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Before the admin's own URLs: its catch-all would take them.

@@ -112,6 +112,9 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A persistent connection is checked before each request reuses it (a restarted server is then
+# met by a reconnect, not an error).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_reserve_ledger")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
