@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.limits.QueryParameterLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +65,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# More query parameters than any endpoint takes: refused with a 400 before anything parses them.
+MAX_QUERY_PARAMETERS = env.int("MAX_QUERY_PARAMETERS", default=100)
 # How many proxies in front of the service append to X-Forwarded-For (0: trust only the peer address).
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 # Failed-login throttling: 5 failures for one username (from anywhere), or from one address (for

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
@@ -35,14 +36,58 @@ class TimeField(serializers.DateTimeField):
         return parsed
 
 
+# Context of a StrictInputSerializer that reads the query string (all text) instead of a JSON body.
+FROM_QUERY_STRING = "from_query_string"
+QUERY_STRING = {FROM_QUERY_STRING: True}
+NOT_AN_INTEGER = "must be a JSON integer (a number without quotes, decimals or exponent)"
+
+
+def _is_json_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _takes_integers(field: serializers.Field) -> bool:
+    """An integer field, or a reference to a model whose primary key is an integer."""
+    if isinstance(field, serializers.PrimaryKeyRelatedField):
+        queryset = field.get_queryset()
+        return queryset is not None and isinstance(queryset.model._meta.pk, models.IntegerField)
+    return isinstance(field, serializers.IntegerField)
+
+
+def _integer_problem(field: serializers.Field, value: Any) -> str | None:
+    """Why `value` is not what an integer field (a count, satoshis, an id) takes from JSON, or None.
+
+    DRF would read "12", 12.0 and true as 12 and 1; money and ids are taken only as integers."""
+    if value is None:
+        return None  # allow_null is the field's own business
+    if isinstance(field, serializers.ManyRelatedField):
+        if not _takes_integers(field.child_relation) or not isinstance(value, list):
+            return None
+        return None if all(_is_json_integer(item) for item in value) else f"each id {NOT_AN_INTEGER}"
+    return NOT_AN_INTEGER if _takes_integers(field) and not _is_json_integer(value) else None
+
+
 class StrictInputSerializer(serializers.Serializer):
-    """Input that refuses fields it does not know, naming them (a typo must not pass silently)."""
+    """Input that refuses fields it does not know, naming them (a typo must not pass silently),
+    and takes satoshis, counts and ids only as JSON integers."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["is not a field of this request"] for name in unknown})
+            # A JSON body carries types; a query string is all text, parsed by each field.
+            problems = (
+                {}
+                if self.context.get(FROM_QUERY_STRING)
+                else {
+                    name: [problem]
+                    for name, field in self.fields.items()
+                    if name in data and not field.read_only and (problem := _integer_problem(field, data[name]))
+                }
+            )
+            if problems:
+                raise serializers.ValidationError(problems)
         return super().to_internal_value(data)
 
 

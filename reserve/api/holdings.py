@@ -9,7 +9,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.api.base import FORMAT_PARAMETER, BtcField, CsvMixin, StrictInputSerializer, TimeField, csv_responses
+from reserve.api.base import (
+    FORMAT_PARAMETER,
+    QUERY_STRING,
+    BtcField,
+    CsvMixin,
+    StrictInputSerializer,
+    TimeField,
+    csv_responses,
+)
 from reserve.custody.models import Agency, Wallet
 from reserve.reports.holdings import GROUPS, holdings_report
 from reserve.transfers.models import TransferCategory
@@ -84,7 +92,7 @@ class HoldingsApi(CsvMixin, APIView):
     def get(self, request: Request) -> Response:
         """Holdings in sats and BTC, per wallet, agency, category or provenance, with the fiat value at
         the quote in force, stated at a time (`as_of`) or block (`height`) and that block's hash."""
-        query = self.HoldingsFilterSerializer(data=request.query_params.dict())
+        query = self.HoldingsFilterSerializer(data=request.query_params.dict(), context=QUERY_STRING)
         query.is_valid(raise_exception=True)
         filters = query.validated_data
         wallets = Wallet.objects.all()

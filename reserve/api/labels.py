@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.api.base import READ_ERRORS, ApiMixin, StrictInputSerializer
+from reserve.api.base import QUERY_STRING, READ_ERRORS, ApiMixin, StrictInputSerializer
 from reserve.api.renderers import JSONLinesRenderer
 from reserve.custody.models import Agency, Wallet
 from reserve.reports.labels import labels_export
@@ -51,7 +51,7 @@ class LabelsApi(ApiMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         """BIP-329 labels (types xpub, addr, tx, output) for every wallet, or one wallet or agency."""
-        query = self.LabelsFilterSerializer(data=request.query_params.dict())
+        query = self.LabelsFilterSerializer(data=request.query_params.dict(), context=QUERY_STRING)
         query.is_valid(raise_exception=True)
         wallets = Wallet.objects.all()
         if query.validated_data.get("wallet") is not None:

@@ -19,6 +19,7 @@ from ledger.models import Account, AccountType, Entry, JournalTransaction
 from ledger.selectors import balances_as_of, journal_list, verify_balances, verify_chain
 from reserve.api.base import (
     FORMAT_PARAMETER,
+    QUERY_STRING,
     READ_ERRORS,
     ApiMixin,
     BtcField,
@@ -204,7 +205,10 @@ class AccountViewSet(CsvMixin, viewsets.GenericViewSet):
         return Account.objects.select_related("balance", "custody_wallet").order_by("code")
 
     def list(self, request: Request) -> Response:
-        query = AsOfInput(data={k: v for k, v in request.query_params.items() if k in AsOfInput._declared_fields})
+        query = AsOfInput(
+            data={k: v for k, v in request.query_params.items() if k in AsOfInput._declared_fields},
+            context=QUERY_STRING,
+        )
         query.is_valid(raise_exception=True)
         as_of, height, posted = (query.validated_data.get(name) for name in ("as_of", "height", "posted_as_of"))
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -26,6 +26,7 @@ from policy.services import policy_approve, policy_create_draft
 from policy.types import GATES, OUTCOMES, PolicyScope
 from reserve.api.base import (
     FORMAT_PARAMETER,
+    QUERY_STRING,
     READ_ERRORS,
     WRITE_ERRORS,
     ApiMixin,
@@ -485,7 +486,7 @@ class ComplianceApi(CsvMixin, APIView):
     def get(self, request: Request) -> Response:
         """Compliance per continuous rule over [from, to): holdings, limit, margin and verdict at the end
         of each day (with the day's worst margin and breaches) and at each block where holdings changed."""
-        query = self.ComplianceFilterSerializer(data=request.query_params.dict())
+        query = self.ComplianceFilterSerializer(data=request.query_params.dict(), context=QUERY_STRING)
         query.is_valid(raise_exception=True)
         since, until = query.validated_data["from"], query.validated_data["to"]
         rows = compliance_rows(since=since, until=until, policy=query.validated_data.get("policy"))
