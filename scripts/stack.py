@@ -3,7 +3,8 @@
 
 Starts private PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, and a regtest bcoin
 node when BITCOIN_RPC_URL is unset; migrates, seeds demo data (and mines a few blocks to a
-demo wallet, reconciled at once), then supervises the three processes with prefixed logs.
+demo wallet, reconciled at once), then supervises the three processes with prefixed logs: a
+child that exits is restarted with backoff (said in the log) while the rest stays up.
 Ctrl-C (or SIGTERM) stops every process it started, and the servers it started itself.
 """
 
@@ -34,6 +35,10 @@ DEMO_BURY_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
 COLOURS = {"web": "36", "worker": "33", "beat": "35", "node": "32", "stack": "1"}
 PR_SET_PDEATHSIG = 1
+# A crashed child is restarted after 1, 2, 4 ... at most this many seconds, the delay starting
+# afresh once it had run this long.
+RESTART_MAX_SECONDS = 30.0
+RESTART_STABLE_SECONDS = 60.0
 
 
 def _die_with_parent() -> None:
@@ -147,19 +152,19 @@ def run(port: int, seed: bool) -> int:
             if node is not None:
                 mine_to_demo_wallet(node)
         python = sys.executable
-        processes["web"] = spawn("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
-        processes["worker"] = spawn(
-            "worker", [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2"]
-        )
         schedule = embedded.DATA_DIR / "celerybeat-schedule"
-        processes["beat"] = spawn(
-            "beat", [python, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(schedule)]
-        )
+        commands = {
+            "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(schedule)],
+        }
+        for name, command in commands.items():
+            processes[name] = spawn(name, command)
         say("stack", f"admin    http://127.0.0.1:{port}/admin/")
         say("stack", f"API docs http://127.0.0.1:{port}/api/docs/")
         say("stack", f"health   http://127.0.0.1:{port}/healthz")
         say("stack", "press Ctrl-C to stop everything")
-        exit_code = _pump(processes, lambda: stopping)
+        exit_code = _supervise(processes, commands, lambda: stopping)
     finally:
         stop_all(processes)
         if node is not None:
@@ -175,13 +180,30 @@ def run(port: int, seed: bool) -> int:
     return exit_code
 
 
-def _pump(processes: dict[str, subprocess.Popen[bytes]], stopping: object) -> int:
+def _restart_delay(failures: int) -> float:
+    """Backoff before restarting a child that crashed `failures` times in a row: 1, 2, 4 ... 30 s."""
+    return min(RESTART_MAX_SECONDS, 2.0 ** max(0, failures - 1))
+
+
+def _supervise(processes: dict[str, subprocess.Popen[bytes]], commands: dict[str, list[str]], stopping: object) -> int:
+    """Relay the children's output; restart a child that exits (with backoff, said in the log)
+    while the others, the database, Redis and the node stay up. Returns on Ctrl-C."""
     selector = selectors.DefaultSelector()
-    for name, process in processes.items():
+    buffers: dict[str, bytes] = {}
+    started_at: dict[str, float] = {}
+    failures = dict.fromkeys(processes, 0)
+    restart_at: dict[str, float] = {}
+
+    def watch(name: str) -> None:
+        process = processes[name]
         assert process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
         selector.register(process.stdout, selectors.EVENT_READ, name)
-    buffers = dict.fromkeys(processes, b"")
+        buffers[name] = b""
+        started_at[name] = time.monotonic()
+
+    for name in processes:
+        watch(name)
     while not stopping():  # type: ignore[operator]
         for key, _ in selector.select(timeout=0.5):
             name = key.data
@@ -191,10 +213,26 @@ def _pump(processes: dict[str, subprocess.Popen[bytes]], stopping: object) -> in
                 *lines, buffers[name] = buffers[name].split(b"\n")
                 for line in lines:
                     say(name, line.decode(errors="replace"))
+        now = time.monotonic()
         for name, process in processes.items():
-            if process.poll() is not None:
-                say("stack", f"{name} exited with code {process.returncode}; stopping the rest")
-                return process.returncode or 1
+            if name in restart_at or process.poll() is None:
+                continue
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(process.stdout)  # type: ignore[arg-type]
+            # A child that ran for a while before dying starts its backoff afresh.
+            failures[name] = 1 if now - started_at[name] > RESTART_STABLE_SECONDS else failures[name] + 1
+            delay = _restart_delay(failures[name])
+            restart_at[name] = now + delay
+            say(
+                "stack",
+                f"{name} exited with code {process.returncode}; restarting it in {delay:.0f} s "
+                f"(crash {failures[name]} in a row); the other processes keep running",
+            )
+        for name, when in list(restart_at.items()):
+            if now >= when and not stopping():  # type: ignore[operator]
+                del restart_at[name]
+                processes[name] = spawn(name, commands[name])
+                watch(name)
     return 0
 
 

@@ -84,6 +84,18 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
         assert len(descendants) >= 4  # web, worker (+ its pool), beat
         assert int(answer["worker_pid"]) in {process.pid for process in descendants}
         assert "demo superuser: username=" in log_path.read_text()
+
+        # when: the web process crashes
+        (web,) = [child for child in descendants if "runserver" in child.cmdline()]
+        web.kill()
+        web.wait(timeout=10)
+        # then: the supervisor restarts it, and the worker and the servers were never stopped
+        health = _wait_for_health(port, stack, time.monotonic() + 60)
+        assert health["checks"]["database"]["ok"], health
+        assert "web exited with code -9; restarting it in 1 s" in log_path.read_text()
+        assert psutil.pid_exists(int(answer["worker_pid"]))
+        assert client.send_task("config.ping_task", args=["again"]).get(timeout=60)["pong"] == "again"
+        descendants = psutil.Process(stack.pid).children(recursive=True)
     finally:
         # when: Ctrl-C
         stack.send_signal(signal.SIGINT)
