@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
@@ -58,7 +58,9 @@ def reconcile_all_wallets_task() -> int:
     bind=True,
     name="reserve.reconcile_wallet_task",
     acks_late=True,
-    autoretry_for=(NodeUnavailable,),
+    # The node unreachable, or the database gone or refusing for now (a deadlock with an
+    # approval, a restart): the run resumes from the wallet's cursor.
+    autoretry_for=(NodeUnavailable, OperationalError),
     retry_backoff=2,
     retry_backoff_max=300,
     retry_jitter=False,

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import Conflict, ValidationFailed
+from config.transient import retry_transient
 from ledger.idempotency import request_hash
 from reserve.api.models import ApiIdempotencyKey
 
@@ -52,15 +53,20 @@ def _lock(user_id: int, key: str) -> None:
 
 
 def idempotent(request: Request, perform: Callable[[], Response], *, required: bool) -> Response:
-    """Run `perform` once per (user, key); replay its stored response for the same request."""
+    """Run `perform` once per (user, key); replay its stored response for the same request. A
+    deadlock or serialization failure is retried here, the whole transaction again."""
     key = request.headers.get(HEADER, "").strip()
     if not key:
         if required:
             raise ValidationFailed.for_field(HEADER, "is required for this write (a unique key per operation)")
-        return perform()
+        return retry_transient(perform)
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed.for_field(HEADER, f"must be printable text of at most {MAX_KEY_LENGTH} characters")
     digest = request_hash(request_payload(request))
+    return retry_transient(lambda: _once(request, perform, key=key, digest=digest))
+
+
+def _once(request: Request, perform: Callable[[], Response], *, key: str, digest: str) -> Response:
     user = cast(User, request.user)
     with transaction.atomic():
         _lock(user.pk, key)
