@@ -15,7 +15,10 @@ from reserve.transfers.services import transfer_approve, transfer_create, transf
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-INSERT_APPROVAL = "INSERT INTO reserve_approval (transfer_id, approver_id, decision, comment, at) VALUES (%s, %s, 'approve', '', now())"
+INSERT_APPROVAL = (
+    "INSERT INTO reserve_approval (transfer_id, approver_id, decision, comment, at)"
+    " VALUES (%s, %s, 'approve', '', now())"
+)
 
 
 def _refused(statement: str, params: list[object]) -> None:
