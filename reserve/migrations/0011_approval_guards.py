@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             sql=(SQL_DIR / "0011_reserve_approval_guards.sql").read_text(),
             reverse_sql="DROP TRIGGER IF EXISTS reserve_transfer_keep_proposer ON reserve_transfer;"
-            "DROP TRIGGER IF EXISTS reserve_approval_approver_role ON reserve_approval;"
+            "DROP TRIGGER IF EXISTS reserve_approval_role_held ON reserve_approval;"
             "DROP FUNCTION IF EXISTS reserve_transfer_keep_proposer, reserve_approval_approver_holds_role;",
         ),
     ]

@@ -12,7 +12,8 @@ BEGIN
     RETURN NEW;
 END $$;
 
-CREATE TRIGGER reserve_approval_approver_role BEFORE INSERT ON reserve_approval
+-- Named to fire after reserve_approval_not_proposer (name order), which says why more precisely.
+CREATE TRIGGER reserve_approval_role_held BEFORE INSERT ON reserve_approval
     FOR EACH ROW EXECUTE FUNCTION reserve_approval_approver_holds_role();
 
 CREATE OR REPLACE FUNCTION reserve_transfer_keep_proposer() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -5,6 +5,7 @@ triggers alone (no privilege), so it holds whether the connection is the owner o
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -101,7 +102,7 @@ def test_legs_added_to_an_open_reservation_are_refused(cold: Account, hot: Accou
     )
     before = _state()
     # when: an insider adds legs that would move 900 more at posting, or edits or drops a leg
-    attempts = [
+    attempts: list[tuple[str, list[Any]]] = [
         (
             "INSERT INTO ledger_pendingentry (pending_id, account_id, amount_sats, currency)"
             " VALUES (%s, %s, %s, 'BTC')",

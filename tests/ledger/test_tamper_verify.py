@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -29,7 +30,7 @@ def triggers_off() -> Iterator[None]:
             cursor.execute("SET session_replication_role = DEFAULT")
 
 
-def _tamper(statement: str, params: list[object]) -> None:
+def _tamper(statement: str, params: list[Any]) -> None:
     with triggers_off(), connection.cursor() as cursor:
         cursor.execute(statement, params)
         assert cursor.rowcount == 1
@@ -115,6 +116,7 @@ def test_a_running_balance_edited_by_hand_is_named(books: list[Entry], cold: Acc
 
 def test_an_entry_copy_of_its_transaction_edited_by_hand_is_named(books: list[Entry]) -> None:
     third = books[2]
+    assert third.block_height is not None
     _tamper("UPDATE ledger_entry SET block_height = block_height + 50 WHERE id = %s", [third.pk])
     difference = _only_difference()
     assert (difference.check, difference.row, difference.column, difference.stored, difference.recomputed) == (

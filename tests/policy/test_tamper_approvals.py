@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -34,7 +35,7 @@ def triggers_off() -> Iterator[None]:
             cursor.execute("SET session_replication_role = DEFAULT")
 
 
-def _refused(statement: str, params: list[object]) -> None:
+def _refused(statement: str, params: list[Any]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, params)
 

@@ -21,7 +21,7 @@ INSERT_APPROVAL = (
 )
 
 
-def _refused(statement: str, params: list[object]) -> None:
+def _refused(statement: str, params: list[Any]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, params)
 
