@@ -15,7 +15,8 @@ transactions are back-dated by up to 30 days and 10% carry no block height. At e
 it times as-of queries on the hot account through the selectors (Django included):
 occurred_at before the new entries are checkpointed, then, after ledger_checkpoint_refresh,
 occurred_at, block_height and posted_at, and balances_as_of over all 10 accounts.
-Every answer is checked against a plain SUM over the entries.
+Every answer is checked against a plain SUM over the entries, and at each size
+`verify_stored_values` (what verify_ledger checks beyond the chain) is timed and must say ok.
 
 --smoke: two tiny sizes in a scratch database dropped afterwards (CI: tests/bench/).
 """
@@ -193,6 +194,7 @@ def main() -> None:
     from ledger.selectors import balances_as_of, verify_chain
     from ledger.services import account_create, ledger_checkpoint_refresh
     from ledger.services.checkpoints import CHECKPOINT_EVERY
+    from ledger.verification import verify_stored_values
 
     every = args.every or CHECKPOINT_EVERY
 
@@ -254,6 +256,12 @@ def main() -> None:
         for _ in range(20):
             balances_as_of(accounts=accounts, occurred_at=occurred())
         result["balances_as_of_10_accounts_ms"] = (time.perf_counter() - began) * 1000 / 20
+        # Every stored derived value (running and current balances, checkpoints) against the entries.
+        began = time.perf_counter()
+        stored = verify_stored_values()
+        result["verify_stored_values_s"] = round(time.perf_counter() - began, 2)
+        if not stored.ok:
+            raise AssertionError(f"the loaded books do not verify: {stored.first_difference}")
         rows.append(result)
         print(json.dumps(result))
 

@@ -102,12 +102,22 @@ class PolicyVersion(models.Model):
 
 
 class PolicyVersionApproval(models.Model):
-    """An approval of a version by a holder of `policy.approve_policyversion` (append-only)."""
+    """An approval of a version by a holder of `policy.approve_policyversion` (append-only), bound to
+    the hash of the content it approved; the database checks the approver and the hash."""
 
     version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="approvals")
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     comment = models.TextField(blank=True)
     approved_at = models.DateTimeField(auto_now_add=True)
+    # Filled by the database at insert (policy/sql/0004_policy_approval_guards.sql), which also
+    # refuses a value other than the hash of the version's content as it stands.
+    content_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="SHA-256 of the version's content when approved (set by the database)",
+    )
 
     class Meta:
         constraints = [

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q
 
 from config.errors import ValidationFailed
@@ -17,6 +18,70 @@ from policy.rules.base import Rule, RuleContext, VersionRules
 from policy.types import Decision, PolicyScope, ProposedChange, Verdict
 
 APPROVED = (PolicyVersion.Status.ACTIVE, PolicyVersion.Status.RETIRED)
+# Approvals (of its content, by others than its author) that make a draft active; the
+# database's version guard (policy/sql/0004_policy_approval_guards.sql) asks the same.
+VERSION_QUORUM = 2
+
+
+def version_content_sha256(*, version_id: int) -> str:
+    """The hash of a version's content as stored now, by the database's one recipe
+    (`policy_version_content_sha256`, policy/sql/0004_policy_approval_guards.sql)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT policy_version_content_sha256(v) FROM policy_policyversion v WHERE v.id = %s", [version_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise PolicyVersion.DoesNotExist(f"policy version {version_id}")
+    return str(row[0])
+
+
+def version_approvals_of_content(*, version: PolicyVersion) -> int:
+    """Approvers other than the author whose approval names the version's current content."""
+    digest = version_content_sha256(version_id=version.pk)
+    return (
+        version.approvals.exclude(approver_id=version.author_id)
+        .filter(content_sha256=digest)
+        .values("approver_id")
+        .distinct()
+        .count()
+    )
+
+
+@dataclass(frozen=True)
+class UnboundVersion:
+    """An approved version whose content is no longer what its approvals approved."""
+
+    version_id: int
+    policy: str
+    version: int
+    content_sha256: str
+    approvals_of_content: int
+
+
+def policy_versions_unbound() -> list[UnboundVersion]:
+    """Approved versions (active, retired) with fewer than VERSION_QUORUM approvals of their
+    current content: their rules were changed behind the database's back. Empty when intact.
+    One statement over every version (no query per version)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT v.id, p.name, v.version, h.digest,
+                   count(DISTINCT a.approver_id) FILTER (WHERE a.content_sha256 = h.digest
+                                                          AND a.approver_id <> v.author_id)
+            FROM policy_policyversion v
+            JOIN policy_policy p ON p.id = v.policy_id
+            CROSS JOIN LATERAL (SELECT policy_version_content_sha256(v) AS digest) h
+            LEFT JOIN policy_policyversionapproval a ON a.version_id = v.id
+            WHERE v.status <> 'draft'
+            GROUP BY v.id, p.name, v.version, h.digest
+            HAVING count(DISTINCT a.approver_id) FILTER (WHERE a.content_sha256 = h.digest
+                                                          AND a.approver_id <> v.author_id) < %s
+            ORDER BY v.id
+            """,
+            [VERSION_QUORUM],
+        )
+        return [UnboundVersion(int(a), str(b), int(c), str(d), int(e)) for a, b, c, d, e in cursor.fetchall()]
 
 
 def _scope_filter(scopes: Iterable[PolicyScope], prefix: str = "") -> Q | None:

@@ -27,10 +27,12 @@ from policy.permissions import APPROVE_VERSION, DRAFT_VERSION, RESOLVE_BREACH, R
 from policy.rules import parse_rules
 from policy.selectors import (
     APPROVED,
+    VERSION_QUORUM,
     policy_compliance_report,
     policy_evaluate,
     policy_quorum,
     policy_scopes_governed,
+    version_approvals_of_content,
     version_rules,
     versions_in_force,
 )
@@ -50,8 +52,6 @@ __all__ = [
     "policy_quorum",
     "policy_record_denial",
 ]
-
-VERSION_QUORUM = 2
 
 
 def _require(user: Any, permission: str, *, field: str, action: str) -> None:
@@ -139,8 +139,9 @@ def policy_propose_retirement(
 
 @transaction.atomic
 def policy_approve(*, version: PolicyVersion, approver: User, comment: str = "") -> PolicyVersion:
-    """Record an approval (by a holder of `policy.approve_policyversion`); with two approvals by
-    others than the author the version becomes active (a retirement then retires the policy's
+    """Record an approval (by a holder of `policy.approve_policyversion`), bound to the hash of
+    the version's content; with two approvals of that content by others than the author the
+    version becomes active (a retirement then retires the policy's
     earlier versions)."""
     version = PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
     if version.status != PolicyVersion.Status.DRAFT:
@@ -150,8 +151,10 @@ def policy_approve(*, version: PolicyVersion, approver: User, comment: str = "")
     _require(approver, APPROVE_VERSION, field="approver", action="approve a policy")
     if version.approvals.filter(approver=approver).exists():
         raise Conflict.for_field("approver", "has already approved this version")
+    # The database stamps the approval with the hash of the content as it stands (and checks
+    # the approver's permission again); only approvals of the current content count.
     PolicyVersionApproval.objects.create(version=version, approver=approver, comment=comment)
-    if version.approvals.exclude(approver_id=version.author_id).count() < VERSION_QUORUM:
+    if version_approvals_of_content(version=version) < VERSION_QUORUM:
         return version
     # Activation waits for postings in flight on the scope, so each sees one version or the other.
     _lock_scopes([version.policy.scope])

@@ -17,6 +17,8 @@ from rest_framework.views import APIView
 
 from ledger.models import Account, AccountType, Entry, JournalTransaction
 from ledger.selectors import balances_as_of, journal_list, verify_balances, verify_chain
+from ledger.verification import verify_stored_values
+from policy.selectors import policy_versions_unbound
 from reserve.api.base import (
     FORMAT_PARAMETER,
     QUERY_STRING,
@@ -229,14 +231,44 @@ class AccountViewSet(CsvMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(data)
 
 
+class StoredValueDifferenceSerializer(serializers.Serializer):
+    check = serializers.CharField(
+        help_text="Which derived value: entry copies, running balances, current balances, ..."
+    )
+    table = serializers.CharField()
+    row = serializers.CharField(help_text="The row that differs, e.g. id=42 or account_id=7")
+    account_id = serializers.IntegerField(allow_null=True)
+    column = serializers.CharField()
+    stored = serializers.CharField()
+    recomputed = serializers.CharField(help_text="What the entries give")
+
+
+class UnboundVersionSerializer(serializers.Serializer):
+    version_id = serializers.IntegerField()
+    policy = serializers.CharField()
+    version = serializers.IntegerField()
+    content_sha256 = serializers.CharField(help_text="The hash of the version's content as stored now")
+    approvals_of_content = serializers.IntegerField(help_text="Approvals whose hash is that content's")
+
+
 class ChainVerificationSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text="The chain, every stored value and every approved policy version verify")
+    chain_ok = serializers.BooleanField(help_text="The hash chain verifies from the genesis hash")
     length = serializers.IntegerField(help_text="Transactions verified in sequence from the genesis hash")
     head_hash = serializers.CharField(help_text="Hash of the last transaction that verified")
     first_bad_sequence = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
     balances_ok = serializers.BooleanField(help_text="Every stored balance equals the sum of its entries")
     balance_mismatches = serializers.ListField(child=serializers.DictField())
+    stored_values_ok = serializers.BooleanField(
+        help_text="Running balances, current balances, reservations and checkpoints equal what the entries give"
+    )
+    stored_value_checks = serializers.ListField(child=serializers.CharField())
+    first_difference = StoredValueDifferenceSerializer(allow_null=True)
+    policy_versions_ok = serializers.BooleanField(
+        help_text="Every approved version is the content its approvals hashed"
+    )
+    policy_versions_unbound = UnboundVersionSerializer(many=True)
     verified_at = serializers.DateTimeField()
 
 
@@ -244,17 +276,26 @@ class LedgerVerifyApi(ApiMixin, APIView):
     @extend_schema(tags=["ledger"], responses={200: ChainVerificationSerializer, **READ_ERRORS})
     def get(self, request: Request) -> Response:
         """Re-verify the journal's hash chain from the genesis hash (length, head hash, first bad sequence
-        or none) and that every stored balance equals its entries."""
+        or none), that every stored derived value equals what the entries give (the first difference
+        named), and that every approved policy version is still the content its approvals hashed."""
         chain = verify_chain()
         mismatches = verify_balances()
+        stored = verify_stored_values()
+        unbound = policy_versions_unbound()
         result = {
-            "ok": chain.ok,
+            "ok": chain.ok and not mismatches and stored.ok and not unbound,
+            "chain_ok": chain.ok,
             "length": chain.length,
             "head_hash": chain.head_hash,
             "first_bad_sequence": chain.first_bad_sequence,
             "reason": chain.reason,
             "balances_ok": not mismatches,
             "balance_mismatches": [vars(mismatch) for mismatch in mismatches],
+            "stored_values_ok": stored.ok,
+            "stored_value_checks": list(stored.checks),
+            "first_difference": vars(stored.first_difference) if stored.first_difference else None,
+            "policy_versions_ok": not unbound,
+            "policy_versions_unbound": [vars(version) for version in unbound],
             "verified_at": timezone.now(),
         }
         return Response(ChainVerificationSerializer(result).data)

@@ -1,4 +1,5 @@
-"""manage.py verify_ledger: recompute the hash chain and the stored balances; exit 1 on any break."""
+"""manage.py verify_ledger: recompute the hash chain and every stored derived value (ledger/verification.py);
+exit 1 on the first break."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.selectors import verify_balances, verify_chain
+from ledger.selectors import verify_chain
+from ledger.verification import verify_stored_values
 
 
 class Command(BaseCommand):
-    help = "Verify the ledger's hash chain from genesis and that every balance equals the sum of its entries."
+    help = (
+        "Verify the ledger's hash chain from genesis and that every stored derived value (running and current"
+        " balances, reservations, checkpoints) equals what its entries give."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         chain = verify_chain()
@@ -20,11 +25,7 @@ class Command(BaseCommand):
                 f"({chain.length} transactions verified before it)"
             )
         self.stdout.write(f"hash chain ok: {chain.length} transactions, head {chain.head_hash}")
-        mismatches = verify_balances()
-        if mismatches:
-            first = mismatches[0]
-            raise CommandError(
-                f"{len(mismatches)} balance(s) differ from their entries; first: account {first.account_id} "
-                f"stores {first.stored_sats}, entries sum to {first.entries_sats}"
-            )
-        self.stdout.write("balances ok: every stored balance equals the sum of its entries")
+        stored = verify_stored_values()
+        if stored.first_difference is not None:
+            raise CommandError(f"stored value differs from the entries; first: {stored.first_difference.describe()}")
+        self.stdout.write(f"stored values ok: {', '.join(stored.checks)}")

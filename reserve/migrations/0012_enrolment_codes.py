@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reserve", "0010_transfer_total_range"),
+        ("reserve", "0011_approval_guards"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
