@@ -31,6 +31,8 @@ from ledger.idempotency import client_key_check
 from ledger.lock_objects import balances_lock
 from ledger.models import Account, Entry, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
+from ledger.secrets import refuse_private_key
+from ledger.selectors import journal_chain_hash_known
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -114,6 +116,17 @@ def _parse_row(
             lambda: service_keys or client_key_check(header["idempotency_key"], field="idempotency_key"),
         ),
         ("kind", lambda: validate_kind(header["kind"])),
+        # A file's memo is a person's text: the full rule, citing only hashes the books know.
+        (
+            "memo",
+            lambda: refuse_private_key(
+                text=header["memo"],
+                field="memo",
+                hex_allowed=lambda value: (
+                    value in (header["txid"], header["block_hash"]) or journal_chain_hash_known(value)
+                ),
+            ),
+        ),
         (
             "block_hash",
             lambda: validate_chain_fields(

@@ -232,14 +232,17 @@ def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferIm
                     )
                 result.unchanged.append(existing)
                 continue
-            transfer = Transfer.objects.create(
-                **fields,
-                occurred_at=occurred_at,
-                status=TransferStatus.BROADCAST,
-                proposer=actor,
-                idempotency_key=key,
-                request_hash=key.removeprefix("import:"),
-            )
+            try:
+                transfer = Transfer.objects.create(
+                    **fields,
+                    occurred_at=occurred_at,
+                    status=TransferStatus.BROADCAST,
+                    proposer=actor,
+                    idempotency_key=key,
+                    request_hash=key.removeprefix("import:"),
+                )
+            except ApplicationError as error:  # e.g. a private key in its text (reserve/common/free_text.py)
+                raise relabel(error, line=line, columns=COLUMNS) from None
             pending.append((line, transfer))
         if not pending:
             return result
