@@ -1,5 +1,6 @@
-"""Way 7 of issue 11 in the admin: a private key typed into the transfer proposal form is a form
-error on its field, wiped from the re-displayed page, and nothing is stored, on preview and submit."""
+"""Ways 7 and 5 of issue 11 in the admin: a private key typed into the transfer proposal form is a
+form error on its field, wiped from the re-displayed page, and nothing is stored, on preview and
+submit; a crafted hidden idempotency key in the services' namespace is refused the same way."""
 
 from __future__ import annotations
 
@@ -52,3 +53,17 @@ def test_a_key_in_the_proposal_form_is_an_error_on_its_field(
     assert list(errors) == [field] and "private key" in errors[field][0]
     assert secret not in response.content.decode()
     assert (Transfer.objects.count(), AuditEvent.objects.count()) == (transfers, events)
+
+
+@pytest.mark.parametrize("key", ["observed:" + "ab" * 32 + ":0:inbound::1", "reserve:transfer:1:confirm"])
+def test_a_reserved_idempotency_key_in_the_hidden_field_is_refused(
+    operator: Any, funded_wallet: Wallet, signed_in: Callable[[Any], Client], key: str
+) -> None:
+    # Way 5: the form's hidden key is the client's; crafting one in the services' namespace fails.
+    client = signed_in(operator)
+    transfers = Transfer.objects.count()
+    data = {**proposal(funded_wallet, idempotency_key=key), "_submit": "1"}
+    response = client.post(reverse("admin:reserve_transfer_add"), data)
+    assert response.status_code == 400
+    assert "reserved" in response.context["form"].errors["idempotency_key"][0]
+    assert Transfer.objects.count() == transfers
