@@ -59,9 +59,10 @@ _HEX32 = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?([0-9a-fA-F]{64})(?![0-9A-Za-z])
 _WIF_STARTS, _WIF_LENGTHS = frozenset("5KLc9"), (51, 52)
 _XPRV_LENGTHS = (111, 112)
 
-# What was found, as the error message says it.
+# What was found, as the error message says it. An extended key is named by its four-letter
+# prefix ("tprv…"), which says which key it is and reveals nothing of it.
 WIF = "a WIF private key"
-EXTENDED_PRIVATE = "an extended private key"
+EXTENDED_PRIVATE = "…"  # the suffix of "xprv…", "tprv…", ...
 HEX_VALUE = (
     "a 32-byte hex value that may be a raw private key (only txids and block hashes the books know are accepted)"
 )
@@ -92,16 +93,16 @@ def _private_in_run(run: str) -> str | None:
             for length in _XPRV_LENGTHS:
                 payload = _decoded(run[start : start + length]) if start + length <= len(run) else None
                 if payload is not None and len(payload) == 78 and payload[:4] in XPRV_VERSIONS:
-                    return EXTENDED_PRIVATE
+                    return run[start : start + 4] + EXTENDED_PRIVATE
     return None
 
 
 def private_key_in(text: str, *, hex32: bool = True, hex_allowed: Callable[[str], bool] | None = None) -> str | None:
-    """What private key material `text` holds ("a WIF private key", ...), or None."""
+    """What private key material `text` holds ("a WIF private key", "tprv…", ...), or None."""
     if not text:
         return None
-    if _XPRV_SPELLING.search(text):
-        return EXTENDED_PRIVATE
+    if spelt := _XPRV_SPELLING.search(text):
+        return spelt.group()[:4] + EXTENDED_PRIVATE
     for run in _BASE58_RUN.findall(text):
         found = _private_in_run(run)
         if found:
