@@ -3,9 +3,14 @@ found anywhere in a text; public material, addresses and prose pass; the hex rul
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from config.errors import ValidationFailed
+from ledger.models import JournalTransaction, PendingTransaction
 from ledger.secrets import HEX_VALUE, WIF, private_key_in, private_key_in_json
+from ledger.services import EntrySpec, pending_create, post_transaction
 from tests.secret_keys import EXTENDED_PRIVATE as XPRVS
 from tests.secret_keys import HEX_SECRET, TPRV, WIFS, XPUB
 
@@ -61,3 +66,24 @@ def test_json_is_walked_keys_and_values() -> None:
     assert private_key_in_json({"a": [1, {"b": f"note {WIFS['testnet compressed']}"}]}) == WIF
     assert private_key_in_json({TPRV: 1}) == "tprv…"
     assert private_key_in_json({"txid": TXID, "n": [1, 2.5, None, True]}) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"memo": f"key {WIFS['mainnet compressed']}"}, "memo"), ({"metadata": {"note": TPRV}}, "metadata")],
+)
+def test_the_ledger_refuses_a_key_in_a_posting_or_a_reservation_and_posts_nothing(
+    cold: Any, equity: Any, changes: dict[str, Any], field: str
+) -> None:
+    # The books are written by raw SQL (no ORM save to guard): the posting path checks itself.
+    legs = [EntrySpec(account=cold, amount_sats=5), EntrySpec(account=equity, amount_sats=-5)]
+    with pytest.raises(ValidationFailed) as caught:
+        post_transaction(idempotency_key="k-secret", entries=legs, kind="purchase", **changes)
+    assert list(caught.value.fields) == [field]
+    post_transaction(idempotency_key="k-fund", entries=legs, kind="purchase")
+    with pytest.raises(ValidationFailed) as caught:
+        outgoing = [EntrySpec(account=equity, amount_sats=5), EntrySpec(account=cold, amount_sats=-5)]
+        pending_create(idempotency_key="k-pending", entries=outgoing, kind="reserve", **changes)
+    assert list(caught.value.fields) == [field]
+    assert JournalTransaction.objects.count() == 1 and not PendingTransaction.objects.exists()
