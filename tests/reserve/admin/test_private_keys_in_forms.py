@@ -67,3 +67,30 @@ def test_a_reserved_idempotency_key_in_the_hidden_field_is_refused(
     assert response.status_code == 400
     assert "reserved" in response.context["form"].errors["idempotency_key"][0]
     assert Transfer.objects.count() == transfers
+
+
+def test_a_wallet_named_by_a_key_is_refused_on_register_and_not_echoed(
+    operator: Any, agency: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: a wallet registration whose name is a WIF, previewed
+    client = signed_in(operator)
+    url = reverse("admin:reserve_wallet_add")
+    data = {
+        "name": WIF_MAINNET,
+        "agency": str(agency.pk),
+        "kind": "cold",
+        "network": "regtest",
+        "in_perimeter": "on",
+        "birthday_height": "0",
+        "gap_limit": "5",
+        "descriptors": "",
+        "addresses": EXTERNAL,
+    }
+    digest = client.post(url, {**data, "_preview": "1"}).context["form"].data["previewed"]
+    # when
+    response = client.post(url, {**data, "previewed": digest, "_register": "1"})
+    # then
+    assert response.status_code == 400
+    assert "private key" in response.context["form"].errors["name"][0]
+    assert WIF_MAINNET not in response.content.decode()
+    assert not Wallet.objects.exists()
