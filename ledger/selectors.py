@@ -348,3 +348,8 @@ def verify_balances() -> list[BalanceMismatch]:
             """
         )
         return [BalanceMismatch(int(a), int(b), int(c)) for a, b, c in cursor.fetchall()]
+
+
+def journal_chain_hash_known(value: str) -> bool:
+    """Does a journal transaction name `value` as its txid or block hash?"""
+    return JournalTransaction.objects.filter(Q(txid=value) | Q(block_hash=value)).exists()

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_save
 
 
 class ReserveConfig(AppConfig):
     name = "reserve"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # No stored text holds a private key, whoever saves it (reserve/common/free_text.py).
+        from reserve.common.free_text import free_text_guard
+
+        pre_save.connect(free_text_guard, dispatch_uid="reserve.free_text_guard")

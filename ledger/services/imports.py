@@ -27,9 +27,12 @@ from config.errors import ApplicationError
 from ledger.amounts import MAX_SATS
 from ledger.chain import ChainLink, chain_next_link
 from ledger.errors import ImportRowError
+from ledger.idempotency import client_key_check
 from ledger.lock_objects import balances_lock
 from ledger.models import Account, Entry, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
+from ledger.secrets import refuse_private_key
+from ledger.selectors import journal_chain_hash_known
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -68,7 +71,9 @@ class ImportResult:
     last_sequence: int | None
 
 
-def _parse_row(row: dict[str, str], line: int, accounts: dict[str, Account]) -> tuple[dict[str, Any], EntrySpec]:
+def _parse_row(
+    row: dict[str, str], line: int, accounts: dict[str, Account], *, service_keys: bool
+) -> tuple[dict[str, Any], EntrySpec]:
     def fail(name: str, problem: str) -> ImportRowError:
         return ImportRowError(line=line, field=name, problem=problem)
 
@@ -105,7 +110,23 @@ def _parse_row(row: dict[str, str], line: int, accounts: dict[str, Account]) -> 
     }
     for name, check in (
         ("idempotency_key", lambda: validate_key(header["idempotency_key"])),
+        # A file's keys are a client's, unless a service wrote the file with its own keys.
+        (
+            "idempotency_key",
+            lambda: service_keys or client_key_check(header["idempotency_key"], field="idempotency_key"),
+        ),
         ("kind", lambda: validate_kind(header["kind"])),
+        # A file's memo is a person's text: the full rule, citing only hashes the books know.
+        (
+            "memo",
+            lambda: refuse_private_key(
+                text=header["memo"],
+                field="memo",
+                hex_allowed=lambda value: (
+                    value in (header["txid"], header["block_hash"]) or journal_chain_hash_known(value)
+                ),
+            ),
+        ),
         (
             "block_hash",
             lambda: validate_chain_fields(
@@ -121,7 +142,7 @@ def _parse_row(row: dict[str, str], line: int, accounts: dict[str, Account]) -> 
     return header, EntrySpec(account=account, amount_sats=int(raw_amount))
 
 
-def _read_groups(rows: Iterable[str]) -> list[_Group]:
+def _read_groups(rows: Iterable[str], *, service_keys: bool) -> list[_Group]:
     reader = csv.DictReader(rows)
     columns = reader.fieldnames or []
     missing = [name for name in REQUIRED if name not in columns]
@@ -142,7 +163,7 @@ def _read_groups(rows: Iterable[str]) -> list[_Group]:
     seen_keys: set[str] = set()
     totals: dict[str, int] = {}
     for line, row in parsed:
-        header, leg = _parse_row(row, line, accounts)
+        header, leg = _parse_row(row, line, accounts, service_keys=service_keys)
         # The file's sum per account must fit the database's bigint, or PostgreSQL fails mid-import.
         totals[leg.account.code] = totals.get(leg.account.code, 0) + leg.amount_sats
         if abs(totals[leg.account.code]) > BIGINT_MAX:
@@ -188,9 +209,15 @@ def _check_balances(groups: list[_Group], start: dict[int, int], non_negative: s
                 )
 
 
-def ledger_import_csv(*, rows: Iterable[str], created_by: AbstractBaseUser | None = None) -> ImportResult:
-    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row)."""
-    groups = _read_groups(rows)
+def ledger_import_csv(
+    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
+) -> ImportResult:
+    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row).
+
+    The keys of a file are a client's: one in a namespace the services reserve for their own keys
+    is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
+    """
+    groups = _read_groups(rows, service_keys=service_keys)
     for group in groups:
         try:
             group.legs = validate_legs(group.legs, field="amount_sats")

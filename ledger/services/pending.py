@@ -30,6 +30,7 @@ from ledger.services.posting import (
     validate_key,
     validate_kind,
     validate_legs,
+    validate_text,
 )
 
 
@@ -80,6 +81,7 @@ def pending_create(
         raise ValidationFailed.for_field("expires_at", "must be a timezone-aware datetime")
     legs = validate_legs(entries)
     metadata = normalize_metadata(metadata)
+    validate_text(memo=memo, metadata=metadata)
     digest = request_hash(
         {
             "kind": kind,

@@ -34,6 +34,7 @@ from ledger.errors import (
 )
 from ledger.idempotency import request_hash
 from ledger.models import Account, AccountBalance, Entry, JournalTransaction
+from ledger.secrets import PRIVATE_KEY_EXPLANATION, private_key_in, private_key_in_json
 
 HEX64 = frozenset("0123456789abcdef")
 
@@ -105,6 +106,17 @@ def normalize_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
 def validate_key(idempotency_key: str) -> None:
     if not isinstance(idempotency_key, str) or not idempotency_key.strip() or len(idempotency_key) > 255:
         raise ValidationFailed.for_field("idempotency_key", "must be a non-empty string of at most 255 characters")
+
+
+def validate_text(*, memo: str, metadata: dict[str, Any]) -> None:
+    """No private key in a posting's memo or metadata (ledger/secrets.py). The services write
+    these, so the hex rule is left to the free text they took it from (reserve/common/free_text.py)."""
+    found = private_key_in(memo or "", hex32=False)
+    if found:
+        raise ValidationFailed.for_field("memo", f"{found}: {PRIVATE_KEY_EXPLANATION}")
+    found = private_key_in_json(metadata)
+    if found:
+        raise ValidationFailed.for_field("metadata", f"{found}: {PRIVATE_KEY_EXPLANATION}")
 
 
 def validate_kind(kind: str) -> None:
@@ -328,6 +340,7 @@ def post_legs(
     the idempotency key, takes the chain lock and inserts (see its SQL). The balance
     CHECK refuses an overdraft during the insert; the error is then named here.
     """
+    validate_text(memo=memo, metadata=metadata)
     digest = posting_digest(
         kind=kind,
         memo=memo,

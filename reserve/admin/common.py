@@ -29,7 +29,7 @@ from unfold.widgets import (
 
 from config.errors import ApplicationError
 from config.errors import PermissionDenied as ServicePermissionDenied
-from reserve.custody.addresses import PRIVATE_KEY_EXPLANATION
+from ledger.secrets import PRIVATE_KEY_EXPLANATION
 
 _INDEXED_FIELD = re.compile(r"^[a-z_]+\[(?P<index>\d+)\]$")
 

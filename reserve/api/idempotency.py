@@ -1,7 +1,8 @@
 """`Idempotency-Key` for API writes: the first response is stored with a hash of the request; a
 retry with the same request gets that response again and changes nothing, the same key with
-another request is a 409, and racing retries wait for the first to finish (an advisory lock
-per user and key, held to commit). A write that fails stores nothing and may be retried."""
+another request is a 409, a key in a namespace the services reserve for their own keys is a 400,
+and racing retries wait for the first to finish (an advisory lock per user and key, held to
+commit). A write that fails stores nothing and may be retried."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 
 from config.errors import Conflict, ValidationFailed
 from config.transient import retry_transient
-from ledger.idempotency import request_hash
+from ledger.idempotency import client_key_check, request_hash
 from reserve.api.models import ApiIdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -60,8 +61,7 @@ def idempotent(request: Request, perform: Callable[[], Response], *, required: b
         if required:
             raise ValidationFailed.for_field(HEADER, "is required for this write (a unique key per operation)")
         return retry_transient(perform)
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed.for_field(HEADER, f"must be printable text of at most {MAX_KEY_LENGTH} characters")
+    key = client_key_check(key, field=HEADER, max_length=MAX_KEY_LENGTH)
     digest = request_hash(request_payload(request))
     return retry_transient(lambda: _once(request, perform, key=key, digest=digest))
 

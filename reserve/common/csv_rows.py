@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from config.errors import ApplicationError, ValidationFailed
+from ledger.secrets import PRIVATE_KEY_EXPLANATION, private_key_in
 
 
 def line_error(*, line: int, field: str, message: str) -> ValidationFailed:
@@ -41,6 +42,12 @@ def read_rows(
         if None in row:
             raise line_error(line=line, field="row", message="has more values than the header has columns")
         values = {name: (value or "").strip() for name, value in row.items()}
+        for name, value in values.items():
+            # No cell of any file carries a key (hex cells may be txids; free-text columns get
+            # the full rule from the record they fill, reserve/common/free_text.py).
+            found = private_key_in(value, hex32=False)
+            if found:
+                raise line_error(line=line, field=name, message=f"{found}: {PRIVATE_KEY_EXPLANATION}")
         if any(values.values()):
             yield line, values
 

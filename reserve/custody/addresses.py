@@ -7,7 +7,6 @@ wallet's network explicitly: nothing here depends on a process-wide chain select
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bitcoin import base58 as bitcoinlib_base58
@@ -16,6 +15,9 @@ from bitcoin.core.script import OP_CHECKSIG, OP_DUP, OP_EQUAL, OP_EQUALVERIFY, O
 from embit import bech32 as embit_bech32
 
 from config.errors import ApplicationError, ValidationFailed
+
+# Private key material is recognised in one place for every app (ledger/secrets.py).
+from ledger.secrets import PRIVATE_KEY_EXPLANATION, XPRV_VERSIONS, refuse_private_key
 
 NETWORKS = ("mainnet", "testnet", "signet", "regtest")
 TEST_NETWORKS = ("testnet", "signet", "regtest")
@@ -30,7 +32,6 @@ _BASE58_VERSIONS = {
     0x6F: ("p2pkh", TEST_NETWORKS),
     0xC4: ("p2sh", TEST_NETWORKS),
 }
-_WIF_VERSIONS = {0x80, 0xEF}
 # BIP32 / SLIP-132 version bytes of extended public keys, and of the private ones we refuse.
 _XPUB_VERSIONS = {
     bytes.fromhex("0488b21e"): ("xpub", ("mainnet",)),
@@ -44,16 +45,6 @@ _XPUB_VERSIONS = {
     bytes.fromhex("024289ef"): ("Upub", TEST_NETWORKS),
     bytes.fromhex("02575483"): ("Vpub", TEST_NETWORKS),
 }
-_XPRV_VERSIONS = {
-    bytes.fromhex(v)
-    for v in ("0488ade4", "049d7878", "04b2430c", "0295b005", "02aa7a99", "04358394", "044a4e28", "045f18bc")
-}
-
-PRIVATE_KEY_EXPLANATION = (
-    "this is private key material; Reserve Ledger is watch-only and never accepts private keys. "
-    "Nothing was stored. Export the public part instead (xpub/tpub with its origin, or an address), "
-    "and treat the pasted key as exposed"
-)
 
 
 @dataclass(frozen=True)
@@ -172,7 +163,7 @@ def extended_key_networks(*, key: str, field: str) -> tuple[str, tuple[str, ...]
     except bitcoinlib_base58.Base58Error:
         raise ValidationFailed.for_field(field, f"{key[:12]}… is not a valid extended key") from None
     version = raw[:4]
-    if version in _XPRV_VERSIONS:
+    if version in XPRV_VERSIONS:
         raise ValidationFailed.for_field(field, f"{key[:4]}…: {PRIVATE_KEY_EXPLANATION}")
     if version not in _XPUB_VERSIONS:
         raise ValidationFailed.for_field(field, f"{key[:12]}… is not an extended public key (xpub/tpub)")
@@ -185,25 +176,3 @@ def check_extended_key_network(*, key: str, network: str, field: str) -> None:
         raise ValidationFailed.for_field(
             field, f"{prefix} {key[:12]}… is a {network_name(found)} key; this wallet is on {network}"
         )
-
-
-_WIF_CANDIDATE = re.compile(r"^[5KLc9][1-9A-HJ-NP-Za-km-z]{50,51}$")
-_HEX_SECRET = re.compile(r"^[0-9a-fA-F]{64}$")
-_EXTENDED_PRIVATE = re.compile(r"^[xtyzuvYZUV]prv[1-9A-HJ-NP-Za-km-z]{100,112}$")
-
-
-def is_wif(text: str) -> bool:
-    if not _WIF_CANDIDATE.match(text):
-        return False
-    try:
-        data = bitcoinlib_base58.CBase58Data(text)
-    except (bitcoinlib_base58.Base58Error, ValueError):
-        return False
-    return data.nVersion in _WIF_VERSIONS and len(data) in (32, 33)
-
-
-def refuse_private_key(*, text: str, field: str, allow_hex32: bool = False) -> None:
-    """Refuse a WIF secret, an xprv/tprv or (unless it may be an x-only pubkey) a 32-byte hex secret."""
-    token = text.strip()
-    if _EXTENDED_PRIVATE.match(token) or is_wif(token) or (not allow_hex32 and _HEX_SECRET.match(token)):
-        raise ValidationFailed.for_field(field, PRIVATE_KEY_EXPLANATION)

@@ -15,6 +15,7 @@ from ledger.models import Account, AccountType
 from ledger.services import account_create
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
+from reserve.common.free_text import free_text_check
 from reserve.custody.addresses import NETWORKS, parse_address
 from reserve.custody.descriptors import MAX_GAP_LIMIT, ParsedDescriptor, descriptor_derive, descriptor_parse
 from reserve.custody.models import (
@@ -36,6 +37,8 @@ def wallet_account_code(name: str) -> str:
 def _validate_wallet_fields(*, name: str, kind: str, network: str, birthday_height: int, gap_limit: int) -> None:
     if not name:
         raise ValidationFailed.for_field("name", "is required")
+    # Before the name is slugified into the ledger account's code (free_text.py guards the saves too).
+    free_text_check(Wallet(name=name))
     if not slugify(name):
         raise ValidationFailed.for_field("name", "needs at least one letter or digit (it names the ledger account)")
     if kind not in WalletKind.values:

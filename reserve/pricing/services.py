@@ -9,10 +9,11 @@ from typing import Any
 
 from django.db import transaction
 
+from config.errors import ApplicationError
 from ledger.numerals import is_decimal
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record
-from reserve.common.csv_rows import line_error, parse_time, read_rows
+from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
 from reserve.pricing.models import PriceQuote
 
 
@@ -61,7 +62,10 @@ def price_quotes_import_csv(*, text: str | Iterable[str], actor: Any) -> PriceIm
                     )
                 unchanged += 1
                 continue
-            PriceQuote.objects.create(currency=currency, at=at, source=source, price=price)
+            try:
+                PriceQuote.objects.create(currency=currency, at=at, source=source, price=price)
+            except ApplicationError as error:  # e.g. a private key in the source (free_text.py)
+                raise relabel(error, line=line, columns={}) from None
             created += 1
         if created:
             first = PriceQuote.objects.order_by("-id").first()

@@ -32,7 +32,7 @@ from reserve.reconciliation.models import (
     WalletUtxo,
 )
 from reserve.transfers.models import Transfer, TransferCategory, TransferDirection, TransferStatus
-from reserve.transfers.services import transfer_confirm, transfer_record_observed
+from reserve.transfers.services import KEY_CONFLICT, transfer_confirm, transfer_record_observed
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,13 @@ def _observe(
     return transfer, ""
 
 
+def _with_key_conflict(detail: str, observed: Transfer) -> str:
+    """The discrepancy also says when the movement's key was held by another record."""
+    if observed.status_reason.startswith(KEY_CONFLICT):
+        return f"{detail}; {observed.status_reason}"
+    return detail
+
+
 def _book_inflow(
     *, wallet: Wallet, tx: CTransaction, txid: str, block: ScannedBlock, block_row: ChainBlock, run: Any
 ) -> BlockBookings:
@@ -234,6 +241,7 @@ def _book_inflow(
         if observed is None:
             detail = f"{detail}; the books refused it: {refused}"
         else:
+            detail = _with_key_conflict(detail, observed)
             bookings.observed += 1
         discrepancy = discrepancy_open(
             wallet=wallet,
@@ -358,6 +366,7 @@ def _book_outflow(
         if observed is None:
             detail = f"{detail}; the books refused it: {refused}"
         else:
+            detail = _with_key_conflict(detail, observed)
             fee_to_book = 0 if fee is not None else None
             bookings.observed += 1
         discrepancy = discrepancy_open(

@@ -4,6 +4,10 @@ Record types used: `xpub` (each extended key of a wallet's descriptors), `addr` 
 address, with its derivation path and the abbreviated descriptor of its key as `origin`),
 `tx` (each transaction that carries a transfer) and `output` (the output of an inbound
 transfer that landed in one of our wallets).
+
+No label carries a private key: the write guard (reserve/common/free_text.py) keeps keys out of
+names and references, and a label that still holds one (stored before that guard) is exported
+as WITHHELD rather than copied into a file that leaves the service.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from ledger.secrets import private_key_in
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.transfers.models import Transfer, TransferDirection
 
@@ -39,8 +44,18 @@ def _transfer_label(transfer: Transfer) -> str:
     return label
 
 
+WITHHELD = "[label withheld: it contains private key material]"
+
+
 def labels_export(*, wallets: QuerySet[Wallet]) -> Iterator[dict[str, Any]]:
     """Every label record for `wallets`, in a stable order; streamed, a bounded number of queries."""
+    for record in _records(wallets=wallets):
+        if private_key_in(record["label"], hex32=False):
+            record["label"] = WITHHELD
+        yield record
+
+
+def _records(*, wallets: QuerySet[Wallet]) -> Iterator[dict[str, Any]]:
     chosen = wallets.order_by("pk")
     for wallet in chosen.prefetch_related("descriptors"):
         for descriptor in sorted(wallet.descriptors.all(), key=lambda row: row.pk):

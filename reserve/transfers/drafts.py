@@ -9,6 +9,7 @@ from typing import Any
 from config.errors import ValidationFailed
 from ledger.amounts import MAX_SATS
 from reserve.common.amounts import check_sats
+from reserve.common.free_text import free_text_check
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.ends import transfer_ends_check
 from reserve.transfers.models import Transfer, TransferCategory, TransferDirection
@@ -56,7 +57,7 @@ def transfer_build(
         raise ValidationFailed.for_field("fiat_currency", "must be an ISO 4217 code such as USD")
     if fiat_value is not None and (not isinstance(fiat_value, Decimal) or fiat_value < 0):
         raise ValidationFailed.for_field("fiat_value", "must be a non-negative Decimal")
-    return Transfer(
+    draft = Transfer(
         direction=direction,
         category=category,
         amount_sats=amount_sats,
@@ -71,6 +72,9 @@ def transfer_build(
         fiat_currency=fiat_currency,
         proposer=proposer,
     )
+    # The save would refuse a private key too; refusing here also keeps it out of the preview.
+    free_text_check(draft)
+    return draft
 
 
 # The fields of a draft that its idempotency hash covers (what the client chose).

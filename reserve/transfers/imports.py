@@ -222,22 +222,33 @@ def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferIm
             key = _row_key(fields, occurred_at)
             existing = Transfer.objects.filter(idempotency_key=key).first()
             if existing is not None:
+                # The key is the row's hash, so a replay's stored hash is the key's; a record
+                # that holds the key with another payload is not this row.
+                if existing.request_hash != key.removeprefix("import:"):
+                    raise line_error(
+                        line=line,
+                        field="idempotency_key",
+                        message=f"this row's key {key!r} is held by transfer #{existing.pk} with another payload",
+                    )
                 result.unchanged.append(existing)
                 continue
-            transfer = Transfer.objects.create(
-                **fields,
-                occurred_at=occurred_at,
-                status=TransferStatus.BROADCAST,
-                proposer=actor,
-                idempotency_key=key,
-                request_hash=key.removeprefix("import:"),
-            )
+            try:
+                transfer = Transfer.objects.create(
+                    **fields,
+                    occurred_at=occurred_at,
+                    status=TransferStatus.BROADCAST,
+                    proposer=actor,
+                    idempotency_key=key,
+                    request_hash=key.removeprefix("import:"),
+                )
+            except ApplicationError as error:  # e.g. a private key in its text (reserve/common/free_text.py)
+                raise relabel(error, line=line, columns=COLUMNS) from None
             pending.append((line, transfer))
         if not pending:
             return result
         rows, lines = _ledger_rows(pending)
         try:
-            ledger_import_csv(rows=rows, created_by=actor)
+            ledger_import_csv(rows=rows, created_by=actor, service_keys=True)
         except ImportRowError as error:
             problem = error.fields[error.field][0].split(": ", 1)[-1]
             line = lines.get(error.line, error.line)

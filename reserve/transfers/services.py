@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound, ValidationFailed
-from ledger.idempotency import request_hash
+from ledger.idempotency import client_key_check, request_hash
 from ledger.models import JournalTransaction
 from ledger.services import (
     pending_create,
@@ -93,6 +93,9 @@ def transfer_create(*, actor: Any, idempotency_key: str | None = None, **fields:
     field). With an idempotency key, a replay returns the first draft and a different payload
     under the same key is a Conflict."""
     require_permission(actor, "propose_transfer", action="draft a transfer")
+    if idempotency_key:
+        # A client's key: never one in the namespaces the services key their own records by.
+        idempotency_key = client_key_check(idempotency_key, field="idempotency_key")
     draft = transfer_build(proposer=actor, **fields)
     fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
     digest = request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
@@ -439,13 +442,38 @@ def transfer_record_observed(
         external_address=external_address,
         counterparty=None,
     )
-    key = "observed:{}:{}:{}:{}:{}".format(
+    base_key = "observed:{}:{}:{}:{}:{}".format(
         txid, vout, direction, getattr(source_wallet, "pk", ""), getattr(destination_wallet, "pk", "")
     )
+    digest = request_hash(
+        _observed_payload(
+            direction=direction,
+            amount_sats=amount_sats,
+            txid=txid,
+            vout=vout,
+            source_wallet_id=getattr(source_wallet, "pk", None),
+            destination_wallet_id=getattr(destination_wallet, "pk", None),
+            external_address=address,
+            observed=True,
+        )
+    )
     with transaction.atomic():
-        existing = Transfer.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing, []
+        key, squatters = base_key, []
+        # A replay is one whose payload is this movement's. A row under the key with another
+        # payload (a client's draft that took the key before client keys were fenced off) does
+        # not swallow the movement: it is booked under the next key, and the clash is recorded.
+        while (existing := Transfer.objects.filter(idempotency_key=key).first()) is not None:
+            if _observed_digest(existing) == digest:
+                return existing, []
+            if existing.observed:
+                # The service's own record of this output says something else: not a replay,
+                # and not to be booked twice. Reconciliation reports it as a discrepancy.
+                raise Conflict(
+                    f"observed transfer #{existing.pk} recorded {key!r} with another payload",
+                    fields={"idempotency_key": ["already used with a different payload"]},
+                )
+            squatters.append(existing)
+            key = f"{base_key}:after:{existing.pk}"
         try:
             # Two scans (one per wallet of an internal movement) may race to record it.
             with transaction.atomic():
@@ -458,6 +486,7 @@ def transfer_record_observed(
                     destination_wallet=destination_wallet,
                     external_address=address,
                     status=TransferStatus.BROADCAST,
+                    status_reason=_squat_reason(base_key, squatters),
                     observed=True,
                     txid=txid,
                     vout=vout,
@@ -465,9 +494,24 @@ def transfer_record_observed(
                     block_hash=block_hash,
                     occurred_at=occurred_at,
                     idempotency_key=key,
+                    request_hash=digest,
                 )
         except IntegrityError:
-            return Transfer.objects.get(idempotency_key=key), []
+            raced = Transfer.objects.get(idempotency_key=key)
+            if _observed_digest(raced) != digest:
+                raise Conflict(
+                    f"the key {key!r} of an observed movement was taken by transfer #{raced.pk} with another payload",
+                    fields={"idempotency_key": ["already used with a different payload"]},
+                ) from None
+            return raced, []
+        for squatter in squatters:
+            audit_record(
+                actor=actor,
+                action="transfer.observe.key_conflict",
+                instance=transfer,
+                before=None,
+                after={"key": base_key, "held_by_transfer": squatter.pk, "booked_under": key},
+            )
         journal = post_transaction(
             idempotency_key=f"reserve:transfer:{transfer.pk}:observed:{block_hash}",
             entries=transfer_ledger_entries(transfer),
@@ -488,6 +532,60 @@ def transfer_record_observed(
         audit_record(actor=actor, action="transfer.observe", instance=transfer, before=None, after=snapshot(transfer))
         breaches = policy_detect(change=transfer_change(transfer, observed=True), facts=ReservePolicyFacts())
     return transfer, breaches
+
+
+def _observed_payload(
+    *,
+    direction: str,
+    amount_sats: int,
+    txid: str,
+    vout: int | None,
+    source_wallet_id: int | None,
+    destination_wallet_id: int | None,
+    external_address: str,
+    observed: bool,
+) -> dict[str, Any]:
+    """What makes two records of an observed movement the same movement (the block may differ:
+    a movement mined again after a reorg is the same movement)."""
+    return {
+        "direction": direction,
+        "amount_sats": amount_sats,
+        "txid": txid,
+        "vout": vout,
+        "source_wallet": source_wallet_id,
+        "destination_wallet": destination_wallet_id,
+        "external_address": external_address,
+        "observed": observed,
+    }
+
+
+def _observed_digest(transfer: Transfer) -> str:
+    """The request hash of an observed movement, recomputed from the stored row (rows recorded
+    before the hash was stored compare the same way)."""
+    return request_hash(
+        _observed_payload(
+            direction=transfer.direction,
+            amount_sats=transfer.amount_sats,
+            txid=transfer.txid,
+            vout=transfer.vout,
+            source_wallet_id=transfer.source_wallet_id,
+            destination_wallet_id=transfer.destination_wallet_id,
+            external_address=transfer.external_address,
+            observed=transfer.observed,
+        )
+    )
+
+
+# How an observed transfer says that its key was held by another record (reconciliation repeats it
+# on the discrepancy it opens).
+KEY_CONFLICT = "idempotency key conflict"
+
+
+def _squat_reason(key: str, squatters: list[Transfer]) -> str:
+    if not squatters:
+        return ""
+    held = ", ".join(f"#{squatter.pk}" for squatter in squatters)
+    return f"{KEY_CONFLICT}: {key!r} was held by transfer {held} with another payload"
 
 
 def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields: Any) -> Transfer:

@@ -1,0 +1,56 @@
+"""Way 5 of issue 11 for historical imports: a row's key is `import:<hash of the row>`; a record
+that took that key with another payload (a client's draft from before keys were fenced) is not
+taken for the row: the import stops naming the line, and nothing of the file is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from config.errors import ValidationFailed
+from ledger.models import JournalTransaction
+from reserve.custody.models import Wallet
+from reserve.transfers.imports import transfers_import_csv
+from reserve.transfers.models import Transfer
+from tests.reserve.conftest import fake_hash
+
+pytestmark = pytest.mark.django_db
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_squatted_import_key_stops_the_import_naming_the_line(operator: Any, cold_wallet: Wallet) -> None:
+    # given: the key the row will have (learnt from an import that is rolled back)
+    text = (
+        "occurred_at,direction,category,amount_btc,destination_wallet,provenance_reference,txid,vout,block_height\n"
+        f"2025-01-10T10:00:00Z,inbound,forfeiture,1.5,{cold_wallet.name},Order 1,{fake_hash('h1')},0,800000\n"
+    )
+    try:
+        with transaction.atomic():
+            key = transfers_import_csv(text=text, actor=operator).created[0].idempotency_key
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    assert key is not None and key.startswith("import:")
+    # and a decoy draft holding it
+    decoy = Transfer.objects.create(
+        direction="inbound",
+        category="donation",
+        amount_sats=1,
+        destination_wallet=cold_wallet,
+        proposer=operator,
+        idempotency_key=key,
+        request_hash="0" * 64,
+    )
+    # when
+    with pytest.raises(ValidationFailed) as caught:
+        transfers_import_csv(text=text, actor=operator)
+    # then
+    assert caught.value.fields["idempotency_key"][0].startswith("line 2: ")
+    assert f"#{decoy.pk}" in caught.value.message
+    assert list(Transfer.objects.values_list("pk", flat=True)) == [decoy.pk]
+    assert not JournalTransaction.objects.exists()
