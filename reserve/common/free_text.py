@@ -52,6 +52,8 @@ NOT_FREE_TEXT: dict[str, str] = {
     "reserve.transfer.txid": "validated txid (64 hex)",
     "reserve.transfer.block_hash": "validated block hash (64 hex)",
     "reserve.transfer.request_hash": "SHA-256 hex computed by the service",
+    "reserve.enrolmentcode.code_hash": "SHA-256 hex of a one-time code, computed by the service",
+    "reserve.enrolmentcode.issued_by_label": "a copy of the username at the time",
 }
 
 # Structured text: WIF and extended private keys refused, hex allowed (hashes, x-only keys).
