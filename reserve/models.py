@@ -7,10 +7,12 @@ from reserve.custody.models import (
     AgencyKind,
     Counterparty,
     CounterpartyKind,
+    MembershipStatus,
     Network,
     Wallet,
     WalletDescriptor,
     WalletKind,
+    WalletMembership,
     WatchedScript,
 )
 from reserve.outbox.models import OutboxMessage
@@ -51,6 +53,7 @@ __all__ = [
     "Discrepancy",
     "DiscrepancyKind",
     "DiscrepancyStatus",
+    "MembershipStatus",
     "Network",
     "OutboxMessage",
     "PriceQuote",
@@ -67,6 +70,7 @@ __all__ = [
     "Wallet",
     "WalletDescriptor",
     "WalletKind",
+    "WalletMembership",
     "WalletUtxo",
     "WatchedScript",
 ]

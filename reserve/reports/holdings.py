@@ -20,7 +20,8 @@ from django.db.models import QuerySet
 from config.errors import NotFound, ValidationFailed
 from ledger.selectors import balances_as_of, balances_now, entry_sums_by_metadata
 from reserve.common.settings import reporting_currency
-from reserve.custody.models import Wallet
+from reserve.custody.models import Agency, Wallet
+from reserve.custody.selectors import membership_at
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats
 from reserve.reports.chain_point import ChainPoint, chain_point
@@ -114,11 +115,15 @@ def holdings_report(
     group_by: str = "wallet",
     currency: str = "",
     wallets: QuerySet[Wallet] | None = None,
+    agency_id: int | None = None,
+    in_perimeter: bool | None = None,
     category: str = "",
 ) -> HoldingsReport:
     """Holdings as of `at` (economic time), at block `height`, or now (neither), in `group_by` rows.
 
-    `wallets` narrows the wallets counted (by agency, perimeter, ...); `category` keeps only
+    Each wallet stands in the agency and on the side of the perimeter its membership then in force
+    put it (the report's time; the block's time for a height), and `agency_id` / `in_perimeter`
+    keep the wallets that membership places there. `wallets` narrows the wallets counted; `category` keeps only
     the holdings attributed to transfers of that category. Fiat values use the quote in
     force at the report's time (the block's time for a height); None when there is none.
     """
@@ -131,6 +136,16 @@ def holdings_report(
         (wallets if wallets is not None else Wallet.objects.all())
         .select_related("agency", "ledger_account")
         .order_by("pk")
+    )
+    then = membership_at(at=point.as_of if at is not None or height is not None else None)
+    chosen = [
+        wallet
+        for wallet in chosen
+        if (agency_id is None or then[wallet.pk].agency_id == agency_id)
+        and (in_perimeter is None or then[wallet.pk].in_perimeter == in_perimeter)
+    ]
+    agency_names = dict(
+        Agency.objects.filter(pk__in={then[wallet.pk].agency_id for wallet in chosen}).values_list("pk", "name")
     )
     rows: list[HoldingsRow]
     attributed: list[tuple[Wallet, str, str, int]] = []
@@ -151,17 +166,18 @@ def holdings_report(
                 balance_sats=sats,
                 fiat_value=_value(sats, quote),
                 wallet_id=wallet.pk,
-                agency_id=wallet.agency_id,
-                agency_name=wallet.agency.name,
-                in_perimeter=wallet.in_perimeter,
+                agency_id=then[wallet.pk].agency_id,
+                agency_name=agency_names[then[wallet.pk].agency_id],
+                in_perimeter=then[wallet.pk].in_perimeter,
             )
             for wallet, sats in per_wallet
         ]
     elif group_by == "agency":
         agencies: dict[int, tuple[str, int]] = {}
         for wallet, sats in per_wallet:
-            name, total = agencies.get(wallet.agency_id, (wallet.agency.name, 0))
-            agencies[wallet.agency_id] = (name, total + sats)
+            held_by = then[wallet.pk].agency_id
+            name, total = agencies.get(held_by, (agency_names[held_by], 0))
+            agencies[held_by] = (name, total + sats)
         rows = [
             HoldingsRow(
                 key=str(agency_id), label=name, balance_sats=sats, fiat_value=_value(sats, quote), agency_id=agency_id
@@ -179,7 +195,7 @@ def holdings_report(
             for label, sats in sorted(groups.items())
         ]
     total = sum(sats for _, sats in per_wallet)
-    perimeter = sum(sats for wallet, sats in per_wallet if wallet.in_perimeter)
+    perimeter = sum(sats for wallet, sats in per_wallet if then[wallet.pk].in_perimeter)
     return HoldingsReport(
         point=point,
         group_by=group_by,
