@@ -24,7 +24,7 @@ from reserve.custody.models import Agency, Wallet
 from reserve.custody.selectors import membership_at
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats
-from reserve.reports.chain_point import ChainPoint, chain_point
+from reserve.reports.chain_point import ChainPoint, chain_point, height_moment
 from reserve.transfers.models import Transfer
 
 GROUPS = ("wallet", "agency", "category", "provenance")
@@ -137,7 +137,12 @@ def holdings_report(
         .select_related("agency", "ledger_account")
         .order_by("pk")
     )
-    then = membership_at(at=point.as_of if at is not None or height is not None else None)
+    # Membership as then in force: at the report's time (for a height, the block's time, else when
+    # the books last moved at or below it); now for a report of now.
+    moment = point.as_of
+    if moment is None and height is not None:
+        moment = height_moment(height)
+    then = membership_at(at=moment)
     chosen = [
         wallet
         for wallet in chosen
