@@ -149,9 +149,10 @@ def holdings_report(
         if (agency_id is None or then[wallet.pk].agency_id == agency_id)
         and (in_perimeter is None or then[wallet.pk].in_perimeter == in_perimeter)
     ]
-    agency_names = dict(
-        Agency.objects.filter(pk__in={then[wallet.pk].agency_id for wallet in chosen}).values_list("pk", "name")
-    )
+    agency_names = {wallet.agency_id: wallet.agency.name for wallet in chosen}  # the agencies now
+    earlier = {then[wallet.pk].agency_id for wallet in chosen} - set(agency_names)
+    if earlier:
+        agency_names |= dict(Agency.objects.filter(pk__in=earlier).values_list("pk", "name"))
     rows: list[HoldingsRow]
     attributed: list[tuple[Wallet, str, str, int]] = []
     if group_by in ("wallet", "agency") and not category:
