@@ -43,7 +43,7 @@ class WalletMembershipAdmin(ServiceAddAdmin):
     list_filter = ("status", "in_perimeter", "agency")
     search_fields = ("wallet__name", "reason")
     list_select_related = ("wallet", "agency", "proposed_by", "decided_by")
-    actions = ("approve", "reject", "cancel")
+    actions = ("approve", "reject", "cancel")  # type: ignore[assignment]  # ReadOnlyAdmin offers none
 
     def create(self, request: HttpRequest, form: Any) -> Model:
         data = form.cleaned_data

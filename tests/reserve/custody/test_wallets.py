@@ -162,6 +162,6 @@ def test_update_cannot_touch_the_perimeter_or_the_agency(operator: Any, cold_wal
     # Membership changes only by proposal and approval (tests/reserve/custody/test_membership.py).
     for field, value in (("in_perimeter", False), ("agency", None)):
         with pytest.raises(TypeError, match=field):
-            wallet_update(wallet=cold_wallet, actor=operator, **{field: value})  # type: ignore[arg-type]
+            wallet_update(wallet=cold_wallet, actor=operator, **{field: value})
     assert Wallet.objects.filter(pk=cold_wallet.pk, in_perimeter=True).exists()
     assert not AuditEvent.objects.filter(action="wallet.update").exists()
