@@ -1,9 +1,9 @@
 """Writes of wallet membership (which agency holds a wallet, whether it counts in the perimeter):
 maker-checker. One person proposes a change; it takes effect only when another approves it, at
 the moment of approval (never back-dated, so holdings of the past are never restated), and only
-while the wallet holds nothing and reserves nothing: a wallet with bitcoin leaves a scope by a
-transfer, which the policy judges, never by a change of label. PostgreSQL guards the same
-(reserve/sql/0011_wallet_membership.sql)."""
+while the wallet holds nothing and has no open transfer: a wallet with bitcoin leaves a scope by a
+transfer, which the policy judges, never by a change of label. PostgreSQL guards the
+maker-checker and keeps decided memberships immutable (reserve/sql/0011_wallet_membership.sql)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from reserve.custody.models import Agency, MembershipStatus, Wallet, WalletMembe
 from reserve.custody.selectors import membership_at
 from reserve.transfers.models import Transfer, TransferStatus
 
-# Approved transfers not yet on chain: they were judged under the membership they were approved in.
-_RESERVING = (TransferStatus.APPROVED, TransferStatus.BROADCAST)
+# Transfers being judged or approved and not yet on chain: they are judged under the membership
+# in force when they are decided, so none may be open while it changes (a final approval racing
+# the change would otherwise be judged under the membership it read before the change committed).
+_OPEN = (TransferStatus.PENDING_APPROVAL, TransferStatus.APPROVED, TransferStatus.BROADCAST)
 
 
 def membership_register(*, wallet: Wallet, actor: Any) -> WalletMembership:
@@ -99,11 +101,11 @@ def _refuse_unless_empty(wallet: Wallet) -> None:
             fields={"wallet": ["holds bitcoin"]},
         )
     touching = Q(source_wallet=wallet) | Q(destination_wallet=wallet)
-    open_transfers = Transfer.objects.filter(touching, status__in=_RESERVING)
+    open_transfers = Transfer.objects.filter(touching, status__in=_OPEN)
     if open_transfers.exists():
         raise Conflict(
-            f"wallet {wallet.name} has approved transfers not yet on chain; wait until they are mined or cancelled",
-            fields={"wallet": ["has approved transfers in flight"]},
+            f"wallet {wallet.name} has transfers awaiting approval or the chain; decide, mine or cancel them first",
+            fields={"wallet": ["has transfers in flight"]},
         )
 
 

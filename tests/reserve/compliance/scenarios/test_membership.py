@@ -5,6 +5,7 @@ changes are judged by the membership then in force, in the policy and in the hol
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -14,7 +15,7 @@ from policy.types import PolicyScope
 from reserve.custody.membership import membership_approve, membership_propose
 from reserve.custody.models import Agency, Wallet, WalletMembership
 from reserve.reports.holdings import holdings_report
-from reserve.transfers.services import transfer_record_observed
+from reserve.transfers.services import transfer_approve, transfer_record_observed
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
     Clock,
@@ -26,6 +27,7 @@ from tests.reserve.compliance.scenarios.conftest import (
     preview_outcome,
     propose,
 )
+from tests.reserve.compliance.scenarios.test_cap_race import all_at_once
 from tests.reserve.conftest import REGTEST_EXTERNAL, TPUB_B, TPUB_C, fake_hash, register
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +164,37 @@ def test_approved_changes_are_judged_by_the_membership_then_in_force(
     assert preview_outcome(sale) != "deny"
     assert sale.policy_preview is not None
     assert "no_disposal" not in {line["rule_type"] for line in sale.policy_preview["lines"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_membership_change_racing_a_transfer_into_the_wallet_never_both_pass(
+    people: People, clock: Clock, books: None, cold: Wallet, agency: Agency
+) -> None:
+    # given: an empty perimeter wallet, a move into it approved once, and a proposal to take it out
+    hop = register(people.operator, agency, "hop-04", TPUB_B, fingerprint="b8688df1")
+    move = approve(
+        people,
+        propose(
+            people,
+            direction="internal",
+            category="internal_consolidation",
+            amount_sats=10 * BTC,
+            fee_sats=1_000,
+            source_wallet=cold,
+            destination_wallet=hop,
+        ),
+        count=1,
+    )
+    proposal = membership_propose(wallet=hop, actor=people.operator, in_perimeter=False, reason="Decree 9")
+    # when: the move's last approval and the membership's approval arrive at once
+    approved, changed = all_at_once(
+        [
+            partial(transfer_approve, transfer=move, actor=people.approvers[1]),
+            partial(membership_approve, membership=proposal, actor=people.approvers[2]),
+        ]
+    )
+    # then: the move was judged inside the perimeter and approved; the membership waits for it
+    assert isinstance(changed, Conflict) and changed.fields == {"wallet": ["has transfers in flight"]}
+    assert not isinstance(approved, Exception) and approved.status == "approved"
+    assert Wallet.objects.get(pk=hop.pk).in_perimeter is True
+    assert WalletMembership.objects.get(pk=proposal.pk).status == "proposed"
