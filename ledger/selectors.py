@@ -236,6 +236,57 @@ def balance_changes(
     return changes
 
 
+# An account counted only while its entries' occurred_at is in [start, end) (None: unbounded),
+# e.g. a wallet while it belonged to a scope.
+Period = tuple[Account, datetime | None, datetime | None]
+
+
+def _in_periods(periods: Iterable[Period]) -> Q:
+    found = Q(pk__in=[])
+    for account, start, end in periods:
+        part = Q(account=account)
+        if start is not None:
+            part &= Q(occurred_at__gte=start)
+        if end is not None:
+            part &= Q(occurred_at__lt=end)
+        found |= part
+    return found
+
+
+def period_balance(
+    *, periods: Iterable[Period], occurred_at: datetime | None = None, block_height: int | None = None
+) -> int:
+    """Summed balance of the entries inside `periods`, as of `occurred_at` (inclusive), else block
+    `height` (entries without a height do not count), else now."""
+    entries = Entry.objects.filter(_in_periods(periods))
+    if occurred_at is not None:
+        entries = entries.filter(occurred_at__lte=occurred_at)
+    elif block_height is not None:
+        entries = entries.filter(block_height__lte=block_height)
+    return int(entries.aggregate(total=Sum("amount_sats"))["total"] or 0)
+
+
+def period_balance_changes(
+    *, periods: Iterable[Period], since: datetime, until: datetime
+) -> list[tuple[datetime, int | None, int]]:
+    """`balance_changes` counting only the entries inside `periods`."""
+    inside = _in_periods(list(periods))
+    running = int(Entry.objects.filter(inside, occurred_at__lt=since).aggregate(total=Sum("amount_sats"))["total"] or 0)
+    per_transaction = (
+        Entry.objects.filter(inside, occurred_at__gte=since, occurred_at__lt=until)
+        .values("transaction_id", "occurred_at", "block_height", "sequence")
+        .annotate(delta=Sum("amount_sats"))
+        .order_by("occurred_at", "sequence")
+    )
+    changes: list[tuple[datetime, int | None, int]] = []
+    for row in per_transaction:
+        if row["delta"] == 0:
+            continue
+        running += int(row["delta"])
+        changes.append((row["occurred_at"], row["block_height"], running))
+    return changes
+
+
 def entries_sum_above_height(*, account: Account, height: int) -> int:
     """Sats the account's entries from blocks above `height` add up to (entries without a block
     count as below): what is still provisional when `height` is the last final block."""

@@ -65,7 +65,7 @@ def _aware(value: datetime | None, field: str) -> None:
         raise ValidationFailed.for_field(field, "needs a time zone")
 
 
-def _lock_scopes(scopes: Sequence[PolicyScope]) -> None:
+def lock_scopes(scopes: Sequence[PolicyScope]) -> None:
     """Transaction-scoped advisory locks, always taken in scope order so lockers never deadlock."""
     with connection.cursor() as cursor:
         for scope in sorted(set(scopes), key=lambda scope: scope.sort_key):
@@ -157,7 +157,7 @@ def policy_approve(*, version: PolicyVersion, approver: User, comment: str = "")
     if version_approvals_of_content(version=version) < VERSION_QUORUM:
         return version
     # Activation waits for postings in flight on the scope, so each sees one version or the other.
-    _lock_scopes([version.policy.scope])
+    lock_scopes([version.policy.scope])
     version.status = PolicyVersion.Status.ACTIVE
     version.activated_at = timezone.now()
     version.save(update_fields=["status", "activated_at"])
@@ -220,7 +220,7 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         # An observed movement is already booked and nothing is being admitted, so detection
         # takes no lock: callers detect after posting (balances locked first), and taking the
         # scope lock there would invert the posting order (scope, then balances) and deadlock.
-        _lock_scopes(policy_scopes_governed(scopes=change.scopes()))
+        lock_scopes(policy_scopes_governed(scopes=change.scopes()))
         # A live gate judges the reserve as it stands now that the locks are held: a posting
         # committed by whoever held them before is in the facts, whatever its timestamps
         # (block times may run ahead of the clock).

@@ -8,10 +8,12 @@ from reserve.custody.models import (
     AgencyKind,
     Counterparty,
     CounterpartyKind,
+    MembershipStatus,
     Network,
     Wallet,
     WalletDescriptor,
     WalletKind,
+    WalletMembership,
     WatchedScript,
 )
 from reserve.outbox.models import OutboxMessage
@@ -53,6 +55,7 @@ __all__ = [
     "DiscrepancyKind",
     "DiscrepancyStatus",
     "EnrolmentCode",
+    "MembershipStatus",
     "Network",
     "OutboxMessage",
     "PriceQuote",
@@ -69,6 +72,7 @@ __all__ = [
     "Wallet",
     "WalletDescriptor",
     "WalletKind",
+    "WalletMembership",
     "WalletUtxo",
     "WatchedScript",
 ]

@@ -26,3 +26,14 @@ def require_permission(user: Any, permission: str, *, action: str) -> None:
         raise PermissionDenied(f"{action}: an authenticated, active user is required")
     if not user.has_perm(f"reserve.{permission}"):
         raise PermissionDenied(f"{action}: {user.get_username()} lacks the permission reserve.{permission}")
+
+
+def maker_checker_refusal(*, noun: str, decision: str, withdraw: str) -> PermissionDenied:
+    """Maker-checker, in the words every proposal uses: its proposer never decides on it (approve
+    or reject the `noun`); they may only withdraw it (`withdraw`, e.g. "cancel it")."""
+    message = (
+        f"the proposer of a {noun} can never approve it"
+        if decision == "approve"
+        else f"the proposer cannot decide on their own {noun}; {withdraw} instead"
+    )
+    return PermissionDenied(message, fields={"approver": ["is the proposer"]})

@@ -151,7 +151,7 @@ def _address_preview(form: WalletRegistrationForm) -> dict[str, Any]:
 
 
 class WalletSettingsForm(StyledForm):
-    in_perimeter = forms.BooleanField(required=False, help_text="Counts as public-sector holdings")
+    # No agency or perimeter field: membership changes by proposal and approval (WalletMembershipAdmin).
     birthday_height = forms.IntegerField(min_value=0)
     gap_limit = forms.IntegerField(min_value=1, max_value=1000)
 
@@ -212,7 +212,6 @@ class WalletAdmin(ServiceAddAdmin):
         if wallet is not None and request.user.has_perm("reserve.change_wallet"):
             context["settings_form"] = WalletSettingsForm(
                 initial={
-                    "in_perimeter": wallet.in_perimeter,
                     "birthday_height": wallet.birthday_height,
                     "gap_limit": wallet.gap_limit,
                 }
@@ -221,7 +220,7 @@ class WalletAdmin(ServiceAddAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Perimeter flag, birthday and gap limit, through wallet_update (which derives further ahead)."""
+        """Birthday and gap limit, through wallet_update (which derives further ahead)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("reserve.change_wallet"):

@@ -17,7 +17,7 @@ from ledger.models import Account, Entry, JournalTransaction, PendingTransaction
 from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
 from reserve.audit.models import AuditEvent
 from reserve.compliance.selectors import open_breaches
-from reserve.custody.models import Agency, Counterparty, Wallet
+from reserve.custody.models import Agency, Counterparty, Wallet, WalletMembership
 from reserve.pricing.models import PriceQuote
 from reserve.reconciliation.models import ChainBlock, Discrepancy, ReconciliationRun, WalletUtxo
 from reserve.reconciliation.selectors import open_discrepancies
@@ -31,6 +31,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str, type[Model], str]]]] = [
         [
             ("Transfers", "swap_horiz", Transfer, "awaiting"),
             ("Wallets", "account_balance_wallet", Wallet, ""),
+            ("Wallet memberships", "badge", WalletMembership, ""),
             ("Agencies", "apartment", Agency, ""),
             ("Counterparties", "handshake", Counterparty, ""),
             ("Price quotes", "currency_exchange", PriceQuote, ""),

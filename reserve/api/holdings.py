@@ -82,8 +82,10 @@ class HoldingsApi(CsvMixin, APIView):
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUPS)),
             OpenApiParameter("currency", OpenApiTypes.STR, description="ISO 4217 code for the fiat value"),
             OpenApiParameter("wallet", OpenApiTypes.INT),
-            OpenApiParameter("agency", OpenApiTypes.INT),
-            OpenApiParameter("in_perimeter", OpenApiTypes.BOOL),
+            OpenApiParameter("agency", OpenApiTypes.INT, description="Wallets this agency held at the point"),
+            OpenApiParameter(
+                "in_perimeter", OpenApiTypes.BOOL, description="Wallets in (or outside) the perimeter at the point"
+            ),
             OpenApiParameter("category", OpenApiTypes.STR, enum=TransferCategory.values),
             FORMAT_PARAMETER,
         ],
@@ -98,16 +100,15 @@ class HoldingsApi(CsvMixin, APIView):
         wallets = Wallet.objects.all()
         if filters.get("wallet") is not None:
             wallets = wallets.filter(pk=filters["wallet"].pk)
-        if filters.get("agency") is not None:
-            wallets = wallets.filter(agency=filters["agency"])
-        if filters.get("in_perimeter") is not None:
-            wallets = wallets.filter(in_perimeter=filters["in_perimeter"])
         report = holdings_report(
             at=filters.get("as_of"),
             height=filters.get("height"),
             group_by=filters["group_by"],
             currency=filters.get("currency", ""),
             wallets=wallets,
+            # Judged by the membership in force at the report's point, not today's.
+            agency_id=filters["agency"].pk if filters.get("agency") is not None else None,
+            in_perimeter=filters.get("in_perimeter"),
             category=filters.get("category", ""),
         )
         return Response(HoldingsSerializer(report).data)

@@ -1,8 +1,12 @@
 """The reserve's answers to the policy engine's questions (`policy.facts.PolicyFacts`).
 
 Holdings come from the ledger (booked balances, as of a time or block height); flows come
-from transfers, counting approved-but-unposted ones as pending. A scope is the perimeter
-(wallets flagged `in_perimeter`), one agency's wallets, or one wallet.
+from transfers, counting approved-but-unposted ones as pending. A scope is the perimeter, one
+agency's wallets, or one wallet, and membership is judged at each point by the membership then
+in force (`reserve.custody.selectors`): a posting counts for the scopes its wallet belonged to
+when it occurred, a transfer for the scopes its wallets belonged to when it moved (posted: the
+later of its block time and its approval; pending: its approval). A move from a perimeter wallet
+to a wallet outside the perimeter then leaves the perimeter, whatever its direction says.
 """
 
 from __future__ import annotations
@@ -10,41 +14,82 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Case, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, Greatest
 
-from ledger.selectors import balance_changes, balances_as_of, balances_now
+from ledger.models import Account
+from ledger.selectors import (
+    Period,
+    balance_changes,
+    balances_as_of,
+    balances_now,
+    period_balance,
+    period_balance_changes,
+)
 from policy.types import PolicyScope
 from reserve.custody.models import Wallet
+from reserve.custody.selectors import membership_then, scope_periods
 from reserve.transfers.models import Transfer, TransferStatus
 
 POSTED_STATUSES = (TransferStatus.CONFIRMED, TransferStatus.FINAL)
 RESERVED_STATUSES = (TransferStatus.APPROVED, TransferStatus.BROADCAST)
+SIDES = ("source_wallet", "destination_wallet")
 
 
-def scope_wallets(scope: PolicyScope) -> QuerySet[Wallet]:
-    if scope.kind == "perimeter":
-        return Wallet.objects.filter(in_perimeter=True)
-    object_id = int(scope.object_id or 0)  # agency and wallet scopes always carry one
-    if scope.kind == "agency":
-        return Wallet.objects.filter(agency_id=object_id)
-    return Wallet.objects.filter(pk=object_id)
+def _periods(scope: PolicyScope) -> tuple[list[Account], list[Period]]:
+    """The scope's wallets: the accounts inside it for all of their history (answered from the
+    ledger's checkpointed balances), and the stretches of the others' histories spent inside it."""
+    found = scope_periods(kind=scope.kind, object_id=scope.object_id)
+    accounts = {
+        wallet.pk: wallet.ledger_account
+        for wallet in Wallet.objects.filter(pk__in={period.wallet_id for period in found}).select_related(
+            "ledger_account"
+        )
+    }
+    whole = [accounts[period.wallet_id] for period in found if period.effective_from is period.effective_until is None]
+    partial = [
+        (accounts[period.wallet_id], period.effective_from, period.effective_until)
+        for period in found
+        if not period.effective_from is period.effective_until is None
+    ]
+    return whole, partial
+
+
+def judged(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
+    """Transfers with the moment their ends' membership is judged at, and that membership."""
+    transfers = transfers.annotate(
+        judged_at=Case(
+            When(status__in=RESERVED_STATUSES, then=F("approved_at")),
+            default=Greatest("occurred_at", Coalesce("approved_at", "occurred_at")),
+        )
+    )
+    for side in SIDES:
+        transfers = transfers.annotate(
+            **{
+                f"{side}_perimeter_then": membership_then(wallet=side, when="judged_at", attribute="in_perimeter"),
+                f"{side}_agency_then": membership_then(wallet=side, when="judged_at", attribute="agency_id"),
+            }
+        )
+    return transfers
 
 
 def _inside(scope: PolicyScope, side: str) -> Q:
     if scope.kind == "perimeter":
-        return Q(**{f"{side}__in_perimeter": True})
+        return Q(**{f"{side}_perimeter_then": True})
     if scope.kind == "agency":
-        return Q(**{f"{side}__agency_id": scope.object_id})
+        return Q(**{f"{side}_agency_then": scope.object_id})
     return Q(**{f"{side}_id": scope.object_id})
 
 
 def _outside(scope: PolicyScope, side: str) -> Q:
+    if scope.kind == "perimeter":
+        return Q(**{f"{side}__isnull": True}) | Q(**{f"{side}_perimeter_then": False})
     return Q(**{f"{side}__isnull": True}) | ~_inside(scope, side)
 
 
 def crossing(scope: PolicyScope, direction: str) -> Q:
-    """Transfers that enter (inbound), leave (outbound) or stay within (internal) the scope."""
+    """Transfers (annotated by `judged`) that enter (inbound), leave (outbound) or stay within
+    (internal) the scope, as their wallets' membership then places them."""
     source_in, destination_in = _inside(scope, "source_wallet"), _inside(scope, "destination_wallet")
     if direction == "inbound":
         return destination_in & _outside(scope, "source_wallet")
@@ -64,15 +109,16 @@ class ReservePolicyFacts:
     """Stateless: every answer is read from the database at the time it is asked."""
 
     def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
-        accounts = [wallet.ledger_account for wallet in scope_wallets(scope).select_related("ledger_account")]
+        accounts, partial = _periods(scope)
+        total = period_balance(periods=partial, occurred_at=at, block_height=height) if partial else 0
         if not accounts:
-            return 0
+            return total
         if at is None and height is None:
-            return sum(balances_now(accounts=accounts).values())
+            return total + sum(balances_now(accounts=accounts).values())
         if at is not None:
-            return sum(balances_as_of(accounts=accounts, occurred_at=at).values())
+            return total + sum(balances_as_of(accounts=accounts, occurred_at=at).values())
         # A reversal carries its original's height, so a posting the chain dropped cancels out.
-        return sum(balances_as_of(accounts=accounts, block_height=height).values())
+        return total + sum(balances_as_of(accounts=accounts, block_height=height).values())
 
     def flow_sats(
         self,
@@ -92,9 +138,11 @@ class ReservePolicyFacts:
         when = Q(status__in=POSTED_STATUSES, moved_at__gte=since, moved_at__lt=until)
         if include_pending:
             when |= Q(status__in=RESERVED_STATUSES, approved_at__lt=until)
-        transfers = Transfer.objects.annotate(
-            moved_at=Greatest("occurred_at", Coalesce("approved_at", "occurred_at"))
-        ).filter(crossing(scope, direction) & when)
+        transfers = (
+            judged(Transfer.objects.all())
+            .annotate(moved_at=Greatest("occurred_at", Coalesce("approved_at", "occurred_at")))
+            .filter(crossing(scope, direction) & when)
+        )
         if categories is not None:
             transfers = transfers.filter(category__in=list(categories))
         if excluding_subject is not None and excluding_subject[0] == "reserve.transfer":
@@ -110,7 +158,7 @@ class ReservePolicyFacts:
         until: datetime,
         categories: Collection[str],
     ) -> int:
-        transfers = Transfer.objects.filter(
+        transfers = judged(Transfer.objects.all()).filter(
             crossing(scope, "inbound"),
             status__in=POSTED_STATUSES,
             category__in=list(categories),
@@ -124,7 +172,7 @@ class ReservePolicyFacts:
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
         # Approved outflows hold their amount and fee as a ledger reservation until the chain confirms.
-        transfers = Transfer.objects.filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
+        transfers = judged(Transfer.objects.all()).filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
         return _sum(transfers, F("amount_sats") + F("fee_sats"))
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
@@ -136,7 +184,10 @@ class ReservePolicyFacts:
     def holdings_changes(
         self, *, scope: PolicyScope, since: datetime, until: datetime
     ) -> list[tuple[datetime, int | None, int]]:
-        accounts = [wallet.ledger_account for wallet in scope_wallets(scope).select_related("ledger_account")]
+        accounts, partial = _periods(scope)
+        if partial:
+            whole: list[Period] = [(account, None, None) for account in accounts]
+            return period_balance_changes(periods=whole + partial, since=since, until=until)
         if not accounts:
             return []
         return balance_changes(accounts=accounts, since=since, until=until)

@@ -58,10 +58,14 @@ class Wallet(models.Model):
     """A custody wallet: watch-only, defined by descriptors and/or single addresses."""
 
     name = models.CharField(max_length=120, unique=True)
+    # `agency` and `in_perimeter` are the membership in force now: the database copies them
+    # from the wallet's latest approved WalletMembership and refuses any other change.
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="wallets")
     kind = models.CharField(max_length=32, choices=WalletKind.choices)
     network = models.CharField(max_length=16, choices=Network.choices)
-    in_perimeter = models.BooleanField(default=True, help_text="Counts as public-sector holdings")
+    in_perimeter = models.BooleanField(
+        default=True, help_text="Counts as public-sector holdings now (the membership in force; changed by approval)"
+    )
     birthday_height = models.PositiveIntegerField(default=0)
     gap_limit = models.PositiveIntegerField(default=20)
     ledger_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="custody_wallet")
@@ -83,6 +87,79 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MembershipStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class WalletMembership(models.Model):
+    """Which agency holds a wallet and whether it counts in the perimeter, from `effective_from` until
+    the wallet's next approved membership. `effective_from` None is the wallet's first membership
+    (since the beginning of its books); any later one takes effect when a second person approves it
+    (`effective_from` = `approved_at`), never earlier. PostgreSQL keeps decided rows immutable
+    (reserve/sql/0014_wallet_membership.sql)."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="memberships")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+    in_perimeter = models.BooleanField()
+    status = models.CharField(max_length=16, choices=MembershipStatus.choices, default=MembershipStatus.PROPOSED)
+    reason = models.TextField(blank=True)
+    effective_from = models.DateTimeField(null=True, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["wallet_id", "id"]
+        permissions = [
+            ("propose_walletmembership", "Can propose a change of a wallet's agency or perimeter membership"),
+            ("approve_walletmembership", "Can approve or reject a change of a wallet's membership"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MembershipStatus.values), name="reserve_membership_status_valid"
+            ),
+            # The first membership of a wallet is the one it was registered (or migrated) with.
+            models.UniqueConstraint(
+                fields=["wallet"],
+                condition=Q(effective_from__isnull=True, status="approved"),
+                name="reserve_membership_one_initial",
+            ),
+            # One open proposal per wallet: a second would be judged against a state the first changes.
+            models.UniqueConstraint(
+                fields=["wallet"], condition=Q(status="proposed"), name="reserve_membership_one_open_proposal"
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "effective_from"],
+                condition=Q(status="approved"),
+                name="reserve_membership_one_per_moment",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                name="reserve_membership_checker_not_maker",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved")
+                | Q(effective_from__isnull=True)
+                | Q(decided_by__isnull=False, decided_at__isnull=False, effective_from=models.F("decided_at")),
+                name="reserve_membership_effective_at_approval",
+            ),
+        ]
+        indexes = [models.Index(fields=["wallet", "effective_from"], name="reserve_membership_wallet_from")]
+
+    def __str__(self) -> str:
+        where = "in the perimeter" if self.in_perimeter else "outside the perimeter"
+        return f"{self.wallet_id} with agency {self.agency_id}, {where} ({self.status})"
 
 
 class WalletDescriptor(models.Model):

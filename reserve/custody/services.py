@@ -18,6 +18,7 @@ from reserve.audit.services import audit_record, snapshot
 from reserve.common.free_text import free_text_check
 from reserve.custody.addresses import NETWORKS, parse_address
 from reserve.custody.descriptors import MAX_GAP_LIMIT, ParsedDescriptor, descriptor_derive, descriptor_parse
+from reserve.custody.membership import membership_register
 from reserve.custody.models import (
     Agency,
     AgencyKind,
@@ -109,7 +110,8 @@ def wallet_register(
     addresses: Iterable[str] = (),
     actor: Any,
 ) -> Wallet:
-    """Create a wallet, its ledger account (asset, non-negative) and its watched scripts, or nothing.
+    """Create a wallet, its ledger account (asset, non-negative), its first membership (`agency`,
+    `in_perimeter`, in force since the beginning of its books) and its watched scripts, or nothing.
 
     Every descriptor and address is validated (checksum, network, no private keys) before
     anything is written; descriptors are derived on each chain up to the gap limit.
@@ -151,6 +153,7 @@ def wallet_register(
             ledger_account=account,
             created_by=actor,
         )
+        membership_register(wallet=wallet, actor=actor)
         scripts: list[WatchedScript] = []
         for parsed in parsed_descriptors:
             row = WalletDescriptor(wallet=wallet, descriptor=parsed.text, kind=parsed.kind, is_ranged=parsed.is_ranged)
@@ -181,11 +184,11 @@ def wallet_update(
     *,
     wallet: Wallet,
     actor: Any,
-    in_perimeter: bool | None = None,
     birthday_height: int | None = None,
     gap_limit: int | None = None,
 ) -> Wallet:
-    """Change a wallet's perimeter flag, birthday or gap limit (its scripts and account stay)."""
+    """Change a wallet's birthday or gap limit (its scripts and account stay). Its agency and
+    perimeter membership change only by approval (reserve/custody/membership.py)."""
     require_permission(actor, "change_wallet", action="change a wallet")
     with transaction.atomic():
         locked = Wallet.objects.select_for_update().get(pk=wallet.pk)
@@ -197,13 +200,11 @@ def wallet_update(
             birthday_height=locked.birthday_height if birthday_height is None else birthday_height,
             gap_limit=locked.gap_limit if gap_limit is None else gap_limit,
         )
-        if in_perimeter is not None:
-            locked.in_perimeter = in_perimeter
         if birthday_height is not None:
             locked.birthday_height = birthday_height
         if gap_limit is not None:
             locked.gap_limit = gap_limit
-        locked.save()
+        locked.save(update_fields=["birthday_height", "gap_limit"])
         audit_record(actor=actor, action="wallet.update", instance=locked, before=before, after=snapshot(locked))
     if gap_limit is not None:
         wallet_extend_gap(wallet=locked, actor=actor)

@@ -18,10 +18,11 @@ from ledger.selectors import balances_as_of
 from reserve.access.roles import require_permission
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet, WatchedScript
+from reserve.custody.selectors import membership_at
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.signatures import SUPPORTED_KINDS, verify_message_signature
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
-from reserve.reports.chain_point import chain_point_at_height, chain_tip_height
+from reserve.reports.chain_point import chain_point_at_height, chain_tip_height, height_moment
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 24 * 3600
@@ -169,8 +170,11 @@ def reserve_proof_submit(
             scripts[parsed.address] = watched[parsed.address]
             verified.append({"address": parsed.address, "signature": signature.strip(), "method": check.method})
         chain = _chain_balances(scripts=scripts, height=height)
+        # The perimeter as then in force: at the block's time (else when the books last moved there).
+        then = membership_at(at=point.as_of or height_moment(height))
+        inside = {wallet_id for wallet_id, membership in then.items() if membership.in_perimeter}
         wallets = list(
-            Wallet.objects.filter(Q(in_perimeter=True) | Q(pk__in={s.wallet_id for s in scripts.values()}))
+            Wallet.objects.filter(Q(pk__in=inside) | Q(pk__in={s.wallet_id for s in scripts.values()}))
             .filter(network=locked.network)
             .select_related("ledger_account")
             .order_by("pk")
@@ -184,13 +188,13 @@ def reserve_proof_submit(
                 {
                     "wallet_id": wallet.pk,
                     "wallet": wallet.name,
-                    "in_perimeter": wallet.in_perimeter,
+                    "in_perimeter": wallet.pk in inside,
                     "balance_sats": balance,
                     "signed_sats": signed,
                     "covered": signed >= balance,
                 }
             )
-        perimeter_sats = sum(int(booked.get(wallet.ledger_account_id, 0)) for wallet in wallets if wallet.in_perimeter)
+        perimeter_sats = sum(int(booked.get(wallet.ledger_account_id, 0)) for wallet in wallets if wallet.pk in inside)
         covered = all(row["covered"] for row in wallet_rows if row["in_perimeter"])
         return ReserveProof.objects.create(
             challenge=locked,

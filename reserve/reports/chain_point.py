@@ -40,6 +40,17 @@ def _booked_hash(height: int) -> tuple[str | None, datetime | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
+def height_moment(height: int) -> datetime | None:
+    """When the books last moved at or below block `height` (None: they never did): the moment a
+    report at that height judges membership at when no block record gives the block's time."""
+    return (
+        JournalTransaction.objects.filter(block_height__lte=height)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+
+
 def chain_point_at_height(height: int) -> ChainPoint:
     if height < 0:
         raise ValidationFailed.for_field("height", "must be a block height >= 0")

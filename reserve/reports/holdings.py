@@ -20,10 +20,11 @@ from django.db.models import QuerySet
 from config.errors import NotFound, ValidationFailed
 from ledger.selectors import balances_as_of, balances_now, entry_sums_by_metadata
 from reserve.common.settings import reporting_currency
-from reserve.custody.models import Wallet
+from reserve.custody.models import Agency, Wallet
+from reserve.custody.selectors import membership_at
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import price_in_force, value_sats
-from reserve.reports.chain_point import ChainPoint, chain_point
+from reserve.reports.chain_point import ChainPoint, chain_point, height_moment
 from reserve.transfers.models import Transfer
 
 GROUPS = ("wallet", "agency", "category", "provenance")
@@ -114,11 +115,15 @@ def holdings_report(
     group_by: str = "wallet",
     currency: str = "",
     wallets: QuerySet[Wallet] | None = None,
+    agency_id: int | None = None,
+    in_perimeter: bool | None = None,
     category: str = "",
 ) -> HoldingsReport:
     """Holdings as of `at` (economic time), at block `height`, or now (neither), in `group_by` rows.
 
-    `wallets` narrows the wallets counted (by agency, perimeter, ...); `category` keeps only
+    Each wallet stands in the agency and on the side of the perimeter its membership then in force
+    put it (the report's time; the block's time for a height), and `agency_id` / `in_perimeter`
+    keep the wallets that membership places there. `wallets` narrows the wallets counted; `category` keeps only
     the holdings attributed to transfers of that category. Fiat values use the quote in
     force at the report's time (the block's time for a height); None when there is none.
     """
@@ -132,6 +137,22 @@ def holdings_report(
         .select_related("agency", "ledger_account")
         .order_by("pk")
     )
+    # Membership as then in force: at the report's time (for a height, the block's time, else when
+    # the books last moved at or below it); now for a report of now.
+    moment = point.as_of
+    if moment is None and height is not None:
+        moment = height_moment(height)
+    then = membership_at(at=moment)
+    chosen = [
+        wallet
+        for wallet in chosen
+        if (agency_id is None or then[wallet.pk].agency_id == agency_id)
+        and (in_perimeter is None or then[wallet.pk].in_perimeter == in_perimeter)
+    ]
+    agency_names = {wallet.agency_id: wallet.agency.name for wallet in chosen}  # the agencies now
+    earlier = {then[wallet.pk].agency_id for wallet in chosen} - set(agency_names)
+    if earlier:
+        agency_names |= dict(Agency.objects.filter(pk__in=earlier).values_list("pk", "name"))
     rows: list[HoldingsRow]
     attributed: list[tuple[Wallet, str, str, int]] = []
     if group_by in ("wallet", "agency") and not category:
@@ -151,17 +172,18 @@ def holdings_report(
                 balance_sats=sats,
                 fiat_value=_value(sats, quote),
                 wallet_id=wallet.pk,
-                agency_id=wallet.agency_id,
-                agency_name=wallet.agency.name,
-                in_perimeter=wallet.in_perimeter,
+                agency_id=then[wallet.pk].agency_id,
+                agency_name=agency_names[then[wallet.pk].agency_id],
+                in_perimeter=then[wallet.pk].in_perimeter,
             )
             for wallet, sats in per_wallet
         ]
     elif group_by == "agency":
         agencies: dict[int, tuple[str, int]] = {}
         for wallet, sats in per_wallet:
-            name, total = agencies.get(wallet.agency_id, (wallet.agency.name, 0))
-            agencies[wallet.agency_id] = (name, total + sats)
+            held_by = then[wallet.pk].agency_id
+            name, total = agencies.get(held_by, (agency_names[held_by], 0))
+            agencies[held_by] = (name, total + sats)
         rows = [
             HoldingsRow(
                 key=str(agency_id), label=name, balance_sats=sats, fiat_value=_value(sats, quote), agency_id=agency_id
@@ -179,7 +201,7 @@ def holdings_report(
             for label, sats in sorted(groups.items())
         ]
     total = sum(sats for _, sats in per_wallet)
-    perimeter = sum(sats for wallet, sats in per_wallet if wallet.in_perimeter)
+    perimeter = sum(sats for wallet, sats in per_wallet if then[wallet.pk].in_perimeter)
     return HoldingsReport(
         point=point,
         group_by=group_by,

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from config.errors import ApplicationError, Conflict, PermissionDenied
+from config.errors import ApplicationError, Conflict
+from reserve.access.roles import maker_checker_refusal
 from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
 
 S = TransferStatus
@@ -58,12 +59,9 @@ def transition_refusal(transfer: Transfer, action: str, *, actor: Any) -> Applic
         )
     if action in ("approve", "reject") and actor is not None:
         if transfer.proposer_id == actor.pk:
-            message = (
-                "the proposer of a transfer can never approve it"
-                if action == "approve"
-                else "the proposer cannot decide on their own transfer; cancel it instead"
+            return maker_checker_refusal(
+                noun="transfer", decision="approve" if action == "approve" else "reject", withdraw="cancel it"
             )
-            return PermissionDenied(message, fields={"approver": ["is the proposer"]})
         if transfer.pk and transfer.approvals.filter(approver=actor).exists():
             return Conflict(
                 f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}

@@ -112,13 +112,14 @@ def test_wallet_settings_change_through_the_service(
 ) -> None:
     # given
     url = reverse("admin:reserve_wallet_settings", args=[wallet.pk])
-    settings = {"birthday_height": "120", "gap_limit": "5"}  # in_perimeter unticked
+    # in_perimeter unticked (absent) and a crafted agency: membership is not a setting, both are ignored
+    settings = {"birthday_height": "120", "gap_limit": "5", "agency": "999"}
     # when
     assert signed_in(auditor).post(url, settings).status_code == 403
     signed_in(operator).post(url, settings)
     # then
     wallet.refresh_from_db()
-    assert (wallet.in_perimeter, wallet.birthday_height, wallet.gap_limit) == (False, 120, 5)
+    assert (wallet.in_perimeter, wallet.birthday_height, wallet.gap_limit) == (True, 120, 5)
     assert WatchedScript.objects.filter(wallet=wallet).count() == 10
 
 

@@ -5,10 +5,11 @@ facts (`reserve.policy_facts.ReservePolicyFacts`) are loaded with the same scena
 the same questions, so the two cannot drift apart; the clauses of the Protocol are then checked
 against each of them.
 
-A scenario is plain data: agencies, wallets (their agency, inside the perimeter or not) and
-moves, each a transfer taken through its life as far as its status says, at the times and
-blocks it names. The real side goes through reserve's services on the real database, committed
-(the ledger's deferred triggers check every posting); the fake books the same movements.
+A scenario is plain data: agencies, wallets (their agency, inside the perimeter or not, and any
+approved change of that membership at a later moment) and moves, each a transfer taken through
+its life as far as its status says, at the times and blocks it names. The real side goes
+through reserve's services on the real database, committed (the ledger's deferred triggers check
+every posting); the fake books the same movements.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from policy.facts import PolicyFacts
 from policy.rules.base import END_OF_BOOKS
 from policy.types import DIRECTIONS, PolicyScope, ProposedChange, ScopeKind
 from reserve.compliance.facts import ReservePolicyFacts
-from reserve.custody.models import Wallet
+from reserve.custody.membership import membership_approve, membership_propose
+from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
@@ -74,6 +76,16 @@ class WalletSpec:
 
 
 @dataclass(frozen=True)
+class Rehome:
+    """An approved change of a wallet's membership, in force from `at` (the wallet is empty then)."""
+
+    wallet: str
+    at: datetime
+    agency: str
+    in_perimeter: bool
+
+
+@dataclass(frozen=True)
 class Block:
     at: datetime
     height: int
@@ -111,13 +123,23 @@ class Scenario:
     agencies: tuple[str, ...]
     wallets: dict[str, WalletSpec]
     moves: tuple[Move, ...]
+    rehomes: tuple[Rehome, ...] = ()
 
     def move(self, label: str) -> Move:
         return next(move for move in self.moves if move.label == label)
 
+    def membership(self, label: str, at: datetime) -> WalletSpec:
+        """The wallet's membership in force at `at`."""
+        found = self.wallets[label]
+        for rehome in sorted(self.rehomes, key=lambda rehome: rehome.at):
+            if rehome.wallet == label and rehome.at <= at:
+                found = WalletSpec(rehome.agency, rehome.in_perimeter)
+        return found
+
     def moments(self) -> list[datetime]:
-        """Every time the scenario names: approvals and blocks."""
+        """Every time the scenario names: approvals, blocks and membership changes."""
         found = {move.approved_at for move in self.moves if move.approved_at}
+        found |= {rehome.at for rehome in self.rehomes}
         found |= {block.at for move in self.moves for block in (move.block, move.remined) if block}
         return sorted(found)
 
@@ -195,9 +217,33 @@ QUIET = Scenario(
     ),
 )
 
+# A wallet emptied inside the perimeter, then (approved) moved to another agency outside it: what it
+# held before counts where it was then, what it receives after counts where it is now, and a move
+# from a perimeter wallet to it leaves the perimeter (an internal transfer, crossing the boundary).
+REHOMED = Scenario(
+    name="membership changes",
+    agencies=("treasury", "bank"),
+    wallets={"cold": WalletSpec("treasury"), "hop": WalletSpec("treasury"), "spare": WalletSpec("bank", False)},
+    moves=(
+        Move("seed", "imported", "inbound", 10 * BTC, destination="hop", category="forfeiture",
+             block=Block(DAY - timedelta(days=10), 100)),
+        Move("empty", "confirmed", "internal", 10 * BTC, source="hop", destination="cold",
+             category="internal_consolidation", approved_at=hours(1), block=Block(hours(1.5), 110)),
+        Move("after", "confirmed", "inbound", 3 * BTC, destination="hop", category="donation",
+             approved_at=hours(3), block=Block(hours(3.5), 111)),
+        Move("across", "confirmed", "internal", 2 * BTC, source="cold", destination="hop",
+             category="internal_consolidation", fee_sats=400, approved_at=hours(5), block=Block(hours(5.5), 112)),
+        Move("back", "approved", "internal", 1 * BTC, source="hop", destination="cold",
+             category="internal_consolidation", fee_sats=300, approved_at=hours(7)),
+        Move("spare_in", "confirmed", "inbound", BTC // 2, destination="spare", category="purchase",
+             approved_at=hours(8), block=Block(hours(8.5), 113)),
+    ),
+    rehomes=(Rehome("hop", hours(2), "bank", False), Rehome("spare", hours(7.5), "treasury", True)),
+)
+
 # fmt: on
 
-SCENARIOS = (RESERVE, QUIET)
+SCENARIOS = (RESERVE, QUIET, REHOMED)
 UNKNOWN = "unknown"  # a wallet no scenario registers
 
 
@@ -225,8 +271,11 @@ def _change(
     at: datetime,
     block: Block | None,
 ) -> ProposedChange:
-    source = scenario.wallets[move.source] if move.source else None
-    destination = scenario.wallets[move.destination] if move.destination else None
+    # Each end as its membership then in force: posted, where it moved (the later of block and
+    # approval); pending, at its approval.
+    judged_at = max(at, move.approved_at or at)
+    source = scenario.membership(move.source, judged_at) if move.source else None
+    destination = scenario.membership(move.destination, judged_at) if move.destination else None
     return ProposedChange(
         direction=move.direction,
         category=move.category,
@@ -338,8 +387,11 @@ def load_real(scenario: Scenario, clock: Clock) -> Loaded:
         {label: agency.pk for label, agency in agencies.items()},
         {},
     )
+    rehomes = sorted(scenario.rehomes, key=lambda rehome: rehome.at)
     for move in scenario.moves:
         step = move.approved_at or (move.block.at if move.block else None)
+        while rehomes and step is not None and rehomes[0].at <= step:
+            _rehome(rehomes.pop(0), wallets, agencies, operator, approvers[0], clock)
         clock.now = max(clock.now, step or clock.now)
         if move.status == "imported":
             transfer = _import(move, wallets, operator)
@@ -363,7 +415,24 @@ def load_real(scenario: Scenario, clock: Clock) -> Loaded:
             transfer = _take_through_its_life(move, wallets, operator, approvers, loaded)
         loaded.subjects[move.label] = ("reserve.transfer", str(transfer.pk))
         assert Transfer.objects.get(pk=transfer.pk).status == _status_after(move)
+    for rehome in rehomes:
+        _rehome(rehome, wallets, agencies, operator, approvers[0], clock)
     return loaded
+
+
+def _rehome(
+    rehome: Rehome, wallets: dict[str, Wallet], agencies: dict[str, Agency], operator: Any, approver: Any, clock: Clock
+) -> None:
+    """The membership change proposed by the operator and approved by an approver at its moment."""
+    clock.now = rehome.at
+    proposal = membership_propose(
+        wallet=wallets[rehome.wallet],
+        actor=operator,
+        agency=agencies[rehome.agency],
+        in_perimeter=rehome.in_perimeter,
+        reason=f"Decree {rehome.wallet}",
+    )
+    assert membership_approve(membership=proposal, actor=approver).effective_from == rehome.at
 
 
 def _status_after(move: Move) -> str:
@@ -513,6 +582,7 @@ def questions(scenario: Scenario) -> list[Question]:
     scopes += [ScopeOf("wallet", label) for label in wallets]
     ends = {label for move in scenario.moves for label in (move.source, move.destination) if label}
     crossed = {"", UNKNOWN} | ends | {scenario.wallets[label].agency for label in ends}
+    crossed |= {rehome.agency for rehome in scenario.rehomes}
     moments = scenario.moments()
     points = [point for moment in moments for point in (moment - MICROSECOND, moment)]  # `at` is inclusive
     heights = [min(scenario.heights(), default=1) - 1, *scenario.heights()]
@@ -826,3 +896,29 @@ def test_transfers_that_never_moved_count_nowhere(load: Loader) -> None:
         unreadable = question.method == "wallet_balance_sats" and question.arguments[0][1] == WalletOf(UNKNOWN)
         assert answer(loaded, question) == (DOES_NOT_EXIST if unreadable else [] if "changes" in question.method else 0)
     assert {question.method for question in asked} == protocol_methods()
+
+
+def test_membership_is_judged_at_each_point_by_the_membership_then_in_force(load: Loader) -> None:
+    loaded = load(REHOMED)
+    bank, treasury = ScopeOf("agency", "bank"), ScopeOf("agency", "treasury")
+    cold_now = 10 * BTC - 2 * BTC - 400
+
+    # Before hop was emptied and moved, its 10 BTC were the perimeter's (history is not restated).
+    assert holdings(loaded, PERIMETER, at=hours(1)) == holdings(loaded, treasury, at=hours(1)) == 10 * BTC
+    assert holdings(loaded, PERIMETER, height=100) == 10 * BTC
+    assert holdings(loaded, bank, at=hours(1)) == 0
+    # What hop received after it left counts for its new agency, outside the perimeter.
+    assert holdings(loaded, PERIMETER, at=hours(4)) == 10 * BTC
+    assert holdings(loaded, bank, at=hours(4)) == 3 * BTC
+    # A move from a perimeter wallet to a government wallet outside it leaves the perimeter,
+    # and the way back (approved, not yet mined) enters it.
+    assert flow(loaded, PERIMETER, "outbound", FAR_PAST, END_OF_BOOKS) == 2 * BTC
+    assert flow(loaded, PERIMETER, "internal", FAR_PAST, END_OF_BOOKS) == 10 * BTC
+    assert flow(loaded, PERIMETER, "inbound", FAR_PAST, END_OF_BOOKS) == 10 * BTC + 1 * BTC + BTC // 2
+    assert flow(loaded, bank, "inbound", FAR_PAST, END_OF_BOOKS) == 3 * BTC + 2 * BTC
+    # spare joined the perimeter (and treasury) empty; what it bought then is the perimeter's.
+    assert holdings(loaded, PERIMETER) == cold_now + BTC // 2
+    assert holdings(loaded, bank) == 5 * BTC
+    changes = answer(loaded, ask("holdings_changes", scope=PERIMETER, since=FAR_PAST, until=END_OF_BOOKS))
+    # hop's consolidation into cold stayed within the perimeter; its move across left it.
+    assert [total for _, _, total in changes] == [10 * BTC, cold_now, cold_now + BTC // 2]

@@ -140,19 +140,28 @@ def test_roles_exist_with_their_permissions(db: None) -> None:
     assert {"view_transfer", "view_auditevent", "view_journaltransaction"} <= perms["auditor"]
 
 
-def test_update_changes_the_flags_audits_and_derives_to_a_larger_gap(
+def test_update_changes_birthday_and_gap_audits_and_derives_to_a_larger_gap(
     operator: Any, auditor: Any, cold_wallet: Wallet
 ) -> None:
     # when
-    wallet = wallet_update(wallet=cold_wallet, actor=operator, in_perimeter=False, gap_limit=5)
+    wallet = wallet_update(wallet=cold_wallet, actor=operator, birthday_height=7, gap_limit=5)
     # then
-    assert (wallet.in_perimeter, wallet.gap_limit) == (False, 5)
+    assert (wallet.birthday_height, wallet.gap_limit) == (7, 5)
     assert WatchedScript.objects.filter(wallet=wallet).count() == 10
     event = AuditEvent.objects.get(action="wallet.update")
     assert event.before is not None and event.after is not None
-    assert (event.before["in_perimeter"], event.after["in_perimeter"]) == (True, False)
+    assert (event.before["gap_limit"], event.after["gap_limit"]) == (3, 5)
     with pytest.raises(PermissionDenied):
-        wallet_update(wallet=wallet, actor=auditor, in_perimeter=True)
+        wallet_update(wallet=wallet, actor=auditor, gap_limit=6)
     with pytest.raises(ValidationFailed):
         wallet_update(wallet=wallet, actor=operator, gap_limit=5000)
     assert Wallet.objects.get(pk=wallet.pk).gap_limit == 5
+
+
+def test_update_cannot_touch_the_perimeter_or_the_agency(operator: Any, cold_wallet: Wallet) -> None:
+    # Membership changes only by proposal and approval (tests/reserve/custody/test_membership.py).
+    for field, value in (("in_perimeter", False), ("agency", None)):
+        with pytest.raises(TypeError, match=field):
+            wallet_update(wallet=cold_wallet, actor=operator, **{field: value})
+    assert Wallet.objects.filter(pk=cold_wallet.pk, in_perimeter=True).exists()
+    assert not AuditEvent.objects.filter(action="wallet.update").exists()
