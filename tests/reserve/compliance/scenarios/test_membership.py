@@ -15,6 +15,7 @@ from policy.types import PolicyScope
 from reserve.custody.membership import membership_approve, membership_propose
 from reserve.custody.models import Agency, Wallet, WalletMembership
 from reserve.reports.holdings import holdings_report
+from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_approve, transfer_record_observed
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
@@ -24,6 +25,7 @@ from tests.reserve.compliance.scenarios.conftest import (
     approve,
     confirm,
     import_holdings,
+    last_evaluation,
     preview_outcome,
     propose,
 )
@@ -52,9 +54,9 @@ def books(people: People, clock: Clock, cold: Wallet) -> None:
     )
 
 
-def _line(transfer: object, rule_type: str) -> dict[str, str]:
-    preview = getattr(transfer, "policy_preview", None) or {}
-    (found,) = [line for line in preview["lines"] if line["rule_type"] == rule_type]
+def _line(transfer: Transfer, rule_type: str) -> dict[str, str]:
+    """The line of `rule_type` in the transfer's last stored evaluation."""
+    (found,) = [line for line in last_evaluation(transfer).lines if line["rule_type"] == rule_type]
     return found
 
 
@@ -76,8 +78,7 @@ def test_untick_sell_tick_back_is_impossible(people: People, books: None, cold: 
         external_address=REGTEST_EXTERNAL,
     )
     assert preview_outcome(sale) == "deny"
-    sale = approve(people, sale)
-    assert sale.status == "pending_approval"
+    assert sale.status == "draft"  # refused at proposal, never queued
     assert account_balance(account=cold.ledger_account) == 100 * BTC
     assert WalletMembership.objects.filter(wallet=cold, status="approved").count() == 1
 
@@ -96,7 +97,7 @@ def test_a_move_to_a_government_wallet_outside_the_perimeter_leaves_it(
     )
     assert preview_outcome(move) == "deny"
     assert _line(move, "no_disposal")["reason"].startswith("A internal consolidation may not leave the perimeter")
-    assert approve(people, move).status == "pending_approval"
+    assert move.status == "draft"  # refused at proposal, never queued
     assert account_balance(account=side.ledger_account) == 0
 
 
