@@ -1,4 +1,5 @@
-"""A regtest bcoin node (scripts/regtest-node.js) run as a subprocess: for the integration tests and `make run`."""
+"""A regtest bcoin node (scripts/regtest-node.js) run as a subprocess: a dev tool for `make run`
+(scripts/stack.py) and bench/; the tests extend it in tests/regtest/node.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -52,7 +52,7 @@ def _free_port() -> int:
 class RegtestNode:
     """One bcoin regtest node: an in-memory chain, or one kept in `data_dir` across runs.
 
-    `start()`, `rpc_url`, `source()`, `suspend()` / `resume()`, `stop()`; also a context manager.
+    `start()`, `rpc_url`, `source()`, `stop()`; also a context manager.
 
     The node reads its stdin from a pipe held by this process and exits when the pipe
     closes, so it cannot outlive the test run even when pytest is killed.
@@ -136,23 +136,10 @@ class RegtestNode:
         finally:
             source.close()
 
-    def suspend(self) -> None:
-        """Freeze the node (SIGSTOP): it keeps its chain but answers nothing, as a hung or
-        partitioned node would, until `resume()`."""
-        if self.process is None:
-            raise RuntimeError("the regtest node is not running")
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.process is None:
-            raise RuntimeError("the regtest node is not running")
-        self.process.send_signal(signal.SIGCONT)
-
     def stop(self) -> None:
         """Stop the node and wait for it; idempotent."""
         process, self.process = self.process, None
         if process is not None:
-            process.send_signal(signal.SIGCONT)  # a suspended node could not shut down
             if process.stdin is not None:
                 process.stdin.close()  # the node closes itself when its stdin ends
             try:
