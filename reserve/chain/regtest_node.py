@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
@@ -88,7 +88,7 @@ class RegtestNode:
             return ""
         return Path(self._log.name).read_text(errors="replace")
 
-    def start(self) -> RegtestNode:
+    def start(self) -> Self:
         if self.process is not None:
             raise RuntimeError("the regtest node is already running")
         ensure_node_modules()
@@ -154,7 +154,7 @@ class RegtestNode:
         self.port = None
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> RegtestNode:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -12,7 +12,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
 from bitcoin.rpc import JSONRPCError, RawProxy
 
@@ -80,7 +80,7 @@ class RpcChainSource:
             self._proxy.close()
             self._proxy = None
 
-    def __enter__(self) -> RpcChainSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
