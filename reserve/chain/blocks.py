@@ -359,7 +359,11 @@ def rematch(block: ScannedBlock, watchlist: Watchlist) -> ScannedBlock:
     created_here: set[bytes] = set()
     for tx_index, tx_start in enumerate(block.tx_offsets):
         offset = tx_start + (6 if raw[tx_start + 4] == 0 else 4)
-        input_count, offset = _varint(raw, offset)
+        input_count = raw[offset]
+        if input_count < 0xFD:
+            offset += 1
+        else:
+            input_count, offset = _varint(raw, offset)
         for vin in range(input_count):
             if created_here:
                 key = raw[offset : offset + 36]
@@ -371,7 +375,11 @@ def rematch(block: ScannedBlock, watchlist: Watchlist) -> ScannedBlock:
             else:
                 script_length, after = _varint(raw, offset + 36)
                 offset = after + script_length + 4
-        output_count, offset = _varint(raw, offset)
+        output_count = raw[offset]
+        if output_count < 0xFD:
+            offset += 1
+        else:
+            output_count, offset = _varint(raw, offset)
         for vout in range(output_count):
             script_length = raw[offset + 8]
             if script_length < 0xFD:
@@ -379,9 +387,9 @@ def rematch(block: ScannedBlock, watchlist: Watchlist) -> ScannedBlock:
             else:
                 script_length, script_start = _varint(raw, offset + 8)
             script_end = script_start + script_length
-            if script_length in lengths and (tx_index, vout) not in known:
+            if script_length in lengths:
                 script = raw[script_start:script_end]
-                if script in scripts:
+                if script in scripts and (tx_index, vout) not in known:
                     txid = block.txids[tx_index]
                     value = int.from_bytes(raw[offset : offset + 8], "little")
                     outputs.append(WatchedOutput(txid, vout, value, script, tx_index))
