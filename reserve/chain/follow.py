@@ -11,7 +11,7 @@ offsets of every transaction (booking deserializes only the ones that touch the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bitcoin.core import CTransaction
 
@@ -52,6 +52,11 @@ class VerifiedBlock(ScannedBlock):
         block = rematch(self, watchlist)
         assert isinstance(block, VerifiedBlock)
         return block
+
+    def without_bytes(self) -> VerifiedBlock:
+        """This block without its serialization, for keeping only its header and counts
+        (e.g. in a batch of blocks that touch nothing): no megabytes held per block."""
+        return replace(self, raw=b"", tx_offsets=[])
 
 
 class BlockRefused(BlockVerificationError):

@@ -460,7 +460,7 @@ def wallet_scan(
                 watchlist.apply(block)
                 result.bookings.add(bookings)
             else:
-                pending.append((height, block))
+                pending.append((height, block.without_bytes()))
                 if len(pending) >= BATCH_BLOCKS:
                     flush()
             position, parent_header = (height, block.hash), block.header
