@@ -4,9 +4,10 @@ follower scan them, and reads what the books, transfers and discrepancies then s
 
 The branches are those of reserve/reconciliation/booking.py: an outflow matched by txid, by
 destination and amount, with an amount or a fee that differs, or observed (to another
-registered wallet or outside), a transfer naming a txid that pays nothing, a movement the
-books refuse; an inflow matched, observed from outside (a coinbase as a mining reward),
-refused, or left to the registered wallet that paid it.
+registered wallet or outside), a transfer naming a txid that pays nothing, a match the policy
+refuses to post, a movement the books cannot take; an inflow matched, observed from outside
+(a coinbase as a mining reward), refused, left to the registered wallet that paid it, or
+observed again when a reorg mines it on the new branch.
 """
 
 from __future__ import annotations
@@ -103,6 +104,20 @@ def open_discrepancies(wallet: Wallet) -> list[tuple[str, str, int | None, int |
     """(kind, txid, vout, expected, actual) of the wallet's open discrepancies, but the funding's."""
     rows = Discrepancy.objects.filter(wallet=wallet, status="open").exclude(kind="unrecorded_inflow", actual_sats=FUNDS)
     return sorted(rows.values_list("kind", "txid", "vout", "expected_sats", "actual_sats"))
+
+
+def adopt_policy(rule: dict[str, Any]) -> None:
+    """A perimeter policy with `rule`, in force since yesterday (drafted and approved by three policy admins)."""
+    author, first, second = (make_user(name, "policy_admin") for name in ("pa", "pb", "pc"))
+    version = policy_create_draft(
+        name="Perimeter rule",
+        scope=PolicyScope("perimeter"),
+        rules=[rule],
+        effective_from=timezone.now() - timedelta(days=1),
+        author=author,
+    )
+    policy_approve(version=version, approver=first)
+    policy_approve(version=version, approver=second)
 
 
 def balance(wallet: Wallet) -> int:
@@ -250,6 +265,25 @@ def test_a_transfer_naming_a_txid_that_pays_nothing_to_its_destination_is_report
     assert Discrepancy.objects.get(kind="amount_mismatch").transfer == transfer
 
 
+def test_a_matched_outflow_the_policy_refuses_to_post_is_observed_and_reported(chain, wallets, funded, people):
+    # given: approved for 2_000_000; then a limit of 1_000_000 per outbound transfer comes into force
+    cold, _ = wallets
+    transfer = outbound(people, cold, 2_000_000)
+    adopt_policy({"type": "transfer_limit", "params": {"max_sats": 1_000_000, "direction": "outbound"}})
+    spend = pay([funded], [(CUSTOMER.p2wpkh_script, 2_000_000)], change=COLD)
+    # when
+    chain.mine(spend)
+    result = wallet_scan(wallet=cold, source=chain)
+    # then: the transfer is not confirmed; what the chain did is booked as observed and reported
+    transfer.refresh_from_db()
+    assert transfer.status == "approved"
+    assert (result.bookings.matched, result.bookings.observed) == (0, 1)
+    [reported] = Discrepancy.objects.filter(wallet=cold, kind="unrecorded_outflow")
+    assert f"transfer #{transfer.pk} matches this outflow but could not be confirmed" in reported.detail
+    assert reported.transfer is not None and reported.transfer.observed and reported.transfer.amount_sats == 2_000_000
+    assert balance(cold) == FUNDS - 2_000_000 - FEE_SATS
+
+
 def test_an_outflow_the_books_cannot_take_is_reported_without_a_booking(chain, wallets, funded, people):
     # given: the funding was written off the books
     cold, _ = wallets
@@ -318,16 +352,7 @@ def test_an_unproposed_inflow_from_outside_is_observed_and_a_coinbase_is_a_minin
 def test_an_inflow_the_policy_refuses_to_post_is_observed_and_reported(chain, wallets, people):
     # given: a perimeter cap of 1 BTC, and two approved inflows that fit alone, not together
     cold, _ = wallets
-    author, first, second = (make_user(name, "policy_admin") for name in ("pa", "pb", "pc"))
-    version = policy_create_draft(
-        name="Perimeter cap",
-        scope=PolicyScope("perimeter"),
-        rules=[{"type": "holdings_cap", "params": {"max_sats": 100_000_000}}],
-        effective_from=timezone.now() - timedelta(days=1),
-        author=author,
-    )
-    policy_approve(version=version, approver=first)
-    policy_approve(version=version, approver=second)
+    adopt_policy({"type": "holdings_cap", "params": {"max_sats": 100_000_000}})
     inflows = [
         approved(
             people,
@@ -357,3 +382,24 @@ def test_an_inflow_the_policy_refuses_to_post_is_observed_and_reported(chain, wa
     assert f"transfer #{inflows[1].pk} matches this inflow but could not be confirmed" in reported.detail
     assert reported.transfer is not None and reported.transfer.observed
     assert balance(cold) == 130_000_000
+
+
+def test_an_observed_inflow_mined_again_on_the_new_branch_after_a_reorg_is_booked_again(chain, wallets, people):
+    # given: a donation booked as observed in block a1
+    cold, _ = wallets
+    donation = pay([Coin(Outpoint(fake_hash("donor again"), 0), 1_501_000, OUTSIDE)], [(COLD.p2wpkh_script, 1_500_000)])
+    fork = chain.best[-1]
+    chain.mine(donation)
+    wallet_scan(wallet=cold, source=chain)
+    observed = Transfer.objects.get(destination_wallet=cold, observed=True)
+    # when: a longer branch from the same parent holds the donation in its second block
+    b1 = chain.mine(parent_hash=fork)
+    b2 = chain.mine(donation, parent_hash=b1)
+    assert chain.best[-2:] == [b1, b2]
+    result = wallet_scan(wallet=cold, source=chain)
+    # then: the same transfer, reversed with its block and confirmed again on the new one, once
+    observed.refresh_from_db()
+    assert result.reorgs == 1
+    assert (observed.status, observed.block_hash, observed.block_height) == ("confirmed", b2, chain.block_count())
+    assert Transfer.objects.filter(destination_wallet=cold).count() == 1
+    assert balance(cold) == 1_500_000
