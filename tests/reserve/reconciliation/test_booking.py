@@ -403,3 +403,39 @@ def test_an_observed_inflow_mined_again_on_the_new_branch_after_a_reorg_is_booke
     assert (observed.status, observed.block_hash, observed.block_height) == ("confirmed", b2, chain.block_count())
     assert Transfer.objects.filter(destination_wallet=cold).count() == 1
     assert balance(cold) == 1_500_000
+
+
+def test_an_inbound_transfer_reorged_out_is_matched_by_its_txid_when_mined_again(chain, wallets, people):
+    # given: an approved inflow confirmed (by amount) in block a1; a longer branch drops a1
+    cold, _ = wallets
+    transfer = approved(
+        people,
+        direction="inbound",
+        category="forfeiture",
+        amount_sats=3_000_000,
+        destination_wallet=cold,
+        provenance_reference="Final order 18",
+    )
+    seized = pay([Coin(Outpoint(fake_hash("seized again"), 0), 3_001_000, OUTSIDE)], [(COLD.p2wpkh_script, 3_000_000)])
+    fork = chain.best[-1]
+    chain.mine(seized)
+    wallet_scan(wallet=cold, source=chain)
+    b1 = chain.mine(parent_hash=fork)
+    # and an approved inflow of the same amount, txid unknown, which must not take the match
+    decoy = approved(
+        people,
+        direction="inbound",
+        category="forfeiture",
+        amount_sats=3_000_000,
+        destination_wallet=cold,
+        provenance_reference="Final order 19",
+    )
+    # when: the new branch mines the same transaction
+    b2 = chain.mine(seized, parent_hash=b1)
+    wallet_scan(wallet=cold, source=chain)
+    # then: the reorged transfer, which knows the txid, is the one confirmed again
+    transfer.refresh_from_db()
+    decoy.refresh_from_db()
+    assert (transfer.status, transfer.txid, transfer.block_hash) == ("confirmed", txid_of(seized), b2)
+    assert (decoy.status, decoy.txid) == ("approved", "")
+    assert balance(cold) == 3_000_000
