@@ -25,6 +25,7 @@ __all__ = [
     "BlockHeader",
     "BlockRefused",
     "BlockUnlinked",
+    "ScannedBlock",
     "VerifiedBlock",
     "Watchlist",
     "header_from_bytes",
@@ -62,7 +63,7 @@ class VerifiedBlock(ScannedBlock):
 class BlockRefused(BlockVerificationError):
     """The block fails a consensus check; `block` is what was parsed of it, for the record."""
 
-    def __init__(self, error: BlockVerificationError, *, block: VerifiedBlock) -> None:
+    def __init__(self, error: BlockVerificationError, *, block: ScannedBlock) -> None:
         super().__init__(error.reason, block_hash=error.block_hash)
         self.block = block
 
@@ -71,7 +72,7 @@ class BlockUnlinked(BlockVerificationError):
     """The block's parent is not the block the caller stands on (a reorg, or a node answering
     from two branches); the caller decides which."""
 
-    def __init__(self, *, block: VerifiedBlock, expected_parent: str) -> None:
+    def __init__(self, *, block: ScannedBlock, expected_parent: str) -> None:
         super().__init__(f"parent is {block.header.prev_hash}, expected {expected_parent}", block_hash=block.hash)
         self.block = block
         self.expected_parent = expected_parent
@@ -106,22 +107,22 @@ def verified_block(
     """
     network = source.network
     scanned = scan_block(source.raw_block(block_hash), watchlist)
-    block = VerifiedBlock(**{name: getattr(scanned, name) for name in _SCANNED_FIELDS}, height=height)
-    if parent_hash is not None and block.header.prev_hash != parent_hash:
-        raise BlockUnlinked(block=block, expected_parent=parent_hash)
+    if parent_hash is not None and scanned.header.prev_hash != parent_hash:
+        raise BlockUnlinked(block=scanned, expected_parent=parent_hash)
     try:
-        verify_block(block, network=network, parent_hash=parent_hash)
+        verify_block(scanned, network=network, parent_hash=parent_hash)
         if parent is not None:
             verify_difficulty(
-                block.header,
+                scanned.header,
                 network=network,
                 height=height,
                 parent=parent,
                 period_start=_period_start(source, height),
             )
     except BlockVerificationError as error:
-        raise BlockRefused(error, block=block) from None
-    return block
+        raise BlockRefused(error, block=scanned) from None
+    # The same parse, now known good: no copy of the bytes, no second walk.
+    return VerifiedBlock(**{name: getattr(scanned, name) for name in _SCANNED_FIELDS}, height=height)
 
 
 _SCANNED_FIELDS = tuple(ScannedBlock.__dataclass_fields__)

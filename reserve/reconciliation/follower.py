@@ -28,6 +28,7 @@ from reserve.chain.follow import (
     BlockHeader,
     BlockRefused,
     BlockUnlinked,
+    ScannedBlock,
     VerifiedBlock,
     Watchlist,
     header_from_bytes,
@@ -116,7 +117,7 @@ def _lock_network_headers(network: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reserve:chainblocks:{network}"])
 
 
-def _header_fields(height: int, block: VerifiedBlock) -> dict[str, Any]:
+def _header_fields(height: int, block: ScannedBlock) -> dict[str, Any]:
     header = block.header
     return {
         "height": height,
@@ -163,7 +164,7 @@ def _record_block(*, network: str, height: int, block: VerifiedBlock) -> ChainBl
     return ChainBlock.objects.get(network=network, hash=block.hash)
 
 
-def _record_rejection(*, network: str, height: int, block: VerifiedBlock | None, error: BlockVerificationError) -> None:
+def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, error: BlockVerificationError) -> None:
     """Keep the refused block for operators; it is never scanned."""
     if block is None or error.block_hash != block.hash:
         logger.error("refused block at height %s: %s", height, error.message)
