@@ -159,3 +159,20 @@ def test_reconciliation_speaks_to_the_chain_through_its_protocol() -> None:
         if name.startswith("reserve.chain.rpc")
     ]
     assert found == []
+
+
+# What reconciliation may import of chain/: the verified-block API, the Protocol, the errors.
+RECONCILIATION_CHAIN_API = {"reserve.chain.follow", "reserve.chain.source", "reserve.chain.errors"}
+
+
+def test_reconciliation_only_applies_verified_blocks() -> None:
+    # Parsing and verifying a block happen once, in chain/follow.py; reconciliation never
+    # scans, verifies or deserializes a whole block itself (docs/RECONCILIATION.md).
+    found = [
+        (str(path.relative_to(ROOT)), name)
+        for path in _sources("reserve/reconciliation")
+        for name in _imports(path)
+        if (name.startswith("reserve.chain") and not any(name.startswith(api) for api in RECONCILIATION_CHAIN_API))
+        or name in ("bitcoin.core.CBlock", "bitcoin.core.CBlockHeader")
+    ]
+    assert found == []

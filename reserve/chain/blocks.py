@@ -8,7 +8,7 @@ faster than deserializing every transaction (see docs/PERFORMANCE.md, "Block sca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from hashlib import sha256
 from typing import NamedTuple
@@ -150,6 +150,11 @@ class ScannedBlock:
     outputs: list[WatchedOutput]
     spends: list[TrackedSpend]
     witness_tx_count: int
+    # The serialized block and where each transaction starts in it (it ends where the next
+    # starts, the last one at `size`): booking reads only the transactions it needs, and
+    # `rematch` looks at outputs again without a second scan.
+    raw: bytes = field(repr=False, default=b"")
+    tx_offsets: list[int] = field(repr=False, default_factory=list)
 
     @property
     def hash(self) -> str:
@@ -162,6 +167,12 @@ class ScannedBlock:
     @cached_property
     def txids(self) -> list[str]:
         return [tx_hash[::-1].hex() for tx_hash in self.tx_hashes]
+
+    def tx_bytes(self, tx_index: int) -> bytes:
+        """The serialization of transaction `tx_index` (with its witnesses), cut out of the block."""
+        start = self.tx_offsets[tx_index]
+        end = self.tx_offsets[tx_index + 1] if tx_index + 1 < len(self.tx_offsets) else self.size
+        return self.raw[start:end]
 
 
 def _varint(raw: bytes, offset: int) -> tuple[int, int]:
@@ -205,6 +216,8 @@ def _scan(raw: bytes, size: int, header: BlockHeader, watchlist: Watchlist) -> S
 
     tx_hashes: list[bytes] = []
     append_hash = tx_hashes.append
+    tx_offsets: list[int] = []
+    append_offset = tx_offsets.append
     found_outputs: list[tuple[int, int, int, bytes]] = []
     found_spends: list[tuple[int, int, bytes]] = []
     witness_tx_count = 0
@@ -220,6 +233,7 @@ def _scan(raw: bytes, size: int, header: BlockHeader, watchlist: Watchlist) -> S
 
     for tx_index in range(tx_count):
         tx_start = offset
+        append_offset(offset)
         segwit = raw[offset + 4] == 0
         if segwit:
             if raw[offset + 5] != 1:
@@ -325,4 +339,64 @@ def _scan(raw: bytes, size: int, header: BlockHeader, watchlist: Watchlist) -> S
         outputs=outputs,
         spends=spends,
         witness_tx_count=witness_tx_count,
+        raw=raw,
+        tx_offsets=tx_offsets,
     )
+
+
+def rematch(block: ScannedBlock, watchlist: Watchlist) -> ScannedBlock:
+    """`block` with its outputs matched again against `watchlist` (grown since the scan, e.g.
+    scripts derived past the gap limit), and the spends, later in the block, of outputs that
+    only now match.
+
+    Uses the offsets the scan recorded: it steps over each transaction's inputs and outputs
+    only (no witnesses, no hashing, the txids are known), so it is no second scan.
+    """
+    raw, scripts, lengths = block.raw, watchlist._scripts, watchlist._script_lengths
+    known = {(output.tx_index, output.vout) for output in block.outputs}
+    outputs = list(block.outputs)
+    spends = list(block.spends)
+    created_here: set[bytes] = set()
+    for tx_index, tx_start in enumerate(block.tx_offsets):
+        offset = tx_start + (6 if raw[tx_start + 4] == 0 else 4)
+        input_count = raw[offset]
+        if input_count < 0xFD:
+            offset += 1
+        else:
+            input_count, offset = _varint(raw, offset)
+        for vin in range(input_count):
+            if created_here:
+                key = raw[offset : offset + 36]
+                if key in created_here:
+                    spends.append(TrackedSpend(block.txids[tx_index], vin, Outpoint.from_key(key), tx_index))
+            script_length = raw[offset + 36]
+            if script_length < 0xFD:
+                offset += 41 + script_length
+            else:
+                script_length, after = _varint(raw, offset + 36)
+                offset = after + script_length + 4
+        output_count = raw[offset]
+        if output_count < 0xFD:
+            offset += 1
+        else:
+            output_count, offset = _varint(raw, offset)
+        for vout in range(output_count):
+            script_length = raw[offset + 8]
+            if script_length < 0xFD:
+                script_start = offset + 9
+            else:
+                script_length, script_start = _varint(raw, offset + 8)
+            script_end = script_start + script_length
+            if script_length in lengths:
+                script = raw[script_start:script_end]
+                if script in scripts and (tx_index, vout) not in known:
+                    txid = block.txids[tx_index]
+                    value = int.from_bytes(raw[offset : offset + 8], "little")
+                    outputs.append(WatchedOutput(txid, vout, value, script, tx_index))
+                    created_here.add(block.tx_hashes[tx_index] + vout.to_bytes(4, "little"))
+            offset = script_end
+    if len(outputs) == len(block.outputs):
+        return block
+    outputs.sort(key=lambda output: (output.tx_index, output.vout))
+    spends.sort(key=lambda spend: (spend.tx_index, spend.vin))
+    return replace(block, outputs=outputs, spends=spends)

@@ -1,4 +1,5 @@
-"""A regtest bcoin node (scripts/regtest-node.js) run as a subprocess: for the integration tests and `make run`."""
+"""A regtest bcoin node (scripts/regtest-node.js) run as a subprocess: a dev tool for `make run`
+(scripts/stack.py) and bench/; the tests extend it in tests/regtest/node.py."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import fcntl
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
@@ -52,7 +52,7 @@ def _free_port() -> int:
 class RegtestNode:
     """One bcoin regtest node: an in-memory chain, or one kept in `data_dir` across runs.
 
-    `start()`, `rpc_url`, `source()`, `suspend()` / `resume()`, `stop()`; also a context manager.
+    `start()`, `rpc_url`, `source()`, `stop()`; also a context manager.
 
     The node reads its stdin from a pipe held by this process and exits when the pipe
     closes, so it cannot outlive the test run even when pytest is killed.
@@ -88,7 +88,7 @@ class RegtestNode:
             return ""
         return Path(self._log.name).read_text(errors="replace")
 
-    def start(self) -> RegtestNode:
+    def start(self) -> Self:
         if self.process is not None:
             raise RuntimeError("the regtest node is already running")
         ensure_node_modules()
@@ -136,23 +136,10 @@ class RegtestNode:
         finally:
             source.close()
 
-    def suspend(self) -> None:
-        """Freeze the node (SIGSTOP): it keeps its chain but answers nothing, as a hung or
-        partitioned node would, until `resume()`."""
-        if self.process is None:
-            raise RuntimeError("the regtest node is not running")
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.process is None:
-            raise RuntimeError("the regtest node is not running")
-        self.process.send_signal(signal.SIGCONT)
-
     def stop(self) -> None:
         """Stop the node and wait for it; idempotent."""
         process, self.process = self.process, None
         if process is not None:
-            process.send_signal(signal.SIGCONT)  # a suspended node could not shut down
             if process.stdin is not None:
                 process.stdin.close()  # the node closes itself when its stdin ends
             try:
@@ -167,7 +154,7 @@ class RegtestNode:
         self.port = None
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> RegtestNode:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

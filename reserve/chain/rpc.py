@@ -12,8 +12,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
 
 from bitcoin.rpc import JSONRPCError, RawProxy
 
@@ -26,40 +25,6 @@ logger = logging.getLogger(__name__)
 # RawProxy's own codes for "the HTTP answer was not JSON-RPC" (proxy error pages, 401, 503, ...).
 _TRANSPORT_ERROR_CODES = {-342, -343, -344}
 _WARMUP_ERROR_CODE = -28
-_REJECTED_ERROR_CODE = -26  # Bitcoin Core's RPC_VERIFY_REJECTED
-
-
-@dataclass(frozen=True)
-class ChainTip:
-    height: int
-    hash: str
-    branch_length: int
-    # Bitcoin Core: active, valid-fork, valid-headers, headers-only, invalid; bcoin: active, valid-headers.
-    status: str
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    """What the service can say about its node without raising."""
-
-    url: str
-    network: str
-    reachable: bool
-    network_ok: bool | None = None
-    syncing: bool | None = None
-    chain: str | None = None
-    genesis_hash: str | None = None
-    height: int | None = None
-    headers: int | None = None
-    best_block_hash: str | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.reachable and bool(self.network_ok) and not self.syncing
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
 
 
 def _redacted(service_url: str) -> str:
@@ -71,7 +36,9 @@ def _redacted(service_url: str) -> str:
 
 
 class RpcChainSource:
-    """Blocks, headers, proofs and chain tips from a node, as the scanner and reconciliation need them."""
+    """The `ChainSource` over a node's JSON-RPC, plus the merkle proofs (`txout_proof`) that proofs of
+    reserves verify. Helpers that only tests need (mining, broadcasting, invalidating, chain tips)
+    live in tests/regtest/source.py."""
 
     def __init__(
         self,
@@ -113,7 +80,7 @@ class RpcChainSource:
             self._proxy.close()
             self._proxy = None
 
-    def __enter__(self) -> RpcChainSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -171,36 +138,6 @@ class RpcChainSource:
             self.check_network()
         return self.call(method, *params)
 
-    def status(self) -> NodeStatus:
-        """Reachable, on the right network, synced? Never raises for node trouble."""
-        base: dict[str, Any] = {"url": self.url, "network": self.network.name}
-        try:
-            info = self.call("getblockchaininfo")
-            genesis = self.genesis_hash()
-        except NodeUnavailable as error:
-            return NodeStatus(**base, reachable=False, error=error.message)
-        except NodeRpcError as error:
-            return NodeStatus(**base, reachable=True, error=error.message)
-        network_ok = genesis in self.network.genesis_hashes
-        blocks, headers = int(info["blocks"]), int(info.get("headers", info["blocks"]))
-        if "initialblockdownload" in info:
-            syncing = bool(info["initialblockdownload"]) or blocks < headers
-        else:
-            # bcoin has no initialblockdownload field; its verification progress says the same.
-            syncing = blocks < headers or float(info.get("verificationprogress", 1)) < 0.9999
-        return NodeStatus(
-            **base,
-            reachable=True,
-            network_ok=network_ok,
-            syncing=syncing,
-            chain=info.get("chain"),
-            genesis_hash=genesis,
-            height=blocks,
-            headers=headers,
-            best_block_hash=info.get("bestblockhash"),
-            error=None if network_ok else f"node follows another chain (genesis {genesis})",
-        )
-
     # Chain data
 
     def block_count(self) -> int:
@@ -208,9 +145,6 @@ class RpcChainSource:
 
     def block_hash(self, height: int) -> str:
         return str(self._chain_call("getblockhash", height))
-
-    def best_block_hash(self) -> str:
-        return str(self._chain_call("getbestblockhash"))
 
     def raw_block(self, block_hash: str) -> bytes:
         """The serialized block (with witnesses); its header must hash to `block_hash`."""
@@ -226,51 +160,10 @@ class RpcChainSource:
     def mempool_txids(self) -> set[str]:
         return {str(txid) for txid in self._chain_call("getrawmempool")}
 
-    def block_header(self, block_hash: str) -> dict[str, Any]:
-        """The node's verbose header (height, confirmations, chainwork, ...): informative, not verified."""
-        header: dict[str, Any] = self._chain_call("getblockheader", block_hash, True)
-        return header
-
     def txout_proof(self, txids: Sequence[str], block_hash: str | None = None) -> bytes:
         """Serialized CMerkleBlock proving `txids`; check it with `reserve.chain.merkle.verify_merkle_proof`."""
         params: list[Any] = [list(txids)] + ([block_hash] if block_hash else [])
         return bytes.fromhex(self._chain_call("gettxoutproof", *params))
-
-    def chain_tips(self) -> list[ChainTip]:
-        return [
-            ChainTip(
-                height=int(tip["height"]),
-                hash=str(tip["hash"]),
-                branch_length=int(tip["branchlen"]),
-                status=str(tip["status"]),
-            )
-            for tip in self._chain_call("getchaintips")
-        ]
-
-    def send_raw_transaction(self, transaction: bytes | str, *, acceptance_timeout_seconds: float = 5.0) -> str:
-        """Broadcast; returns the txid once the node holds the transaction in its mempool.
-
-        Bitcoin Core answers a rejection with an error; bcoin 1.0 answers with the txid before
-        validating and drops an invalid transaction silently. Both are held to the same test:
-        the transaction must show up in the mempool, else `NodeRpcError` (code -26, rejected).
-        """
-        hex_tx = transaction if isinstance(transaction, str) else transaction.hex()
-        if not self._network_checked:
-            self.check_network()
-        txid = str(self.call("sendrawtransaction", hex_tx))
-        deadline = time.monotonic() + acceptance_timeout_seconds
-        while True:
-            try:
-                self.call("getmempoolentry", txid)
-                return txid
-            except NodeRpcError:
-                if time.monotonic() >= deadline:
-                    raise NodeRpcError(
-                        f"the node did not accept transaction {txid} into its mempool (its log says why)",
-                        rpc_code=_REJECTED_ERROR_CODE,
-                        method="sendrawtransaction",
-                    ) from None
-            time.sleep(0.02)
 
     def _check_header_hash(self, raw: bytes, block_hash: str) -> None:
         header = parse_header(raw)

@@ -1,13 +1,16 @@
-"""What the chain follower and reconciliation need of a node, as a Protocol: the RPC adapter
-(`rpc.RpcChainSource`) implements it, and so can any other source (a test's in-memory chain)."""
+"""What the chain follower and reconciliation need of a node, and nothing more, as a Protocol:
+the RPC adapter (`rpc.RpcChainSource`) implements it, and so does the tests' in-memory chain
+(tests/reserve/chain/memory_source.py); tests/reserve/chain/test_source_contract.py holds
+both to the same answers."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from reserve.chain.networks import Network
 
 
+@runtime_checkable
 class ChainSource(Protocol):
     network: Network
 

@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bitcoin.core import CBlock, CTransaction
+from bitcoin.core import CTransaction
 from bitcoin.core.script import OP_0, OP_EQUAL, OP_HASH160, CScript, CScriptInvalidError
 from django.db import transaction
 from django.db.models import Q
 
 from config.errors import ApplicationError
-from reserve.chain.blocks import ScannedBlock
+from reserve.chain.follow import VerifiedBlock
 from reserve.custody.addresses import address_from_script
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.outbox.services import outbox_enqueue
@@ -187,7 +187,7 @@ def _with_key_conflict(detail: str, observed: Transfer) -> str:
 
 
 def _book_inflow(
-    *, wallet: Wallet, tx: CTransaction, txid: str, block: ScannedBlock, block_row: ChainBlock, run: Any
+    *, wallet: Wallet, tx: CTransaction, txid: str, block: VerifiedBlock, block_row: ChainBlock, run: Any
 ) -> BlockBookings:
     bookings = BlockBookings()
     coinbase = tx.is_coinbase()
@@ -409,7 +409,7 @@ def _book_outflow(
 
 
 def block_book(
-    *, wallet: Wallet, raw: bytes, block: ScannedBlock, block_row: ChainBlock, run: ReconciliationRun | None
+    *, wallet: Wallet, block: VerifiedBlock, block_row: ChainBlock, run: ReconciliationRun | None
 ) -> BlockBookings:
     """Book every transaction of the block that pays or spends `wallet` (inside the block's transaction)."""
     bookings = BlockBookings()
@@ -417,10 +417,9 @@ def block_book(
     touching.update({spend.txid: spend.tx_index for spend in block.spends})
     if not touching:
         return bookings
-    # Only blocks that touch the wallet are deserialized in full, for the outputs and inputs of those transactions.
-    vtx = CBlock.deserialize(raw).vtx
     for txid, tx_index in sorted(touching.items(), key=lambda item: item[1]):
-        tx = vtx[tx_index]
+        # Only the transactions that touch the wallet are deserialized, each from its own bytes.
+        tx = block.transaction(tx_index)
         spent = list(
             WalletUtxo.objects.filter(wallet=wallet, spent_by_txid=txid, spent_in_block=block_row).exclude(
                 status=UtxoStatus.REORGED

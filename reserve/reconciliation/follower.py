@@ -23,11 +23,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import ApplicationError
-from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, scan_block
 from reserve.chain.errors import BlockVerificationError, ChainError, NodeRpcError, WrongNetwork
-from reserve.chain.pow import RETARGET_INTERVAL
+from reserve.chain.follow import (
+    BlockHeader,
+    BlockRefused,
+    BlockUnlinked,
+    ScannedBlock,
+    VerifiedBlock,
+    Watchlist,
+    header_from_bytes,
+    verified_block,
+)
 from reserve.chain.source import ChainSource
-from reserve.chain.verify import verify_block, verify_difficulty
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.services import wallet_extend_gap
 from reserve.outbox.services import outbox_enqueue
@@ -124,7 +131,7 @@ def _header_fields(height: int, block: ScannedBlock) -> dict[str, Any]:
     }
 
 
-def _record_blocks(*, network: str, blocks: list[tuple[int, ScannedBlock]]) -> None:
+def _record_blocks(*, network: str, blocks: list[tuple[int, VerifiedBlock]]) -> None:
     """Store verified headers as the active blocks at their heights; a different active block at
     one of those heights (and every active block above it) left the best chain."""
     _lock_network_headers(network)
@@ -152,7 +159,7 @@ def _record_blocks(*, network: str, blocks: list[tuple[int, ScannedBlock]]) -> N
     )
 
 
-def _record_block(*, network: str, height: int, block: ScannedBlock) -> ChainBlock:
+def _record_block(*, network: str, height: int, block: VerifiedBlock) -> ChainBlock:
     _record_blocks(network=network, blocks=[(height, block)])
     return ChainBlock.objects.get(network=network, hash=block.hash)
 
@@ -175,26 +182,12 @@ def _record_rejection(*, network: str, height: int, block: ScannedBlock | None, 
     logger.error("refused block %s at height %s: %s", block.hash, height, error.reason)
 
 
-def _verify_difficulty(
-    *,
-    source: ChainSource,
-    network: str,
-    height: int,
-    block: ScannedBlock,
-    parent: BlockHeader | None,
-    parent_hash: str | None,
-) -> None:
-    """The block's bits are those consensus requires on top of its parent (the previous block
-    of this scan, or the recorded header)."""
-    if parent is None and parent_hash is not None:
-        row = ChainBlock.objects.filter(network=network, hash=parent_hash).exclude(header=b"").first()
-        parent = parse_header(bytes(row.header)) if row is not None else None
-    if parent is None:
-        return  # a wallet's first block: no parent of ours to derive the difficulty from
-    period_start = None
-    if height % RETARGET_INTERVAL == 0 and network not in ("regtest", "testnet"):
-        period_start = parse_header(source.raw_block_header(source.block_hash(height - RETARGET_INTERVAL)))
-    verify_difficulty(block.header, network=network, height=height, parent=parent, period_start=period_start)
+def _recorded_header(*, network: str, block_hash: str | None) -> BlockHeader | None:
+    """The stored header of `block_hash`, the parent a resumed scan checks the difficulty against."""
+    if block_hash is None:
+        return None  # a wallet's first block: no parent of ours to derive the difficulty from
+    row = ChainBlock.objects.filter(network=network, hash=block_hash).exclude(header=b"").first()
+    return header_from_bytes(bytes(row.header)) if row is not None else None
 
 
 def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
@@ -209,13 +202,12 @@ def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
 def _apply_block(
     *,
     wallet: Wallet,
-    raw: bytes,
-    block: ScannedBlock,
+    block: VerifiedBlock,
     height: int,
     watchlist: Watchlist,
     cursor_before: tuple[int, str],
     run: ReconciliationRun | None,
-) -> tuple[ScannedBlock, BlockBookings]:
+) -> tuple[VerifiedBlock, BlockBookings]:
     """Everything one block changes for `wallet`, in one transaction with the cursor."""
     with transaction.atomic():
         cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
@@ -234,7 +226,7 @@ def _apply_block(
                 bytes(script)
                 for script in WatchedScript.objects.filter(wallet=wallet).values_list("script_pubkey", flat=True)
             )
-            block = scan_block(raw, watchlist)
+            block = block.rematched(watchlist)  # the recorded offsets, not a second scan
         for output in block.outputs:
             WalletUtxo.objects.get_or_create(
                 wallet=wallet,
@@ -247,7 +239,7 @@ def _apply_block(
             WalletUtxo.objects.filter(
                 wallet=wallet, txid=spend.spent.txid, vout=spend.spent.vout, status=UtxoStatus.UNSPENT
             ).update(status=UtxoStatus.SPENT, spent_by_txid=spend.txid, spent_in_block=row, spent_height=height)
-        bookings = block_book(wallet=wallet, raw=raw, block=block, block_row=row, run=run)
+        bookings = block_book(wallet=wallet, block=block, block_row=row, run=run)
         cursor.height, cursor.block_hash = height, block.hash
         cursor.blocks_scanned += 1
         cursor.updated_at = timezone.now()
@@ -351,7 +343,7 @@ def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
     return fork_height
 
 
-def _apply_headers(*, wallet: Wallet, blocks: list[tuple[int, ScannedBlock]], cursor_before: tuple[int, str]) -> None:
+def _apply_headers(*, wallet: Wallet, blocks: list[tuple[int, VerifiedBlock]], cursor_before: tuple[int, str]) -> None:
     """Blocks that touch nothing of the wallet: their verified headers and the cursor, in one transaction."""
     with transaction.atomic():
         cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
@@ -387,7 +379,7 @@ def wallet_scan(
     started = time.monotonic()
     committed = position = (cursor.height, cursor.block_hash)
     parent_header: BlockHeader | None = None
-    pending: list[tuple[int, ScannedBlock]] = []
+    pending: list[tuple[int, VerifiedBlock]] = []
     unlinked = 0
 
     def flush() -> None:
@@ -425,41 +417,40 @@ def wallet_scan(
             if block_hash is None:
                 tip_height = source.block_count()  # the node's chain got shorter meanwhile
                 continue
-            raw = source.raw_block(block_hash)
-            block = scan_block(raw, watchlist)
             # The first block of a wallet links to nothing of its own; later ones to the previous block.
             parent_hash = position[1] if position[0] >= 0 else None
-            if parent_hash is not None and block.header.prev_hash != parent_hash:
+            if parent_header is None:
+                parent_header = _recorded_header(network=network, block_hash=parent_hash)
+            try:
+                block = verified_block(
+                    source,
+                    height=height,
+                    block_hash=block_hash,
+                    watchlist=watchlist,
+                    parent_hash=parent_hash,
+                    parent=parent_header,
+                )
+            except BlockUnlinked as unlinked_error:
                 if reorged():
                     continue
                 # The node answered from two branches in turn; one that keeps doing so is refused.
                 unlinked += 1
                 if unlinked > MAX_UNLINKED_ANSWERS:
                     raise BlockVerificationError(
-                        f"parent is {block.header.prev_hash}, but the node keeps {parent_hash} at height {height - 1}",
-                        block_hash=block.hash,
-                    )
+                        f"parent is {unlinked_error.block.header.prev_hash}, "
+                        f"but the node keeps {parent_hash} at height {height - 1}",
+                        block_hash=unlinked_error.block.hash,
+                    ) from None
                 continue
-            unlinked = 0
-            try:
-                verify_block(block, network=network, parent_hash=parent_hash)
-                _verify_difficulty(
-                    source=source,
-                    network=network,
-                    height=height,
-                    block=block,
-                    parent=parent_header,
-                    parent_hash=parent_hash,
-                )
-            except BlockVerificationError as error:
+            except BlockRefused as error:
                 flush()
-                _record_rejection(network=network, height=height, block=block, error=error)
+                _record_rejection(network=network, height=height, block=error.block, error=error)
                 raise
+            unlinked = 0
             if block.outputs or block.spends:
                 flush()
                 block, bookings = _apply_block(
                     wallet=wallet,
-                    raw=raw,
                     block=block,
                     height=height,
                     watchlist=watchlist,
@@ -470,7 +461,7 @@ def wallet_scan(
                 watchlist.apply(block)
                 result.bookings.add(bookings)
             else:
-                pending.append((height, block))
+                pending.append((height, block.without_bytes()))
                 if len(pending) >= BATCH_BLOCKS:
                     flush()
             position, parent_header = (height, block.hash), block.header

@@ -32,8 +32,8 @@ from bitcoin.core.script import (
 from reserve.chain.blocks import Outpoint, hash_to_hex, sha256d
 from reserve.chain.merkle import merkle_root
 from reserve.chain.pow import target_from_bits
-from reserve.chain.rpc import RpcChainSource
 from tests.regtest.keys import WalletKey
+from tests.regtest.source import RegtestSource
 
 REGTEST_BITS = 0x207FFFFF
 COIN = 100_000_000
@@ -167,7 +167,7 @@ def build_block(
 
 
 def mine_block(
-    source: RpcChainSource,
+    source: RegtestSource,
     *,
     payout_script: bytes,
     transactions: Sequence[CTransaction] = (),
@@ -189,7 +189,6 @@ def mine_block(
     return hash_to_hex(bytes(block.GetHash()))
 
 
-def generate_to_address(source: RpcChainSource, count: int, address: str) -> list[str]:
+def generate_to_address(source: RegtestSource, count: int, address: str) -> list[str]:
     """Let the node mine `count` blocks paying `address`; returns their hashes."""
-    hashes: list[str] = source.call("generatetoaddress", count, address, retry=False)
-    return hashes
+    return source.generate_to_address(count, address)

@@ -18,16 +18,14 @@ pytestmark = pytest.mark.integration
 REGTEST_GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
 
 
-def test_status_of_a_fresh_node_names_its_network_and_height(regtest_node, regtest_source):
+def test_a_fresh_node_is_on_regtest_at_genesis_and_its_url_hides_the_key(regtest_node, regtest_source):
     # when
-    status = regtest_source.status()
+    regtest_source.check_network()
 
     # then
-    assert status.reachable and status.network_ok
-    assert status.chain == "regtest"
-    assert status.genesis_hash == REGTEST_GENESIS
-    assert status.height == 0
-    assert regtest_node.api_key not in status.url
+    assert regtest_source.genesis_hash() == REGTEST_GENESIS
+    assert regtest_source.block_count() == 0
+    assert regtest_node.api_key not in regtest_source.url
 
 
 def test_node_on_another_network_is_refused_before_its_data_is_used(regtest_node):
@@ -36,8 +34,8 @@ def test_node_on_another_network_is_refused_before_its_data_is_used(regtest_node
         # when / then
         with pytest.raises(WrongNetwork, match=r"follows regtest .*but BITCOIN_NETWORK is mainnet"):
             source.block_count()
-        status = source.status()
-    assert status.reachable and status.network_ok is False and not status.ok
+        with pytest.raises(WrongNetwork):
+            source.raw_block(REGTEST_GENESIS)
 
 
 def test_wrong_api_key_is_reported_without_retrying(regtest_node):
@@ -81,9 +79,7 @@ def test_mined_blocks_are_read_raw_verified_from_genesis_and_pay_the_watched_scr
     assert [output.value_sats for height, output in found] == [block_subsidy_sats(height) for height, _ in found]
     assert regtest_source.raw_block_header(mined[-1]) == regtest_source.raw_block(mined[-1])[:80]
     assert regtest_source.block_header(mined[-1])["height"] == start_height + 20
-    status = regtest_source.status()
-    assert status.ok and status.syncing is False
-    assert (status.height, status.best_block_hash) == (start_height + 20, mined[-1])
+    assert regtest_source.block_count() == start_height + 20
 
 
 def test_regtest_blocks_fail_mainnet_proof_of_work(regtest_source):

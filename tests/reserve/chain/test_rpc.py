@@ -80,20 +80,6 @@ def test_node_that_does_not_answer_times_out(silent_server):
         source.call("getblockcount")
 
 
-def test_status_of_an_unreachable_node_is_reported_not_raised():
-    # given
-    url = f"http://user:secret-password@127.0.0.1:{_unused_port()}/"
-    source = RpcChainSource(url, network="regtest", retries=0)
-
-    # when
-    status = source.status()
-
-    # then
-    assert not status.reachable and not status.ok
-    assert "ConnectionRefusedError" in (status.error or "")
-    assert "secret-password" not in str(status.as_dict())
-
-
 @pytest.mark.parametrize(
     ("url", "reason"),
     [("", "BITCOIN_RPC_URL is empty"), ("https://127.0.0.1:8332/", "must be an http:// URL")],

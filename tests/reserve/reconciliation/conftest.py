@@ -9,12 +9,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from reserve.chain.blocks import Outpoint
-from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
 from tests.regtest.blocks import mine_block, spend_p2wpkh, txid_of
 from tests.regtest.fixtures import SegwitChain
 from tests.regtest.keys import WalletKey
+from tests.regtest.source import RegtestSource
 
 FEE_SATS = 1_000
 
@@ -76,7 +76,7 @@ def pay(coins: list[Coin], outputs: list[tuple[bytes, int]], *, change: WalletKe
     return spend_p2wpkh(coins[0].key, [(coin.outpoint, coin.value_sats) for coin in coins], outputs)
 
 
-def mine(source: RpcChainSource, *transactions: Any, payout: WalletKey | None = None) -> str:
+def mine(source: RegtestSource, *transactions: Any, payout: WalletKey | None = None) -> str:
     """Mine one block with `transactions` on the tip (coinbase to a throwaway key)."""
     return mine_block(
         source, payout_script=(payout or WalletKey("reconcile filler")).p2wpkh_script, transactions=list(transactions)
