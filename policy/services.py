@@ -205,7 +205,9 @@ def _evaluation_record(
     )
 
 
-def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[Decision, PolicyEvaluation]:
+def _enforce(
+    *, change: ProposedChange, facts: PolicyFacts, gate: str, as_of_change: bool = False
+) -> tuple[Decision, PolicyEvaluation]:
     if gate not in GATES:
         raise ValidationFailed.for_field("gate", f"must be one of: {', '.join(GATES)}")
     if change.observed != (gate == "observed"):
@@ -218,6 +220,7 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         # takes no lock: callers detect after posting (balances locked first), and taking the
         # scope lock there would invert the posting order (scope, then balances) and deadlock.
         _lock_scopes(policy_scopes_governed(scopes=change.scopes()))
+    if gate != "observed" and not as_of_change:
         # A live gate judges the reserve as it stands now that the locks are held: a posting
         # committed by whoever held them before is in the facts, whatever its timestamps
         # (block times may run ahead of the clock).
@@ -227,14 +230,14 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         change=change,
         facts=facts,
         versions=[version_rules(version) for version in versions],
-        current=gate != "observed",
+        current=gate != "observed" and not as_of_change,
     )
     return decision, _evaluation_record(
         change=change, requested_at=requested_at, decision=decision, versions=versions, gate=gate
     )
 
 
-def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> Decision:
+def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str, as_of_change: bool = False) -> Decision:
     """Judge `change` at a gate ("proposal", "approval", "posting", "observed") and store the
     evaluation. Must run inside the caller's `transaction.atomic()`: a live gate takes an
     advisory lock on every governed scope the change touches (held to commit, taken in scope
@@ -245,8 +248,11 @@ def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> 
     transaction rolls back, and the evaluation is recorded after it by
     `policy_record_denial` (use `policy_posting_transaction()` as the posting's atomic block
     and that happens by itself).
+
+    `as_of_change=True` judges a historical change (an imported row) at its own time: the
+    versions in force at `change.at` and the facts as of then, still under the scope locks.
     """
-    decision, evaluation = _enforce(change=change, facts=facts, gate=gate)
+    decision, evaluation = _enforce(change=change, facts=facts, gate=gate, as_of_change=as_of_change)
     if gate == "posting" and decision.outcome != "allow":
         raise PolicyDenied(decision=decision, evaluation=evaluation)
     evaluation.save()

@@ -13,6 +13,7 @@ from reserve.custody.models import (
     WalletKind,
     WatchedScript,
 )
+from reserve.imports.models import ImportApproval, ImportBatch, ImportDecision, ImportKind, ImportRow, ImportStatus
 from reserve.outbox.models import OutboxMessage
 from reserve.pricing.models import PriceQuote
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
@@ -51,6 +52,12 @@ __all__ = [
     "Discrepancy",
     "DiscrepancyKind",
     "DiscrepancyStatus",
+    "ImportApproval",
+    "ImportBatch",
+    "ImportDecision",
+    "ImportKind",
+    "ImportRow",
+    "ImportStatus",
     "Network",
     "OutboxMessage",
     "PriceQuote",

@@ -16,6 +16,7 @@ ROLE_MIGRATIONS = (
     ("reserve.migrations.0005_chainstate_roles", "grant"),
     ("reserve.migrations.0007_proof_roles", "grant"),
     ("reserve.migrations.0009_policy_roles", "grant"),
+    ("reserve.migrations.0011_import_batches", "grant"),
 )
 
 

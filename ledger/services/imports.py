@@ -188,14 +188,29 @@ def _check_balances(groups: list[_Group], start: dict[int, int], non_negative: s
                 )
 
 
-def ledger_import_csv(*, rows: Iterable[str], created_by: AbstractBaseUser | None = None) -> ImportResult:
-    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row)."""
+def _validated_groups(rows: Iterable[str]) -> list[_Group]:
     groups = _read_groups(rows)
     for group in groups:
         try:
             group.legs = validate_legs(group.legs, field="amount_sats")
         except ApplicationError as exc:
             raise ImportRowError(line=group.lines[-1], field="amount_sats", problem=exc.message) from None
+    return groups
+
+
+def ledger_import_read(*, rows: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    """Validate the CSV text `rows` as `ledger_import_csv` would, posting nothing, and return its
+    data lines as (line number, column -> cell). ImportRowError names the bad row. (What is
+    already in the books, such as balances, is judged when the rows are posted.)"""
+    lines = list(rows)
+    _validated_groups(lines)
+    reader = csv.DictReader(lines)
+    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
+
+
+def ledger_import_csv(*, rows: Iterable[str], created_by: AbstractBaseUser | None = None) -> ImportResult:
+    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row)."""
+    groups = _validated_groups(rows)
     digests = {
         group.key: posting_digest(
             kind=group.header["kind"],
