@@ -199,9 +199,9 @@ def test_no_row_joins_a_batch_after_the_transaction_that_proposed_it(
     # given: a batch proposed and committed
     batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
     # when / then: a later transaction adds a row
-    with pytest.raises(DatabaseError, match="only by the transaction that proposed it"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO reserve_importrow (batch_id, line, cells) VALUES (%s, 99, '{}')", [batch.pk])
+    refused = pytest.raises(DatabaseError, match="only by the transaction that proposed it")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO reserve_importrow (batch_id, line, cells) VALUES (%s, 99, '{}')", [batch.pk])
     assert batch.rows.count() == 3
 
 
