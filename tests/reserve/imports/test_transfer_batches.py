@@ -99,6 +99,7 @@ def test_a_sale_out_of_a_no_disposal_wallet_is_refused_at_the_quorum_naming_row_
     assert (batch.status, batch.refused_line, batch.refused_rule) == (ImportStatus.REFUSED, 3, "no_disposal")
     assert "sale" in batch.refused_reason.lower()
     nothing_posted()
+    assert batch.evaluation_id is not None
     evaluation = PolicyEvaluation.objects.get(pk=batch.evaluation_id)
     assert (evaluation.gate, evaluation.outcome) == ("posting", "deny")
     assert account_balance(account=cold_wallet.ledger_account) == 0
