@@ -215,9 +215,12 @@ def import_reject(*, batch: ImportBatch, actor: Any, file_sha256: str, comment: 
 
 
 def _approval_facts(batch: ImportBatch) -> tuple[ApprovalFact, ...]:
+    """The approvals that count: those given to the hash the batch has now."""
     return tuple(
         ApprovalFact(approver_id=approval.approver_id, roles=user_roles(approval.approver), approved_at=approval.at)
-        for approval in batch.approvals.select_related("approver").filter(decision=ImportDecision.APPROVE)
+        for approval in batch.approvals.select_related("approver").filter(
+            decision=ImportDecision.APPROVE, file_sha256=batch.file_sha256
+        )
     )
 
 

@@ -227,6 +227,24 @@ def test_rows_changed_behind_the_triggers_cannot_be_approved(
     assert ImportBatch.objects.get().status == ImportStatus.PENDING_APPROVAL
 
 
+def test_an_approval_given_to_another_hash_does_not_count(
+    operator: Any, approver: Any, approver2: Any, cold_wallet: Wallet, vault_wallet: Wallet
+) -> None:
+    # given: one approval, then the owner swaps the file (hash, rows, content hash) behind the triggers
+    batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
+    import_approve(batch=batch, actor=approver, file_sha256=batch.file_sha256)
+    swapped = "f" * 64
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE reserve_importbatch SET file_sha256 = %s WHERE id = %s", [swapped, batch.pk])
+        cursor.execute("SET session_replication_role = DEFAULT")
+    # when: a second approver approves what the page now shows
+    batch = import_approve(batch=ImportBatch.objects.get(), actor=approver2, file_sha256=swapped)
+    # then: the first approval was for another file: one of two, nothing posted
+    assert batch.status == ImportStatus.PENDING_APPROVAL
+    nothing_posted()
+
+
 def test_a_bad_line_is_refused_at_proposal_naming_line_and_column(
     operator: Any, cold_wallet: Wallet, vault_wallet: Wallet, tmp_path: Path
 ) -> None:
