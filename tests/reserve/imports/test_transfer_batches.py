@@ -195,7 +195,7 @@ def test_the_database_refuses_to_change_what_was_proposed(
 
 @pytest.mark.django_db(transaction=True)
 def test_no_row_joins_a_batch_after_the_transaction_that_proposed_it(
-    operator: Any, cold_wallet: Wallet, vault_wallet: Wallet
+    permissions_restored: None, operator: Any, cold_wallet: Wallet, vault_wallet: Wallet
 ) -> None:
     # given: a batch proposed and committed
     batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
