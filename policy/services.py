@@ -208,7 +208,9 @@ def _evaluation_record(
     )
 
 
-def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[Decision, PolicyEvaluation]:
+def _enforce(
+    *, change: ProposedChange, facts: PolicyFacts, gate: str, as_of_change: bool = False
+) -> tuple[Decision, PolicyEvaluation]:
     if gate not in GATES:
         raise ValidationFailed.for_field("gate", f"must be one of: {', '.join(GATES)}")
     if change.observed != (gate == "observed"):
@@ -221,6 +223,7 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         # takes no lock: callers detect after posting (balances locked first), and taking the
         # scope lock there would invert the posting order (scope, then balances) and deadlock.
         lock_scopes(policy_scopes_governed(scopes=change.scopes()))
+    if gate != "observed" and not as_of_change:
         # A live gate judges the reserve as it stands now that the locks are held: a posting
         # committed by whoever held them before is in the facts, whatever its timestamps
         # (block times may run ahead of the clock).
@@ -230,14 +233,14 @@ def _enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> tuple[
         change=change,
         facts=facts,
         versions=[version_rules(version) for version in versions],
-        current=gate != "observed",
+        current=gate != "observed" and not as_of_change,
     )
     return decision, _evaluation_record(
         change=change, requested_at=requested_at, decision=decision, versions=versions, gate=gate
     )
 
 
-def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> Decision:
+def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str, as_of_change: bool = False) -> Decision:
     """Judge `change` at a gate ("proposal", "approval", "posting", "observed") and store the
     evaluation. Must run inside the caller's `transaction.atomic()`: a live gate takes an
     advisory lock on every governed scope the change touches (held to commit, taken in scope
@@ -248,8 +251,11 @@ def policy_enforce(*, change: ProposedChange, facts: PolicyFacts, gate: str) -> 
     "proposal" and "approval" a `deny` (a proposal the policy denies is refused, not queued).
     The caller's transaction rolls back and the evaluation is recorded after it (use
     `policy_gated_transaction()` as the transition's atomic block and that happens by itself).
+
+    `as_of_change=True` judges a historical change (an imported row) at its own time: the
+    versions in force at `change.at` and the facts as of then, still under the scope locks.
     """
-    decision, evaluation = _enforce(change=change, facts=facts, gate=gate)
+    decision, evaluation = _enforce(change=change, facts=facts, gate=gate, as_of_change=as_of_change)
     refused = decision.outcome != "allow" if gate == "posting" else decision.outcome == "deny"
     if refused and gate != "observed":
         raise PolicyDenied(decision=decision, evaluation=evaluation)

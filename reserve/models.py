@@ -16,6 +16,7 @@ from reserve.custody.models import (
     WalletMembership,
     WatchedScript,
 )
+from reserve.imports.models import ImportApproval, ImportBatch, ImportDecision, ImportKind, ImportRow, ImportStatus
 from reserve.outbox.models import OutboxMessage
 from reserve.pricing.models import PriceQuote
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
@@ -55,6 +56,12 @@ __all__ = [
     "DiscrepancyKind",
     "DiscrepancyStatus",
     "EnrolmentCode",
+    "ImportApproval",
+    "ImportBatch",
+    "ImportDecision",
+    "ImportKind",
+    "ImportRow",
+    "ImportStatus",
     "MembershipStatus",
     "Network",
     "OutboxMessage",

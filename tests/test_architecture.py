@@ -18,6 +18,7 @@ LAYERS = [
     {"admin", "api", "management", "tasks", "templatetags", "models"},
     {"reports", "proofs"},
     {"reconciliation"},
+    {"imports"},
     {"transfers"},
     {"compliance"},
     {"custody", "pricing"},

@@ -17,6 +17,7 @@ ROLE_MIGRATIONS = (
     ("reserve.migrations.0007_proof_roles", "grant"),
     ("reserve.migrations.0009_policy_roles", "grant"),
     ("reserve.migrations.0014_wallet_membership_rules", "grant"),
+    ("reserve.migrations.0015_import_batches", "grant"),
 )
 
 

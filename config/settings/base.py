@@ -190,6 +190,9 @@ SPECTACULAR_SETTINGS = {
         "NetworkEnum": "reserve.custody.models.Network",
         "RunStatusEnum": "reserve.reconciliation.models.RunStatus",
         "ResolutionStatusEnum": "reserve.reconciliation.models.DiscrepancyStatus",
+        "ImportKindEnum": "reserve.imports.models.ImportKind",
+        "ImportStatusEnum": "reserve.imports.models.ImportStatus",
+        "ImportDecisionEnum": "reserve.imports.models.ImportDecision",
         "VerdictEnum": [("allow", "allow"), ("deny", "deny"), ("needs_approval", "needs_approval")],
     },
 }

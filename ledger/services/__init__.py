@@ -2,7 +2,7 @@
 
 from ledger.services.accounts import account_create
 from ledger.services.checkpoints import ledger_checkpoint_refresh
-from ledger.services.imports import ImportResult, ledger_import_csv
+from ledger.services.imports import ImportResult, ledger_import_csv, ledger_import_read
 from ledger.services.pending import pending_create, pending_expire, pending_post, pending_void
 from ledger.services.posting import EntrySpec, post_transaction, reverse_transaction
 
@@ -12,6 +12,7 @@ __all__ = [
     "account_create",
     "ledger_checkpoint_refresh",
     "ledger_import_csv",
+    "ledger_import_read",
     "pending_create",
     "pending_expire",
     "pending_post",

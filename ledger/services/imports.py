@@ -209,6 +209,26 @@ def _check_balances(groups: list[_Group], start: dict[int, int], non_negative: s
                 )
 
 
+def _validated_groups(rows: Iterable[str], *, service_keys: bool = False) -> list[_Group]:
+    groups = _read_groups(rows, service_keys=service_keys)
+    for group in groups:
+        try:
+            group.legs = validate_legs(group.legs, field="amount_sats")
+        except ApplicationError as exc:
+            raise ImportRowError(line=group.lines[-1], field="amount_sats", problem=exc.message) from None
+    return groups
+
+
+def ledger_import_read(*, rows: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    """Validate the CSV text `rows` as `ledger_import_csv` would, posting nothing, and return its
+    data lines as (line number, column -> cell). ImportRowError names the bad row. (What is
+    already in the books, such as balances, is judged when the rows are posted.)"""
+    lines = list(rows)
+    _validated_groups(lines)
+    reader = csv.DictReader(lines)
+    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
+
+
 def ledger_import_csv(
     *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
 ) -> ImportResult:
@@ -217,12 +237,7 @@ def ledger_import_csv(
     The keys of a file are a client's: one in a namespace the services reserve for their own keys
     is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
     """
-    groups = _read_groups(rows, service_keys=service_keys)
-    for group in groups:
-        try:
-            group.legs = validate_legs(group.legs, field="amount_sats")
-        except ApplicationError as exc:
-            raise ImportRowError(line=group.lines[-1], field="amount_sats", problem=exc.message) from None
+    groups = _validated_groups(rows, service_keys=service_keys)
     digests = {
         group.key: posting_digest(
             kind=group.header["kind"],

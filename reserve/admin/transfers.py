@@ -1,11 +1,10 @@
 """Transfers in the admin: proposal with the policy's dry run shown before submit; approve /
 reject / cancel (and the operator's record of broadcast or failure) as buttons beside the quorum
-progress; the all-or-nothing CSV imports of historical transfers and price quotes."""
+progress; the uploads of historical transfers and price quotes, proposed as import batches."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -18,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
-from config.errors import ApplicationError, ValidationFailed
+from config.errors import ApplicationError
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAdmin,
@@ -27,13 +26,13 @@ from reserve.admin.common import (
     refuse,
     show_service_error,
 )
+from reserve.admin.imports import csv_import_page
 from reserve.common.amounts import btc_to_sats
 from reserve.compliance.changes import decision_json
 from reserve.custody.models import Counterparty, Wallet
+from reserve.imports.models import ImportKind
 from reserve.pricing.models import PriceQuote
-from reserve.pricing.services import price_quotes_import_csv
 from reserve.templatetags.reserve_admin import btc
-from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.lifecycle import transfer_actions
 from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
@@ -47,7 +46,6 @@ from reserve.transfers.services import (
     transfer_submit,
 )
 
-MAX_CSV_BYTES = 20 * 1024 * 1024
 AMOUNT_ALIASES = {"amount_sats": "amount_btc", "fee_sats": "fee_btc"}
 STATUS_LABELS = {
     TransferStatus.PENDING_APPROVAL: "warning",
@@ -98,54 +96,6 @@ class TransferProposalForm(StyledForm):
             "provenance_reference": data["provenance_reference"],
             "memo": data["memo"],
         }
-
-
-class CsvUploadForm(StyledForm):
-    file = forms.FileField(label="CSV file")
-
-    def text(self) -> str:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_CSV_BYTES:
-            raise ValidationFailed.for_field("file", f"is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
-        try:
-            return str(upload.read().decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            raise ValidationFailed.for_field("file", "is not UTF-8 text") from None
-
-
-def csv_import_page(
-    request: HttpRequest,
-    *,
-    model_admin: admin.ModelAdmin,
-    permission: str,
-    title: str,
-    columns: str,
-    run: Callable[[str], str],
-) -> HttpResponse:
-    """Upload, import all or nothing through `run(text)`, and name the bad line and field."""
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
-    form = CsvUploadForm(request.POST, request.FILES) if request.method == "POST" else CsvUploadForm()
-    failure = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            summary = run(form.text())
-        except ApplicationError as error:
-            refuse(error)
-            failure = error.message
-            form.add_error("file", f"Nothing was imported. {error.message}")
-        else:
-            messages.success(request, summary)
-            opts = model_admin.model._meta
-            return redirect(f"admin:{opts.app_label}_{opts.model_name}_changelist")
-    return admin_page(
-        request,
-        model_admin=model_admin,
-        template="reserve/admin/csv_import.html",
-        title=title,
-        context={"form": form, "columns": columns, "failure": failure},
-        status=400 if form.errors else 200,
-    )
 
 
 @admin.register(Transfer)
@@ -355,16 +305,10 @@ class TransferAdmin(ServiceAdmin):
         )
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        def run(text: str) -> str:
-            result = transfers_import_csv(text=text, actor=request.user)
-            return (
-                f"Imported {len(result.created)} historical transfers"
-                f" ({len(result.unchanged)} lines were already imported and changed nothing)."
-            )
-
         return csv_import_page(
             request,
             model_admin=self,
+            kind=ImportKind.TRANSFERS,
             permission="reserve.import_transfers",
             title="Import historical transfers",
             columns=(
@@ -373,7 +317,6 @@ class TransferAdmin(ServiceAdmin):
                 "provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo. Lines in strictly "
                 "increasing occurred_at order (ISO 8601 with a time zone)."
             ),
-            run=run,
         )
 
 
@@ -411,15 +354,11 @@ class PriceQuoteAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context=context)
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        def run(text: str) -> str:
-            result = price_quotes_import_csv(text=text, actor=request.user)
-            return f"Imported {result.created} price quotes ({result.unchanged} already present)."
-
         return csv_import_page(
             request,
             model_admin=self,
+            kind=ImportKind.PRICES,
             permission="reserve.add_pricequote",
             title="Import BTC price quotes",
             columns="Columns: time (ISO 8601 with a time zone), currency (ISO 4217), price (of 1 BTC), source.",
-            run=run,
         )

@@ -9,6 +9,7 @@ from reserve.api import (
     base,
     custody,
     holdings,
+    imports,
     labels,
     ledger,
     policy,
@@ -30,6 +31,7 @@ router.register("policy-evaluations", policy.PolicyEvaluationViewSet, basename="
 router.register("breaches", policy.BreachViewSet, basename="breach")
 router.register("reconciliations", reconciliation.ReconciliationRunViewSet, basename="reconciliation")
 router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="discrepancy")
+router.register("imports", imports.ImportBatchViewSet, basename="import-batch")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
 
@@ -40,6 +42,8 @@ urlpatterns = [
     path("transfers/<int:pk>/approve/", transfers.TransferApproveApi.as_view(), name="transfer-approve"),
     path("transfers/<int:pk>/reject/", transfers.TransferRejectApi.as_view(), name="transfer-reject"),
     path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
+    path("imports/<int:pk>/approve/", imports.ImportApproveApi.as_view(), name="import-approve"),
+    path("imports/<int:pk>/reject/", imports.ImportRejectApi.as_view(), name="import-reject"),
     path("ledger/verify/", ledger.LedgerVerifyApi.as_view(), name="ledger-verify"),
     path("policies/evaluate/", policy.PolicyEvaluateApi.as_view(), name="policy-evaluate"),
     path("policies/<int:pk>/approve/", policy.PolicyApproveApi.as_view(), name="policy-approve"),

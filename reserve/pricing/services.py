@@ -1,20 +1,25 @@
-"""Importing BTC price quotes from CSV (time, currency, price, source), all or nothing."""
+"""Importing BTC price quotes from CSV (time, currency, price, source), all or nothing.
+
+Every price import is an import batch (reserve/imports/): a quote changes what the holdings
+report says at and after its time, so quotes reach the price table only once the quorum has
+approved the file. Here: reading the file (at proposal) and storing its quotes (at approval).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
 from config.errors import ApplicationError
 from ledger.numerals import is_decimal
-from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record
 from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
 from reserve.pricing.models import PriceQuote
+
+COLUMNS = ("time", "currency", "price", "source")
 
 
 @dataclass(frozen=True)
@@ -23,12 +28,9 @@ class PriceImportResult:
     unchanged: int
 
 
-def price_quotes_import_csv(*, text: str | Iterable[str], actor: Any) -> PriceImportResult:
-    """Import quotes; a quote already stored with the same price is skipped, with another
-    price it is an error. Any bad line aborts the whole import, naming line and field."""
-    require_permission(actor, "add_pricequote", action="import price quotes")
-    parsed: dict[tuple[str, Any, str], tuple[int, Decimal]] = {}
-    for line, row in read_rows(text=text, required=("time", "currency", "price", "source"), optional=()):
+def _parsed(rows: list[tuple[int, dict[str, str]]]) -> dict[tuple[str, datetime, str], tuple[int, Decimal]]:
+    parsed: dict[tuple[str, datetime, str], tuple[int, Decimal]] = {}
+    for line, row in rows:
         at = parse_time(value=row["time"], line=line, field="time")
         currency = row["currency"]
         if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
@@ -49,32 +51,51 @@ def price_quotes_import_csv(*, text: str | Iterable[str], actor: Any) -> PriceIm
                 line=line, field="price", message=f"contradicts line {parsed[key][0]} for the same time and source"
             )
         parsed[key] = (line, price)
+        _check_stored(key, line=line, price=price)
+    return parsed
+
+
+def _check_stored(key: tuple[str, datetime, str], *, line: int, price: Decimal) -> bool:
+    """True when the quote is already stored with this price; an error when with another."""
+    currency, at, source = key
+    existing = PriceQuote.objects.filter(currency=currency, at=at, source=source).first()
+    if existing is not None and existing.price != price:
+        raise line_error(
+            line=line, field="price", message=f"a {source} quote for {at.isoformat()} is stored as {existing.price}"
+        )
+    return existing is not None
+
+
+def price_quotes_csv_read(*, text: str | Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    """Every data line (line number, cells), validated; a bad line raises ValidationFailed naming
+    line and field. A quote stored with another price for the same time and source is refused."""
+    rows = list(read_rows(text=text, required=COLUMNS, optional=()))
+    _parsed(rows)
+    return rows
+
+
+def price_quotes_import_post(*, rows: list[tuple[int, dict[str, str]]], actor: Any) -> PriceImportResult:
+    """Store the quotes of an approved batch inside the caller's transaction; a quote already
+    stored with the same price is skipped."""
     created = unchanged = 0
-    with transaction.atomic():
-        for (currency, at, source), (line, price) in parsed.items():
-            existing = PriceQuote.objects.filter(currency=currency, at=at, source=source).first()
-            if existing is not None:
-                if existing.price != price:
-                    raise line_error(
-                        line=line,
-                        field="price",
-                        message=f"a {source} quote for {at.isoformat()} is stored as {existing.price}",
-                    )
-                unchanged += 1
-                continue
-            try:
-                PriceQuote.objects.create(currency=currency, at=at, source=source, price=price)
-            except ApplicationError as error:  # e.g. a private key in the source (free_text.py)
-                raise relabel(error, line=line, columns={}) from None
-            created += 1
-        if created:
-            first = PriceQuote.objects.order_by("-id").first()
-            assert first is not None
-            audit_record(
-                actor=actor,
-                action="pricequote.import",
-                instance=first,
-                before=None,
-                after={"created": created, "unchanged": unchanged},
-            )
+    for key, (line, price) in _parsed(rows).items():
+        if _check_stored(key, line=line, price=price):
+            unchanged += 1
+            continue
+        currency, at, source = key
+        try:
+            PriceQuote.objects.create(currency=currency, at=at, source=source, price=price)
+        except ApplicationError as error:  # e.g. a private key in the source (reserve/common/free_text.py)
+            raise relabel(error, line=line, columns={}) from None
+        created += 1
+    if created:
+        last = PriceQuote.objects.order_by("-id").first()
+        assert last is not None
+        audit_record(
+            actor=actor,
+            action="pricequote.import",
+            instance=last,
+            before=None,
+            after={"created": created, "unchanged": unchanged},
+        )
     return PriceImportResult(created=created, unchanged=unchanged)

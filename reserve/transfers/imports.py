@@ -1,12 +1,15 @@
-"""Importing historical (already settled) transfers from CSV, all or nothing.
+"""Historical (already settled) transfers from CSV: read and validated at proposal, posted once
+the import batch is approved (reserve/imports/services.py), all or nothing.
 
-Each line becomes a `final` transfer posted to the ledger at its back-dated time; lines must
-be in strictly increasing time order. Re-importing a line already imported changes nothing.
+Each line becomes a `final` transfer posted to the ledger at its back-dated time, after the
+posting gate of the policy in force at that time allowed it; lines must be in strictly
+increasing time order. Re-importing a line already imported changes nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -23,10 +25,14 @@ from ledger.idempotency import request_hash
 from ledger.models import JournalTransaction
 from ledger.numerals import is_decimal, is_unsigned_integer
 from ledger.services import ledger_import_csv
-from reserve.access.roles import require_permission
+from policy.errors import PolicyDenied
+from policy.services import policy_enforce, policy_quorum
+from policy.types import ApprovalFact
 from reserve.audit.services import audit_record, snapshot
 from reserve.common.amounts import btc_to_sats
 from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
+from reserve.compliance.changes import transfer_change
+from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.ends import transfer_ends_check
@@ -193,79 +199,120 @@ def _journal_key(transfer: Transfer) -> str:
     return f"reserve:transfer:{transfer.pk}:import"
 
 
-def transfers_import_csv(*, text: str | Iterable[str], actor: Any) -> TransferImportResult:
-    """Import settled transfers; any bad line aborts everything and the error names line and column.
+class ImportRowRefused(Exception):
+    """The posting gate refused CSV line `line`: `rule` (a policy rule type) and why."""
+
+    def __init__(self, *, line: int, denied: PolicyDenied) -> None:
+        refused = [row for row in denied.decision.lines if row.verdict != "allow"]
+        self.line = line
+        self.rule = refused[0].rule_type if refused else "policy"
+        self.reason = " ".join(row.reason for row in refused) or denied.message
+        self.denied = denied
+        super().__init__(f"line {line}: {self.rule}: {self.reason}")
+
+
+def transfers_csv_read(*, text: str | Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    """Every data line (line number, cells) of a historical transfers CSV, each one validated
+    as it will be posted; a bad line raises ValidationFailed naming line and column.
 
     Columns: occurred_at, direction, category, amount_btc, txid, block_height (required) and
     fee_btc, source_wallet, destination_wallet (by name), external_address, counterparty (by
-    name), provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo. The
-    postings go through the ledger's batch import (one lock acquisition for the file), which
-    also checks that no wallet goes negative at any point of the history.
+    name), provenance_reference, vout, block_hash, fiat_value, fiat_currency, memo.
     """
-    require_permission(actor, "import_transfers", action="import historical transfers")
-    result = TransferImportResult()
+    rows = list(read_rows(text=text, required=REQUIRED, optional=OPTIONAL))
+    _parsed(rows)
+    return rows
+
+
+def _parsed(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, datetime, dict[str, Any]]]:
     previous: tuple[int, datetime] | None = None
-    pending: list[tuple[int, Transfer]] = []
-    with transaction.atomic():
-        for line, row in read_rows(text=text, required=REQUIRED, optional=OPTIONAL):
-            occurred_at = parse_time(value=row["occurred_at"], line=line, field="occurred_at")
-            if occurred_at > timezone.now():
-                raise line_error(line=line, field="occurred_at", message="is in the future")
-            if previous is not None and occurred_at <= previous[1]:
+    parsed = []
+    for line, row in rows:
+        occurred_at = parse_time(value=row["occurred_at"], line=line, field="occurred_at")
+        if occurred_at > timezone.now():
+            raise line_error(line=line, field="occurred_at", message="is in the future")
+        if previous is not None and occurred_at <= previous[1]:
+            raise line_error(
+                line=line,
+                field="occurred_at",
+                message=f"must be later than line {previous[0]} ({previous[1].isoformat()})",
+            )
+        previous = (line, occurred_at)
+        parsed.append((line, occurred_at, _parse_line(line, row)))
+    return parsed
+
+
+def transfers_csv_quorum(*, rows: list[tuple[int, dict[str, str]]], proposer: Any) -> tuple[int, str]:
+    """(approvals, role) the batch needs: the strictest quorum the policy asks of any of its
+    rows, judged at the row's time (`policy_quorum`, the rule transfers use)."""
+    required, role = 0, ""
+    for _, occurred_at, fields in _parsed(rows):
+        draft = Transfer(**fields, occurred_at=occurred_at, proposer=proposer)
+        needed, needed_role = policy_quorum(change=transfer_change(draft), facts=ReservePolicyFacts())
+        if needed > required:
+            required, role = needed, needed_role
+    return required, role
+
+
+def transfers_import_post(
+    *, rows: list[tuple[int, dict[str, str]]], proposer: Any, approvals: tuple[ApprovalFact, ...], actor: Any
+) -> TransferImportResult:
+    """Post the rows of an approved batch, in order, inside the caller's transaction.
+
+    Every new row passes the posting gate of the policy in force at its occurred_at, with the
+    batch's approvals as the transfer's (`ImportRowRefused` names the line and rule; the caller
+    rolls back). The postings go through the ledger's batch import, which also checks that no
+    wallet goes negative.
+    """
+    result = TransferImportResult()
+    for line, occurred_at, fields in _parsed(rows):
+        key = _row_key(fields, occurred_at)
+        existing = Transfer.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            # The key is the row's hash, so a replay's stored hash is the key's; a record
+            # that holds the key with another payload is not this row.
+            if existing.request_hash != key.removeprefix("import:"):
                 raise line_error(
                     line=line,
-                    field="occurred_at",
-                    message=f"must be later than line {previous[0]} ({previous[1].isoformat()})",
+                    field="idempotency_key",
+                    message=f"this row's key {key!r} is held by transfer #{existing.pk} with another payload",
                 )
-            previous = (line, occurred_at)
-            fields = _parse_line(line, row)
-            key = _row_key(fields, occurred_at)
-            existing = Transfer.objects.filter(idempotency_key=key).first()
-            if existing is not None:
-                # The key is the row's hash, so a replay's stored hash is the key's; a record
-                # that holds the key with another payload is not this row.
-                if existing.request_hash != key.removeprefix("import:"):
-                    raise line_error(
-                        line=line,
-                        field="idempotency_key",
-                        message=f"this row's key {key!r} is held by transfer #{existing.pk} with another payload",
-                    )
-                result.unchanged.append(existing)
-                continue
-            try:
-                transfer = Transfer.objects.create(
-                    **fields,
-                    occurred_at=occurred_at,
-                    status=TransferStatus.BROADCAST,
-                    proposer=actor,
-                    idempotency_key=key,
-                    request_hash=key.removeprefix("import:"),
-                )
-            except ApplicationError as error:  # e.g. a private key in its text (reserve/common/free_text.py)
-                raise relabel(error, line=line, columns=COLUMNS) from None
-            pending.append((line, transfer))
-        if not pending:
-            return result
-        rows, lines = _ledger_rows(pending)
+            result.unchanged.append(existing)
+            continue
         try:
-            ledger_import_csv(rows=rows, created_by=actor, service_keys=True)
-        except ImportRowError as error:
-            problem = error.fields[error.field][0].split(": ", 1)[-1]
-            line = lines.get(error.line, error.line)
-            raise line_error(line=line, field=COLUMNS.get(error.field, error.field), message=problem) from None
-        except ApplicationError as error:
-            raise relabel(error, line=pending[0][0], columns=COLUMNS) from None
-        journals = JournalTransaction.objects.in_bulk(
-            [_journal_key(transfer) for _, transfer in pending], field_name="idempotency_key"
-        )
-        now = timezone.now()
-        for _, transfer in pending:
-            transfer.journal_transaction = journals[_journal_key(transfer)]
-            transfer.status = TransferStatus.FINAL
-            transfer.confirmed_at = transfer.finalized_at = now
-            transfer.save()
-            audit_record(
-                actor=actor, action="transfer.import", instance=transfer, before=None, after=snapshot(transfer)
+            transfer = Transfer.objects.create(
+                **fields,
+                occurred_at=occurred_at,
+                status=TransferStatus.BROADCAST,
+                proposer=proposer,
+                idempotency_key=key,
+                request_hash=key.removeprefix("import:"),
             )
-            result.created.append(transfer)
+        except ApplicationError as error:  # e.g. a private key in its text (reserve/common/free_text.py)
+            raise relabel(error, line=line, columns=COLUMNS) from None
+        change = dataclasses.replace(transfer_change(transfer), approvals=approvals)
+        try:
+            policy_enforce(change=change, facts=ReservePolicyFacts(), gate="posting", as_of_change=True)
+        except PolicyDenied as denied:
+            raise ImportRowRefused(line=line, denied=denied) from None
+        _post(line, transfer, actor=actor)
+        transfer.status = TransferStatus.FINAL
+        transfer.confirmed_at = transfer.finalized_at = timezone.now()
+        transfer.save()
+        audit_record(actor=actor, action="transfer.import", instance=transfer, before=None, after=snapshot(transfer))
+        result.created.append(transfer)
     return result
+
+
+def _post(line: int, transfer: Transfer, *, actor: Any) -> None:
+    rows, lines = _ledger_rows([(line, transfer)])
+    try:
+        ledger_import_csv(rows=rows, created_by=actor, service_keys=True)
+    except ImportRowError as error:
+        problem = error.fields[error.field][0].split(": ", 1)[-1]
+        raise line_error(
+            line=lines.get(error.line, line), field=COLUMNS.get(error.field, error.field), message=problem
+        ) from None
+    except ApplicationError as error:
+        raise relabel(error, line=line, columns=COLUMNS) from None
+    transfer.journal_transaction = JournalTransaction.objects.get(idempotency_key=_journal_key(transfer))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.core.management import CommandError, call_command
 
 from ledger.errors import ImportRowError
 from ledger.models import JournalTransaction
@@ -99,12 +98,4 @@ def test_header_must_have_the_required_columns():
     assert (caught.value.line, caught.value.field) == (1, "amount_sats")
 
 
-def test_import_command(cold, hot, equity, tmp_path, capsys):
-    good = tmp_path / "history.csv"
-    good.write_text("".join(_csv(*GOOD)))
-    call_command("import_ledger_csv", str(good))
-    assert "imported 2 transactions (4 entries)" in capsys.readouterr().out
-    bad = tmp_path / "bad.csv"
-    bad.write_text("".join(_csv("imp-9,yesterday,transfer,assets:custody:hot-01,5,,,,")))
-    with pytest.raises(CommandError, match="line 2, field occurred_at"):
-        call_command("import_ledger_csv", str(bad))
+# The import_ledger_csv command proposes an import batch now: tests/reserve/imports/test_ledger_and_price_batches.py.

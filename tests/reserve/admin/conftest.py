@@ -15,7 +15,7 @@ from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
-from reserve.transfers.imports import transfers_import_csv
+from tests.reserve.approved_imports import import_transfers
 from tests.users import make_user as make_shared_user
 
 BTC = 100_000_000
@@ -64,12 +64,12 @@ def wallet(operator: Any, agency: Agency) -> Wallet:
 @pytest.fixture
 def funded_wallet(operator: Any, wallet: Wallet) -> Wallet:
     """cold-01 holding 2 BTC from a historical forfeiture."""
-    transfers_import_csv(
+    import_transfers(
         text=(
             "occurred_at,direction,category,amount_btc,txid,block_height,destination_wallet,provenance_reference\n"
             f"2026-01-05T10:00:00Z,inbound,forfeiture,2,{'ab' * 32},100,cold-01,Case 1\n"
         ),
-        actor=operator,
+        proposer=operator,
     )
     return wallet
 

@@ -15,6 +15,7 @@ from django.db import connections
 from ledger.models import AccountBalance, PendingStatus
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create
+from reserve.imports.models import ImportBatch
 from reserve.transfers.models import Transfer, TransferStatus
 from tests.reserve.admin.conftest import BTC, DESCRIPTOR, EXTERNAL, FIRST_RECEIVE, make_user
 from tests.users import PASSWORD
@@ -115,7 +116,17 @@ def test_register_propose_and_approve_in_a_browser(browser: Any, live_server: An
     page.set_input_files("input[name=file]", str(history))
     with page.expect_navigation(wait_until="domcontentloaded"):
         page.click("button[name=_import]")
-    assert "Imported 1 historical transfers" in page.content()
+    assert "nothing is posted until 2 approvers other than you approve it" in page.content().lower()
+    batch = ImportBatch.objects.get()
+    assert page.locator("#approve-button").count() == 0  # the proposer never approves
+    for approver in ("ana", "bruno"):
+        approver_page = signed_in_page(
+            browser, live_server.url, approver, landing=f"/admin/reserve/importbatch/{batch.pk}/change/"
+        )
+        assert batch.file_sha256 in approver_page.locator("#import-sha256").inner_text()
+        with approver_page.expect_navigation(wait_until="domcontentloaded"):
+            approver_page.click("#approve-button")
+    assert "posted" in approver_page.locator("#import-status").inner_text()
     page.goto("/admin/reserve/transfer/add/", wait_until="domcontentloaded")
     page.select_option("select[name=direction]", "outbound")
     page.select_option("select[name=category]", "return_to_victims")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.custody.models import Wallet
+from reserve.imports.models import ImportBatch, ImportStatus
 from reserve.pricing.models import PriceQuote
 from reserve.transfers.models import Transfer, TransferStatus
 from reserve.transfers.services import transfer_create, transfer_propose, transfer_record_observed
@@ -28,30 +29,49 @@ def upload(text: str) -> SimpleUploadedFile:
     return SimpleUploadedFile("history.csv", text.encode(), content_type="text/csv")
 
 
-def test_a_bad_line_imports_nothing_and_is_named(
-    operator: Any, wallet: Wallet, signed_in: Callable[[Any], Client]
+def test_an_upload_proposes_a_batch_that_two_others_approve_by_its_hash(
+    operator: Any, approver: Any, approver2: Any, wallet: Wallet, signed_in: Callable[[Any], Client]
 ) -> None:
     # given
     client = signed_in(operator)
     url = reverse("admin:reserve_transfer_import")
     good = f"2026-01-05T10:00:00Z,inbound,forfeiture,1.5,{'aa' * 32},100,cold-01,Case 1\n"
     bad = f"2026-01-06T10:00:00Z,inbound,forfeiture,0.1234567891,{'bb' * 32},101,cold-01,Case 2\n"
-    # when
-    refused = client.post(url, {"file": upload(HEADER + good + bad)})
-    # then
-    page = refused.content.decode()
+    # when: a bad file
+    refused = client.post(url, {"file": upload(HEADER + bad + good)})
+    # then: named, nothing stored
     assert refused.status_code == 400
-    assert "Nothing was imported. line 3, amount_btc:" in page
+    assert "Nothing was proposed. line 2, amount_btc:" in refused.content.decode()
+    assert not ImportBatch.objects.exists()
+    # when: a good file
+    proposed = client.post(url, {"file": upload(HEADER + good)}, follow=True)
+    # then: a pending batch, its hash and rows shown, nothing posted, no buttons for the proposer
+    batch = ImportBatch.objects.get()
+    page = proposed.content.decode()
+    assert batch.file_sha256 in page and "Case 1" in page
+    assert 'id="approve-button"' not in page
     assert not Transfer.objects.exists()
-    # when
-    imported = client.post(url, {"file": upload(HEADER + good)}, follow=True)
-    # then
-    assert "Imported 1 historical transfers" in imported.content.decode()
+    # when: the operator posts an approval anyway, and an approver approves another hash
+    decide = reverse("admin:reserve_importbatch_approve", args=[batch.pk])
+    assert client.post(decide, {"file_sha256": batch.file_sha256}).status_code == 403
+    wrong = signed_in(approver).post(decide, {"file_sha256": "0" * 64}, follow=True)
+    # then: refused, nothing counted
+    assert f"has file hash {batch.file_sha256}, not {'0' * 64}" in wrong.content.decode()
+    assert not batch.approvals.exists()
+    # when: two approvers approve what they were shown
+    first = signed_in(approver).get(reverse("admin:reserve_importbatch_change", args=[batch.pk])).content.decode()
+    assert 'id="approve-button"' in first
+    signed_in(approver).post(decide, {"file_sha256": batch.file_sha256})
+    assert not Transfer.objects.exists()
+    done = signed_in(approver2).post(decide, {"file_sha256": batch.file_sha256}, follow=True)
+    # then: posted once
+    assert "posted" in done.content.decode()
     transfer = Transfer.objects.get()
     assert (transfer.status, transfer.amount_sats) == (TransferStatus.FINAL, 150_000_000)
+    ImportBatch.objects.get(status=ImportStatus.POSTED)
 
 
-def test_price_quotes_are_imported_all_or_nothing(operator: Any, signed_in: Callable[[Any], Client]) -> None:
+def test_price_quotes_are_proposed_all_or_nothing(operator: Any, signed_in: Callable[[Any], Client]) -> None:
     # given
     client = signed_in(operator)
     url = reverse("admin:reserve_pricequote_import")
@@ -59,10 +79,11 @@ def test_price_quotes_are_imported_all_or_nothing(operator: Any, signed_in: Call
     # when
     refused = client.post(url, {"file": upload(text)})
     accepted = client.post(url, {"file": upload(text.rsplit("\n", 2)[0] + "\n")})
-    # then
+    # then: a pending batch; no quote until it is approved
     assert refused.status_code == 400 and "line 3, currency" in refused.content.decode()
     assert accepted.status_code == 302
-    assert PriceQuote.objects.get().source == "exchange-a"
+    assert ImportBatch.objects.get().kind == "prices"
+    assert not PriceQuote.objects.exists()
 
 
 def test_the_dashboard_shows_holdings_caps_breaches_and_what_awaits_the_user(

@@ -16,6 +16,7 @@ from policy.models import PolicyEvaluation, PolicyVersion
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import Agency, Wallet
+from reserve.imports.models import ImportBatch
 from reserve.transfers.models import Transfer, TransferStatus
 from reserve.transfers.services import transfer_create, transfer_propose
 from tests.reserve.admin.conftest import EXTERNAL, make_user
@@ -43,6 +44,7 @@ READ_PAGES = [
     "admin:reserve_transfer_changelist",
     "admin:reserve_approval_changelist",
     "admin:reserve_pricequote_changelist",
+    "admin:reserve_importbatch_changelist",
     "admin:reserve_auditevent_changelist",
     "admin:reserve_watchedscript_changelist",
     "admin:ledger_account_changelist",
@@ -63,6 +65,7 @@ def test_an_auditor_reads_every_page_and_every_write_is_refused(
     client = signed_in(auditor)
     journal = JournalTransaction.objects.first()
     assert journal is not None
+    batch = ImportBatch.objects.get()
     # when / then: every list and detail page opens
     for name in READ_PAGES:
         assert client.get(reverse(name)).status_code == 200, name
@@ -70,6 +73,7 @@ def test_an_auditor_reads_every_page_and_every_write_is_refused(
         reverse("admin:reserve_transfer_change", args=[transfer.pk]),
         reverse("admin:reserve_wallet_change", args=[funded_wallet.pk]),
         reverse("admin:ledger_journaltransaction_change", args=[journal.pk]),
+        reverse("admin:reserve_importbatch_change", args=[batch.pk]),
         reverse("admin:reserve_auditevent_change", args=[AuditEvent.objects.first().pk]),  # type: ignore[union-attr]
         reverse("admin:policy_policyevaluation_change", args=[PolicyEvaluation.objects.first().pk]),  # type: ignore[union-attr]
     ):
@@ -83,6 +87,9 @@ def test_an_auditor_reads_every_page_and_every_write_is_refused(
         reverse("admin:reserve_transfer_cancel", args=[transfer.pk]): {"comment": "no"},
         reverse("admin:reserve_transfer_import"): {},
         reverse("admin:reserve_pricequote_import"): {},
+        reverse("admin:reserve_importbatch_ledger"): {},
+        reverse("admin:reserve_importbatch_approve", args=[batch.pk]): {"file_sha256": batch.file_sha256},
+        reverse("admin:reserve_importbatch_reject", args=[batch.pk]): {"file_sha256": batch.file_sha256},
         reverse("admin:reserve_wallet_add"): {"name": "x"},
         reverse("admin:reserve_agency_add"): {"name": "x"},
         reverse("admin:reserve_counterparty_add"): {"name": "x"},

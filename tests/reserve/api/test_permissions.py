@@ -142,6 +142,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "reconciliations": Endpoint("get", lambda b: "/api/v1/reconciliations/", READ),
     "discrepancies": Endpoint("get", lambda b: "/api/v1/discrepancies/", READ),
     "audit events": Endpoint("get", lambda b: "/api/v1/audit-events/", READ),
+    "import batches": Endpoint("get", lambda b: "/api/v1/imports/", READ),
     "labels": Endpoint("get", lambda b: "/api/v1/labels/", READ),
     "proof challenge": Endpoint(
         "post",

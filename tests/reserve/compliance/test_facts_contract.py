@@ -31,7 +31,6 @@ from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.membership import membership_approve, membership_propose
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
-from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import (
     transfer_approve,
@@ -47,6 +46,7 @@ from reserve.transfers.services import (
     transfer_reject,
 )
 from tests.policy.memory_facts import MemoryFacts
+from tests.reserve.approved_imports import import_transfers
 from tests.reserve.conftest import REGTEST_EXTERNAL, TPUB_A, TPUB_B, TPUB_C, fake_hash
 from tests.users import make_user
 
@@ -359,7 +359,7 @@ def _import(move: Move, wallets: dict[str, Wallet], operator: Any) -> Transfer:
         f"{move.block.at.isoformat()},inbound,{move.category},{whole}.{fraction:08d},"
         f"{fake_hash(f'tx:{move.label}')},{move.block.height},{wallets[move.destination].name},Order {move.label}\n"
     )
-    return transfers_import_csv(text=text, actor=operator).created[0]
+    return import_transfers(text=text, proposer=operator)[0]
 
 
 def load_real(scenario: Scenario, clock: Clock) -> Loaded:

@@ -1,4 +1,5 @@
-"""CSV imports (prices, historical transfers): all or nothing, errors naming line and field; valuation."""
+"""CSV imports (prices, historical transfers) through their import batches: all or nothing, errors
+naming line and field at proposal; valuation. The maker-checker side is tests/reserve/imports/."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,13 +14,14 @@ from ledger.models import JournalTransaction
 from ledger.selectors import account_balance
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import Wallet
+from reserve.imports.models import ImportBatch, ImportKind
+from reserve.imports.services import import_propose
 from reserve.pricing.models import PriceQuote
 from reserve.pricing.selectors import value_sats_at
-from reserve.pricing.services import price_quotes_import_csv
 from reserve.reports.holdings import holdings_report
-from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_record_observed
+from tests.reserve.approved_imports import import_approved, import_transfers
 from tests.reserve.conftest import REGTEST_EXTERNAL, fake_hash
 
 PRICES = """time,currency,price,source
@@ -31,9 +33,9 @@ PRICES = """time,currency,price,source
 
 def test_price_import_and_valuation_at_the_quote_in_force(operator: Any) -> None:
     # when
-    result = price_quotes_import_csv(text=PRICES, actor=operator)
+    batch = import_approved(kind=ImportKind.PRICES, text=PRICES, proposer=operator)
     # then
-    assert (result.created, result.unchanged) == (3, 0)
+    assert (batch.outcome["created"], batch.outcome["unchanged"]) == (3, 0)
     assert value_sats_at(sats=50_000_000, currency="USD", at=datetime(2026, 1, 1, 12, tzinfo=UTC)) == Decimal(
         "45000.25"
     )
@@ -42,7 +44,7 @@ def test_price_import_and_valuation_at_the_quote_in_force(operator: Any) -> None
     with pytest.raises(NotFound):
         value_sats_at(sats=1, currency="USD", at=datetime(2025, 12, 31, tzinfo=UTC))
     # and importing the same file again changes nothing
-    assert price_quotes_import_csv(text=PRICES, actor=operator).unchanged == 3
+    assert import_approved(kind=ImportKind.PRICES, text=PRICES, proposer=operator).outcome["unchanged"] == 3
     assert PriceQuote.objects.count() == 3
 
 
@@ -64,18 +66,19 @@ def test_a_bad_price_line_aborts_the_import_naming_line_and_field(
     text = PRICES.splitlines()[0] + "\n" + "\n".join(PRICES.splitlines()[1:3]) + "\n" + line + "\n"
     # when
     with pytest.raises(ValidationFailed) as caught:
-        price_quotes_import_csv(text=text, actor=operator)
+        import_propose(kind=ImportKind.PRICES, data=text, actor=operator)
     # then
     assert caught.value.fields[field][0].startswith("line 4: ") and message in caught.value.fields[field][0]
     assert f"line 4, {field}" in caught.value.message
     assert not PriceQuote.objects.exists()
+    assert not ImportBatch.objects.exists()
 
 
 def test_auditors_cannot_import(auditor: Any) -> None:
     with pytest.raises(PermissionDenied):
-        price_quotes_import_csv(text=PRICES, actor=auditor)
+        import_propose(kind=ImportKind.PRICES, data=PRICES, actor=auditor)
     with pytest.raises(PermissionDenied):
-        transfers_import_csv(text="", actor=auditor)
+        import_propose(kind=ImportKind.TRANSFERS, data="", actor=auditor)
 
 
 def history(cold: Wallet, vault: Wallet) -> str:
@@ -94,9 +97,9 @@ def test_historical_transfers_import_posts_back_dated_and_is_idempotent(
     operator: Any, cold_wallet: Wallet, vault_wallet: Wallet
 ) -> None:
     # when
-    result = transfers_import_csv(text=history(cold_wallet, vault_wallet), actor=operator)
+    created = import_transfers(text=history(cold_wallet, vault_wallet), proposer=operator)
     # then
-    assert len(result.created) == 3
+    assert len(created) == 3
     assert set(Transfer.objects.values_list("status", flat=True)) == {"final"}
     assert account_balance(account=cold_wallet.ledger_account) == 150_000_000 - 100_010_000 - 20_002_000
     assert account_balance(account=vault_wallet.ledger_account) == 100_000_000
@@ -105,8 +108,8 @@ def test_historical_transfers_import_posts_back_dated_and_is_idempotent(
     assert holdings_report(height=800000).perimeter_sats == 150_000_000
     assert AuditEvent.objects.filter(action="transfer.import").count() == 3
     # and a second import of the same file adds nothing
-    again = transfers_import_csv(text=history(cold_wallet, vault_wallet), actor=operator)
-    assert (len(again.created), len(again.unchanged)) == (0, 3)
+    again = import_approved(kind=ImportKind.TRANSFERS, text=history(cold_wallet, vault_wallet), proposer=operator)
+    assert (len(again.outcome["created"]), len(again.outcome["unchanged"])) == (0, 3)
     assert JournalTransaction.objects.count() == 3
 
 
@@ -114,7 +117,6 @@ def test_historical_transfers_import_posts_back_dated_and_is_idempotent(
     ("old", "new", "field", "message"),
     [
         (",return_to_victims,0.2,", ",return_to_victims,0.000000001,", "amount_btc", "more than 8 decimal places"),
-        (",return_to_victims,0.2,", ",return_to_victims,2,", "amount_btc", "below zero"),
         ("2025-03-10T10:00:00Z", "2025-02-01T10:00:00Z", "occurred_at", "later than line 3"),
         (
             REGTEST_EXTERNAL,
@@ -134,10 +136,11 @@ def test_a_bad_history_line_aborts_everything_naming_line_and_field(
     lines[3] = lines[3].replace(old, new)
     # when
     with pytest.raises(ValidationFailed) as caught:
-        transfers_import_csv(text="\n".join(lines) + "\n", actor=operator)
+        import_propose(kind=ImportKind.TRANSFERS, data="\n".join(lines) + "\n", actor=operator)
     # then
     assert message in caught.value.fields[field][0]
     assert caught.value.fields[field][0].startswith("line 4: ")
+    assert not ImportBatch.objects.exists()
     assert not Transfer.objects.exists()
     assert not JournalTransaction.objects.exists()
     assert account_balance(account=cold_wallet.ledger_account) == 0
@@ -145,12 +148,14 @@ def test_a_bad_history_line_aborts_everything_naming_line_and_field(
 
 def test_unknown_or_missing_columns_are_named(operator: Any) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        transfers_import_csv(
-            text="occurred_at,direction,category,amount_btc,txid,block_height,colour\n", actor=operator
+        import_propose(
+            kind=ImportKind.TRANSFERS,
+            data="occurred_at,direction,category,amount_btc,txid,block_height,colour\n",
+            actor=operator,
         )
     assert "unknown column" in caught.value.fields["colour"][0]
     with pytest.raises(ValidationFailed) as caught:
-        transfers_import_csv(text="occurred_at,direction\n", actor=operator)
+        import_propose(kind=ImportKind.TRANSFERS, data="occurred_at,direction\n", actor=operator)
     assert "missing column" in caught.value.fields["category"][0]
 
 
@@ -158,7 +163,7 @@ def test_a_confirmed_transfer_without_valuation_is_valued_at_the_quote_in_force(
     operator: Any, cold_wallet: Wallet
 ) -> None:
     # given
-    price_quotes_import_csv(text=PRICES, actor=operator)
+    import_approved(kind=ImportKind.PRICES, text=PRICES, proposer=operator)
     # when
     transfer, _ = transfer_record_observed(
         direction="inbound",
@@ -176,20 +181,22 @@ def test_a_confirmed_transfer_without_valuation_is_valued_at_the_quote_in_force(
     assert report.perimeter_fiat_value == Decimal("9500.00")
 
 
-def test_import_prices_command_imports_all_or_names_the_bad_line(operator: Any, tmp_path: Any) -> None:
+def test_import_prices_command_proposes_all_or_names_the_bad_line(operator: Any, tmp_path: Any) -> None:
     # given a good file and one whose fourth line has no time zone
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text(PRICES)
     bad.write_text(PRICES.replace("2026-01-01T00:00:00+00:00", "2026-01-01"))
-    # when / then: the bad file stops with the line and field, and imports nothing
-    with pytest.raises(CommandError, match=r"nothing imported: .*line 4, time"):
+    # when / then: the bad file stops with the line and field, and proposes nothing
+    with pytest.raises(CommandError, match=r"nothing proposed: .*line 4, time"):
         call_command("import_prices", str(bad), user=operator.username)
-    assert not PriceQuote.objects.exists()
-    # when / then: the good file imports every quote and says so
+    assert not ImportBatch.objects.exists()
+    # when / then: the good file becomes a pending batch, named with its id and hash; no quote yet
     output = StringIO()
     call_command("import_prices", str(good), user=operator.username, stdout=output)
-    assert output.getvalue().strip() == "3 quotes imported, 0 already present"
-    assert PriceQuote.objects.count() == 3
+    batch = ImportBatch.objects.get()
+    assert f"import batch #{batch.pk} (prices, sha256 {batch.file_sha256}): pending approval" in output.getvalue()
+    assert batch.rows.count() == 3
+    assert not PriceQuote.objects.exists()
     # and an unknown importing user is refused before reading anything
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("import_prices", str(good), user="nobody")

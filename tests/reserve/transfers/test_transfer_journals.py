@@ -12,9 +12,9 @@ import pytest
 
 from ledger.selectors import journal_transactions_by_key_prefix
 from reserve.custody.models import Wallet
-from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_confirm, transfer_mark_reorged, transfer_record_observed
+from tests.reserve.approved_imports import import_transfers
 from tests.reserve.conftest import block_time, fake_hash
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_each_imported_transfer_finds_its_own_posting(operator: Any, cold_wallet
         f"2025-02-10T10:00:00Z,internal,internal_consolidation,1,0.0001,{cold_wallet.name},{vault_wallet.name},"
         f"{fake_hash('h2')},0,800100\n"
     )
-    created = transfers_import_csv(text=rows, actor=operator).created
+    created = import_transfers(text=rows, proposer=operator)
     # when
     found = journal_transactions_by_key_prefix(prefixes=[prefix(transfer) for transfer in created])
     # then

@@ -17,9 +17,9 @@ from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create
-from reserve.transfers.imports import transfers_import_csv
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_approve, transfer_confirm, transfer_create, transfer_propose
+from tests.reserve.approved_imports import import_transfers
 from tests.reserve.conftest import TPUB_A, TPUB_B, fake_hash, register
 from tests.users import make_user
 
@@ -90,8 +90,8 @@ def import_holdings(people: People, lines: list[tuple[datetime, Wallet, int, int
             f"{occurred_at.isoformat()},inbound,forfeiture,{whole}.{fraction:08d},{fake_hash(f'import:{height}')},"
             f"{height},{wallet.name},Historical seizure {height}"
         )
-    result = transfers_import_csv(text="\n".join(rows) + "\n", actor=people.operator)
-    assert len(result.created) == len(lines)
+    created = import_transfers(text="\n".join(rows) + "\n", proposer=people.operator)
+    assert len(created) == len(lines)
 
 
 def propose(people: People, **fields: Any) -> Transfer:
