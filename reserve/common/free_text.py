@@ -52,6 +52,9 @@ NOT_FREE_TEXT: dict[str, str] = {
     "reserve.transfer.txid": "validated txid (64 hex)",
     "reserve.transfer.block_hash": "validated block hash (64 hex)",
     "reserve.transfer.request_hash": "SHA-256 hex computed by the service",
+    "reserve.importbatch.file_sha256": "SHA-256 hex of the uploaded file, computed by the service",
+    "reserve.importbatch.content_hash": "SHA-256 hex of the stored rows, computed by the service",
+    "reserve.importapproval.file_sha256": "the batch's SHA-256 the approver saw (checked against the batch)",
     "reserve.enrolmentcode.code_hash": "SHA-256 hex of a one-time code, computed by the service",
     "reserve.enrolmentcode.issued_by_label": "a copy of the username at the time",
 }
@@ -70,6 +73,7 @@ STRUCTURED: dict[str, str] = {
     "reserve.outboxmessage.last_error": "written from an exception; may quote hashes",
     "reserve.discrepancy.detail": "written by reconciliation; quotes txids and amounts",
     "policy.policybreach.reason": "written by the policy engine from its rule lines",
+    "reserve.importbatch.refused_reason": "written by the service from a refusal; quotes txids",
 }
 
 

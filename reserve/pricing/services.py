@@ -17,6 +17,7 @@ from config.errors import ApplicationError
 from ledger.numerals import is_decimal
 from reserve.audit.services import audit_record
 from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
+from reserve.common.free_text import free_text_check
 from reserve.pricing.models import PriceQuote
 
 COLUMNS = ("time", "currency", "price", "source")
@@ -51,6 +52,10 @@ def _parsed(rows: list[tuple[int, dict[str, str]]]) -> dict[tuple[str, datetime,
                 line=line, field="price", message=f"contradicts line {parsed[key][0]} for the same time and source"
             )
         parsed[key] = (line, price)
+        try:
+            free_text_check(PriceQuote(currency=currency, at=at, source=row["source"], price=price))
+        except ApplicationError as error:  # e.g. a private key in the source
+            raise relabel(error, line=line, columns={}) from None
         _check_stored(key, line=line, price=price)
     return parsed
 

@@ -31,6 +31,7 @@ from policy.types import ApprovalFact
 from reserve.audit.services import audit_record, snapshot
 from reserve.common.amounts import btc_to_sats
 from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
+from reserve.common.free_text import free_text_check
 from reserve.compliance.changes import transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Counterparty, Wallet
@@ -238,7 +239,13 @@ def _parsed(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, datetime,
                 message=f"must be later than line {previous[0]} ({previous[1].isoformat()})",
             )
         previous = (line, occurred_at)
-        parsed.append((line, occurred_at, _parse_line(line, row)))
+        fields = _parse_line(line, row)
+        try:
+            # What the row's transfer will hold is judged now, at proposal, not only when it posts.
+            free_text_check(Transfer(**fields, occurred_at=occurred_at))
+        except ApplicationError as error:
+            raise relabel(error, line=line, columns=COLUMNS) from None
+        parsed.append((line, occurred_at, fields))
     return parsed
 
 

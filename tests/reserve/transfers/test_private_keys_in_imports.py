@@ -13,8 +13,8 @@ from ledger.models import Account, JournalTransaction
 from ledger.services import ledger_import_csv
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
-from reserve.pricing.services import price_quotes_import_csv
-from reserve.transfers.imports import transfers_import_csv
+from reserve.imports.models import ImportBatch, ImportKind
+from reserve.imports.services import import_propose
 from reserve.transfers.models import Transfer
 from tests.reserve.conftest import fake_hash
 from tests.secret_keys import HEX_SECRET, TPRV, WIF_MAINNET, WIFS
@@ -43,10 +43,11 @@ def test_a_key_in_a_transfer_csv_names_line_and_column(
 ) -> None:
     text = TRANSFERS + _transfer_row(cold_wallet, day=1) + _transfer_row(cold_wallet, day=2, **changes)
     with pytest.raises(ValidationFailed) as caught:
-        transfers_import_csv(text=text, actor=operator)
+        import_propose(kind=ImportKind.TRANSFERS, data=text, actor=operator)
     assert list(caught.value.fields) == [column]
     assert caught.value.fields[column][0].startswith("line 3: ")
     assert secret not in caught.value.message
+    assert not ImportBatch.objects.exists()
     assert not Transfer.objects.exists() and not JournalTransaction.objects.exists()
 
 
@@ -54,10 +55,10 @@ def test_a_key_in_a_transfer_csv_names_line_and_column(
 def test_a_key_in_a_price_csv_names_line_and_column(operator: Any, source: str, secret: str) -> None:
     text = f"time,currency,price,source\n2026-01-01T00:00:00Z,USD,1,A\n2026-01-02T00:00:00Z,USD,2,{source}\n"
     with pytest.raises(ValidationFailed) as caught:
-        price_quotes_import_csv(text=text, actor=operator)
+        import_propose(kind=ImportKind.PRICES, data=text, actor=operator)
     assert caught.value.fields["source"][0].startswith("line 3: ")
     assert secret not in caught.value.message
-    assert not PriceQuote.objects.exists()
+    assert not PriceQuote.objects.exists() and not ImportBatch.objects.exists()
 
 
 @pytest.mark.parametrize("memo", [WIF_MAINNET, f"seed {TPRV}", f"secret {HEX_SECRET}"])
