@@ -42,12 +42,12 @@ def owner_settings() -> dict[str, Any] | None:
 
 
 def warn_without_split() -> None:
-    """Only DATABASE_URL given: the service connects as the owner of its tables (no split)."""
-    if os.environ.get("DATABASE_URL") and not os.environ.get(OWNER_URL_VARIABLE):
+    """migrate without DATABASE_OWNER_URL: DATABASE_URL's role becomes the owner of every table."""
+    if not os.environ.get(OWNER_URL_VARIABLE):
         warnings.warn(
-            "DATABASE_OWNER_URL is not set: DATABASE_URL is used for migrations too, so the service "
-            "connects as the OWNER of its tables and can disable their triggers. Set DATABASE_URL to a "
-            "role that owns nothing and DATABASE_OWNER_URL to the owner (README, Configuration).",
+            "DATABASE_OWNER_URL is not set: migrating as DATABASE_URL's role, so the service connects as the "
+            "OWNER of its tables and can disable their triggers, truncate and rewrite the books. Set "
+            "DATABASE_URL to a role that owns nothing and DATABASE_OWNER_URL to the owner (README, Configuration).",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import connections
 
-from config.database_roles import apply_privileges, as_owner
+from config.database_roles import apply_privileges, as_owner, warn_without_split
 
 
 class Command(MigrateCommand):
@@ -19,6 +19,7 @@ class Command(MigrateCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options["database"]
+        warn_without_split()
         with as_owner(alias):
             super().handle(*args, **options)
             apply_privileges(connections[alias])
