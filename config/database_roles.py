@@ -216,6 +216,28 @@ def provision(admin_url: str, database: str, *, adopt_all: bool = False) -> tupl
     return role_url(admin_url, APP_ROLE, database), role_url(admin_url, OWNER_ROLE, database)
 
 
+def _with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def urls_for(database: str) -> tuple[str, str | None]:
+    """(service URL, owner URL or None) of another database on the same server, for scratch
+    databases (benches, the stack's tests); create and drop them through `admin_url()`."""
+    owner = os.environ.get(OWNER_URL_VARIABLE)
+    return _with_database(os.environ["DATABASE_URL"], database), _with_database(owner, database) if owner else None
+
+
+def admin_url() -> str:
+    """The owner's connection to the server's `postgres` database (it may create databases)."""
+    return _with_database(os.environ.get(OWNER_URL_VARIABLE) or os.environ["DATABASE_URL"], "postgres")
+
+
+def env_for(database: str) -> dict[str, str]:
+    """DATABASE_URL (and DATABASE_OWNER_URL when set) pointed at `database`."""
+    service, owner = urls_for(database)
+    return {"DATABASE_URL": service, **({OWNER_URL_VARIABLE: owner} if owner else {})}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m config.database_roles ADMIN_URL DATABASE\n")
