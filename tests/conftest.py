@@ -34,7 +34,7 @@ def django_db_setup(
         config = setup_databases(
             verbosity=request.config.option.verbose,
             interactive=False,
-            aliases=aliases,
+            aliases=aliases,  # type: ignore[arg-type]  # a set, as pytest-django passes it
             serialized_aliases=serialized_aliases,
             keepdb=keepdb,
         )

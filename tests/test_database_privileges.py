@@ -7,6 +7,8 @@ owns no object at all (it could otherwise disable triggers or re-grant itself).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -16,7 +18,7 @@ from config.database_roles import service_role
 pytestmark = pytest.mark.django_db
 
 
-def _rows(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+def _rows(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -82,7 +84,7 @@ def test_the_service_role_owns_nothing() -> None:
         UNION ALL SELECT 'type', t.typname FROM pg_type t WHERE t.typowner = %(role)s::regrole
         UNION ALL SELECT 'database', d.datname FROM pg_database d WHERE d.datdba = %(role)s::regrole
         """,
-        {"role": role},  # type: ignore[arg-type]
+        {"role": role},
     )
     assert owned == []
     (member_of,) = _rows(
