@@ -45,12 +45,12 @@ def create_database(name: str) -> str:
     the service role's URL to it (DATABASE_OWNER_URL, if set, is pointed at it too)."""
     import psycopg
 
-    from config.database_roles import env_for
-
     template = os.environ.get(TEMPLATE_VARIABLE)
     with psycopg.connect(_admin_url(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    from config.database_roles import env_for  # importable now: _admin_url put ROOT on the path
+
     urls = env_for(name)
     os.environ.update(urls)
     return urls["DATABASE_URL"]
