@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -183,13 +183,14 @@ def role_url(url: str, role: str, database: str | None = None) -> str:
     return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}" if database else parts.path))
 
 
-def provision(admin_url: str, database: str, *, adopt_all: bool = False) -> tuple[str, str]:
+def provision(admin_url: str, database: str, *, adopt_all: bool = False, adopt: Sequence[str] = ()) -> tuple[str, str]:
     """Create both roles and `database` (owned by the owner) if absent; return (service URL, owner URL).
 
     Passwordless roles: for a server with trust (or peer) authentication on the local host,
     as the embedded one and CI's. A server with passwords gets its roles from its administrator.
     `adopt_all` (a private server: the embedded one) also hands every other database to the owner,
-    so a test database left by a run before the split can be dropped and re-created.
+    so a test database left by a run before the split can be dropped and re-created; `adopt`
+    names such databases one by one (on a shared server: the test database's name).
     """
     import psycopg
 
@@ -201,14 +202,13 @@ def provision(admin_url: str, database: str, *, adopt_all: bool = False) -> tupl
             admin.execute(f"CREATE DATABASE {_quote(database)} OWNER {OWNER_ROLE}")
         else:
             admin.execute(f"ALTER DATABASE {_quote(database)} OWNER TO {OWNER_ROLE}")
-        if adopt_all:
-            others = admin.execute(
-                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname NOT IN ('postgres', %s)"
-                " AND datdba <> %s::regrole",
-                [database, OWNER_ROLE],
-            ).fetchall()
-            for (name,) in others:
-                admin.execute(f"ALTER DATABASE {_quote(name)} OWNER TO {OWNER_ROLE}")
+        others = admin.execute(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname NOT IN ('postgres', %s)"
+            " AND datdba <> %s::regrole AND (%s OR datname = ANY(%s))",
+            [database, OWNER_ROLE, adopt_all, list(adopt)],
+        ).fetchall()
+        for (name,) in others:
+            admin.execute(f"ALTER DATABASE {_quote(name)} OWNER TO {OWNER_ROLE}")
     with psycopg.connect(role_url(admin_url, urlsplit(admin_url).username or "postgres", database)) as admin:
         admin.autocommit = True
         admin.execute(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
@@ -239,10 +239,10 @@ def env_for(database: str) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.stderr.write("usage: python -m config.database_roles ADMIN_URL DATABASE\n")
+    if len(argv) < 2:
+        sys.stderr.write("usage: python -m config.database_roles ADMIN_URL DATABASE [TEST_DATABASE...]\n")
         return 2
-    service, owner = provision(argv[0], argv[1])
+    service, owner = provision(argv[0], argv[1], adopt=argv[2:])
     sys.stdout.write(f"DATABASE_URL={service}\n{OWNER_URL_VARIABLE}={owner}\n")
     return 0
 
