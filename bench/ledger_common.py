@@ -33,15 +33,27 @@ def server_url(database: str) -> str:
     return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database}"))
 
 
+def _admin_url() -> str:
+    server_url("postgres")  # the servers, started if need be
+    from config.database_roles import admin_url
+
+    return admin_url()
+
+
 def create_database(name: str) -> str:
-    """Drop and create database `name` (from BENCH_TEMPLATE_DATABASE if set); return its URL."""
+    """Drop and create database `name` (from BENCH_TEMPLATE_DATABASE if set), as the owner; return
+    the service role's URL to it (DATABASE_OWNER_URL, if set, is pointed at it too)."""
     import psycopg
 
     template = os.environ.get(TEMPLATE_VARIABLE)
-    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    return server_url(name)
+    from config.database_roles import env_for  # importable now: _admin_url put ROOT on the path
+
+    urls = env_for(name)
+    os.environ.update(urls)
+    return urls["DATABASE_URL"]
 
 
 def drop_database(name: str) -> None:
@@ -51,7 +63,7 @@ def drop_database(name: str) -> None:
         from django.db import connections
 
         connections.close_all()
-    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

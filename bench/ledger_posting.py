@@ -57,10 +57,16 @@ def create_unchained_append(start: int) -> None:
     function = function.replace(CHAIN_STEP, UNCHAINED_STEP).replace(
         "ledger_append(", "bench_ledger_append_unchained(", 1
     )
-    with connection.cursor() as cursor:
+    from config.database_roles import as_owner, service_role
+
+    # Schema changes are the owner's; the clients (the service role) may then call and nextval.
+    role = service_role()
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute(f"CREATE SEQUENCE bench_unchained_sequence START {start}")
         cursor.execute(function)
         cursor.execute("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER ledger_journaltransaction_link")
+        if role is not None:
+            cursor.execute(f'GRANT USAGE ON SEQUENCE bench_unchained_sequence TO "{role}"')
 
 
 def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:
@@ -166,7 +172,9 @@ def main() -> None:
     smoke_defaults(parser, {"seconds": 1.0, "clients": [2], "scale": 2, "import_transactions": 200})
     args = parser.parse_args()
 
-    url = use_bench_database("bench_ledger", scratch=args.smoke)
+    use_bench_database("bench_ledger", scratch=args.smoke)
+    # pgbench is the database's own baseline: its tables are made by the owner
+    url = os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"]
     django_ready(migrate=True)
     info = machine_info()
     print("machine:", ", ".join(f"{key}={value}" for key, value in info.items()))

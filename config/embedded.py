@@ -16,6 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
+from config.database_roles import OWNER_ROLE, OWNER_URL_VARIABLE, provision, role_url
+
 # The wheel's import asks platformdirs for a runtime dir it never uses here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -48,7 +50,8 @@ def _postgres_system_user() -> str | None:
 
 
 def postgres_url() -> tuple[str, bool]:
-    """Start (or reuse) the embedded PostgreSQL; return a URL to its database and whether it was started now.
+    """Start (or reuse) the embedded PostgreSQL; return the service role's URL to its database and
+    whether it was started now. The owner's URL is the same with OWNER_ROLE (config/database_roles.py).
 
     The server listens on 127.0.0.1 only, at a port chosen on first start and kept in
     `.data/postgres.port`, so every process of the service finds the same server.
@@ -95,16 +98,9 @@ def postgres_url() -> tuple[str, bool]:
             user=user,
             timeout=90,
         )
-    psql = [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres"]
-    exists = subprocess.run(
-        [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if exists != "1":
-        subprocess.run([*psql, "-c", f"CREATE DATABASE {DATABASE_NAME}"], check=True, capture_output=True, text=True)
-    return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}", started
+    # Both roles on every start: also on a cluster made before the split (a second `make run`).
+    service_url, _owner_url = provision(f"postgres://postgres@127.0.0.1:{port}/postgres", DATABASE_NAME, adopt_all=True)
+    return service_url, started
 
 
 def postgres_stop() -> None:
@@ -169,7 +165,8 @@ def redis_stop() -> None:
 
 
 def ensure_service_urls() -> dict[str, bool]:
-    """Fill DATABASE_URL / REDIS_URL in the environment, starting embedded servers as needed.
+    """Fill DATABASE_URL / REDIS_URL in the environment, starting embedded servers as needed
+    (with the embedded PostgreSQL, DATABASE_OWNER_URL too: the service and owner roles).
 
     Returns which servers are embedded and which this call started, so a supervisor
     stops only what it started.
@@ -177,6 +174,7 @@ def ensure_service_urls() -> dict[str, bool]:
     owned = {"postgres": False, "redis": False, "postgres_started": False, "redis_started": False}
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"], owned["postgres_started"] = postgres_url()
+        os.environ[OWNER_URL_VARIABLE] = role_url(os.environ["DATABASE_URL"], OWNER_ROLE)
         owned["postgres"] = True
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"], owned["redis_started"] = redis_url()

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config import embedded  # noqa: E402
+from config.database_roles import OWNER_URL_VARIABLE  # noqa: E402
 from reserve.chain.regtest_node import RegtestNode  # noqa: E402
 
 DEMO_WALLET = "treasury-cold-01"
@@ -107,8 +108,15 @@ def mine_to_demo_wallet(node: RegtestNode) -> None:
 
 def spawn(name: str, command: list[str]) -> subprocess.Popen[bytes]:
     say("stack", f"starting {name}: {' '.join(command)}")
+    # web, worker and beat get only the service role's DATABASE_URL, never the owner's credential.
+    service_env = {key: value for key, value in os.environ.items() if key != OWNER_URL_VARIABLE}
     return subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        command,
+        cwd=ROOT,
+        env=service_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
 
 
@@ -131,7 +139,10 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]], grace_seconds: float
 def run(port: int, seed: bool) -> int:
     owned = embedded.ensure_service_urls()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    say("stack", f"database {os.environ['DATABASE_URL']}")
+    say(
+        "stack",
+        f"database {os.environ['DATABASE_URL']} (migrations as {os.environ.get(OWNER_URL_VARIABLE, 'the same')})",
+    )
     say("stack", f"redis    {os.environ['REDIS_URL']}")
     processes: dict[str, subprocess.Popen[bytes]] = {}
     node = None if os.environ.get("BITCOIN_RPC_URL") else start_regtest_node()

@@ -3,13 +3,45 @@ the admin, the API and the services), and the live regtest node (tests/regtest/f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pytest_django.fixtures import _get_databases_for_setup
 
+from config.database_roles import as_owner
 from tests.users import make_user
 
 pytest_plugins = ["tests.regtest.fixtures"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """pytest-django's setup with the role split in force: the owner (DATABASE_OWNER_URL) creates,
+    migrates and drops the test database; the tests themselves connect as the service role."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    with django_db_blocker.unblock(), as_owner():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases=aliases,  # type: ignore[arg-type]  # a set, as pytest-django passes it
+            serialized_aliases=serialized_aliases,
+            keepdb=keepdb,
+        )
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock(), as_owner():
+            teardown_databases(config, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # No DATABASE_URL / REDIS_URL: start (or reuse) the private servers under .data/.
 ensure_service_urls()
+# DATABASE_URL is the service's role; DATABASE_OWNER_URL the owner's, read only by migrate and
+# flush (config/database_roles.py); web, worker and beat need not be given it.
 
 DEFAULT_SECRET_KEY = "insecure-local-development-key-change-me"  # noqa: S105 - refused by production settings
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)

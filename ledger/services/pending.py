@@ -7,21 +7,21 @@ reservation and a posting) can never together overdraw one.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, ValidationFailed
 from ledger.errors import IdempotencyConflict, InsufficientFunds
 from ledger.idempotency import request_hash
 from ledger.lock_objects import balances_lock
-from ledger.models import AccountBalance, JournalTransaction, PendingEntry, PendingStatus, PendingTransaction
+from ledger.models import JournalTransaction, PendingEntry, PendingStatus, PendingTransaction
 from ledger.services.posting import (
     EntrySpec,
     normalize_metadata,
@@ -42,9 +42,14 @@ def _outgoing(legs: Sequence[EntrySpec]) -> dict[int, int]:
     return {account_id: -total for account_id, total in net.items() if total < 0}
 
 
-def _move_pending(outgoing: dict[int, int], *, sign: int) -> None:
-    for account_id, sats in sorted(outgoing.items()):
-        AccountBalance.objects.filter(pk=account_id).update(pending_sats=F("pending_sats") + sign * sats)
+def _refresh_pending(account_ids: Iterable[int]) -> None:
+    """pending_sats of these accounts, recomputed by the database from the open reservations.
+
+    The service role cannot UPDATE pending_sats: only the owner's ledger_pending_refresh writes it
+    (ledger/sql/0007_ledger_owned_derivations.sql), so it always follows the reservations' rows.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ledger_pending_refresh(%s::bigint[])", [sorted(set(account_ids))])
 
 
 def _pending_legs(pending: PendingTransaction) -> list[EntrySpec]:
@@ -123,7 +128,7 @@ def pending_create(
                     for leg in legs
                 ]
             )
-            _move_pending(outgoing, sign=+1)
+            _refresh_pending(outgoing)
             return pending
     except IntegrityError as exc:
         replayed = _pending_replay(idempotency_key=idempotency_key, digest=digest)
@@ -167,8 +172,15 @@ def pending_post(
         legs = validate_legs(entries if entries is not None else reserved)
         # Lock every account either leg set touches, in pk order, before releasing.
         balances_lock(account_ids=[leg.account.pk for leg in [*reserved, *legs]])
-        _move_pending(_outgoing(reserved), sign=-1)
+        # Released first (pending follows the status), so the posting may use the reserved sats;
+        # the journal's id is chosen now and the foreign key is checked at commit.
+        journal_id = uuid.uuid4()
+        locked.status = PendingStatus.POSTED
+        locked.posted_transaction_id = journal_id
+        locked.save(update_fields=["status", "posted_transaction"])
+        _refresh_pending(_outgoing(reserved))
         journal = post_legs(
+            journal_id=journal_id,
             idempotency_key=idempotency_key,
             legs=legs,
             kind=locked.kind,
@@ -191,12 +203,12 @@ def pending_post(
 
 def _release(locked: PendingTransaction, *, status: str, reason: str, resolved_by: AbstractBaseUser | None) -> None:
     balances_lock(account_ids=locked.entries.values_list("account_id", flat=True))
-    _move_pending(_outgoing(_pending_legs(locked)), sign=-1)
     locked.status = status
     locked.void_reason = reason
     locked.resolved_at = timezone.now()
     locked.resolved_by_id = resolved_by.pk if resolved_by is not None else None
     locked.save(update_fields=["status", "void_reason", "resolved_at", "resolved_by"])
+    _refresh_pending(_outgoing(_pending_legs(locked)))
 
 
 def pending_void(

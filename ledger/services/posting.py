@@ -333,6 +333,7 @@ def post_legs(
     metadata: dict[str, Any],
     reverses: JournalTransaction | None,
     created_by: AbstractBaseUser | None,
+    journal_id: uuid.UUID | None = None,
 ) -> JournalTransaction:
     """Validated legs -> posted transaction; shared by posting, reversal and pending_post.
 
@@ -365,7 +366,7 @@ def post_legs(
                         f"transaction #{reverses.sequence} was already reversed",
                         fields={"transaction": ["already reversed"]},
                     )
-            journal_id = uuid.uuid4()
+            journal_id = journal_id or uuid.uuid4()
             appended = chain_append(
                 id=journal_id,
                 idempotency_key=idempotency_key,

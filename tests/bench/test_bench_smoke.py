@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
+from config.database_roles import admin_url, env_for
 from config.embedded import ensure_service_urls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,28 +110,24 @@ def test_a_new_bench_script_without_a_smoke_run_is_caught(tmp_path: Path) -> Non
     assert uncovered(tmp_path, {"old.py", "new.py"}) == set()
 
 
-def _server_url(database: str) -> str:
-    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database}"))
-
-
 @pytest.fixture(scope="module")
 def template_database() -> Iterator[str]:
     """A database migrated once, for the scripts to copy; dropped afterwards."""
     ensure_service_urls()
     name = f"bench_smoke_template_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
             cwd=ROOT,
-            env=os.environ | {"DATABASE_URL": _server_url(name), "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+            env=os.environ | env_for(name) | {"DJANGO_SETTINGS_MODULE": "config.settings.local"},
             check=True,
             timeout=SCRIPT_TIMEOUT,
         )
         yield name
     finally:
-        with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
+        with psycopg.connect(admin_url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -33,6 +33,10 @@ def test_embedded_servers_start_reuse_and_stop(tmp_path, monkeypatch):
     try:
         # when: started twice
         database_url, started_first = embedded.postgres_url()
+        # a cluster made before the role split: its tables belong to the superuser
+        superuser_url = database_url.replace("reserve_app@", "postgres@")
+        with psycopg.connect(superuser_url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE made_before_the_split (id int)")
         database_url_again, started_second = embedded.postgres_url()
         redis_url, redis_started = embedded.redis_url()
         _, redis_started_again = embedded.redis_url()
@@ -41,6 +45,13 @@ def test_embedded_servers_start_reuse_and_stop(tmp_path, monkeypatch):
         assert (started_first, started_second) == (True, False)
         assert (redis_started, redis_started_again) == (True, False)
         assert database_url == database_url_again
+        # the service connects as the role that owns nothing; the owner got the old table
+        assert database_url.startswith("postgres://reserve_app@")
+        with psycopg.connect(superuser_url) as connection:
+            owner = connection.execute(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'made_before_the_split'"
+            ).fetchone()
+        assert owner == ("reserve_owner",)
         with psycopg.connect(database_url) as connection:
             row = connection.execute("SHOW server_version").fetchone()
         assert row is not None

@@ -16,6 +16,8 @@ import psycopg
 import pytest
 from celery import Celery
 
+from config.database_roles import admin_url, env_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,13 +30,12 @@ def _free_port() -> int:
 @pytest.fixture
 def stack_database():
     """A database of its own for the stack, dropped afterwards."""
-    server_url = os.environ["DATABASE_URL"]
+    # created by the owner; the stack migrates as the owner and serves as the service role
     name = f"stack_{uuid.uuid4().hex[:12]}"
-    admin_url = server_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
+    with psycopg.connect(admin_url(), autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
-    yield server_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as connection:
+    yield env_for(name)
+    with psycopg.connect(admin_url(), autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -56,7 +57,7 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
     redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
     env = {
         **os.environ,
-        "DATABASE_URL": stack_database,
+        **stack_database,
         "REDIS_URL": redis_url,
         "PORT": str(port),
         # the regtest chain and beat's schedule live here, not in the developer's .data

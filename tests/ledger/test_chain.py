@@ -7,11 +7,11 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from ledger.models import GENESIS_HASH, Entry, JournalTransaction
 from ledger.selectors import verify_chain
 from ledger.services import EntrySpec, post_transaction
+from tests.owner import owner_cursor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,8 @@ def _post_chain(cold, hot, fund, count: int) -> list[JournalTransaction]:
 
 
 def _tamper(table: str, trigger: str, statement: str, params: list) -> None:
-    with connection.cursor() as cursor:
+    # The owner's doing: the service role can neither disable triggers nor update (test_service_role.py).
+    with owner_cursor() as cursor:
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         try:
             cursor.execute(statement, params)
@@ -128,7 +129,7 @@ def test_edited_memo_and_rewritten_hash_are_detected(cold, hot, fund):
 
 def test_deleted_transaction_is_a_gap(cold, hot, fund):
     posted = _post_chain(cold, hot, fund, 5)
-    with connection.cursor() as cursor:
+    with owner_cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER USER")
         try:

@@ -7,9 +7,11 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from config.database_roles import as_owner
 from ledger.amounts import MAX_SATS
 from ledger.models import GENESIS_HASH, Account, AccountBalance, Entry, JournalTransaction
 from ledger.selectors import account_balance, verify_balances
+from tests.owner import owner_cursor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,9 +83,9 @@ def test_update_and_delete_of_posted_rows_fail(cold, fund):
         ("UPDATE ledger_journaltransaction SET memo = 'edited' WHERE id = %s", [posted.pk]),
         ("DELETE FROM ledger_journaltransaction WHERE id = %s", [posted.pk]),
     ]:
-        # when raw SQL tries to change it
+        # when raw SQL tries to change it, even as the owner (the service role has no UPDATE/DELETE)
         # then the immutability trigger refuses with a clear message
-        with pytest.raises(IntegrityError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(IntegrityError, match="immutable"), owner_cursor() as cursor, transaction.atomic():
             cursor.execute(statement, params)
     assert Entry.objects.get(pk=entry.pk).amount_sats == entry.amount_sats
     assert account_balance(account=cold) == 5000
@@ -137,7 +139,8 @@ def test_entry_currency_must_match_account(cold, equity):
 
 
 def test_balances_move_only_through_entries(cold):
-    with pytest.raises(IntegrityError, match="only by inserting entries"), transaction.atomic():
+    # as the owner (the service role may not UPDATE the balance at all)
+    with pytest.raises(IntegrityError, match="only by inserting entries"), as_owner(), transaction.atomic():
         AccountBalance.objects.filter(pk=cold.pk).update(balance_sats=10**9)
     assert account_balance(account=cold) == 0
 
@@ -145,7 +148,8 @@ def test_balances_move_only_through_entries(cold):
 def test_account_code_and_currency_are_permanent(cold):
     with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
         Account.objects.filter(pk=cold.pk).update(code="assets:custody:renamed")
-    with pytest.raises(IntegrityError, match="cannot be deleted"), transaction.atomic(), connection.cursor() as cursor:
+    # as the owner (the service role has no DELETE on accounts)
+    with pytest.raises(IntegrityError, match="cannot be deleted"), owner_cursor() as cursor, transaction.atomic():
         cursor.execute("DELETE FROM ledger_account WHERE id = %s", [cold.pk])
 
 

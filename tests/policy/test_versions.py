@@ -12,6 +12,7 @@ from policy.permissions import APPROVE_VERSION, RESOLVE_BREACH
 from policy.selectors import policy_evaluate, policy_version_rules_in_words, versions_in_force
 from policy.services import policy_approve, policy_create_draft, policy_propose_retirement
 from policy.types import PolicyScope
+from tests.owner import owner_cursor
 from tests.policy.builders import BTC, PERIMETER, T0, at, inbound
 from tests.policy.conftest import make_user
 from tests.policy.memory_facts import MemoryFacts
@@ -170,7 +171,8 @@ class TestDatabaseGuards:
             "UPDATE policy_policyversionapproval SET comment = 'x' WHERE version_id = %s",
             "DELETE FROM policy_policyversionapproval WHERE version_id = %s",
         ):
-            with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            # refused by the triggers even to the owner (the service role has no UPDATE/DELETE at all)
+            with pytest.raises(IntegrityError), owner_cursor() as cursor, transaction.atomic():
                 cursor.execute(statement, [version.pk])
 
         assert PolicyVersion.objects.get(pk=version.pk).rules == CAP

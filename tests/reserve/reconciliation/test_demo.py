@@ -17,6 +17,8 @@ import psutil
 import psycopg
 import pytest
 
+from config.database_roles import admin_url, env_for
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,13 +26,13 @@ COIN = 100_000_000
 
 
 @pytest.fixture
-def demo_database() -> Iterator[str]:
-    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+def demo_database() -> Iterator[dict[str, str]]:
+    # created by the owner; the stack migrates as the owner and serves as the service role
     name = f"demo_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    yield f"{server}/{name}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    yield env_for(name)
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -44,7 +46,7 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     # given: no node configured
     env = {
         **os.environ,
-        "DATABASE_URL": demo_database,
+        **demo_database,
         "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14",
         "PORT": str(_free_port()),
         # the node's chain and beat's schedule live here, not in the developer's .data
@@ -77,7 +79,7 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     # then: the demo wallet was reconciled at the node's tip, its three coinbases found and booked
     output = log_path.read_text(errors="replace")
     assert "mined 3 blocks to treasury-cold-01" in output and "blocks/s" in output
-    with psycopg.connect(demo_database) as database:
+    with psycopg.connect(demo_database["DATABASE_URL"]) as database:
         run = database.execute(
             "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
             "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id LIMIT 1"
@@ -105,7 +107,7 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     output = second_log.read_text(errors="replace")
     assert "continuing the demo chain at height 9" in output
     assert "mined 3 blocks" not in output and "reorg" not in output
-    with psycopg.connect(demo_database) as database:
+    with psycopg.connect(demo_database["DATABASE_URL"]) as database:
         latest = database.execute(
             "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
             "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id DESC LIMIT 1"

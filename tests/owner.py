@@ -1,0 +1,21 @@
+"""The database owner's connection, for tests that play the owner (who can always disable triggers).
+
+Only in transactional tests: the default connection is re-opened as DATABASE_OWNER_URL's role
+for the block (config/database_roles.as_owner), then as the service role again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+
+from config.database_roles import as_owner
+
+
+@contextlib.contextmanager
+def owner_cursor() -> Iterator[Any]:
+    with as_owner(), connection.cursor() as cursor:
+        yield cursor
