@@ -132,6 +132,9 @@ def _confirm(transfer: Transfer, *, txid: str, vout: int | None, block_row: Chai
                 fee_sats=fee_sats,
             )
     except ApplicationError as error:
+        # The block's transaction commits: what the refusal must leave (its policy evaluation)
+        # is written now, outside the savepoint that rolled the confirmation back.
+        error.settle()
         return error.message
     return ""
 
@@ -170,6 +173,7 @@ def _observe(
                 category=category,
             )
     except ApplicationError as error:
+        error.settle()
         return None, error.message
     if transfer.status == TransferStatus.REORGED:
         # Seen before on a dropped branch and mined again: book it again.

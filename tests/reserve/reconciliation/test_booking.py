@@ -19,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from ledger.selectors import account_balance
+from policy.models import PolicyEvaluation
 from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.chain.blocks import Outpoint
@@ -282,6 +283,9 @@ def test_a_matched_outflow_the_policy_refuses_to_post_is_observed_and_reported(c
     assert f"transfer #{transfer.pk} matches this outflow but could not be confirmed" in reported.detail
     assert reported.transfer is not None and reported.transfer.observed and reported.transfer.amount_sats == 2_000_000
     assert balance(cold) == FUNDS - 2_000_000 - FEE_SATS
+    # ...and the refusal is on record although its savepoint rolled back (issue 12)
+    refusal = PolicyEvaluation.objects.get(gate="posting", subject_id=str(transfer.pk))
+    assert refusal.outcome == "deny" and refusal.lines[0]["rule_type"] == "transfer_limit"
 
 
 def test_an_outflow_the_books_cannot_take_is_reported_without_a_booking(chain, wallets, funded, people):
@@ -382,6 +386,8 @@ def test_an_inflow_the_policy_refuses_to_post_is_observed_and_reported(chain, wa
     assert f"transfer #{inflows[1].pk} matches this inflow but could not be confirmed" in reported.detail
     assert reported.transfer is not None and reported.transfer.observed
     assert balance(cold) == 130_000_000
+    refusal = PolicyEvaluation.objects.get(gate="posting", subject_id=str(inflows[1].pk))
+    assert refusal.outcome == "deny"
 
 
 def test_an_observed_inflow_mined_again_on_the_new_branch_after_a_reorg_is_booked_again(chain, wallets, people):
