@@ -43,6 +43,10 @@ def ensure_node_modules(repo_root: Path = REPO_ROOT) -> None:
         raise RuntimeError(f"npm could not install bcoin:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
+# Where a node kept in a data_dir remembers its RPC port.
+PORT_FILE = "rpc.port"
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -92,9 +96,13 @@ class RegtestNode:
         if self.process is not None:
             raise RuntimeError("the regtest node is already running")
         ensure_node_modules()
-        for _ in range(3):
-            self._spawn(_free_port())
+        for attempt in range(3):
+            # A node kept in data_dir takes the port it had last time, so its URL survives restarts.
+            remembered = self._remembered_port() if attempt == 0 else None
+            self._spawn(remembered or _free_port())
             if self._wait_until_answering():
+                if self.data_dir is not None:
+                    (self.data_dir / PORT_FILE).write_text(f"{self.port}\n")
                 atexit.register(self.stop)
                 return self
             log = self.log_text()
@@ -102,6 +110,21 @@ class RegtestNode:
             if "EADDRINUSE" not in log:  # another process took the port between probe and bind: try again
                 raise RuntimeError(f"regtest node did not start:\n{log[-3000:]}")
         raise RuntimeError("regtest node did not find a free port")
+
+    def _remembered_port(self) -> int | None:
+        """The port this data_dir's node answered on last time, if it is free now."""
+        if self.data_dir is None:
+            return None
+        try:
+            port = int((self.data_dir / PORT_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return None
+        return port
 
     def _spawn(self, port: int) -> None:
         self.port = port

@@ -155,3 +155,19 @@ def test_source_from_settings_uses_bitcoin_rpc_url_and_network(regtest_node):
         assert source.network.name == "regtest"
     with override_settings(BITCOIN_RPC_URL=""), pytest.raises(NodeUnavailable, match="BITCOIN_RPC_URL is empty"):
         RpcChainSource.from_settings()
+
+
+def test_a_node_kept_in_a_data_dir_answers_on_the_same_port_after_a_restart(tmp_path):
+    # given: a node that kept its chain in tmp_path and was stopped
+    first = RegtestNode(data_dir=tmp_path / "regtest").start()
+    port = first.port
+    first.stop()
+    # when: started again on the same data
+    again = RegtestNode(data_dir=tmp_path / "regtest").start()
+    try:
+        # then: the same URL (the web and worker keep theirs across a restart of the stack)
+        assert again.port == port
+        with again.source() as source:
+            assert source.block_count() == 0
+    finally:
+        again.stop()
