@@ -33,6 +33,7 @@ from reserve.api.base import (
     list_responses,
 )
 from reserve.api.filters import BACKENDS, date_range
+from reserve.custody.selectors import membership_then
 from reserve.reports.chain_point import chain_point
 from reserve.transfers.models import Transfer, TransferCategory
 
@@ -99,7 +100,17 @@ class JournalFilter(django_filters.FilterSet):
         return self._touching(queryset, account__custody_wallet__pk=value)
 
     def filter_agency(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
-        return self._touching(queryset, account__custody_wallet__agency_id=value)
+        """Transactions with entries on a wallet the agency held at the transaction's time."""
+        entries = (
+            Entry.objects.filter(account__custody_wallet__isnull=False)
+            .annotate(
+                agency_then=membership_then(
+                    wallet="account__custody_wallet__id", when="transaction__occurred_at", attribute="agency_id"
+                )
+            )
+            .filter(agency_then=value)
+        )
+        return queryset.filter(pk__in=entries.values("transaction_id"))
 
     def filter_category(self, queryset: QuerySet[JournalTransaction], name: str, value: Any) -> Any:
         transfers = Transfer.objects.filter(category=value)

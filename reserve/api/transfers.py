@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
@@ -33,6 +34,7 @@ from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
 from reserve.compliance.selectors import transfer_policy_evaluations
 from reserve.custody.models import Counterparty, Wallet
+from reserve.custody.selectors import membership_then
 from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
 from reserve.transfers.selectors import transfer_list, transfer_quorum_progress
 from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_reject, transfer_submit
@@ -178,7 +180,10 @@ class TransferFilter(django_filters.FilterSet):
     direction = django_filters.ChoiceFilter(choices=TransferDirection.choices)
     category = django_filters.ChoiceFilter(choices=TransferCategory.choices)
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Source or destination wallet id")
-    agency = django_filters.NumberFilter(method="filter_agency", label="Agency id of the source or destination")
+    agency = django_filters.NumberFilter(
+        method="filter_agency",
+        label="Agency id of the source or destination, by the membership in force at the transfer's time",
+    )
     observed = django_filters.BooleanFilter()
     txid = django_filters.CharFilter()
 
@@ -190,7 +195,15 @@ class TransferFilter(django_filters.FilterSet):
         return queryset.filter(Q(source_wallet_id=value) | Q(destination_wallet_id=value))
 
     def filter_agency(self, queryset: QuerySet[Transfer], name: str, value: Any) -> QuerySet[Transfer]:
-        return queryset.filter(Q(source_wallet__agency_id=value) | Q(destination_wallet__agency_id=value))
+        """The agency that held each end when the transfer happened (or was drafted), not today's:
+        a wallet that moved between agencies since does not carry its history along."""
+        return queryset.annotate(
+            judged_at=Coalesce("occurred_at", "created_at"),
+            source_agency_then=membership_then(wallet="source_wallet_id", when="judged_at", attribute="agency_id"),
+            destination_agency_then=membership_then(
+                wallet="destination_wallet_id", when="judged_at", attribute="agency_id"
+            ),
+        ).filter(Q(source_agency_then=value) | Q(destination_agency_then=value))
 
 
 class TransferProposeInput(StrictInputSerializer):
