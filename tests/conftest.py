@@ -10,7 +10,7 @@ import pytest
 from pytest_django.fixtures import _get_databases_for_setup
 
 from config.database_roles import as_owner
-from tests.users import make_user
+from tests.users import ensure_permissions, make_user
 
 pytest_plugins = ["tests.regtest.fixtures"]
 
@@ -72,6 +72,18 @@ def auditor(db: None) -> Any:
 @pytest.fixture
 def policy_admins(db: None) -> list[Any]:
     return [make_user(name, "policy_admin", staff=True) for name in ("pia", "paul", "petra")]
+
+
+@pytest.fixture(autouse=True)
+def _permissions_present(request: pytest.FixtureRequest) -> None:
+    """A transactional test starts with every content type and permission in place. A flush
+    re-creates them only when Django does not inhibit it (it does after a serialized-rollback
+    test), and tests that look permissions up directly (policy's) would then find none."""
+    mark = request.node.get_closest_marker("django_db")
+    if not (mark and (mark.kwargs.get("transaction") or mark.kwargs.get("serialized_rollback"))):
+        return
+    request.getfixturevalue("transactional_db")
+    ensure_permissions()
 
 
 def _db_mark(item: pytest.Item) -> pytest.Mark | None:

@@ -21,6 +21,28 @@ ROLE_MIGRATIONS = (
 )
 
 
+def ensure_permissions() -> None:
+    """Every model's content type and permissions (default and Meta ones), created where missing.
+
+    Django re-creates them after a flush only when it does not inhibit post_migrate, and its
+    create_permissions skips apps whose models module the registry no longer reports."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+    for model in django_apps.get_models():
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        options = model._meta
+        wanted = [
+            (f"{action}_{options.model_name}", f"Can {action} {options.verbose_name_raw}")
+            for action in options.default_permissions
+        ]
+        for codename, name in [*wanted, *options.permissions]:
+            Permission.objects.get_or_create(
+                content_type=content_type, codename=codename, defaults={"name": name[:255]}
+            )
+
+
 def ensure_roles() -> None:
     """Transactional tests flush the tables after themselves, taking the migration-made groups along."""
     if not Group.objects.filter(name="operator").exists():

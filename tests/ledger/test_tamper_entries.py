@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from ledger.models import Account, AccountBalance, Entry, JournalTransaction, PendingEntry
 from ledger.selectors import account_balance
@@ -45,7 +45,7 @@ def test_legs_added_to_a_committed_transaction_are_refused(cold: Account, equity
 def test_a_forged_stamp_on_the_journal_row_does_not_help(cold: Account, equity: Account, fund) -> None:
     # given: a committed posting; its stamp cannot be rewritten (journal rows are immutable)
     posted = fund(cold, 1_000)
-    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE ledger_journaltransaction SET inserted_xact = pg_current_xact_id() WHERE id = %s", [posted.pk]
         )
@@ -113,7 +113,7 @@ def test_legs_added_to_an_open_reservation_are_refused(cold: Account, hot: Accou
         ("UPDATE ledger_pendingtransaction SET inserted_xact = pg_current_xact_id() WHERE id = %s", [pending.pk]),
     ]
     for statement, params in attempts:
-        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement, params)
     # then: the reservation is what it was
     assert _state() == before

@@ -4,34 +4,24 @@ says ok before. Tampering needs the owner's power to disable triggers (here: rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from ledger.models import Account, BalanceCheckpoint, CheckpointDimension, Entry
 from ledger.services import EntrySpec, ledger_checkpoint_refresh, pending_create
 from ledger.verification import STORED_VALUE_CHECKS, StoredValueDifference, verify_stored_values
 from tests.ledger.conftest import unique_key
+from tests.owner import behind_the_triggers, owner_cursor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@contextmanager
-def triggers_off() -> Iterator[None]:
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-        try:
-            yield
-        finally:
-            cursor.execute("SET session_replication_role = DEFAULT")
-
-
 def _tamper(statement: str, params: list[Any]) -> None:
-    with triggers_off(), connection.cursor() as cursor:
+    """As the owner, behind the triggers of the table the UPDATE names."""
+    table = statement.split()[1]
+    with behind_the_triggers(table) as cursor:
         cursor.execute(statement, params)
         assert cursor.rowcount == 1
 
@@ -149,7 +139,7 @@ def test_a_checkpoint_edited_by_hand_is_named(books: list[Entry], cold: Account,
 def test_a_checkpoint_inserted_by_hand_is_named(books: list[Entry], cold: Account) -> None:
     # A boundary where refresh put none (the first position), claiming more than the entries below it.
     first = books[0]
-    with connection.cursor() as cursor:
+    with owner_cursor() as cursor:  # the service's role may not write checkpoints at all
         cursor.execute(
             "INSERT INTO ledger_balancecheckpoint (account_id, dimension, boundary_height, balance_sats)"
             " VALUES (%s, 'block_height', %s, %s) RETURNING id",

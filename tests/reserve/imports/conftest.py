@@ -31,15 +31,3 @@ def no_disposal(policy_admins: list[Any]) -> PolicyVersion:
 def maker_checker(db: None) -> Any:
     """One person who both operates and approves: the insider who would like to do both."""
     return make_user("mona", "operator", "approver", staff=True)
-
-
-@pytest.fixture
-def permissions_restored() -> Any:
-    """A transactional test flushes every table, permissions included; put them back afterwards
-    so that tests which look permissions up without the role helpers still find them."""
-    yield
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        create_permissions(app_config, verbosity=0)

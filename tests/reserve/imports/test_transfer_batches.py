@@ -20,6 +20,7 @@ from reserve.custody.models import Wallet
 from reserve.imports.models import ImportApproval, ImportBatch, ImportKind, ImportStatus
 from reserve.imports.services import import_approve, import_propose, import_reject
 from reserve.transfers.models import Transfer
+from tests.owner import behind_the_triggers
 from tests.reserve.conftest import REGTEST_EXTERNAL, fake_hash
 from tests.users import make_user
 
@@ -195,7 +196,7 @@ def test_the_database_refuses_to_change_what_was_proposed(
 
 @pytest.mark.django_db(transaction=True)
 def test_no_row_joins_a_batch_after_the_transaction_that_proposed_it(
-    permissions_restored: None, operator: Any, cold_wallet: Wallet, vault_wallet: Wallet
+    operator: Any, cold_wallet: Wallet, vault_wallet: Wallet
 ) -> None:
     # given: a batch proposed and committed
     batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
@@ -206,20 +207,19 @@ def test_no_row_joins_a_batch_after_the_transaction_that_proposed_it(
     assert batch.rows.count() == 3
 
 
+@pytest.mark.django_db(transaction=True)
 def test_rows_changed_behind_the_triggers_cannot_be_approved(
     operator: Any, approver: Any, approver2: Any, cold_wallet: Wallet, vault_wallet: Wallet
 ) -> None:
     # given: the database owner edits a row with the trigger switched off
     batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
     import_approve(batch=batch, actor=approver, file_sha256=batch.file_sha256)
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")  # every trigger off: the owner's power
+    with behind_the_triggers("reserve_importrow") as cursor:  # the owner's power
         cursor.execute(
             "UPDATE reserve_importrow SET cells = jsonb_set(cells, '{amount_btc}', '\"1.4\"') "
             "WHERE batch_id = %s AND line = 2",
             [batch.pk],
         )
-        cursor.execute("SET session_replication_role = DEFAULT")
     # when / then: the approval that would reach the quorum is refused, nothing posts
     with pytest.raises(Conflict, match="changed since it was proposed"):
         import_approve(batch=batch, actor=approver2, file_sha256=batch.file_sha256)
@@ -227,6 +227,7 @@ def test_rows_changed_behind_the_triggers_cannot_be_approved(
     assert ImportBatch.objects.get().status == ImportStatus.PENDING_APPROVAL
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_approval_given_to_another_hash_does_not_count(
     operator: Any, approver: Any, approver2: Any, cold_wallet: Wallet, vault_wallet: Wallet
 ) -> None:
@@ -234,10 +235,8 @@ def test_an_approval_given_to_another_hash_does_not_count(
     batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
     import_approve(batch=batch, actor=approver, file_sha256=batch.file_sha256)
     swapped = "f" * 64
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
+    with behind_the_triggers("reserve_importbatch") as cursor:
         cursor.execute("UPDATE reserve_importbatch SET file_sha256 = %s WHERE id = %s", [swapped, batch.pk])
-        cursor.execute("SET session_replication_role = DEFAULT")
     # when: a second approver approves what the page now shows
     batch = import_approve(batch=ImportBatch.objects.get(), actor=approver2, file_sha256=swapped)
     # then: the first approval was for another file: one of two, nothing posted

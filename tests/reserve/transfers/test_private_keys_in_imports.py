@@ -12,9 +12,9 @@ from ledger.errors import ImportRowError
 from ledger.models import Account, JournalTransaction
 from ledger.services import ledger_import_csv
 from reserve.custody.models import Wallet
-from reserve.pricing.models import PriceQuote
 from reserve.imports.models import ImportBatch, ImportKind
 from reserve.imports.services import import_propose
+from reserve.pricing.models import PriceQuote
 from reserve.transfers.models import Transfer
 from tests.reserve.conftest import fake_hash
 from tests.secret_keys import HEX_SECRET, TPRV, WIF_MAINNET, WIFS

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Approval, Transfer
@@ -22,7 +22,7 @@ INSERT_APPROVAL = (
 
 
 def _refused(statement: str, params: list[Any]) -> None:
-    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement, params)
 
 
