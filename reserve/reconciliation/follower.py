@@ -270,6 +270,19 @@ def _find_fork(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> tu
     return -1, "", dropped
 
 
+def _wallets_touched_by(dropped: list[str]) -> set[int]:
+    """Every wallet with an output, a spend or a booked transfer in the dropped blocks: three
+    lookups by block (each indexed), so a reorg costs what it touches, never a join of wallets
+    with their whole history."""
+    touched: set[int] = set(WalletUtxo.objects.filter(block__hash__in=dropped).values_list("wallet_id", flat=True))
+    touched.update(WalletUtxo.objects.filter(spent_in_block__hash__in=dropped).values_list("wallet_id", flat=True))
+    for ends in Transfer.objects.filter(block_hash__in=dropped).values_list(
+        "source_wallet_id", "destination_wallet_id"
+    ):
+        touched.update(wallet_id for wallet_id in ends if wallet_id is not None)
+    return touched
+
+
 def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
     """Undo this wallet's effects of the blocks that left the best chain; returns the fork height."""
     fork_height, fork_hash, dropped = _find_fork(wallet=wallet, source=source, cursor=cursor)
@@ -295,8 +308,10 @@ def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
             resolved_at=now,
         )
         booked = (
-            Transfer.objects.filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
-            .filter(block_hash__in=dropped, status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
+            # From what the dropped blocks booked (indexed by block hash), not the wallet's history.
+            Transfer.objects.filter(block_hash__in=dropped)
+            .filter(Q(source_wallet=wallet) | Q(destination_wallet=wallet))
+            .filter(status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
             # Newest first, the reverse of how they were posted: a wallet's balance never dips below zero.
             .order_by("-block_height", "-pk")
         )
@@ -323,18 +338,7 @@ def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
                     f"{error.message}",
                 )
         # Other wallets with outputs or bookings in the dropped blocks: have them follow now.
-        affected = (
-            Wallet.objects.filter(
-                Q(utxos__block__hash__in=dropped)
-                | Q(utxos__spent_in_block__hash__in=dropped)
-                | Q(outgoing_transfers__block_hash__in=dropped)
-                | Q(incoming_transfers__block_hash__in=dropped)
-            )
-            .exclude(pk=wallet.pk)
-            .distinct()
-            .order_by("pk")
-        )
-        for other_id in affected.values_list("pk", flat=True):
+        for other_id in sorted(_wallets_touched_by(dropped) - {wallet.pk}):
             outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[other_id])
         locked.height, locked.block_hash = fork_height, fork_hash
         locked.reorgs += 1

@@ -172,6 +172,8 @@ class Transfer(models.Model):
         indexes = [
             models.Index(fields=["status"], name="reserve_transfer_status"),
             models.Index(fields=["txid"], name="reserve_transfer_txid"),
+            # A reorg finds what the dropped blocks booked by their hashes.
+            models.Index(fields=["block_hash"], name="reserve_transfer_block_hash"),
             models.Index(fields=["occurred_at"], name="reserve_transfer_occurred_at"),
         ]
 
