@@ -286,3 +286,19 @@ def test_a_rejection_needs_a_reason_and_posts_nothing(
     batch = import_reject(batch=batch, actor=approver, file_sha256=batch.file_sha256, comment="wrong file")
     assert batch.status == ImportStatus.REJECTED
     nothing_posted()
+
+
+def test_the_database_refuses_an_approval_by_someone_without_the_role(
+    operator: Any, auditor: Any, cold_wallet: Wallet, vault_wallet: Wallet
+) -> None:
+    # given: a pending batch, and an auditor who may not approve
+    batch = import_propose(kind=ImportKind.TRANSFERS, data=history(cold_wallet, vault_wallet), actor=operator)
+    # when / then: an approval row written by raw SQL for the auditor, with the right hash, is refused
+    refused = pytest.raises(DatabaseError, match=r"does not hold reserve\.approve_transfer")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reserve_importapproval (batch_id, approver_id, decision, file_sha256, comment, at)"
+            " VALUES (%s, %s, 'approve', %s, '', now())",
+            [batch.pk, auditor.pk, batch.file_sha256],
+        )
+    assert not ImportApproval.objects.exists()
