@@ -73,6 +73,12 @@ SMOKES: dict[str, Smoke] = {
             for name in ("healthz", "holdings")
         ),
     ),
+    "reorg.py": Smoke(
+        figures=(
+            r"^history: \d+ blocks, \d+ UTXOs, \d+ transfers \(scanned in " + NUMBER + r" s\)$",
+            *(rf"^\s+{depth}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$" for depth in (1, 3)),
+        ),
+    ),
     "follow_chain.py": Smoke(
         figures=(
             rf"^nothing pays the wallet\s+\d+\s+{NUMBER}\s+{NUMBER}\s+\d+$",
