@@ -126,7 +126,7 @@ def test_register_propose_and_approve_in_a_browser(browser: Any, live_server: An
         assert batch.file_sha256 in approver_page.locator("#import-sha256").inner_text()
         with approver_page.expect_navigation(wait_until="domcontentloaded"):
             approver_page.click("#approve-button")
-    assert "posted" in approver_page.locator("#import-status").inner_text()
+    assert "posted" in approver_page.locator("#import-status").inner_text().lower()
     page.goto("/admin/reserve/transfer/add/", wait_until="domcontentloaded")
     page.select_option("select[name=direction]", "outbound")
     page.select_option("select[name=category]", "return_to_victims")
