@@ -18,6 +18,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from config.errors import ApplicationError
+from ledger.services import balances_hold
+from policy.selectors import policy_scopes_governed
+from policy.services import lock_scopes
+from policy.types import PolicyScope
 from reserve.chain.follow import VerifiedBlock
 from reserve.custody.addresses import address_from_script
 from reserve.custody.models import Wallet, WatchedScript
@@ -412,6 +416,22 @@ def _book_outflow(
     return bookings
 
 
+def _hold_locks(*, wallet: Wallet, transactions: list[CTransaction]) -> None:
+    """Take, before the first booking, every lock the block's postings may want, in the one global
+    order: the policy scopes of every registered wallet the transactions pay or spend from, then
+    the balance rows (theirs and the shared equity and expense accounts) in key order. The block
+    books many postings in one database transaction; taken posting by posting, its locks would
+    come in the order of the postings and deadlock with an approval taking the same in order."""
+    scripts = [bytes(out.scriptPubKey) for tx in transactions for out in tx.vout]
+    wallets = {wallet.pk: wallet, **{owner.pk: owner for owner in _owner_of_scripts(wallet.network, scripts).values()}}
+    scopes = {PolicyScope("wallet", pk) for pk in wallets}
+    scopes.update(PolicyScope("agency", owner.agency_id) for owner in wallets.values() if owner.agency_id)
+    if any(owner.in_perimeter for owner in wallets.values()):
+        scopes.add(PolicyScope("perimeter"))
+    lock_scopes(policy_scopes_governed(scopes=sorted(scopes, key=lambda scope: scope.sort_key)))
+    balances_hold(account_ids=[owner.ledger_account_id for owner in wallets.values()])
+
+
 def block_book(
     *, wallet: Wallet, block: VerifiedBlock, block_row: ChainBlock, run: ReconciliationRun | None
 ) -> BlockBookings:
@@ -421,9 +441,11 @@ def block_book(
     touching.update({spend.txid: spend.tx_index for spend in block.spends})
     if not touching:
         return bookings
-    for txid, tx_index in sorted(touching.items(), key=lambda item: item[1]):
-        # Only the transactions that touch the wallet are deserialized, each from its own bytes.
-        tx = block.transaction(tx_index)
+    # Only the transactions that touch the wallet are deserialized, each from its own bytes.
+    transactions = {txid: block.transaction(tx_index) for txid, tx_index in touching.items()}
+    _hold_locks(wallet=wallet, transactions=list(transactions.values()))
+    for txid, _tx_index in sorted(touching.items(), key=lambda item: item[1]):
+        tx = transactions[txid]
         spent = list(
             WalletUtxo.objects.filter(wallet=wallet, spent_by_txid=txid, spent_in_block=block_row).exclude(
                 status=UtxoStatus.REORGED

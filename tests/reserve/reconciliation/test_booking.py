@@ -25,6 +25,7 @@ from policy.types import PolicyScope
 from reserve.chain.blocks import Outpoint
 from reserve.custody.models import Agency, Wallet
 from reserve.outbox.models import OutboxMessage
+from reserve.reconciliation import booking
 from reserve.reconciliation.follower import wallet_scan
 from reserve.reconciliation.models import Discrepancy
 from reserve.reconciliation.services import discrepancy_resolve
@@ -445,3 +446,34 @@ def test_an_inbound_transfer_reorged_out_is_matched_by_its_txid_when_mined_again
     assert (transfer.status, transfer.txid, transfer.block_hash) == ("confirmed", txid_of(seized), b2)
     assert (decoy.status, decoy.txid) == ("approved", "")
     assert balance(cold) == 3_000_000
+
+
+def test_a_block_holds_every_lock_before_its_first_booking(chain, wallets, funded, people, monkeypatch):
+    # given: an outflow (wallet, fees, disposals) and a policy governing the perimeter
+    cold, _ = wallets
+    adopt_policy({"type": "transfer_limit", "params": {"max_sats": 10 * 100_000_000, "direction": "outbound"}})
+    spend = pay([funded], [(CUSTOMER.p2wpkh_script, 2_000_000)], change=COLD)
+    transfer_mark_broadcast(transfer=outbound(people, cold, 2_000_000), actor=people["operator"], txid=txid_of(spend))
+    chain.mine(spend)
+    calls: list[tuple[str, object]] = []
+    real_hold, real_scopes, real_confirm = booking.balances_hold, booking.lock_scopes, booking.transfer_confirm
+    monkeypatch.setattr(
+        booking, "lock_scopes", lambda scopes: (calls.append(("scopes", list(scopes))), real_scopes(scopes))[1]
+    )
+    monkeypatch.setattr(
+        booking,
+        "balances_hold",
+        lambda **kwargs: (calls.append(("balances", sorted(kwargs["account_ids"]))), real_hold(**kwargs))[1],
+    )
+    monkeypatch.setattr(
+        booking,
+        "transfer_confirm",
+        lambda **kwargs: (calls.append(("confirm", kwargs["txid"])), real_confirm(**kwargs))[1],
+    )
+    # when
+    result = wallet_scan(wallet=cold, source=chain)
+    # then: scopes, then balances (the shared fees and disposal accounts with them), then bookings
+    assert result.bookings.matched == 1
+    assert [kind for kind, _ in calls] == ["scopes", "balances", "confirm"]
+    assert PolicyScope("perimeter") in calls[0][1]
+    assert calls[1][1] == [cold.ledger_account_id]
