@@ -455,21 +455,24 @@ def test_a_block_holds_every_lock_before_its_first_booking(chain, wallets, funde
     spend = pay([funded], [(CUSTOMER.p2wpkh_script, 2_000_000)], change=COLD)
     transfer_mark_broadcast(transfer=outbound(people, cold, 2_000_000), actor=people["operator"], txid=txid_of(spend))
     chain.mine(spend)
-    calls: list[tuple[str, object]] = []
+    calls: list[tuple[str, Any]] = []
     real_hold, real_scopes, real_confirm = booking.balances_hold, booking.lock_scopes, booking.transfer_confirm
-    monkeypatch.setattr(
-        booking, "lock_scopes", lambda scopes: (calls.append(("scopes", list(scopes))), real_scopes(scopes))[1]
-    )
-    monkeypatch.setattr(
-        booking,
-        "balances_hold",
-        lambda **kwargs: (calls.append(("balances", sorted(kwargs["account_ids"]))), real_hold(**kwargs))[1],
-    )
-    monkeypatch.setattr(
-        booking,
-        "transfer_confirm",
-        lambda **kwargs: (calls.append(("confirm", kwargs["txid"])), real_confirm(**kwargs))[1],
-    )
+
+    def lock_scopes(scopes: list[PolicyScope]) -> None:
+        calls.append(("scopes", list(scopes)))
+        real_scopes(scopes)
+
+    def balances_hold(**kwargs: Any) -> int:
+        calls.append(("balances", sorted(kwargs["account_ids"])))
+        return real_hold(**kwargs)
+
+    def transfer_confirm(**kwargs: Any) -> Transfer:
+        calls.append(("confirm", kwargs["txid"]))
+        return real_confirm(**kwargs)
+
+    monkeypatch.setattr(booking, "lock_scopes", lock_scopes)
+    monkeypatch.setattr(booking, "balances_hold", balances_hold)
+    monkeypatch.setattr(booking, "transfer_confirm", transfer_confirm)
     # when
     result = wallet_scan(wallet=cold, source=chain)
     # then: scopes, then balances (the shared fees and disposal accounts with them), then bookings
