@@ -14,6 +14,7 @@ from django.db import connection
 
 from config.database_privileges import COLUMN_PRIVILEGES, TABLE_PRIVILEGES, append_only_tables
 from config.database_roles import service_role
+from tests.owner import requires_role_split
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +42,7 @@ def test_every_append_only_table_has_the_truncate_guard() -> None:
     assert guarded == set(append_only_tables())
 
 
-requires_split = pytest.mark.skipif(service_role() is None, reason="the role split is not in force")
-
-
-@requires_split
+@requires_role_split
 def test_the_service_role_holds_exactly_the_listed_privileges() -> None:
     role = service_role()
     granted: dict[str, set[str]] = {}
@@ -73,7 +71,7 @@ def test_the_service_role_holds_exactly_the_listed_privileges() -> None:
     assert columns - implied == expected_columns
 
 
-@requires_split
+@requires_role_split
 def test_the_service_role_owns_nothing() -> None:
     role = service_role()
     owned = _rows(

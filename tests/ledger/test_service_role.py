@@ -18,11 +18,11 @@ from config.database_privileges import append_only_tables
 from config.database_roles import MAINTENANCE_SETTING, OWNER_ROLE, as_owner, owner_settings, service_role
 from ledger.models import GENESIS_HASH, AccountBalance, Entry, JournalTransaction
 from ledger.services import ledger_checkpoint_refresh
-from tests.owner import owner_cursor
+from tests.owner import owner_cursor, requires_role_split
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(service_role() is None, reason="the role split is not in force (DATABASE_OWNER_URL unset)"),
+    requires_role_split,
 ]
 
 WATCHED = [*append_only_tables(), "ledger_accountbalance", "ledger_balancecheckpoint", "ledger_checkpointcursor"]
