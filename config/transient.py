@@ -27,7 +27,9 @@ def transient(error: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
-def _outermost() -> bool:
+def outermost() -> bool:
+    """No transaction of the application's is open (a test case's own wrapping does not count):
+    what runs now either commits on its own or is the whole of its transaction."""
     return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
@@ -39,7 +41,7 @@ def retry_transient(work: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
         try:
             return work()
         except OperationalError as error:
-            if not transient(error) or attempt == attempts or not _outermost():
+            if not transient(error) or attempt == attempts or not outermost():
                 raise
             delay = BASE_DELAY_SECONDS * 2 ** (attempt - 1) * (1 + random.random())  # noqa: S311 - jitter
             logger.warning("transient database refusal (%s), attempt %s of %s; retrying", error, attempt, attempts)

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
+from config.transient import outermost
 from policy.errors import PolicyDenied
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
@@ -275,11 +276,6 @@ def policy_record_denial(*, denied: PolicyDenied) -> PolicyEvaluation:
     return record
 
 
-def _outermost() -> bool:
-    """No transaction of the application's is open (a test case's own wrapping does not count)."""
-    return all(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
-
-
 @contextmanager
 def policy_gated_transaction() -> Iterator[None]:
     """`transaction.atomic()` for a transition gated by `policy_enforce`: if the policy refuses,
@@ -290,7 +286,7 @@ def policy_gated_transaction() -> Iterator[None]:
         with transaction.atomic():
             yield
     except PolicyDenied as denied:
-        if _outermost():
+        if outermost():
             policy_record_denial(denied=denied)
         raise
 

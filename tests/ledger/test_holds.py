@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from ledger.models import Account
 from ledger.services import balances_hold
+from tests.owner import another_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _locked_elsewhere(account: Account) -> bool:
     """Does another session find this account's balance row locked?"""
-    params = connection.get_connection_params()
-    wanted = {name: params[name] for name in ("dbname", "user", "password", "host", "port") if params.get(name)}
-    with psycopg.connect(**wanted) as other:
+    with another_session() as other:
         try:
             other.execute("SELECT 1 FROM ledger_accountbalance WHERE account_id = %s FOR UPDATE NOWAIT", [account.pk])
         except psycopg.errors.LockNotAvailable:

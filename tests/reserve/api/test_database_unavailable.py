@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer
+from tests.owner import another_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,9 +23,7 @@ def drop_the_connection() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    params = connection.get_connection_params()
-    wanted = {name: params[name] for name in ("dbname", "user", "password", "host", "port") if params.get(name)}
-    with psycopg.connect(**wanted, autocommit=True) as other:
+    with another_session(autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
