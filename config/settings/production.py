@@ -22,6 +22,8 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)
+if not (env.str("LEDGER_SIGNING_KEY", default="") or env.str("LEDGER_SIGNING_KEY_FILE", default="")):
+    raise ImproperlyConfigured("Set LEDGER_SIGNING_KEY or LEDGER_SIGNING_KEY_FILE in production (ledger/signing.py).")
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / ".data" / "static")
 WHITENOISE_USE_FINDERS = False
 STORAGES = {
