@@ -48,7 +48,7 @@ def test_the_default_file_is_created_once_private_and_reused(tmp_path: Path) -> 
 def test_a_bad_seed_is_refused_naming_its_origin(tmp_path: Path, text: str) -> None:
     path = tmp_path / "bad.key"
     path.write_text(text)
-    with pytest.raises(ValidationFailed, match="bad.key"):
+    with pytest.raises(ValidationFailed, match=r"bad\.key"):
         load_signing_key(key_file=str(path))
 
 
