@@ -71,9 +71,7 @@ def _create_key_file(path: Path) -> None:
         handle.write(seed.hex() + "\n")
 
 
-def load_signing_key(
-    *, key_hex: str = "", key_file: str = "", default_file: Path | None = None
-) -> SigningKey:
+def load_signing_key(*, key_hex: str = "", key_file: str = "", default_file: Path | None = None) -> SigningKey:
     """The key from the variable, else the file, else the default file (created on first use)."""
     if key_hex:
         seed = _seed_from_text(key_hex, "LEDGER_SIGNING_KEY")
