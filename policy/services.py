@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
+from config.replica import refuse_in_replica_reads
 from config.transient import outermost
 from policy.errors import PolicyDenied
 from policy.evaluation import evaluate_change
@@ -68,6 +69,7 @@ def _aware(value: datetime | None, field: str) -> None:
 
 def lock_scopes(scopes: Sequence[PolicyScope]) -> None:
     """Transaction-scoped advisory locks, always taken in scope order so lockers never deadlock."""
+    refuse_in_replica_reads("a policy scope lock")
     with connection.cursor() as cursor:
         for scope in sorted(set(scopes), key=lambda scope: scope.sort_key):
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [scope.lock_key])
@@ -212,6 +214,7 @@ def _evaluation_record(
 def _enforce(
     *, change: ProposedChange, facts: PolicyFacts, gate: str, as_of_change: bool = False
 ) -> tuple[Decision, PolicyEvaluation]:
+    refuse_in_replica_reads(f"the policy's {gate} gate")
     if gate not in GATES:
         raise ValidationFailed.for_field("gate", f"must be one of: {', '.join(GATES)}")
     if change.observed != (gate == "observed"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.replica import REPLICA, ReplayPosition, replica_reads
 from reserve.api.parsers import StrictJSONParser
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
@@ -153,7 +155,40 @@ class ApiMixin:
     write_roles: frozenset[str] = frozenset()
     write_permission: str = ""  # when set, writes need this permission instead of a role
 
+    # Reports and lists (CsvMixin) may be served by the streaming replica; nothing else is.
+    reads_replica: bool = False
+    _replica: AbstractContextManager[ReplayPosition] | None = None
+    read_position: ReplayPosition | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # After authentication, permissions and throttling (which may write, to the primary).
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if self.reads_replica and request.method in SAFE_METHODS:
+            self._replica = replica_reads()
+            self.read_position = self._replica.__enter__()
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            # Also when an error escaped the handler: the next request in this thread reads the primary.
+            if self._replica is not None:
+                self._replica.__exit__(None, None, None)
+                self._replica = None
+
+    def _state_read_position(self, response: Response) -> None:
+        if self._replica is None or self.read_position is None:
+            return
+        self._replica.__exit__(None, None, None)
+        self._replica = None
+        position = self.read_position
+        for header, value in position.headers().items():
+            response[header] = value
+        if (position.database == REPLICA or position.reason) and isinstance(getattr(response, "data", None), dict):
+            response.data = {"read_from": position.as_dict(), **response.data}
+
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        self._state_read_position(response)
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         renderer = getattr(response, "accepted_renderer", None)
         if response.status_code >= 400 and isinstance(renderer, CSVRenderer | JSONLinesRenderer):
@@ -166,6 +201,7 @@ class CsvMixin(ApiMixin):
     """Reports and lists also render as CSV (`?format=csv`); a viewset's other actions do not."""
 
     renderer_classes: Sequence[Any] = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    reads_replica = True
 
     def get_renderers(self) -> list[Any]:
         renderers = super().get_renderers()  # type: ignore[misc]

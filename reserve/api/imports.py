@@ -84,6 +84,7 @@ class ImportBatchViewSet(ApiMixin, viewsets.GenericViewSet):
     """Import batches, newest first; the detail adds every row and every decision."""
 
     serializer_class = ImportBatchSerializer
+    reads_replica = True  # a list for auditors (the proposal itself is a POST, on the primary)
     pagination_class = Pagination
     filter_backends = BACKENDS
     filterset_fields = ["kind", "status"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from config.errors import Conflict
+from config.replica import refuse_in_replica_reads
 from ledger.selectors import balances_now
 from policy.types import Decision, RuleLine
 from reserve.common.amounts import btc_text
@@ -19,6 +20,7 @@ _UNRESERVED = (TransferStatus.DRAFT, TransferStatus.PENDING_APPROVAL)
 def transfer_funds_shortfall(transfer: Transfer) -> str | None:
     """In words, with the wallet's name, what the source wallet lacks to pay this transfer; None
     when it can pay (or nothing leaves a wallet, or the transfer's own reservation already holds it)."""
+    refuse_in_replica_reads("the funds check")
     wallet = transfer.source_wallet
     if transfer.direction == TransferDirection.INBOUND or wallet is None or transfer.status not in _UNRESERVED:
         return None

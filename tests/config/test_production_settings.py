@@ -47,6 +47,21 @@ def test_production_passes_deploy_checks_when_configured():
         DEBUG="False",
         SECRET_KEY=STRONG_SECRET,
         ALLOWED_HOSTS="reserve.example",
+        LEDGER_SIGNING_KEY="11" * 32,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_signing_key_outside_the_database():
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_SIGNING_KEY")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": STRONG_SECRET},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "LEDGER_SIGNING_KEY" in result.stderr
