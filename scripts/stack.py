@@ -174,6 +174,14 @@ def run(port: int, seed: bool) -> int:
         say("stack", f"admin    http://127.0.0.1:{port}/admin/")
         say("stack", f"API docs http://127.0.0.1:{port}/api/docs/")
         say("stack", f"health   http://127.0.0.1:{port}/healthz")
+        if node is not None:
+            # issue 17: how a newcomer drives the chain and watches the books follow it
+            # the node's URL holds its local, per-run regtest API key: the dev's own terminal only
+            say(
+                "stack",
+                "chain    in another terminal: BITCOIN_NETWORK=regtest "
+                f"BITCOIN_RPC_URL={node.rpc_url} .venv/bin/python manage.py regtest mine <n> [--to ADDRESS]",
+            )
         say("stack", "press Ctrl-C to stop everything")
         exit_code = _supervise(processes, commands, lambda: stopping)
     finally:
