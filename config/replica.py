@@ -4,10 +4,10 @@ With `DATABASE_REPLICA_URL` set, the database alias `replica` is a hot standby o
 Only code inside `replica_reads()` reads from it: the auditors' reports and lists of the API
 (`reserve/api/base.CsvMixin`). Everything else (gates, writes, anything that decides) reads the
 primary, and cannot be made to do otherwise: inside `replica_reads()` a write through the ORM
-and a call of a gate (`refuse_in_replica_reads`, called by the policy gates and by posting)
-raise `ReplicaReadOnly`. A report so served says how far the standby had replayed
-(`ReplayPosition`): its replay LSN, the time of the last replayed commit, and how many bytes of
-WAL the primary had written beyond it.
+raises `ReplicaReadOnly` (the router refuses it), and so does a call of a gate
+(`refuse_in_replica_reads`, called by the policy gates, `lock_scopes` and the funds check).
+A report so served says how far the standby had replayed (`ReplayPosition`): its replay LSN,
+the time of the last replayed commit, and how many bytes of WAL the primary had written beyond it.
 
 Without a replica, `replica_reads()` reads the primary and says so; a replica that cannot be
 reached is the same, with the reason, so an auditor's report never fails for a standby's sake.
@@ -67,10 +67,6 @@ class ReplayPosition:
 
 def replica_configured() -> bool:
     return REPLICA in settings.DATABASES
-
-
-def reading_replica() -> bool:
-    return _reading_replica.get()
 
 
 def read_alias() -> str:

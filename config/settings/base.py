@@ -163,15 +163,15 @@ RESERVE_CONFIRMATION_DEPTH = env.int("RESERVE_CONFIRMATION_DEPTH", default=6)
 if RESERVE_CONFIRMATION_DEPTH < 1:
     raise environ.ImproperlyConfigured("RESERVE_CONFIRMATION_DEPTH must be at least 1 (a block buries itself)")
 # The fiat currency of valuations (holdings reports, transfers valued when booked): price quotes must exist in it.
+RESERVE_REPORTING_CURRENCY = env.str("RESERVE_REPORTING_CURRENCY", default="USD")
+if not re.fullmatch(r"[A-Z]{3}", RESERVE_REPORTING_CURRENCY):
+    raise environ.ImproperlyConfigured("RESERVE_REPORTING_CURRENCY must be an ISO 4217 code in capitals, such as USD")
+
 # The Ed25519 key that signs tree heads and holdings statements (ledger/signing.py): never in
 # the database. Unset both: a key file under the data directory, created on first use.
 LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = env.str("LEDGER_SIGNING_KEY_FILE", default="")
 LEDGER_SIGNING_KEY_DEFAULT_FILE = DATA_DIR / "ledger-signing.key"
-
-RESERVE_REPORTING_CURRENCY = env.str("RESERVE_REPORTING_CURRENCY", default="USD")
-if not re.fullmatch(r"[A-Z]{3}", RESERVE_REPORTING_CURRENCY):
-    raise environ.ImproperlyConfigured("RESERVE_REPORTING_CURRENCY must be an ISO 4217 code in capitals, such as USD")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -177,10 +177,9 @@ class ApiMixin:
                 self._replica = None
 
     def _state_read_position(self, response: Response) -> None:
+        # The snapshot itself is left in `dispatch`, the one place that leaves it.
         if self._replica is None or self.read_position is None:
             return
-        self._replica.__exit__(None, None, None)
-        self._replica = None
         position = self.read_position
         for header, value in position.headers().items():
             response[header] = value
