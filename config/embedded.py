@@ -209,11 +209,30 @@ def redis_url() -> tuple[str, bool]:
 
 
 def redis_stop() -> None:
-    pid_file = DATA_DIR / "redis" / "redis.pid"
+    redis_stop_at(DATA_DIR / "redis")
+
+
+def redis_stop_at(redis_dir: Path) -> None:
+    pid_file = redis_dir / "redis.pid"
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
         pid_file.unlink(missing_ok=True)
+
+
+# The servers this process started, by data directory (kept across importlib.reload, which
+# re-runs this module in the same namespace), so a test run stops exactly what it started.
+_STARTED_HERE: list[tuple[str, Path]] = globals().get("_STARTED_HERE", [])
+
+
+def stop_started_here() -> list[str]:
+    """Stop the embedded servers that `ensure_service_urls` started in this process; name them."""
+    stopped = []
+    while _STARTED_HERE:
+        kind, directory = _STARTED_HERE.pop()
+        (postgres_stop_at if kind == "postgres" else redis_stop_at)(directory)
+        stopped.append(kind)
+    return stopped
 
 
 def ensure_service_urls() -> dict[str, bool]:
@@ -231,4 +250,8 @@ def ensure_service_urls() -> dict[str, bool]:
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"], owned["redis_started"] = redis_url()
         owned["redis"] = True
+    if owned["postgres_started"]:
+        _STARTED_HERE.append(("postgres", DATA_DIR / "postgres"))
+    if owned["redis_started"]:
+        _STARTED_HERE.append(("redis", DATA_DIR / "redis"))
     return owned

@@ -137,7 +137,7 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]], grace_seconds: float
 
 
 def run(port: int, seed: bool) -> int:
-    owned = embedded.ensure_service_urls()
+    embedded.ensure_service_urls()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     say(
         "stack",
@@ -189,12 +189,8 @@ def run(port: int, seed: bool) -> int:
         if node is not None:
             say("stack", "stopping the regtest node")
             node.stop()
-        if owned["postgres_started"]:
-            say("stack", "stopping embedded PostgreSQL")
-            embedded.postgres_stop()
-        if owned["redis_started"]:
-            say("stack", "stopping embedded Redis")
-            embedded.redis_stop()
+        for kind in embedded.stop_started_here():
+            say("stack", f"stopped embedded {kind}")
         say("stack", "stopped")
     return exit_code
 

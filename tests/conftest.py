@@ -110,3 +110,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     serialized = [item for item in group if _db_mark(item).kwargs.get("serialized_rollback")]  # type: ignore[union-attr]
     others = [item for item in group if not _db_mark(item).kwargs.get("serialized_rollback")]  # type: ignore[union-attr]
     items[first:] = serialized + others + rest
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A test run stops the embedded servers it started (a `make run` that was already up keeps its own).
+    from config import embedded
+
+    embedded.stop_started_here()

@@ -103,3 +103,66 @@ def test_settings_use_given_urls_without_starting_servers(tmp_path):
     # then
     assert os.environ["REDIS_URL"] in result.stdout
     assert not (tmp_path / "never-used").exists()
+
+
+def _collect_only_run(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A pytest run of the suite's own conftest with no servers given (as `make test` on a fresh machine)."""
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_VARIABLES}
+    env["RESERVE_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", "tests/ledger/"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+
+
+SERVER_VARIABLES = {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"}
+
+
+@pytest.mark.integration
+def test_a_test_run_stops_the_servers_it_started_and_keeps_those_it_found(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("RESERVE_DATA_DIR", str(data_dir))
+    from config import embedded
+
+    embedded = importlib.reload(embedded)
+    try:
+        # given: servers already up in that data directory (a `make run` of the same checkout)
+        database_url, _ = embedded.postgres_url()
+        redis_url, _ = embedded.redis_url()
+        # when: a test run starts with no servers given
+        _collect_only_run(data_dir)
+        # then: it used them and left them running
+        with psycopg.connect(database_url) as connection:
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+        assert redis.Redis.from_url(redis_url).ping()
+
+        # given: nothing running any more
+        embedded.postgres_stop()
+        embedded.redis_stop()
+        _wait_gone(data_dir)
+        # when: a test run starts them itself
+        _collect_only_run(data_dir)
+        # then: it stopped both on its way out
+        _wait_gone(data_dir)
+        assert (data_dir / "postgres" / "PG_VERSION").exists()  # it did start one
+        with pytest.raises(redis.ConnectionError):
+            redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+    finally:
+        embedded.postgres_stop()
+        embedded.redis_stop()
+        monkeypatch.delenv("RESERVE_DATA_DIR")
+        importlib.reload(embedded)
+
+
+def _wait_gone(data_dir: Path) -> None:
+    # The postmaster names the data directory; the daemonized Redis renames itself, so it is probed by port.
+    for process in _server_processes(data_dir):
+        try:
+            process.wait(timeout=20)
+        except psutil.TimeoutExpired:
+            pytest.fail(f"embedded server process {process.pid} ({process.name()}) still running")
