@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.favicon import favicon
 from config.health import healthz
 
 # A database outage is a 503 with Retry-After, wherever it surfaces (config/unavailable.py).
@@ -11,6 +12,7 @@ handler500 = "config.unavailable.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     # Before the admin's own URLs: its catch-all would take them.
     path("admin/two-factor/", include("reserve.access.urls")),
     path("admin/", admin.site.urls),
