@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -114,12 +113,6 @@ def seed(*, wallets: int, transactions: int) -> dict[str, Any]:
     )
     _, token = AuthToken.objects.create(user=auditor, expiry=timedelta(hours=2))
     return {"token": token, "top": top, "end": START + timedelta(minutes=10 * transactions)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(port: int) -> subprocess.Popen[bytes]:
@@ -253,6 +246,8 @@ def main() -> None:
 
     def healthz(rng: random.Random) -> tuple[str, dict[str, Any], Any]:
         return "/healthz", {}, lambda response: "" if response.status_code == 200 else str(response.status_code)
+
+    from config.embedded import free_port  # importable once use_bench_database put ROOT on the path
 
     port = args.port or free_port()
     server = serve(port)

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import pytest
 from celery import Celery
 
 from config.database_roles import admin_url, env_for
+from config.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -53,7 +47,7 @@ def _wait_for_health(port: int, process: subprocess.Popen, deadline: float) -> d
 @pytest.mark.integration
 def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tmp_path):
     # given: the stack on its own database and Redis database, as `make run` starts it
-    port = _free_port()
+    port = free_port()
     redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9"
     env = {
         **os.environ,

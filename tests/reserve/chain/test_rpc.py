@@ -8,14 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from config.embedded import free_port
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
-
-
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -48,7 +43,7 @@ def silent_server() -> Iterator[int]:
 def test_refused_connection_is_retried_with_exponential_backoff_then_unavailable():
     # given: nothing listens on the port
     delays: list[float] = []
-    url = f"http://user:secret-password@127.0.0.1:{_unused_port()}/"
+    url = f"http://user:secret-password@127.0.0.1:{free_port()}/"
     source = RpcChainSource(url, network="mainnet", retries=4, backoff_seconds=0.5, sleep=delays.append)
 
     # when / then
@@ -60,7 +55,7 @@ def test_refused_connection_is_retried_with_exponential_backoff_then_unavailable
 def test_backoff_is_capped():
     # given
     delays: list[float] = []
-    url = f"http://127.0.0.1:{_unused_port()}/"
+    url = f"http://127.0.0.1:{free_port()}/"
     source = RpcChainSource(url, retries=6, backoff_seconds=1, max_backoff_seconds=5, sleep=delays.append)
 
     # when

