@@ -79,6 +79,9 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
         assert len(descendants) >= 4  # web, worker (+ its pool), beat
         assert int(answer["worker_pid"]) in {process.pid for process in descendants}
         assert "demo superuser: username=" in log_path.read_text()
+        # one line in the worker's log for the task run, not a "received" line as well
+        (task_line,) = [line for line in log_path.read_text().splitlines() if result.id in line]
+        assert "succeeded" in task_line
 
         # when: the web process crashes
         (web,) = [child for child in descendants if "runserver" in child.cmdline()]
