@@ -166,3 +166,23 @@ def _wait_gone(data_dir: Path) -> None:
             process.wait(timeout=20)
         except psutil.TimeoutExpired:
             pytest.fail(f"embedded server process {process.pid} ({process.name()}) still running")
+
+
+def test_type_checking_loads_settings_without_starting_servers(tmp_path):
+    # mypy's Django plugin imports the settings named in pyproject.toml; a lint run must start nothing.
+    import tomllib
+
+    settings_module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["django-stubs"][
+        "django_settings_module"
+    ]
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_VARIABLES}
+    env |= {"RESERVE_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": settings_module}
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.apps import apps; apps.get_models()"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    assert not (tmp_path / "data" / "postgres").exists()
+    assert not (tmp_path / "data" / "redis").exists()
