@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt package.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format constraints clean-data
+.PHONY: setup run test lint format constraints clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; fi
 	@rm -f $(VENV)/.installed-*; touch $@
+
+## setup: install the virtualenv and the node packages (run and test do it themselves)
+setup: $(STAMP)
 
 ## run: set everything up and run web + worker + beat with demo data (Ctrl-C stops it all)
 run: $(STAMP)
