@@ -6,12 +6,15 @@ bound, and a crash between recording the txid and the node's answer."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from embit.psbt import PSBT
 
 from config.errors import Conflict, ValidationFailed
+from reserve.audit.models import AuditEvent
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import WatchedScript
 from reserve.custody.services import agency_create, wallet_register
@@ -21,6 +24,7 @@ from reserve.transfers.coins import utxo_freeze
 from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoReservation
 from reserve.transfers.services import transfer_approve, transfer_create, transfer_propose
 from reserve.transfers.signing import (
+    SignaturesRefused,
     psbt_broadcasts_recover,
     signing_progress,
     transfer_psbt_broadcast,
@@ -140,6 +144,18 @@ def test_two_of_three_multisig_from_approval_to_final(segwit_chain, people):
     assert set(UtxoReservation.objects.filter(released_at__isnull=True).values_list("utxo_id", flat=True)) == {
         c.pk for c in coins
     }
+
+    # when: an upload that adds an output is refused, recorded with its reason, audited, not combined
+    tampered = PSBT.parse(COSIGNERS[1].sign(bytes(built.unsigned)))
+    tampered.outputs[0].value += 1
+    with pytest.raises(SignaturesRefused) as refused:
+        transfer_psbt_sign(transfer=transfer, actor=people["operator"], raw=bytes(tampered.serialize()))
+    assert "output 0 pays 4000001 sats, not the built 4000000" in refused.value.message
+    [refusal] = SignatureUpload.objects.filter(psbt=built)
+    assert (refusal.accepted, refusal.reason) == (False, refused.value.reason)
+    assert AuditEvent.objects.filter(action="transfer.psbt_refused", object_id=str(refusal.pk)).exists()
+    built.refresh_from_db()
+    assert bytes(built.combined) == bytes(built.unsigned)
 
     # when: two cosigners sign the built PSBT separately and upload in turn
     operator, unsigned = people["operator"], bytes(built.unsigned)
@@ -265,6 +281,13 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
     # then: each took one coin, largest unfrozen first, never the same one, nor the frozen coin
     held = {r.psbt_id: r.utxo_id for r in UtxoReservation.objects.filter(released_at__isnull=True)}
     assert held == {built_first.pk: by_value[2_000_000].pk, built_second.pk: by_value[1_000_000].pk}
+    # and the database refuses a second live hold on a held coin, also to the service's own role
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reserve_utxoreservation (utxo_id, transfer_id, psbt_id, reserved_at, release_reason)"
+            " VALUES (%s, %s, %s, now(), '')",
+            [by_value[2_000_000].pk, second.pk, built_second.pk],
+        )
     # and the change of each goes to a different change address
     assert bytes(built_first.change_script) != bytes(built_second.change_script)
     # and nothing is left for the third: the frozen coin and coins under the depth do not count
@@ -325,3 +348,53 @@ def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_
     assert built.txid in source.mempool_txids()
     assert not SignatureUpload.objects.filter(accepted=False).exists()
     generate_to_address(source, 1, FILLER)
+
+
+def race(*calls: Any) -> list[Any]:
+    """Run the calls at the same moment on their own connections and nodes' connections."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Any) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_transfers_built_at_once_never_reserve_the_same_coin(segwit_chain, people):
+    # given: a wallet with two coins of one value and two approved transfers that each need one
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="race-wpkh",
+        descriptor=wpkh_descriptor(COSIGNERS[1]),
+        values=[1_000_000, 1_000_000],
+        start=PAYER_START["race"],
+    )
+    transfers = [outbound(people, wallet, 700_000) for _ in range(2)]
+
+    def build(transfer: Transfer) -> Any:
+        with RpcChainSource(segwit_chain.node.rpc_url) as source:
+            return transfer_psbt_build(
+                transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=1
+            )
+
+    # when: both are built at the same moment
+    results = race(*[lambda transfer=transfer: build(transfer) for transfer in transfers])
+
+    # then: both built, on different coins
+    assert all(not isinstance(result, Exception) for result in results), results
+    held = list(UtxoReservation.objects.filter(released_at__isnull=True).values_list("utxo_id", flat=True))
+    assert len(held) == len(set(held)) == 2
