@@ -6,6 +6,7 @@ bound, and a crash between recording the txid and the node's answer."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 
@@ -34,6 +35,7 @@ from reserve.transfers.signing import (
 from tests.regtest.blocks import generate_to_address
 from tests.regtest.keys import WalletKey
 from tests.regtest.source import RegtestSource
+from tests.reserve.api.conftest import token_client
 from tests.reserve.reconciliation.conftest import Payer, mine, pay
 from tests.reserve.transfers.signing_keys import COSIGNERS, multisig_descriptor, wpkh_descriptor
 from tests.users import make_user
@@ -202,7 +204,7 @@ def _regtest() -> dict[str, Any]:
     return NETWORKS["regtest"]
 
 
-def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chain, people):
+def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chain, people, settings):
     # given: a wpkh wallet with one coin, and an internal transfer to another wallet with a small fee
     source = segwit_chain.source
     wallet = funded_wallet(
@@ -243,12 +245,36 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb="2")  # type: ignore[arg-type]
     assert "fee_rate_sat_per_vb" in bad_rate.value.fields
 
-    # when: built at 1 sat/vB, signed by the one key, broadcast, mined
-    built = transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    # when: over REST: built at 1 sat/vB, signed by the one key, broadcast, mined
+    settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
+    client, url = token_client(people["operator"]), f"/api/v1/transfers/{transfer.pk}"
+    keys = iter(range(100))
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return client.post(f"{url}/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{transfer.pk}-{next(keys)}")
+
+    assert client.get(f"{url}/psbt/").status_code == 404
+    built_answer = post("psbt/", {"fee_rate_sat_per_vb": 1})
+    assert built_answer.status_code == 201, built_answer.json()
+    unsigned = base64.b64decode(built_answer.json()["unsigned_psbt"])
     destination = WatchedScript.objects.get(wallet=other, chain=0, index=0)
-    assert bytes(PSBT.parse(bytes(built.unsigned)).outputs[0].script_pubkey.data) == bytes(destination.script_pubkey)
-    transfer_psbt_sign(transfer=transfer, actor=people["operator"], raw=COSIGNERS[0].sign(bytes(built.unsigned)))
-    transfer_psbt_broadcast(transfer=transfer, actor=people["operator"], source=source)
+    assert bytes(PSBT.parse(unsigned).outputs[0].script_pubkey.data) == bytes(destination.script_pubkey)
+    # bad input is a 400 naming the field; nothing is recorded
+    assert post("psbt/signatures/", {"psbt": "not base64!"}).json()["error"]["fields"] == {"psbt": ["is not base64"]}
+    assert "extra" in post("psbt/signatures/", {"psbt": "cHNidP8=", "extra": 1}).json()["error"]["fields"]
+    assert not SignatureUpload.objects.filter(psbt__transfer=transfer).exists()
+    signed = base64.b64encode(COSIGNERS[0].sign(unsigned)).decode()
+    signed_answer = post("psbt/signatures/", {"psbt": signed})
+    assert signed_answer.status_code == 200, signed_answer.json()
+    assert signed_answer.json()["signatures"] == {
+        "signed_by": [COSIGNERS[0].fingerprint],
+        "signed_per_input": [[COSIGNERS[0].fingerprint]],
+        "needed": 1,
+        "complete": True,
+    }
+    broadcast = client.post(f"{url}/broadcast/", {}, format="json")
+    assert (broadcast.status_code, broadcast.json()["status"]) == (200, "broadcast")
+    built = transfer.psbts.get()
     generate_to_address(source, 1, FILLER)
     wallet_reconcile(wallet=wallet, source=source)
     wallet_reconcile(wallet=other, source=source)
