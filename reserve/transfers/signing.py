@@ -387,20 +387,43 @@ def transfer_psbt_sign(*, transfer: Transfer, actor: Any, raw: bytes) -> BuiltPs
 # ---- broadcast -----------------------------------------------------------------------------
 
 
-def _record_broadcast(built: BuiltPsbt, *, actor: Any) -> Transfer:
+def _send_and_record(built_id: int, *, tx: Transaction | None, actor: Any, source: RpcChainSource) -> Transfer | None:
+    """Under the PSBT's row lock (a recovery run skips a PSBT being sent): unless the node already
+    holds the transaction, send it; then the transfer is broadcast. None when another run has it."""
     with transaction.atomic():
-        transfer = transfer_mark_broadcast(transfer=built.transfer, actor=actor, txid=built.txid)
-        BuiltPsbt.objects.filter(pk=built.pk).update(
-            status=PsbtStatus.BROADCAST, broadcast_at=timezone.now(), updated_at=timezone.now()
+        built = (
+            BuiltPsbt.objects.select_for_update(skip_locked=True)
+            .filter(pk=built_id, status=PsbtStatus.BROADCASTING)
+            .select_related("transfer")
+            .first()
         )
-    return transfer
+        if built is None:
+            return None
+        if tx is not None or not source.in_mempool(built.txid):
+            signed = tx or psbt_finalize(combined_raw=bytes(built.combined), threshold=built.threshold)
+            try:
+                source.send_raw_transaction(bytes(signed.serialize()))
+            except NodeRpcError as error:
+                raise Conflict(
+                    f"the node refused transaction {built.txid}: {error}; it stays recorded as broadcasting "
+                    "until the node holds it or an operator marks the transfer failed",
+                    fields={"psbt": [str(error)]},
+                    code="broadcast_refused",
+                ) from None
+        transfer = transfer_mark_broadcast(transfer=built.transfer, actor=actor, txid=built.txid)
+        built.status = PsbtStatus.BROADCAST
+        built.broadcast_at = built.updated_at = timezone.now()
+        built.save()
+        return transfer
 
 
 def transfer_psbt_broadcast(*, transfer: Transfer, actor: Any, source: RpcChainSource) -> Transfer:
-    """Finalize the fully signed PSBT, record its txid, then hand it to the node; the transfer
-    becomes broadcast once the node holds it. A crash after the txid is recorded is recovered by
-    `psbt_broadcasts_recover` (which never sends what the node already has)."""
+    """Finalize the fully signed PSBT, record its txid (committed), then hand it to the node; the
+    transfer becomes broadcast once the node holds it. A crash after the txid is recorded is
+    recovered by `psbt_broadcasts_recover`, which never sends what the node already has."""
     require_permission(actor, "execute_transfer", action="broadcast a transfer")
+    if not outermost():
+        raise RuntimeError("broadcast commits the txid before it calls the node: call it outside a transaction")
     with transaction.atomic():
         locked = transfer_lock(transfer)
         built = live_psbt(locked)
@@ -420,40 +443,29 @@ def transfer_psbt_broadcast(*, transfer: Transfer, actor: Any, source: RpcChainS
         audit_record(
             actor=actor, action="transfer.psbt_broadcasting", instance=built, before=before, after=snapshot(built)
         )
-    return _send(built, tx=tx, actor=actor, source=source)
-
-
-def _send(built: BuiltPsbt, *, tx: Transaction, actor: Any, source: RpcChainSource) -> Transfer:
-    try:
-        source.send_raw_transaction(bytes(tx.serialize()))
-    except NodeRpcError as error:
-        raise Conflict(
-            f"the node refused transaction {built.txid}: {error}; it stays recorded as broadcasting "
-            "until the node holds it or an operator marks the transfer failed",
-            fields={"psbt": [str(error)]},
-            code="broadcast_refused",
-        ) from None
-    return _record_broadcast(built, actor=actor)
+    sent = _send_and_record(built.pk, tx=tx, actor=actor, source=source)
+    if sent is None:  # a recovery run took it over meanwhile
+        locked.refresh_from_db()
+        return locked
+    return sent
 
 
 def psbt_broadcasts_recover(*, source: RpcChainSource) -> list[int]:
-    """For every PSBT whose txid was recorded but whose broadcast was not: if the node already
-    holds the transaction (mempool), record the broadcast without sending again; else send it.
-    A transfer the chain already confirmed needs nothing. Returns the transfers recovered."""
+    """Every PSBT whose txid was recorded but whose broadcast was not (a crash, a refused send):
+    if the node already holds the transaction, the broadcast is recorded without sending again;
+    else it is sent. A transfer the chain confirmed meanwhile needs nothing more. Returns the
+    transfers recovered."""
     recovered = []
     for built in BuiltPsbt.objects.filter(status=PsbtStatus.BROADCASTING).select_related("transfer"):
         if built.transfer.status != TransferStatus.APPROVED:
             BuiltPsbt.objects.filter(pk=built.pk).update(status=PsbtStatus.BROADCAST, updated_at=timezone.now())
             continue
-        if source.in_mempool(built.txid):
-            _record_broadcast(built, actor=None)
-        else:
-            tx = psbt_finalize(combined_raw=bytes(built.combined), threshold=built.threshold)
-            try:
-                _send(built, tx=tx, actor=None, source=source)
-            except Conflict:
-                continue
-        recovered.append(built.transfer_id)
+        try:
+            transfer = _send_and_record(built.pk, tx=None, actor=None, source=source)
+        except Conflict:
+            continue
+        if transfer is not None:
+            recovered.append(transfer.pk)
     return recovered
 
 

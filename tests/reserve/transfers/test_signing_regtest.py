@@ -21,6 +21,7 @@ from reserve.custody.models import WatchedScript
 from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
+from reserve.tasks import psbt_broadcasts_recover_task
 from reserve.transfers.coins import utxo_freeze
 from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoReservation
 from reserve.transfers.services import transfer_approve, transfer_create, transfer_propose
@@ -342,7 +343,9 @@ class CountingSource(RpcChainSource):
         return super().send_raw_transaction(transaction, **options)
 
 
-def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_second_send(segwit_chain, people):
+def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_second_send(
+    segwit_chain, people, settings
+):
     # given: a signed PSBT whose broadcast dies after the node took it
     source = segwit_chain.source
     wallet = funded_wallet(
@@ -362,9 +365,11 @@ def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_
     transfer.refresh_from_db()
     assert (built.status, transfer.status) == (PsbtStatus.BROADCASTING, "approved")
 
-    # when: the recovery job runs
+    # when: the recovery job runs (as beat runs it: the task, eagerly, on the node of the settings)
+    settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
     with CountingSource(segwit_chain.node.rpc_url) as counting:
         recovered = psbt_broadcasts_recover(source=counting)
+    assert psbt_broadcasts_recover_task.apply().get() == []  # nothing left to recover
 
     # then: the transfer is broadcast with the built txid, and nothing was sent again
     transfer.refresh_from_db()
