@@ -11,7 +11,9 @@ import threading
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
 from embit.psbt import PSBT
 
 from config.errors import Conflict, ValidationFailed
@@ -109,7 +111,7 @@ def bury(source: RegtestSource, wallet: Any) -> None:
     wallet_reconcile(wallet=wallet, source=source)
 
 
-def test_two_of_three_multisig_from_approval_to_final(segwit_chain, people):
+def test_two_of_three_multisig_from_approval_to_final(segwit_chain, people, settings):
     # given: a 2-of-3 wsh(sortedmulti) wallet with two coins, an approved outbound transfer of
     # more than either coin
     source = segwit_chain.source
@@ -164,17 +166,33 @@ def test_two_of_three_multisig_from_approval_to_final(segwit_chain, people):
     operator, unsigned = people["operator"], bytes(built.unsigned)
     first = transfer_psbt_sign(transfer=transfer, actor=operator, raw=COSIGNERS[0].sign(unsigned))
     progress_after_one = signing_progress(first)
-    second = transfer_psbt_sign(transfer=transfer, actor=operator, raw=COSIGNERS[2].sign(unsigned))
 
-    # then: one of two needed, then complete
+    # then: one of two needed
     assert (progress_after_one["signed_by"], progress_after_one["needed"]) == ([COSIGNERS[0].fingerprint], 2)
     assert not progress_after_one["complete"] and first.status == PsbtStatus.BUILT
+
+    # when: in the admin, an operator sees who signed, downloads the PSBT file, uploads the second
+    # cosigner's file, and broadcasts
+    settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
+    admin = Client()
+    admin.force_login(make_user("oscar", "operator", staff=True))
+    page = admin.get(f"/admin/reserve/transfer/{transfer.pk}/change/").content.decode()
+    assert f'<span class="psbt-signed-by">{COSIGNERS[0].fingerprint}</span>' in page
+    assert '<span class="psbt-needed">2</span>' in page and "Upload signed PSBT" in page
+    download = admin.get(f"/admin/reserve/transfer/{transfer.pk}/psbt/download/")
+    assert download["Content-Disposition"] == f'attachment; filename="transfer-{transfer.pk}.psbt"'
+    assert download.content == bytes(first.combined)
+    signed_file = SimpleUploadedFile("signed.psbt", COSIGNERS[2].sign(unsigned))
+    admin.post(f"/admin/reserve/transfer/{transfer.pk}/psbt/upload/", {"psbt_file": signed_file})
+    second = transfer.psbts.get()
     assert signing_progress(second)["signed_by"] == sorted([COSIGNERS[0].fingerprint, COSIGNERS[2].fingerprint])
     assert second.status == PsbtStatus.SIGNED
+    assert "Broadcast</button>" in admin.get(f"/admin/reserve/transfer/{transfer.pk}/change/").content.decode()
+    admin.post(f"/admin/reserve/transfer/{transfer.pk}/psbt/broadcast/")
 
-    # when: broadcast, mined and scanned
-    broadcast = transfer_psbt_broadcast(transfer=transfer, actor=people["operator"], source=source)
-    assert (broadcast.status, broadcast.txid) == ("broadcast", built.txid)
+    # then: broadcast with the built txid, which the node holds
+    transfer.refresh_from_db()
+    assert (transfer.status, transfer.txid) == ("broadcast", built.txid)
     assert built.txid in source.mempool_txids()
     generate_to_address(source, 1, FILLER)
     wallet_reconcile(wallet=wallet, source=source)
