@@ -43,6 +43,11 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_importrow": READ_APPEND,
     # proposals that are decided once (their triggers keep the decided ones as they are)
     "reserve_importbatch": READ_WRITE_KEEP,
+    # signing (issue 13): uploads are the trail of what custodians sent; holds are released, never deleted
+    "reserve_signatureupload": READ_APPEND,
+    "reserve_builtpsbt": READ_WRITE_KEEP,
+    "reserve_utxoreservation": READ_WRITE_KEEP,
+    "reserve_utxofreeze": READ_WRITE_KEEP,
     "reserve_walletmembership": READ_WRITE_KEEP,
     "reserve_enrolmentcode": READ_WRITE_KEEP,
     "reserve_agency": READ_WRITE,

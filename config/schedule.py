@@ -10,5 +10,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "reconcile-all-wallets": {"task": "reserve.reconcile_all_wallets_task", "schedule": 60.0},
     "outbox-dispatch": {"task": "reserve.outbox_dispatch_task", "schedule": 30.0},
     "ledger-pending-expire": {"task": "ledger.pending_expire_task", "schedule": 300.0},
+    # A broadcast whose txid was recorded but whose node answer was lost (issue 13).
+    "psbt-broadcasts-recover": {"task": "reserve.psbt_broadcasts_recover_task", "schedule": 60.0},
     "ledger-checkpoint-refresh": {"task": "ledger.checkpoint_refresh_task", "schedule": crontab(minute=17)},
 }

@@ -1,5 +1,6 @@
 """Celery tasks of the chain follower: the beat fan-out, one reconciliation per wallet under a
-per-wallet lock, and the outbox sweeper. Tasks take ids and call services."""
+per-wallet lock, the outbox sweeper, and the recovery of interrupted broadcasts. Tasks take ids
+and call services."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import Wallet
 from reserve.outbox.services import outbox_dispatch
 from reserve.reconciliation.services import wallet_reconcile
+from reserve.transfers.signing import psbt_broadcasts_recover
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +93,17 @@ def reconcile_wallet_task(self: Task, wallet_id: int) -> dict[str, Any]:
 def outbox_dispatch_task() -> int:
     """The outbox sweeper: sends what commit-time dispatch could not (broker down, crash)."""
     return outbox_dispatch()
+
+
+@shared_task(
+    name="reserve.psbt_broadcasts_recover_task",
+    acks_late=True,
+    autoretry_for=(NodeUnavailable, OperationalError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def psbt_broadcasts_recover_task() -> list[int]:
+    """Finish broadcasts whose txid was recorded but whose node answer was lost (a crash)."""
+    with chain_source() as source:
+        return psbt_broadcasts_recover(source=source)

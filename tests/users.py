@@ -18,6 +18,7 @@ ROLE_MIGRATIONS = (
     ("reserve.migrations.0009_policy_roles", "grant"),
     ("reserve.migrations.0014_wallet_membership_rules", "grant"),
     ("reserve.migrations.0015_import_batches", "grant"),
+    ("reserve.migrations.0021_signing_roles", "grant"),
 )
 
 

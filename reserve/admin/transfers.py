@@ -27,6 +27,7 @@ from reserve.admin.common import (
     show_service_error,
 )
 from reserve.admin.imports import csv_import_page
+from reserve.admin.signing import signing_context, signing_urls
 from reserve.common.amounts import btc_to_sats
 from reserve.compliance.changes import decision_json
 from reserve.custody.models import Counterparty, Wallet
@@ -172,6 +173,7 @@ class TransferAdmin(ServiceAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("import/", wrap(self.import_view), name="reserve_transfer_import"),
+            *signing_urls(wrap),
             *(
                 path(
                     f"<path:object_id>/{action}/",
@@ -226,6 +228,7 @@ class TransferAdmin(ServiceAdmin):
             "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,
             "reservation": reservation,
             "reservation_entries": list(reservation.entries.select_related("account")) if reservation else [],
+            **signing_context(transfer, user),
         }
 
     def decide_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:

@@ -15,6 +15,7 @@ from reserve.api import (
     policy,
     proofs,
     reconciliation,
+    signing,
     transfers,
 )
 
@@ -42,6 +43,9 @@ urlpatterns = [
     path("transfers/<int:pk>/approve/", transfers.TransferApproveApi.as_view(), name="transfer-approve"),
     path("transfers/<int:pk>/reject/", transfers.TransferRejectApi.as_view(), name="transfer-reject"),
     path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
+    path("transfers/<int:pk>/psbt/", signing.TransferPsbtApi.as_view(), name="transfer-psbt"),
+    path("transfers/<int:pk>/psbt/signatures/", signing.TransferPsbtSignaturesApi.as_view(), name="transfer-psbt-sign"),
+    path("transfers/<int:pk>/broadcast/", signing.TransferBroadcastApi.as_view(), name="transfer-broadcast"),
     path("imports/<int:pk>/approve/", imports.ImportApproveApi.as_view(), name="import-approve"),
     path("imports/<int:pk>/reject/", imports.ImportRejectApi.as_view(), name="import-reject"),
     path("ledger/verify/", ledger.LedgerVerifyApi.as_view(), name="ledger-verify"),

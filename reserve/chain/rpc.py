@@ -12,6 +12,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any, Self
 
 from bitcoin.rpc import JSONRPCError, RawProxy
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 # RawProxy's own codes for "the HTTP answer was not JSON-RPC" (proxy error pages, 401, 503, ...).
 _TRANSPORT_ERROR_CODES = {-342, -343, -344}
 _WARMUP_ERROR_CODE = -28
+_REJECTED_ERROR_CODE = -26  # Bitcoin Core's RPC_VERIFY_REJECTED
 
 
 def _redacted(service_url: str) -> str:
@@ -37,8 +39,8 @@ def _redacted(service_url: str) -> str:
 
 class RpcChainSource:
     """The `ChainSource` over a node's JSON-RPC, plus the merkle proofs (`txout_proof`) that proofs of
-    reserves verify. Helpers that only tests need (mining, broadcasting, invalidating, chain tips)
-    live in tests/regtest/source.py."""
+    reserves verify, and what signing needs (a fee estimate, broadcasting). Helpers that only tests
+    need (mining, invalidating, chain tips) live in tests/regtest/source.py."""
 
     def __init__(
         self,
@@ -164,6 +166,48 @@ class RpcChainSource:
         """Serialized CMerkleBlock proving `txids`; check it with `reserve.chain.merkle.verify_merkle_proof`."""
         params: list[Any] = [list(txids)] + ([block_hash] if block_hash else [])
         return bytes.fromhex(self._chain_call("gettxoutproof", *params))
+
+    def fee_rate_sat_per_kvb(self, *, target_blocks: int = 6) -> int | None:
+        """The node's `estimatesmartfee` in satoshis per 1000 virtual bytes; None when it has no
+        estimate (a young regtest chain, or a node that answers with an error)."""
+        try:
+            answer = self._chain_call("estimatesmartfee", target_blocks)
+        except NodeRpcError:
+            return None
+        rate = answer.get("feerate") if isinstance(answer, dict) else None
+        if rate is None or Decimal(str(rate)) <= 0:
+            return None
+        return int(Decimal(str(rate)) * 100_000_000)
+
+    def in_mempool(self, txid: str) -> bool:
+        try:
+            self._chain_call("getmempoolentry", txid)
+        except NodeRpcError:
+            return False
+        return True
+
+    def send_raw_transaction(self, transaction: bytes | str, *, acceptance_timeout_seconds: float = 5.0) -> str:
+        """Broadcast (never retried: a second send is the caller's decision); returns the txid once
+        the node holds the transaction in its mempool.
+
+        Bitcoin Core answers a rejection with an error; bcoin 1.0 answers with the txid before
+        validating and drops an invalid transaction silently. Both are held to the same test:
+        the transaction must show up in the mempool, else `NodeRpcError` (code -26, rejected).
+        """
+        hex_tx = transaction if isinstance(transaction, str) else transaction.hex()
+        if not self._network_checked:
+            self.check_network()
+        txid = str(self.call("sendrawtransaction", hex_tx, retry=False))
+        deadline = time.monotonic() + acceptance_timeout_seconds
+        while not self.in_mempool(txid):
+            if time.monotonic() >= deadline:
+                raise NodeRpcError(
+                    f"the node did not accept transaction {txid} into its mempool (its log says why)",
+                    rpc_code=_REJECTED_ERROR_CODE,
+                    method="sendrawtransaction",
+                )
+            self._sleep(0.02)
+        return txid
 
     def _check_header_hash(self, raw: bytes, block_hash: str) -> None:
         header = parse_header(raw)

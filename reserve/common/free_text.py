@@ -57,6 +57,7 @@ NOT_FREE_TEXT: dict[str, str] = {
     "reserve.importapproval.file_sha256": "the batch's SHA-256 the approver saw (checked against the batch)",
     "reserve.enrolmentcode.code_hash": "SHA-256 hex of a one-time code, computed by the service",
     "reserve.enrolmentcode.issued_by_label": "a copy of the username at the time",
+    "reserve.builtpsbt.txid": "txid of the transaction the service built",
 }
 
 # Structured text: WIF and extended private keys refused, hex allowed (hashes, x-only keys).
@@ -74,6 +75,7 @@ STRUCTURED: dict[str, str] = {
     "reserve.discrepancy.detail": "written by reconciliation; quotes txids and amounts",
     "policy.policybreach.reason": "written by the policy engine from its rule lines",
     "reserve.importbatch.refused_reason": "written by the service from a refusal; quotes txids",
+    "reserve.signatureupload.reason": "written by the PSBT verifier; quotes txids and public keys",
 }
 
 

@@ -127,13 +127,23 @@ def _chains(parsed: Descriptor) -> tuple[int, ...]:
     return (0,)
 
 
+def _branch_index(parsed: ParsedDescriptor, chain: int) -> int | None:
+    if chain not in parsed.chains:
+        raise ValueError(f"descriptor has no chain {chain}; it has {parsed.chains}")
+    return parsed.chains.index(chain) if len(parsed.chains) > 1 else None
+
+
+def descriptor_child(*, parsed: ParsedDescriptor, chain: int, index: int | None) -> Descriptor:
+    """The descriptor derived at (`chain`, `index`): its keys carry their full origin (fingerprint
+    and path), which is what a signer needs in a PSBT; `index` None for a descriptor without "*"."""
+    return parsed.parsed.derive(index or 0, branch_index=_branch_index(parsed, chain))
+
+
 def descriptor_derive(
     *, parsed: ParsedDescriptor, network: str, chain: int, start: int, stop: int
 ) -> list[DerivedScript]:
     """Scripts of `chain` for indexes [start, stop); a descriptor without "*" yields its one script."""
-    if chain not in parsed.chains:
-        raise ValueError(f"descriptor has no chain {chain}; it has {parsed.chains}")
-    branch_index = parsed.chains.index(chain) if len(parsed.chains) > 1 else None
+    branch_index = _branch_index(parsed, chain)
     prefix = parsed.origin_path or "m"
     if not parsed.is_ranged:
         # derive() also applies fixed (non-wildcard) derivation steps such as xpub/0.

@@ -204,3 +204,135 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.approver_id} {self.decision} transfer {self.transfer_id}"
+
+
+# ---- signing: what the service builds for the custodians, and what they send back --------------
+
+
+class PsbtStatus(models.TextChoices):
+    BUILT = "built"  # waiting for signatures
+    SIGNED = "signed"  # the threshold is met on every input
+    BROADCASTING = "broadcasting"  # txid recorded, the node's answer not yet
+    BROADCAST = "broadcast"
+    SUPERSEDED = "superseded"  # the transfer failed or was cancelled; its coins went back
+
+
+class BuiltPsbt(models.Model):
+    """The unsigned PSBT the service built for an approved transfer, the signatures accepted so
+    far (`combined`), and the txid it commits to. Custodians sign exactly this; anything else is
+    refused (reserve/transfers/psbt_verify.py)."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="psbts")
+    unsigned = models.BinaryField(help_text="The PSBT (BIP-174 v0) as built, with every signer field")
+    combined = models.BinaryField(default=b"", help_text="The built PSBT with every accepted signature")
+    unsigned_tx = models.BinaryField(help_text="The unsigned transaction it commits to")
+    txid = models.CharField(max_length=64)
+    fee_sats = models.BigIntegerField()
+    fee_rate_sat_per_kvb = models.PositiveBigIntegerField(help_text="Satoshis per 1000 virtual bytes")
+    fee_rate_source = models.CharField(max_length=32, help_text="operator or estimatesmartfee")
+    vsize = models.PositiveIntegerField(help_text="Estimated virtual size of the signed transaction")
+    selection_rule = models.CharField(max_length=32)
+    change_vout = models.PositiveIntegerField(null=True, blank=True)
+    change_script = models.BinaryField(default=b"")
+    threshold = models.PositiveSmallIntegerField(help_text="Signatures each input needs")
+    status = models.CharField(max_length=16, choices=PsbtStatus.choices, default=PsbtStatus.BUILT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transfer"], condition=~Q(status="superseded"), name="reserve_psbt_one_live_per_transfer"
+            ),
+            models.CheckConstraint(condition=Q(txid__regex=r"^[0-9a-f]{64}$"), name="reserve_psbt_txid_format"),
+            models.CheckConstraint(condition=Q(fee_sats__gt=0, fee_sats__lte=MAX_SATS), name="reserve_psbt_fee_range"),
+            models.CheckConstraint(condition=Q(status__in=PsbtStatus.values), name="reserve_psbt_status_valid"),
+            models.CheckConstraint(condition=Q(threshold__gte=1), name="reserve_psbt_threshold_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"PSBT {self.txid[:16]}… for transfer {self.transfer_id} ({self.status})"
+
+
+class UtxoReservation(models.Model):
+    """A coin held for one transfer's PSBT from the build until the transfer is final, failed or
+    cancelled (a reorg can bring a spent coin back: the hold outlives the broadcast). PostgreSQL
+    keeps at most one live reservation per coin, so two transfers never spend the same one."""
+
+    utxo = models.ForeignKey("reserve.WalletUtxo", on_delete=models.PROTECT, related_name="reservations")
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="utxo_reservations")
+    psbt = models.ForeignKey(BuiltPsbt, on_delete=models.PROTECT, related_name="reservations")
+    reserved_at = models.DateTimeField(db_default=Now())
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utxo"], condition=Q(released_at__isnull=True), name="reserve_utxo_one_live_reservation"
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True) | ~Q(release_reason=""),
+                name="reserve_reservation_release_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"coin {self.utxo_id} for transfer {self.transfer_id}"
+
+
+class UtxoFreeze(models.Model):
+    """An operator's hold on a coin (dust attack, disputed provenance): never selected while frozen."""
+
+    utxo = models.ForeignKey("reserve.WalletUtxo", on_delete=models.PROTECT, related_name="freezes")
+    reason = models.TextField()
+    frozen_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    frozen_at = models.DateTimeField(db_default=Now())
+    unfrozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unfrozen_at = models.DateTimeField(null=True, blank=True)
+    unfreeze_reason = models.TextField(blank=True)
+
+    class Meta:
+        permissions = [("freeze_utxo", "Can freeze and unfreeze a wallet's coins")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utxo"], condition=Q(unfrozen_at__isnull=True), name="reserve_utxo_one_live_freeze"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="reserve_freeze_has_reason"),
+            models.CheckConstraint(
+                condition=Q(unfrozen_at__isnull=True) | (Q(unfrozen_by__isnull=False) & ~Q(unfreeze_reason="")),
+                name="reserve_unfreeze_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"coin {self.utxo_id} frozen"
+
+
+class SignatureUpload(models.Model):
+    """One PSBT a custodian uploaded for a built PSBT: accepted (its signatures combined) or refused
+    with the reason. Kept either way: the refusals are the audit trail of tampering."""
+
+    psbt = models.ForeignKey(BuiltPsbt, on_delete=models.PROTECT, related_name="uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded = models.BinaryField()
+    accepted = models.BooleanField()
+    reason = models.TextField(blank=True)
+    signers = models.JSONField(default=list, help_text="Fingerprints of the cosigners whose signatures it added")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accepted=True) | ~Q(reason=""), name="reserve_signature_refusal_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} for PSBT {self.psbt_id} ({'accepted' if self.accepted else 'refused'})"

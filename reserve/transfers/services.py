@@ -36,6 +36,7 @@ from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Wallet
 from reserve.pricing.selectors import value_sats_at
 from reserve.transfers.accounting import transfer_ledger_entries
+from reserve.transfers.coins import reservations_release
 from reserve.transfers.drafts import DRAFT_FIELDS, transfer_build
 from reserve.transfers.ends import transfer_ends_check
 from reserve.transfers.funds import transfer_funds_check
@@ -43,6 +44,8 @@ from reserve.transfers.lifecycle import transition_check
 from reserve.transfers.models import (
     Approval,
     ApprovalDecision,
+    BuiltPsbt,
+    PsbtStatus,
     Transfer,
     TransferCategory,
     TransferDirection,
@@ -52,7 +55,7 @@ from reserve.transfers.models import (
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _lock(transfer: Transfer) -> Transfer:
+def transfer_lock(transfer: Transfer) -> Transfer:
     """Re-read the transfer under a row lock: transitions of one transfer run one at a time."""
     try:
         return Transfer.objects.select_for_update(of=("self",)).get(pk=transfer.pk)
@@ -137,7 +140,7 @@ def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
     either would wait for approvals it can never use."""
     require_permission(actor, "propose_transfer", action="propose a transfer")
     with policy_gated_transaction():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "propose", actor=actor)
         transfer_funds_check(locked)
         before = snapshot(locked)
@@ -169,7 +172,7 @@ def transfer_approve(*, transfer: Transfer, actor: Any, comment: str = "") -> Tr
     approval (PolicyDenied, evaluation stored), as does a wallet that can no longer pay it."""
     require_permission(actor, "approve_transfer", action="approve a transfer")
     with policy_gated_transaction():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "approve", actor=actor)
         before = snapshot(locked)
         approval = Approval.objects.create(
@@ -197,7 +200,7 @@ def transfer_reject(*, transfer: Transfer, actor: Any, comment: str) -> Transfer
     if not comment.strip():
         raise ValidationFailed.for_field("comment", "say why the transfer is rejected")
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "reject", actor=actor)
         before = snapshot(locked)
         approval = Approval.objects.create(
@@ -213,6 +216,7 @@ def transfer_reject(*, transfer: Transfer, actor: Any, comment: str) -> Transfer
 def _release(transfer: Transfer, *, reason: str, actor: Any) -> None:
     if transfer.pending is not None:
         pending_void(pending=transfer.pending, reason=reason, created_by=actor)
+    reservations_release(transfer=transfer, reason=reason)
 
 
 def transfer_cancel(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
@@ -221,7 +225,7 @@ def transfer_cancel(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
     if not reason.strip():
         raise ValidationFailed.for_field("reason", "say why the transfer is cancelled")
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "cancel", actor=actor)
         before = snapshot(locked)
         _release(locked, reason=f"transfer cancelled: {reason}", actor=actor)
@@ -239,12 +243,20 @@ def _check_txid(txid: str, *, field: str = "txid") -> str:
 
 
 def transfer_mark_broadcast(*, transfer: Transfer, actor: Any, txid: str) -> Transfer:
-    """approved -> broadcast: the custodian signed and sent the transaction `txid`."""
-    require_permission(actor, "execute_transfer", action="mark a transfer broadcast")
+    """approved -> broadcast: the transaction `txid` was sent, by the service (reserve/transfers/
+    signing.py, actor None when a job recovers it) or by a custodian who signed elsewhere. A
+    transfer whose PSBT the service built is broadcast only as that PSBT's txid."""
+    _require_actor_or_system(actor, "execute_transfer", action="mark a transfer broadcast")
     txid = _check_txid(txid)
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "mark_broadcast", actor=actor)
+        built = BuiltPsbt.objects.filter(transfer=locked).exclude(status=PsbtStatus.SUPERSEDED).first()
+        if built is not None and built.txid != txid:
+            raise Conflict(
+                f"transfer {locked.pk} has a PSBT committing to {built.txid}; {txid} is another transaction",
+                fields={"txid": ["differs from the transaction built for this transfer"]},
+            )
         before = snapshot(locked)
         locked.txid = txid
         locked.status = TransferStatus.BROADCAST
@@ -258,7 +270,7 @@ def transfer_mark_failed(*, transfer: Transfer, actor: Any, reason: str) -> Tran
     if not reason.strip():
         raise ValidationFailed.for_field("reason", "say why the transfer failed")
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "mark_failed", actor=actor)
         before = snapshot(locked)
         _release(locked, reason=f"transfer failed: {reason}", actor=actor)
@@ -303,7 +315,7 @@ def transfer_confirm(
     if fee_sats is not None:
         check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     with policy_gated_transaction():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         if (
             locked.status in (TransferStatus.CONFIRMED, TransferStatus.FINAL)
             and locked.txid == txid
@@ -362,7 +374,7 @@ def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None)
     """confirmed -> final once the block is buried confirmation_depth() deep (reserve/common/settings.py)."""
     _require_actor_or_system(actor, "execute_transfer", action="finalize a transfer")
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "finalize", actor=actor)
         assert locked.block_height is not None
         confirmations, depth = tip_height - locked.block_height + 1, confirmation_depth()
@@ -372,6 +384,7 @@ def transfer_finalize(*, transfer: Transfer, tip_height: int, actor: Any = None)
                 fields={"tip_height": [f"{confirmations} confirmations"]},
             )
         before = snapshot(locked)
+        reservations_release(transfer=locked, reason=f"final at {confirmations} confirmations")
         locked.status = TransferStatus.FINAL
         locked.finalized_at = timezone.now()
         return _save(locked, actor=actor, action="transfer.finalize", before=before, confirmations=confirmations)
@@ -384,7 +397,7 @@ def transfer_mark_reorged(
     continuous policy rules are re-checked (detective mode)."""
     _require_actor_or_system(actor, "execute_transfer", action="mark a transfer reorged")
     with transaction.atomic():
-        locked = _lock(transfer)
+        locked = transfer_lock(transfer)
         transition_check(locked, "mark_reorged", actor=actor)
         journal = locked.journal_transaction
         assert isinstance(journal, JournalTransaction)

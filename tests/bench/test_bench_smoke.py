@@ -79,6 +79,15 @@ SMOKES: dict[str, Smoke] = {
             *(rf"^\s+{depth}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$" for depth in (1, 3)),
         ),
     ),
+    "psbt.py": Smoke(
+        figures=tuple(
+            rf"^{wallet}\s+{inputs}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x$"
+            for wallet in ("wpkh", "wsh 2-of-3", "tr")
+            for inputs in (1, 10)
+        ),
+        database=False,
+        services=False,
+    ),
     "follow_chain.py": Smoke(
         figures=(
             rf"^nothing pays the wallet\s+\d+\s+{NUMBER}\s+{NUMBER}\s+\d+$",
