@@ -39,7 +39,17 @@ from reserve.proofs.services import (
 class ChallengeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReserveProofChallenge
-        fields = ["id", "nonce", "network", "addresses", "message", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "nonce",
+            "network",
+            "addresses",
+            "message",
+            "block_height",
+            "block_hash",
+            "expires_at",
+            "created_at",
+        ]
 
 
 class ChallengeIssueApi(ApiMixin, APIView):
@@ -58,8 +68,10 @@ class ChallengeIssueApi(ApiMixin, APIView):
         responses={201: ChallengeSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        """A fresh challenge for addresses of our wallets (P2PKH or P2WPKH): sign its `message` with the
-        key of each address (legacy signmessage for P2PKH, BIP-322 simple for P2WPKH) before it expires."""
+        """A fresh challenge for addresses of our wallets, answered at the block it names (the tip of the
+        verified best chain, whose hash its `message` quotes): sign the message with the key(s) of each
+        address before it expires: legacy signmessage for P2PKH; BIP-322 for P2WPKH (Simple or Full),
+        P2SH-P2WPKH (Full), P2WSH multisig (the quorum of cosigners) and P2TR key path."""
 
         def perform() -> Response:
             data = self.ChallengeIssueInputSerializer(data=request.data)
@@ -119,6 +131,8 @@ class ProofSerializer(serializers.ModelSerializer):
             "perimeter_total_btc",
             "covers_perimeter",
             "signatures",
+            "statement",
+            "statement_signature",
             "created_by",
             "created_at",
         ]
@@ -189,7 +203,7 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
             required=False,
             allow_null=True,
             default=None,
-            help_text="The block the balances are stated at; default the highest known block",
+            help_text="The block the balances are stated at: the challenge's block, the only one accepted",
         )
 
     @extend_schema(
