@@ -10,11 +10,18 @@ over its canonical bytes (`statement_bytes`); scripts/verify_statement.py checks
 from __future__ import annotations
 
 import json
+from io import BytesIO
 from typing import Any
 
+from embit import compact
+from embit.transaction import Transaction
+
+from config.errors import ValidationFailed
 from ledger.signing import signing_key
+from reserve.chain.rpc import RpcChainSource
 from reserve.proofs.models import ReserveProof
 from reserve.proofs.selectors import books_head
+from reserve.reconciliation.models import BlockStatus, ChainBlock
 
 STATEMENT_FORMAT = "reserve-ledger/holdings-statement/1"
 
@@ -63,3 +70,53 @@ def statement_build(*, proof: ReserveProof, utxos: dict[str, list[dict[str, Any]
 def statement_sign(statement: dict[str, Any]) -> str:
     """The service's Ed25519 signature of the statement, hex."""
     return signing_key().sign(statement_bytes(statement)).hex()
+
+
+def _raw_transaction(raw_block: bytes, txid: str) -> bytes:
+    stream = BytesIO(raw_block)
+    stream.seek(80)
+    for _ in range(compact.read_from(stream)):
+        transaction = Transaction.read_from(stream)
+        if transaction.txid().hex() == txid:
+            return transaction.serialize()
+    raise ValidationFailed.for_field("utxos", f"transaction {txid} is not in its block")
+
+
+def statement_evidence(*, proof: ReserveProof, source: RpcChainSource) -> dict[str, Any]:
+    """What an offline verifier needs beside the statement, from a node: every header of our verified
+    chain from the oldest output's block to the stated block, and for each output's transaction its
+    raw bytes and merkle branch (`gettxoutproof`). Unsigned: the verifier checks it by itself."""
+    if proof.statement is None:
+        raise ValidationFailed.for_field("proof", "was made before proofs produced statements")
+    utxos = [utxo for row in proof.statement["addresses"] for utxo in row["utxos"]]
+    first = min((int(utxo["block_height"]) for utxo in utxos), default=proof.block_height)
+    hashes = dict(
+        ChainBlock.objects.filter(
+            network=proof.network, status=BlockStatus.ACTIVE, height__range=(first, proof.block_height)
+        ).values_list("height", "hash")
+    )
+    if len(hashes) != proof.block_height - first + 1 or hashes.get(proof.block_height) != proof.block_hash:
+        raise ValidationFailed.for_field(
+            "block", f"the verified chain from {first} to block {proof.block_hash} is not on the best chain now"
+        )
+    transactions: dict[str, dict[str, str]] = {}
+    for utxo in utxos:
+        txid, block_hash = utxo["txid"], hashes[int(utxo["block_height"])]
+        if txid not in transactions:
+            transactions[txid] = {
+                "raw": _raw_transaction(source.raw_block(block_hash), txid).hex(),
+                "merkle_proof": source.txout_proof([txid], block_hash).hex(),
+            }
+    return {
+        "first_height": first,
+        "headers": [source.raw_block_header(hashes[height]).hex() for height in range(first, proof.block_height + 1)],
+        "transactions": transactions,
+    }
+
+
+def statement_document(*, proof: ReserveProof, source: RpcChainSource | None = None) -> dict[str, Any]:
+    """The file an outsider downloads: the statement, the service's signature, and (given a node) the evidence."""
+    document: dict[str, Any] = {"statement": proof.statement, "signature": proof.statement_signature}
+    if source is not None:
+        document["evidence"] = statement_evidence(proof=proof, source=source)
+    return document
