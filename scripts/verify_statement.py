@@ -7,7 +7,8 @@ It checks, and exits non-zero naming the first failure:
 1. the service's Ed25519 signature over the statement's canonical JSON, by the pinned key;
 2. the challenge message names the stated block and every address;
 3. each address's signature over that message: legacy signmessage (P2PKH), BIP-322 Simple or
-   Full (P2WPKH, P2SH-P2WPKH, P2WSH multisig, P2TR key path);
+   Full (P2WPKH, P2SH-P2WPKH, P2WSH multisig, P2TR key path), or a BIP-127 whole-wallet PSBT
+   (the commitment to the message, then exactly the outputs listed, each input signed);
 4. the bundled headers: each meets its own proof-of-work target, each links to the one before,
    the last is the stated block;
 5. each output: its transaction hashes to its txid, pays that address that amount, and a merkle
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import sys
 from io import BytesIO
@@ -32,7 +34,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from embit import ec
+from embit.finalizer import finalize_psbt
 from embit.hashes import double_sha256, hash160, sha256, tagged_hash
+from embit.psbt import PSBT
 from embit.script import Script, Witness, address_to_scriptpubkey
 from embit.transaction import SIGHASH, Transaction, TransactionInput, TransactionOutput
 from embit.util import secp256k1
@@ -119,16 +123,29 @@ def _ecdsa_ok(signature: bytes, pubkey: bytes, digest: bytes) -> bool:
         return False
 
 
-def _p2wpkh_ok(tx: Transaction, program: bytes) -> bool:
-    stack = tx.vin[0].witness.items
+class Spend:
+    """Input `index` of `tx`, and the scripts and amounts every input spends (BIP341 signs them all)."""
+
+    def __init__(self, tx: Transaction, index: int, scripts: list[bytes], values: list[int]) -> None:
+        self.tx, self.index, self.scripts, self.values = tx, index, scripts, values
+
+    @property
+    def stack(self) -> list[bytes]:
+        return list(self.tx.vin[self.index].witness.items)
+
+    def segwit_digest(self, script_code: bytes) -> bytes:
+        return bytes(self.tx.sighash_segwit(self.index, Script(script_code), self.values[self.index], SIGHASH.ALL))
+
+
+def _p2wpkh_ok(spend: Spend, program: bytes) -> bool:
+    stack = spend.stack
     if len(stack) != 2 or hash160(stack[1]) != program:
         return False
-    digest = tx.sighash_segwit(0, Script(b"\x76\xa9\x14" + program + b"\x88\xac"), 0, SIGHASH.ALL)
-    return _ecdsa_ok(stack[0], stack[1], digest)
+    return _ecdsa_ok(stack[0], stack[1], spend.segwit_digest(b"\x76\xa9\x14" + program + b"\x88\xac"))
 
 
-def _p2wsh_ok(tx: Transaction, program: bytes) -> bool:
-    stack = tx.vin[0].witness.items
+def _p2wsh_ok(spend: Spend, program: bytes) -> bool:
+    stack = spend.stack
     if len(stack) < 3 or stack[0] != b"" or sha256(stack[-1]) != program:
         return False
     script = stack[-1]
@@ -142,7 +159,7 @@ def _p2wsh_ok(tx: Transaction, program: bytes) -> bool:
     signatures = stack[1:-1]
     if len(signatures) != script[0] - 0x50:
         return False
-    digest = tx.sighash_segwit(0, Script(script), 0, SIGHASH.ALL)
+    digest = spend.segwit_digest(script)
     remaining = list(keys)
     for signature in signatures:
         while remaining and not _ecdsa_ok(signature, remaining[0], digest):
@@ -153,15 +170,15 @@ def _p2wsh_ok(tx: Transaction, program: bytes) -> bool:
     return True
 
 
-def _p2tr_ok(tx: Transaction, script_pubkey: bytes) -> bool:
-    stack = tx.vin[0].witness.items
+def _p2tr_ok(spend: Spend, script_pubkey: bytes) -> bool:
+    stack = spend.stack
     if len(stack) != 1 or len(stack[0]) not in (64, 65):
         return False
     signature = stack[0]
     if len(signature) == 65 and signature[-1] != SIGHASH.ALL:
         return False
     sighash = SIGHASH.DEFAULT if len(signature) == 64 else SIGHASH.ALL
-    digest = tx.sighash_taproot(0, [Script(script_pubkey)], [0], sighash)
+    digest = spend.tx.sighash_taproot(spend.index, [Script(item) for item in spend.scripts], spend.values, sighash)
     try:
         return ec.PublicKey.from_xonly(script_pubkey[2:]).schnorr_verify(ec.SchnorrSig(signature[:64]), digest)
     except Exception:  # noqa: BLE001 - not a point
@@ -184,26 +201,65 @@ def bip322_valid(script: bytes, message: str, signature: str) -> bool:
             return False
         expected.vin[0].witness = witness
         tx = expected
-    script_sig = tx.vin[0].script_sig.data
+    return input_satisfies(Spend(tx, 0, [script], [0]), script)
+
+
+def input_satisfies(spend: Spend, script: bytes) -> bool:
+    """The input's scriptSig and witness satisfy `script` (the types a reserve uses)."""
+    script_sig = spend.tx.vin[spend.index].script_sig.data
     if script[:2] == b"\xa9\x14":  # P2SH-P2WPKH
         redeem = script_sig[1:]
         if script_sig[:1] != b"\x16" or len(redeem) != 22 or redeem[:2] != b"\x00\x14":
             return False
-        return hash160(redeem) == script[2:22] and _p2wpkh_ok(tx, redeem[2:])
+        return hash160(redeem) == script[2:22] and _p2wpkh_ok(spend, redeem[2:])
     if script_sig:
         return False
     if script[:2] == b"\x00\x14":
-        return _p2wpkh_ok(tx, script[2:])
+        return _p2wpkh_ok(spend, script[2:])
     if script[:2] == b"\x00\x20":
-        return _p2wsh_ok(tx, script[2:])
+        return _p2wsh_ok(spend, script[2:])
     if script[:2] == b"\x51\x20":
-        return _p2tr_ok(tx, script)
+        return _p2tr_ok(spend, script)
     return False
 
 
-def check_address_signature(row: dict[str, Any], script: bytes, message: str) -> None:
+def bip127_valid(psbt_text: str, message: str, outputs: dict[tuple[str, int], tuple[int, bytes]]) -> bool:
+    """A BIP-127 proof PSBT: the commitment to `message` first, then exactly `outputs`, one output of
+    their sum, every input satisfying the script it spends (the commitment counted as OP_TRUE, 0 sats)."""
     try:
-        if row["method"] == "signmessage":
+        tx = finalize_psbt(PSBT.from_string(psbt_text), ignore_missing=True)
+    except Exception:  # noqa: BLE001 - malformed
+        return False
+    commitment = hashlib.sha256(("Proof-of-Reserves: " + message).encode("utf-8")).digest()[::-1]
+    if tx is None or not tx.vin or (tx.vin[0].txid, tx.vin[0].vout) != (commitment, 0):
+        return False
+    if tx.vin[0].witness.items or tx.vin[0].script_sig.data:
+        return False
+    spent = [(txin.txid.hex(), txin.vout) for txin in tx.vin[1:]]
+    if sorted(spent) != sorted(outputs) or len(set(spent)) != len(spent):
+        return False
+    values = [0] + [outputs[key][0] for key in spent]
+    scripts = [b"\x51"] + [outputs[key][1] for key in spent]
+    if len(tx.vout) != 1 or tx.vout[0].value != sum(values):
+        return False
+    return all(input_satisfies(Spend(tx, index, scripts, values), scripts[index]) for index in range(1, len(tx.vin)))
+
+
+def check_address_signature(row: dict[str, Any], script: bytes, message: str, statement: dict[str, Any]) -> None:
+    try:
+        if row["method"] == "bip127":
+            # one PSBT proves every output of the addresses that carry it
+            outputs = {
+                (utxo["txid"], int(utxo["vout"])): (
+                    int(utxo["value_sats"]),
+                    address_to_scriptpubkey(other["address"]).data,
+                )
+                for other in statement["addresses"]
+                if other["signature"] == row["signature"]
+                for utxo in other["utxos"]
+            }
+            valid = bip127_valid(row["signature"], message, outputs)
+        elif row["method"] == "signmessage":
             valid = script[:3] == b"\x76\xa9\x14" and signmessage_valid(script, message, row["signature"])
         else:
             valid = bip322_valid(script, message, row["signature"])
@@ -369,7 +425,7 @@ def verify(document: dict[str, Any], pinned_key: bytes) -> str:
         if row["address"] not in lines:
             raise Refused(f"{row['address']} is not among the challenge's addresses")
         script = address_to_scriptpubkey(row["address"]).data
-        check_address_signature(row, script, message)
+        check_address_signature(row, script, message, statement)
         for utxo in row["utxos"]:
             check_output(utxo, script, document["evidence"], headers)
     check_totals(statement)

@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
@@ -25,8 +26,9 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
+from reserve.custody.models import Wallet
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
-from reserve.proofs.selectors import reserve_proof_reverify
+from reserve.proofs.selectors import reserve_proof_reverify, wallet_proof_psbt
 from reserve.proofs.services import (
     DEFAULT_TTL_SECONDS,
     MAX_ADDRESSES,
@@ -158,6 +160,36 @@ class SignatureInput(StrictInputSerializer):
     signature = serializers.CharField(max_length=2000, help_text="base64")
 
 
+class WalletProofInput(StrictInputSerializer):
+    wallet = serializers.CharField(max_length=100, help_text="The wallet's name")
+    psbt = serializers.CharField(max_length=1_000_000, help_text="The BIP-127 proof PSBT its cosigners signed, base64")
+
+
+class WalletProofPsbtSerializer(serializers.Serializer):
+    wallet = serializers.CharField()
+    psbt = serializers.CharField(help_text="Unsigned, base64")
+
+
+class WalletProofPsbtApi(ApiMixin, APIView):
+    class WalletProofPsbtInputSerializer(StrictInputSerializer):
+        wallet = serializers.SlugRelatedField(slug_field="name", queryset=Wallet.objects.all())
+
+    @extend_schema(
+        tags=["proofs"],
+        parameters=[WalletProofPsbtInputSerializer],
+        responses={200: WalletProofPsbtSerializer, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        """The unsigned BIP-127 PSBT for `wallet`'s cosigners to answer this challenge: the commitment
+        input (the message, also in PSBT_IN_POR_COMMITMENT), then every output the wallet holds at the
+        challenge's block, paying their sum. Sign it like a transfer and submit it as a wallet proof."""
+        challenge = get_object_or_404(ReserveProofChallenge, pk=pk)
+        data = self.WalletProofPsbtInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        wallet = data.validated_data["wallet"]
+        return Response({"wallet": wallet.name, "psbt": wallet_proof_psbt(challenge=challenge, wallet=wallet)})
+
+
 @date_range("created_at")
 class ReserveProofFilter(django_filters.FilterSet):
     covers_perimeter = django_filters.BooleanFilter()
@@ -196,7 +228,8 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
 
     class ReserveProofInputSerializer(StrictInputSerializer):
         challenge = serializers.PrimaryKeyRelatedField(queryset=ReserveProofChallenge.objects.all())
-        signatures = SignatureInput(many=True, allow_empty=False, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
+        signatures = SignatureInput(many=True, required=False, default=list, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
+        wallet_proofs = WalletProofInput(many=True, required=False, default=list, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
         height = serializers.IntegerField(
             min_value=0,
             max_value=2**31 - 1,
@@ -220,6 +253,7 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
             proof = reserve_proof_submit(
                 challenge=fields["challenge"],
                 signatures=[dict(item) for item in fields["signatures"]],
+                wallet_proofs=[dict(item) for item in fields["wallet_proofs"]],
                 height=fields["height"],
                 actor=request.user,
             )

@@ -66,8 +66,22 @@ def encode_full(transaction: Transaction) -> str:
     return base64.b64encode(transaction.serialize()).decode("ascii")
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A reason the signature does not prove control (raised inside, returned as a check)."""
+
+
+@dataclass(frozen=True)
+class Spending:
+    """The input whose witness is checked, and what every input of its transaction spends
+    (BIP341 commits to all of them; BIP143 to this one's amount)."""
+
+    index: int
+    script_pubkeys: list[bytes]
+    values: list[int]
+
+    @property
+    def value(self) -> int:
+        return self.values[self.index]
 
 
 def _read_all(raw: bytes, reader: type[Transaction] | type[Witness]) -> Transaction | Witness | None:
@@ -87,7 +101,7 @@ def _decode(raw: bytes, *, expected: Transaction) -> tuple[str, Transaction]:
         return "bip322-full", full
     witness = _read_all(raw, Witness)
     if not isinstance(witness, Witness) or not witness.items:
-        raise _Refused("is neither a base64 BIP-322 witness (Simple) nor a signed to_sign transaction (Full)")
+        raise Refused("is neither a base64 BIP-322 witness (Simple) nor a signed to_sign transaction (Full)")
     expected.vin[0].witness = witness
     return "bip322-simple", expected
 
@@ -95,137 +109,135 @@ def _decode(raw: bytes, *, expected: Transaction) -> tuple[str, Transaction]:
 def _spends_to_spend(full: Transaction, expected: Transaction) -> None:
     """A Full `to_sign` spends this message's `to_spend` only, to one OP_RETURN of 0 sats."""
     if len(full.vin) != 1:
-        raise _Refused("a Full signature spends exactly one input here (to_spend's output)")
+        raise Refused("a Full signature spends exactly one input here (to_spend's output)")
     txin = full.vin[0]
     if (txin.txid, txin.vout) != (expected.vin[0].txid, 0):
-        raise _Refused("its to_sign does not spend this message's to_spend (another challenge or address)")
+        raise Refused("its to_sign does not spend this message's to_spend (another challenge or address)")
     if len(full.vout) != 1 or full.vout[0].value != 0 or full.vout[0].script_pubkey.data != bytes([OP_RETURN]):
-        raise _Refused("its to_sign must have exactly one output: 0 sats to OP_RETURN")
+        raise Refused("its to_sign must have exactly one output: 0 sats to OP_RETURN")
 
 
 def _ecdsa(signature: bytes, pubkey: bytes, digest: bytes) -> bool:
     if len(pubkey) != 33 or pubkey[0] not in (2, 3):
-        raise _Refused("a segwit public key must be compressed (33 bytes)")
+        raise Refused("a segwit public key must be compressed (33 bytes)")
     try:
         key = ec.PublicKey.parse(pubkey)
         parsed = ec.Signature.parse(signature)
     except Exception:  # noqa: BLE001 - not a point or not DER: refused
         return False
     if parsed.serialize() != signature:
-        raise _Refused("a signature is not strict DER")
+        raise Refused("a signature is not strict DER")
     return key.verify(parsed, digest)
 
 
 def _ecdsa_sighash_type(signature: bytes) -> tuple[bytes, int]:
     if len(signature) < 9:
-        raise _Refused("a signature is too short to be DER")
+        raise Refused("a signature is too short to be DER")
     if signature[-1] != SIGHASH.ALL:
-        raise _Refused("every signature must use SIGHASH_ALL")
+        raise Refused("every signature must use SIGHASH_ALL")
     return signature[:-1], SIGHASH.ALL
 
 
-def _p2wpkh(tx: Transaction, program: bytes, address: str) -> None:
-    stack = tx.vin[0].witness.items
+def _p2wpkh(tx: Transaction, spending: Spending, program: bytes, address: str) -> None:
+    stack = tx.vin[spending.index].witness.items
     if len(stack) != 2:
-        raise _Refused("a P2WPKH witness has exactly two items (signature, public key)")
+        raise Refused("a P2WPKH witness has exactly two items (signature, public key)")
     signature, pubkey = stack
     if hash160(pubkey) != program:
-        raise _Refused(f"was not made by the key of {address} (wrong key)")
+        raise Refused(f"was not made by the key of {address} (wrong key)")
     der, sighash = _ecdsa_sighash_type(signature)
     script_code = Script(b"\x76\xa9\x14" + program + b"\x88\xac")
-    if not _ecdsa(der, pubkey, tx.sighash_segwit(0, script_code, 0, sighash)):
-        raise _Refused("does not verify over this message (another challenge, or a wrong key)")
+    if not _ecdsa(der, pubkey, tx.sighash_segwit(spending.index, script_code, spending.value, sighash)):
+        raise Refused("does not verify over this message (another challenge, or a wrong key)")
 
 
 def multisig_script(script: bytes) -> tuple[int, list[bytes]]:
     """(m, public keys) of a bare `m <pubkey>... n OP_CHECKMULTISIG` script, else refused."""
     if len(script) < 3 or script[-1] != OP_CHECKMULTISIG or not 0x51 <= script[0] <= 0x60:
-        raise _Refused("the witness script is not an m-of-n CHECKMULTISIG")
+        raise Refused("the witness script is not an m-of-n CHECKMULTISIG")
     quorum, keys, position = script[0] - 0x50, [], 1
     while position < len(script) - 2:
         if script[position] != 33:
-            raise _Refused("the witness script's keys must be compressed (33 bytes)")
+            raise Refused("the witness script's keys must be compressed (33 bytes)")
         keys.append(script[position + 1 : position + 34])
         position += 34
     if position != len(script) - 2 or script[position] != 0x50 + len(keys) or not 1 <= quorum <= len(keys) <= 16:
-        raise _Refused("the witness script is not an m-of-n CHECKMULTISIG")
+        raise Refused("the witness script is not an m-of-n CHECKMULTISIG")
     return quorum, keys
 
 
-def _p2wsh(tx: Transaction, program: bytes, address: str) -> None:
-    stack = tx.vin[0].witness.items
+def _p2wsh(tx: Transaction, spending: Spending, program: bytes, address: str) -> None:
+    stack = tx.vin[spending.index].witness.items
     if len(stack) < 3:
-        raise _Refused("a P2WSH multisig witness is <empty> <signature>... <witness script>")
+        raise Refused("a P2WSH multisig witness is <empty> <signature>... <witness script>")
     witness_script = stack[-1]
     if sha256(witness_script) != program:
-        raise _Refused(f"the witness script is not the one {address} commits to")
+        raise Refused(f"the witness script is not the one {address} commits to")
     quorum, keys = multisig_script(witness_script)
     if stack[0] != b"":
-        raise _Refused("the CHECKMULTISIG dummy element must be empty (BIP147)")
+        raise Refused("the CHECKMULTISIG dummy element must be empty (BIP147)")
     signatures = stack[1:-1]
     if len(signatures) != quorum:
-        raise _Refused(f"needs {quorum} signatures of its {len(keys)} cosigners, got {len(signatures)}")
-    digest = tx.sighash_segwit(0, Script(witness_script), 0, SIGHASH.ALL)
+        raise Refused(f"needs {quorum} signatures of its {len(keys)} cosigners, got {len(signatures)}")
+    digest = tx.sighash_segwit(spending.index, Script(witness_script), spending.value, SIGHASH.ALL)
     remaining = list(keys)
     for number, signature in enumerate(signatures, start=1):
         der, _ = _ecdsa_sighash_type(signature)
         while remaining and not _ecdsa(der, remaining[0], digest):
             remaining.pop(0)
         if not remaining:
-            raise _Refused(
+            raise Refused(
                 f"signature {number} is by none of the remaining cosigners' keys in script order "
                 "(a wrong key, another challenge, or signatures out of order)"
             )
         remaining.pop(0)
 
 
-def _p2tr(tx: Transaction, output_key: bytes, script_pubkey: bytes) -> None:
-    stack = tx.vin[0].witness.items
+def _p2tr(tx: Transaction, spending: Spending, output_key: bytes) -> None:
+    stack = tx.vin[spending.index].witness.items
     if len(stack) >= 2 and stack[-1][:1] == b"\x50":
-        raise _Refused("a witness with an annex is not accepted")
+        raise Refused("a witness with an annex is not accepted")
     if len(stack) != 1:
-        raise _Refused("only the taproot key path is accepted (one signature, no script)")
+        raise Refused("only the taproot key path is accepted (one signature, no script)")
     signature = stack[0]
     if len(signature) == 64:
         sighash = SIGHASH.DEFAULT
     elif len(signature) == 65 and signature[-1] == SIGHASH.ALL:
         sighash = SIGHASH.ALL
     else:
-        raise _Refused("a taproot signature is 64 bytes (SIGHASH_DEFAULT) or 65 ending in SIGHASH_ALL")
-    digest = tx.sighash_taproot(0, [Script(script_pubkey)], [0], sighash)
+        raise Refused("a taproot signature is 64 bytes (SIGHASH_DEFAULT) or 65 ending in SIGHASH_ALL")
+    scripts = [Script(script) for script in spending.script_pubkeys]
+    digest = tx.sighash_taproot(spending.index, scripts, spending.values, sighash)
     try:
         key = ec.PublicKey.from_xonly(output_key)
     except Exception:  # noqa: BLE001 - not on the curve
-        raise _Refused("the output key is not a point on the curve") from None
+        raise Refused("the output key is not a point on the curve") from None
     if not key.schnorr_verify(ec.SchnorrSig(signature[:64]), digest):
-        raise _Refused("does not verify over this message (another challenge, or a wrong key)")
+        raise Refused("does not verify over this message (another challenge, or a wrong key)")
 
 
-def _no_script_sig(tx: Transaction) -> None:
-    if tx.vin[0].script_sig.data:
-        raise _Refused("a native segwit spend has an empty scriptSig")
-
-
-def _satisfies(tx: Transaction, address: ParsedAddress) -> None:
+def satisfies(tx: Transaction, spending: Spending, address: ParsedAddress) -> None:
+    """The input's scriptSig and witness satisfy `address`'s script (the kinds above), else Refused."""
     script = address.script_pubkey
-    if address.kind == "p2wpkh":
-        _no_script_sig(tx)
-        _p2wpkh(tx, script[2:], address.address)
-    elif address.kind == "p2wsh":
-        _no_script_sig(tx)
-        _p2wsh(tx, script[2:], address.address)
-    elif address.kind == "p2tr":
-        _no_script_sig(tx)
-        _p2tr(tx, script[2:], script)
-    elif address.kind == "p2sh":
-        redeem = tx.vin[0].script_sig.data
+    txin = tx.vin[spending.index]
+    if address.kind == "p2sh":
+        redeem = txin.script_sig.data
         if len(redeem) != 23 or redeem[:2] != b"\x16\x00" or redeem[2] != 20:
-            raise _Refused("a P2SH signature here is P2SH-P2WPKH: the scriptSig pushes `0 <20-byte key hash>`")
+            raise Refused("a P2SH signature here is P2SH-P2WPKH: the scriptSig pushes `0 <20-byte key hash>`")
         if hash160(redeem[1:]) != script[2:22]:
-            raise _Refused(f"the redeem script is not the one {address.address} commits to (wrong key)")
-        _p2wpkh(tx, redeem[3:], address.address)
+            raise Refused(f"the redeem script is not the one {address.address} commits to (wrong key)")
+        _p2wpkh(tx, spending, redeem[3:], address.address)
+        return
+    if txin.script_sig.data:
+        raise Refused("a native segwit spend has an empty scriptSig")
+    if address.kind == "p2wpkh":
+        _p2wpkh(tx, spending, script[2:], address.address)
+    elif address.kind == "p2wsh":
+        _p2wsh(tx, spending, script[2:], address.address)
+    elif address.kind == "p2tr":
+        _p2tr(tx, spending, script[2:])
     else:
-        raise _Refused(f"{address.kind.upper()} addresses have no BIP-322 verification here")
+        raise Refused(f"{address.kind.upper()} addresses have no BIP-322 verification here")
 
 
 def verify_bip322(*, address: ParsedAddress, message: str, signature: str) -> SignatureCheck:
@@ -237,14 +249,14 @@ def verify_bip322(*, address: ParsedAddress, message: str, signature: str) -> Si
         return SignatureCheck(False, method, "is not base64")
     try:
         if len(raw) > MAX_SIGNATURE_BYTES:
-            raise _Refused(f"is longer than {MAX_SIGNATURE_BYTES} bytes")
+            raise Refused(f"is longer than {MAX_SIGNATURE_BYTES} bytes")
         expected = to_sign(script_pubkey=address.script_pubkey, message=message)
         method, signed = _decode(raw, expected=expected)
         if method == "bip322-full":
             _spends_to_spend(signed, expected)
         elif address.kind == "p2sh":
-            raise _Refused("a P2SH-P2WPKH address signs in the Full form (its scriptSig is part of the proof)")
-        _satisfies(signed, address)
-    except _Refused as refused:
+            raise Refused("a P2SH-P2WPKH address signs in the Full form (its scriptSig is part of the proof)")
+        satisfies(signed, Spending(0, [address.script_pubkey], [0]), address)
+    except Refused as refused:
         return SignatureCheck(False, method, str(refused))
     return SignatureCheck(True, method, "")

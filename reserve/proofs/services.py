@@ -18,10 +18,13 @@ from reserve.access.roles import require_permission
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.selectors import membership_at
+from reserve.proofs.bip127 import verify_bip127
+from reserve.proofs.bip322 import Refused
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
+from reserve.proofs.selectors import unspent_at, wallet_outputs_at
 from reserve.proofs.signatures import verify_message_signature
 from reserve.proofs.statements import statement_build, statement_sign
-from reserve.reconciliation.models import BlockStatus, ChainBlock, UtxoStatus, WalletUtxo
+from reserve.reconciliation.models import BlockStatus, ChainBlock
 from reserve.reports.chain_point import height_moment
 
 DEFAULT_TTL_SECONDS = 3600
@@ -73,6 +76,37 @@ def _challenge_block(challenge: ReserveProofChallenge, height: int | None) -> Ch
             "request a new challenge",
         )
     return block
+
+
+def _wallet_proof_addresses(
+    challenge: ReserveProofChallenge, block: ChainBlock, item: dict[str, str], position: int, *, taken: set[str]
+) -> list[str]:
+    """The addresses a wallet's BIP-127 proof covers: it must spend every output the wallet holds at
+    the block (each among the challenge's addresses, none signed otherwise) and nothing else."""
+    field = f"wallet_proofs[{position}]"
+    wallet = Wallet.objects.filter(name=str(item.get("wallet", "")), network=challenge.network).first()
+    if wallet is None:
+        raise ValidationFailed.for_field(
+            f"{field}.wallet", f"no {challenge.network} wallet named {item.get('wallet')!r}"
+        )
+    outputs = wallet_outputs_at(wallet=wallet, height=block.height)
+    if not outputs:
+        raise ValidationFailed.for_field(f"{field}.wallet", f"{wallet.name} holds no output at block {block.height}")
+    addresses = sorted({output.address.address for output in outputs.values()})
+    for address in addresses:
+        if address not in challenge.addresses:
+            raise ValidationFailed.for_field(f"{field}.wallet", f"{address} is not one of this challenge's addresses")
+        if address in taken:
+            raise ValidationFailed.for_field(f"{field}.wallet", f"{address} is proven twice")
+    try:
+        spent = verify_bip127(psbt=str(item.get("psbt", "")), message=challenge.message, unspent=outputs)
+    except Refused as refused:
+        raise ValidationFailed.for_field(f"{field}.psbt", str(refused)) from None
+    if len(spent) != len(outputs):
+        raise ValidationFailed.for_field(
+            f"{field}.psbt", f"spends {len(spent)} of the {len(outputs)} outputs {wallet.name} holds at the block"
+        )
+    return addresses
 
 
 def reserve_proof_challenge_issue(
@@ -138,10 +172,8 @@ def _chain_utxos(*, scripts: dict[str, WatchedScript], height: int) -> dict[str,
     """address -> the outputs paying it on the active chain at `height` (created at or below, unspent then)."""
     by_script = {bytes(script.script_pubkey): address for address, script in scripts.items()}
     held = (
-        WalletUtxo.objects.filter(script_pubkey__in=list(by_script), block_height__lte=height)
-        .exclude(status=UtxoStatus.REORGED)
-        .filter(Q(spent_height__isnull=True) | Q(spent_height__gt=height))
-        .order_by("block_height", "txid", "vout")
+        unspent_at(height)
+        .filter(script_pubkey__in=list(by_script))
         .values("script_pubkey", "txid", "vout", "value_sats", "block_height")
     )
     utxos: dict[str, list[dict[str, Any]]] = {address: [] for address in scripts}
@@ -163,15 +195,17 @@ def reserve_proof_submit(
     signatures: Sequence[dict[str, str]],
     actor: Any,
     height: int | None = None,
+    wallet_proofs: Sequence[dict[str, str]] = (),
 ) -> ReserveProof:
     """Verify every signature over the challenge (before it expires, once) and store the signed
     statement, at the block the challenge names (a `height` naming any other is refused): each
     signed address with its unspent outputs there, each wallet's booked balance there against
     the sats its signed addresses hold, the signed total, and whether every in-perimeter wallet
-    holding bitcoin is covered by signatures."""
+    holding bitcoin is covered by signatures. A wallet proof (BIP-127: a PSBT spending every output
+    of the wallet at that block plus the commitment input) proves each of its addresses at once."""
     require_permission(actor, "add_reserveproof", action="submit a proof of reserves")
-    if not signatures:
-        raise ValidationFailed.for_field("signatures", "give at least one signature")
+    if not signatures and not wallet_proofs:
+        raise ValidationFailed.for_field("signatures", "give at least one signature or wallet proof")
     with transaction.atomic():
         locked = ReserveProofChallenge.objects.select_for_update().get(pk=challenge.pk)
         if ReserveProof.objects.filter(challenge=locked).exists():
@@ -202,6 +236,10 @@ def reserve_proof_submit(
                 raise ValidationFailed.for_field(f"signatures[{position}].signature", check.reason)
             scripts[parsed.address] = watched[parsed.address]
             verified.append({"address": parsed.address, "signature": signature.strip(), "method": check.method})
+        for position, item in enumerate(wallet_proofs):
+            for address in _wallet_proof_addresses(locked, block, item, position, taken=set(scripts)):
+                scripts[address] = watched[address]
+                verified.append({"address": address, "signature": str(item["psbt"]).strip(), "method": "bip127"})
         utxos = _chain_utxos(scripts=scripts, height=block.height)
         chain = {address: sum(utxo["value_sats"] for utxo in held) for address, held in utxos.items()}
         # The perimeter as then in force: at the block's time (else when the books last moved there).

@@ -1,20 +1,25 @@
 """Proofs of reserves for every wallet type a reserve uses (P2WSH multisig, P2SH-P2WPKH, P2TR key
 path, by BIP-322 Full signatures made with embit), stated at the block the server names: one
 cosigner short, a wrong key, another challenge's message, another block, an expired challenge or a
-reorged block is refused with its reason; an output spent at the stated block is not counted."""
+reorged block is refused with its reason; an output spent at the stated block is not counted. A
+BIP-127 whole-wallet PSBT signed by the quorum proves the vault; one short, one spending an output
+already spent at the block, or one committing to another challenge is refused."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
+from embit.psbt import PSBT
 
 from ledger.signing import signature_valid, signing_key
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet
 from reserve.custody.services import wallet_register
+from reserve.proofs.bip127 import Output, proof_psbt
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.statements import statement_bytes
 from reserve.reconciliation.models import BlockStatus, ChainBlock, WalletUtxo
@@ -30,7 +35,7 @@ TREASURY = SingleKey("treasury")
 def fund(wallet: Wallet, address: str, sats: int, height: int, label: str, spent_height: int | None = None) -> None:
     WalletUtxo.objects.create(
         wallet=wallet,
-        txid=f"{label:0>64}"[-64:],
+        txid=hashlib.sha256(label.encode()).hexdigest(),
         vout=0,
         value_sats=sats,
         script_pubkey=parse_address(address=address, network="regtest").script_pubkey,
@@ -202,3 +207,71 @@ def test_the_challenge_names_the_new_tip_after_a_block(clients: dict[str, Any], 
     issued = issue(clients["operator"], wallets["p2wsh"])
     # then
     assert (issued["block_height"], issued["block_hash"]) == (105, block_hash(105))
+
+
+def cosigners_sign(psbt_text: str, signers: tuple[str, ...] = ("cosigner-a", "cosigner-c")) -> str:
+    return VAULT.sign_psbt(psbt_text, signers)
+
+
+def vault_outputs(spent_too: bool = False) -> list[Output]:
+    address = parse_address(address=VAULT.address, network="regtest")
+    rows = WalletUtxo.objects.filter(script_pubkey=address.script_pubkey)
+    if not spent_too:
+        rows = rows.filter(spent_height__isnull=True)
+    return [Output(row.txid, row.vout, row.value_sats, address) for row in rows.order_by("txid")]
+
+
+@pytest.mark.django_db
+def test_a_whole_wallet_bip127_proof_signed_by_the_quorum_proves_the_vault(
+    clients: dict[str, Any], wallets: dict[str, str]
+) -> None:
+    # given: the PSBT the service hands the cosigners for the vault at the challenge's block
+    issued = issue(clients["operator"], wallets["p2wsh"])
+    unsigned = clients["operator"].get(f"{CHALLENGES}{issued['id']}/psbt/", {"wallet": "p2wsh-wallet"})
+    assert unsigned.status_code == 200, unsigned.content
+    # when
+    response = clients["operator"].post(
+        PROOFS,
+        {
+            "challenge": issued["id"],
+            "wallet_proofs": [{"wallet": "p2wsh-wallet", "psbt": cosigners_sign(unsigned.json()["psbt"])}],
+        },
+        format="json",
+    )
+    # then: one input for the unspent output (the one spent at block 104 is not offered)
+    assert response.status_code == 201, response.content
+    proof = response.json()
+    assert [(row["address"], row["method"], row["balance_sats"]) for row in proof["addresses"]] == [
+        (wallets["p2wsh"], "bip127", 4 * BTC)
+    ]
+    assert proof["reverified"] is True
+    assert len(PSBT.from_string(unsigned.json()["psbt"]).inputs) == 2
+
+
+@pytest.mark.django_db
+def test_a_bip127_proof_short_a_cosigner_spending_a_spent_output_or_for_another_challenge_is_refused(
+    clients: dict[str, Any], wallets: dict[str, str]
+) -> None:
+    # given
+    first = issue(clients["operator"], wallets["p2wsh"])
+    second = issue(clients["operator"], wallets["p2wsh"])
+    honest = proof_psbt(message=second["message"], outputs=vault_outputs())
+    with_spent = proof_psbt(message=second["message"], outputs=vault_outputs(spent_too=True))
+    other = proof_psbt(message=first["message"], outputs=vault_outputs())
+
+    def submit_psbt(psbt: str) -> Any:
+        body = {"challenge": second["id"], "wallet_proofs": [{"wallet": "p2wsh-wallet", "psbt": psbt}]}
+        return clients["operator"].post(PROOFS, body, format="json")
+
+    field = "wallet_proofs[0].psbt"
+    # when
+    short = submit_psbt(cosigners_sign(honest, ("cosigner-b",)))
+    spent = submit_psbt(cosigners_sign(with_spent))
+    replayed = submit_psbt(cosigners_sign(other))
+    garbage = submit_psbt("not a psbt")
+    # then
+    assert "needs 2 signatures of its 3 cosigners, got 1" in refusal(short, field)
+    assert "not an output of ours unspent at the stated block" in refusal(spent, field)
+    assert "another challenge" in refusal(replayed, field)
+    assert "is not a base64 PSBT" in refusal(garbage, field)
+    assert not ReserveProof.objects.exists()

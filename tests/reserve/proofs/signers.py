@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from embit import ec
 from embit.networks import NETWORKS
+from embit.psbt import PSBT
 from embit.script import Script, Witness, multisig, p2sh, p2tr, p2wpkh, p2wsh
 from embit.transaction import SIGHASH, Transaction
 
@@ -100,3 +101,12 @@ class Multisig:
 
     def full(self, message: str, signers: Sequence[str] | None = None) -> str:
         return encode_full(self.signed(message, signers))
+
+    def sign_psbt(self, psbt_text: str, signers: Sequence[str] | None = None) -> str:
+        """The cosigners sign a (proof) PSBT as they sign a transfer: embit, witness script added."""
+        psbt = PSBT.from_string(psbt_text)
+        for scope in psbt.inputs[1:]:
+            scope.witness_script = self.witness_script
+        for label in signers if signers is not None else self.labels[: self.quorum]:
+            psbt.sign_with(private_key(label))
+        return str(psbt.to_base64())

@@ -1,4 +1,6 @@
-"""The signed holdings statement against a live regtest node, checked by the standalone verifier
+"""The signed holdings statement against a live regtest node (a 2-of-3 vault proven by a BIP-127
+PSBT its cosigners signed with embit, a treasury's P2TR and P2SH-P2WPKH addresses by BIP-322),
+checked by the standalone verifier
 (scripts/verify_statement.py, run as an auditor would): an honest statement passes; an amount
 edited, an output that does not exist, a header whose proof of work is wrong, or a statement
 re-signed by another key each fail with the reason."""
@@ -18,8 +20,10 @@ from embit.hashes import double_sha256
 from embit.script import address_to_scriptpubkey
 
 from ledger.signing import signing_key
+from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.proofs.models import ReserveProof
+from reserve.proofs.selectors import wallet_proof_psbt
 from reserve.proofs.services import reserve_proof_challenge_issue, reserve_proof_submit
 from reserve.proofs.statements import statement_bytes, statement_document
 from reserve.reconciliation.follower import wallet_scan
@@ -82,15 +86,17 @@ def statement_file(funded: dict[str, Any], tmp_path: Path) -> Path:
         addresses=[a for group in addresses.values() for a in group], actor=operator
     )
     message = challenge.message
+    vault_psbt = wallet_proof_psbt(challenge=challenge, wallet=Wallet.objects.get(name="vault"))
     proof = reserve_proof_submit(
         challenge=challenge,
         signatures=[
-            {"address": VAULT.address, "signature": VAULT.full(message, ["cosigner-b", "cosigner-c"])},
             {"address": TREASURY.address("p2tr"), "signature": TREASURY.simple("p2tr", message)},
             {"address": TREASURY.address("p2sh"), "signature": TREASURY.full("p2sh", message)},
         ],
+        wallet_proofs=[{"wallet": "vault", "psbt": VAULT.sign_psbt(vault_psbt, ["cosigner-b", "cosigner-c"])}],
         actor=operator,
     )
+    assert [row["method"] for row in proof.addresses] == ["bip322-simple", "bip322-full", "bip127"]
     assert proof.signed_total_sats == 6_500_000
     path = tmp_path / "statement.json"
     path.write_text(json.dumps(statement_document(proof=proof, source=source)))
