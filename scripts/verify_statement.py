@@ -2,6 +2,7 @@
 """Check a Reserve Ledger holdings statement offline, trusting nothing of the service but its public key.
 
     python scripts/verify_statement.py statement.json --key <the service's Ed25519 public key, hex>
+        [--rpc http://user:password@host:port]   # fetch headers and merkle branches from any node
 
 It checks, and exits non-zero naming the first failure:
 1. the service's Ed25519 signature over the statement's canonical JSON, by the pinned key;
@@ -28,6 +29,8 @@ import base64
 import hashlib
 import json
 import sys
+import urllib.parse
+import urllib.request
 from io import BytesIO
 from typing import Any
 
@@ -419,7 +422,7 @@ def verify(document: dict[str, Any], pinned_key: bytes) -> str:
     if f"block: {block['height']} {block['hash']}" not in lines:
         raise Refused("the challenge message does not name the stated block")
     if "evidence" not in document:
-        raise Refused("the statement bundles no headers and merkle branches")
+        raise Refused("the statement bundles no headers and merkle branches (give --rpc to fetch them from a node)")
     headers = check_headers(document["evidence"], block, network)
     for row in statement["addresses"]:
         if row["address"] not in lines:
@@ -436,19 +439,68 @@ def verify(document: dict[str, Any], pinned_key: bytes) -> str:
     )
 
 
+def rpc_evidence(url: str, statement: dict[str, Any]) -> dict[str, Any]:
+    """The evidence from a node's JSON-RPC (Bitcoin Core or bcoin), when the file bundles none; it is
+    checked exactly as bundled evidence is, so the node is trusted for nothing."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise Refused("--rpc must be an http:// or https:// URL")
+    endpoint = urllib.parse.urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path or "/", "", ""))
+    credentials = base64.b64encode(f"{parts.username or ''}:{parts.password or ''}".encode()).decode()
+
+    def call(method: str, *params: Any) -> Any:
+        body = json.dumps({"jsonrpc": "1.0", "id": "verify", "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(endpoint, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+        if parts.username:
+            request.add_header("Authorization", f"Basic {credentials}")
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - http(s) checked above
+            answer = json.load(response)
+        if answer.get("error"):
+            raise Refused(f"the node refused {method}: {answer['error']}")
+        return answer["result"]
+
+    utxos = [utxo for row in statement["addresses"] for utxo in row["utxos"]]
+    top = int(statement["block"]["height"])
+    first = min((int(utxo["block_height"]) for utxo in utxos), default=top)
+    hashes = {height: call("getblockhash", height) for height in range(first, top + 1)}
+    transactions: dict[str, dict[str, str]] = {}
+    for utxo in utxos:
+        txid, block_hash = utxo["txid"], hashes.get(int(utxo["block_height"]))
+        if txid in transactions or block_hash is None:
+            continue
+        stream = BytesIO(bytes.fromhex(call("getblock", block_hash, 0)))
+        stream.seek(80)
+        for _ in range(_read_varint(stream)):
+            transaction = Transaction.read_from(stream)
+            if transaction.txid().hex() == txid:
+                transactions[txid] = {
+                    "raw": transaction.serialize().hex(),
+                    "merkle_proof": call("gettxoutproof", [txid], block_hash),
+                }
+                break
+    return {
+        "first_height": first,
+        "headers": [call("getblockheader", hashes[height], False) for height in range(first, top + 1)],
+        "transactions": transactions,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("statement", help="the statement file (JSON)")
     parser.add_argument("--key", required=True, help="the service's Ed25519 public key, 64 hex digits")
+    parser.add_argument("--rpc", help="a node's JSON-RPC URL, to fetch the evidence when the file bundles none")
     options = parser.parse_args(argv)
     try:
         with open(options.statement, encoding="utf-8") as handle:
             document = json.load(handle)
+        if options.rpc and "evidence" not in document:
+            document["evidence"] = rpc_evidence(options.rpc, document["statement"])
         print(verify(document, bytes.fromhex(options.key)))
     except Refused as refused:
         print(f"REFUSED: {refused}", file=sys.stderr)
         return 1
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
         print(f"REFUSED: unreadable statement ({type(error).__name__}: {error})", file=sys.stderr)
         return 2
     return 0

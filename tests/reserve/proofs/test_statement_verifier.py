@@ -30,6 +30,7 @@ from reserve.reconciliation.follower import wallet_scan
 from tests.regtest.blocks import mine_block, spend_p2wpkh
 from tests.regtest.fixtures import SegwitChain
 from tests.regtest.keys import WalletKey
+from tests.regtest.node import RegtestNode
 from tests.reserve.proofs.signers import Multisig, SingleKey
 from tests.users import make_user
 
@@ -103,9 +104,9 @@ def statement_file(funded: dict[str, Any], tmp_path: Path) -> Path:
     return path
 
 
-def run_verifier(path: Path, key: str) -> subprocess.CompletedProcess[str]:
+def run_verifier(path: Path, key: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(VERIFIER), str(path), "--key", key],
+        [sys.executable, str(VERIFIER), str(path), "--key", key, *options],
         capture_output=True,
         text=True,
         timeout=60,
@@ -126,6 +127,20 @@ def test_an_honest_statement_passes(statement_file: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "OK: 6500000 sats in 4 outputs of 3 addresses" in result.stdout
     assert ReserveProof.objects.count() == 1
+
+
+def test_without_bundled_evidence_the_verifier_fetches_it_from_a_node(
+    statement_file: Path, regtest_node: RegtestNode
+) -> None:
+    # given: the statement as the public page serves it (no evidence)
+    edit(statement_file, lambda document: document.pop("evidence"))
+    # when
+    alone = run_verifier(statement_file, signing_key().public_hex)
+    fetched = run_verifier(statement_file, signing_key().public_hex, "--rpc", regtest_node.rpc_url)
+    # then
+    assert alone.returncode == 1 and "give --rpc" in alone.stderr
+    assert fetched.returncode == 0, fetched.stderr
+    assert "OK: 6500000 sats in 4 outputs" in fetched.stdout
 
 
 def _re_signed(document: dict[str, Any], key: Ed25519PrivateKey) -> None:
