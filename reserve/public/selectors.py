@@ -97,7 +97,10 @@ def transparency() -> dict[str, Any]:
             "id": proof.pk,
             "block": {"height": proof.block_height, "hash": proof.block_hash},
             "proven_sats": proof.signed_total_sats,
-            "verify_command": f"python scripts/verify_statement.py statement-{proof.pk}.json --key {key}",
+            "verify_command": (
+                f"python scripts/verify_statement.py statement-{proof.pk}.json --key {key} "
+                "--rpc http://USER:PASSWORD@YOUR-NODE:8332"
+            ),
         },
         "books_head": books_head(),
         "service_key": key,

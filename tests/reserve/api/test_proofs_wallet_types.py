@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from embit.psbt import PSBT
 
@@ -275,3 +276,35 @@ def test_a_bip127_proof_short_a_cosigner_spending_a_spent_output_or_for_another_
     assert "another challenge" in refusal(replayed, field)
     assert "is not a base64 PSBT" in refusal(garbage, field)
     assert not ReserveProof.objects.exists()
+
+
+def raw(sql: str, *params: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+
+
+# transaction: the constraints are checked by PostgreSQL itself; serialized_rollback keeps the role groups.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_service_role_cannot_store_an_unsigned_statement_or_a_malformed_challenge_block(
+    clients: dict[str, Any], wallets: dict[str, str]
+) -> None:
+    # given: a proof made through the API
+    issued = issue(clients["operator"], wallets["p2tr"])
+    made = submit(clients["operator"], issued, {wallets["p2tr"]: TREASURY.full("p2tr", issued["message"])})
+    assert made.status_code == 201, made.content
+    proof_id = made.json()["id"]
+    # when / then: raw SQL as reserve_app (the tests' connection) drops the signature, or names no block
+    with pytest.raises(IntegrityError, match="reserve_proof_statement_signed"), transaction.atomic():
+        raw("UPDATE reserve_reserveproof SET statement_signature = '' WHERE id = %s", proof_id)
+    with pytest.raises(IntegrityError, match="reserve_challenge_block"), transaction.atomic():
+        raw("UPDATE reserve_reserveproofchallenge SET block_hash = 'not a hash' WHERE id = %s", issued["id"])
+    # and an edited statement keeps its old signature, which no longer verifies
+    raw(
+        "UPDATE reserve_reserveproof SET statement = jsonb_set(statement, '{totals,proven_sats}', '1') WHERE id = %s",
+        proof_id,
+    )
+    stored = ReserveProof.objects.get(pk=made.json()["id"])
+    assert stored.statement is not None
+    assert not signature_valid(
+        signing_key().public_bytes, statement_bytes(stored.statement), bytes.fromhex(stored.statement_signature)
+    )
