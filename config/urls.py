@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/two-factor/", include("reserve.access.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reserve.api.urls")),
+    # The public transparency page: no login, published wallets only (reserve/public/).
+    path("transparency/", include("reserve.public.urls")),
     # Log in and out of the browsable API with a session.
     path("api/auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

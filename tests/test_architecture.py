@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # reserve's subpackages, top (faces) to bottom; a module may import its own layer or any below.
 LAYERS = [
-    {"admin", "api", "management", "tasks", "templatetags", "models"},
+    {"admin", "api", "management", "tasks", "templatetags", "models", "public"},
     {"reports", "proofs"},
     {"reconciliation"},
     {"imports"},

@@ -173,7 +173,7 @@ class DescriptorInline(TabularInline):
 @admin.register(Wallet)
 class WalletAdmin(ServiceAddAdmin):
     add_permission = "reserve.add_wallet"
-    list_display = ("name", "agency", "kind", "network", "in_perimeter", "balance", "script_count")
+    list_display = ("name", "agency", "kind", "network", "in_perimeter", "published", "balance", "script_count")
     list_filter = ("network", "kind", "in_perimeter", "agency")
     search_fields = ("name", "agency__name")
     readonly_fields = ("balance", "ledger_account_link", "script_count")
@@ -183,6 +183,7 @@ class WalletAdmin(ServiceAddAdmin):
         "kind",
         "network",
         "in_perimeter",
+        "published",
         "birthday_height",
         "gap_limit",
         "balance",

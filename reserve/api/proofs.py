@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
@@ -25,8 +26,9 @@ from reserve.api.base import (
 )
 from reserve.api.filters import BACKENDS, date_range
 from reserve.api.idempotency import idempotency_parameter, idempotent
+from reserve.custody.models import Wallet
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
-from reserve.proofs.selectors import reserve_proof_reverify
+from reserve.proofs.selectors import reserve_proof_reverify, wallet_proof_psbt
 from reserve.proofs.services import (
     DEFAULT_TTL_SECONDS,
     MAX_ADDRESSES,
@@ -39,7 +41,17 @@ from reserve.proofs.services import (
 class ChallengeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReserveProofChallenge
-        fields = ["id", "nonce", "network", "addresses", "message", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "nonce",
+            "network",
+            "addresses",
+            "message",
+            "block_height",
+            "block_hash",
+            "expires_at",
+            "created_at",
+        ]
 
 
 class ChallengeIssueApi(ApiMixin, APIView):
@@ -58,8 +70,10 @@ class ChallengeIssueApi(ApiMixin, APIView):
         responses={201: ChallengeSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        """A fresh challenge for addresses of our wallets (P2PKH or P2WPKH): sign its `message` with the
-        key of each address (legacy signmessage for P2PKH, BIP-322 simple for P2WPKH) before it expires."""
+        """A fresh challenge for addresses of our wallets, answered at the block it names (the tip of the
+        verified best chain, whose hash its `message` quotes): sign the message with the key(s) of each
+        address before it expires: legacy signmessage for P2PKH; BIP-322 for P2WPKH (Simple or Full),
+        P2SH-P2WPKH (Full), P2WSH multisig (the quorum of cosigners) and P2TR key path."""
 
         def perform() -> Response:
             data = self.ChallengeIssueInputSerializer(data=request.data)
@@ -119,6 +133,8 @@ class ProofSerializer(serializers.ModelSerializer):
             "perimeter_total_btc",
             "covers_perimeter",
             "signatures",
+            "statement",
+            "statement_signature",
             "created_by",
             "created_at",
         ]
@@ -142,6 +158,36 @@ def proof_detail_data(proof: ReserveProof) -> Any:
 class SignatureInput(StrictInputSerializer):
     address = serializers.CharField(max_length=100)
     signature = serializers.CharField(max_length=2000, help_text="base64")
+
+
+class WalletProofInput(StrictInputSerializer):
+    wallet = serializers.CharField(max_length=100, help_text="The wallet's name")
+    psbt = serializers.CharField(max_length=1_000_000, help_text="The BIP-127 proof PSBT its cosigners signed, base64")
+
+
+class WalletProofPsbtSerializer(serializers.Serializer):
+    wallet = serializers.CharField()
+    psbt = serializers.CharField(help_text="Unsigned, base64")
+
+
+class WalletProofPsbtApi(ApiMixin, APIView):
+    class WalletProofPsbtInputSerializer(StrictInputSerializer):
+        wallet = serializers.SlugRelatedField(slug_field="name", queryset=Wallet.objects.all())
+
+    @extend_schema(
+        tags=["proofs"],
+        parameters=[WalletProofPsbtInputSerializer],
+        responses={200: WalletProofPsbtSerializer, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        """The unsigned BIP-127 PSBT for `wallet`'s cosigners to answer this challenge: the commitment
+        input (the message, also in PSBT_IN_POR_COMMITMENT), then every output the wallet holds at the
+        challenge's block, paying their sum. Sign it like a transfer and submit it as a wallet proof."""
+        challenge = get_object_or_404(ReserveProofChallenge, pk=pk)
+        data = self.WalletProofPsbtInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        wallet = data.validated_data["wallet"]
+        return Response({"wallet": wallet.name, "psbt": wallet_proof_psbt(challenge=challenge, wallet=wallet)})
 
 
 @date_range("created_at")
@@ -182,14 +228,15 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
 
     class ReserveProofInputSerializer(StrictInputSerializer):
         challenge = serializers.PrimaryKeyRelatedField(queryset=ReserveProofChallenge.objects.all())
-        signatures = SignatureInput(many=True, allow_empty=False, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
+        signatures = SignatureInput(many=True, required=False, default=list, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
+        wallet_proofs = WalletProofInput(many=True, required=False, default=list, max_length=MAX_ADDRESSES)  # type: ignore[call-arg]
         height = serializers.IntegerField(
             min_value=0,
             max_value=2**31 - 1,
             required=False,
             allow_null=True,
             default=None,
-            help_text="The block the balances are stated at; default the highest known block",
+            help_text="The block the balances are stated at: the challenge's block, the only one accepted",
         )
 
     @extend_schema(
@@ -206,6 +253,7 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
             proof = reserve_proof_submit(
                 challenge=fields["challenge"],
                 signatures=[dict(item) for item in fields["signatures"]],
+                wallet_proofs=[dict(item) for item in fields["wallet_proofs"]],
                 height=fields["height"],
                 actor=request.user,
             )

@@ -54,6 +54,7 @@ urlpatterns = [
     path("compliance/", policy.ComplianceApi.as_view(), name="compliance"),
     path("labels/", labels.LabelsApi.as_view(), name="labels"),
     path("reserve-proofs/challenges/", proofs.ChallengeIssueApi.as_view(), name="reserve-proof-challenge"),
+    path("reserve-proofs/challenges/<uuid:pk>/psbt/", proofs.WalletProofPsbtApi.as_view(), name="reserve-proof-psbt"),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is a 404 in the API's error shape, not Django's HTML page.
     re_path(r"^.*$", base.UnknownEndpointApi.as_view(), name="unknown"),

@@ -37,6 +37,8 @@ NOT_FREE_TEXT: dict[str, str] = {
     "ledger.pendingtransaction.request_hash": "SHA-256 hex computed by the ledger",
     "reserve.reserveproofchallenge.nonce": "random nonce the service generates (32 bytes hex)",
     "reserve.reserveproof.block_hash": "block hash the service records",
+    "reserve.reserveproof.statement_signature": "Ed25519 signature the service makes (64 bytes hex)",
+    "reserve.reserveproofchallenge.block_hash": "hash of a verified block the service names",
     "reserve.scancursor.block_hash": "block hash from the node",
     "reserve.chainblock.hash": "block hash from the node, verified",
     "reserve.chainblock.prev_hash": "block hash from the node, verified",

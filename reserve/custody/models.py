@@ -67,6 +67,10 @@ class Wallet(models.Model):
         default=True, help_text="Counts as public-sector holdings now (the membership in force; changed by approval)"
     )
     birthday_height = models.PositiveIntegerField(default=0)
+    published = models.BooleanField(
+        default=False,
+        help_text="Shown on the public transparency page (/transparency/): its name, addresses and holdings",
+    )
     gap_limit = models.PositiveIntegerField(default=20)
     ledger_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="custody_wallet")
     created_by = models.ForeignKey(

@@ -19,6 +19,10 @@ class ReserveProofChallenge(models.Model):
     network = models.CharField(max_length=16)
     addresses = models.JSONField(help_text="The addresses whose control is to be proven, in the order given")
     message = models.TextField()
+    block_height = models.PositiveIntegerField(
+        null=True, help_text="The block the proof is stated at, named by the server (its hash is in the message)"
+    )
+    block_hash = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(db_default=Now())
@@ -28,6 +32,12 @@ class ReserveProofChallenge(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(nonce__regex=r"^[0-9a-f]{64}$"), name="reserve_challenge_nonce_format"),
             models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="reserve_challenge_expiry"),
+            # Challenges issued before they named their block have neither; every new one has both.
+            models.CheckConstraint(
+                condition=Q(block_height__isnull=True, block_hash="")
+                | Q(block_height__isnull=False, block_hash__regex=r"^[0-9a-f]{64}$"),
+                name="reserve_challenge_block",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -48,6 +58,10 @@ class ReserveProof(models.Model):
     signed_total_sats = models.BigIntegerField()
     perimeter_total_sats = models.BigIntegerField()
     covers_perimeter = models.BooleanField()
+    statement = models.JSONField(
+        null=True, help_text="The holdings statement the service signed (reserve/proofs/statements.py)"
+    )
+    statement_signature = models.CharField(max_length=128, blank=True, help_text="Ed25519, hex")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(db_default=Now())
 
@@ -57,6 +71,11 @@ class ReserveProof(models.Model):
             models.CheckConstraint(condition=Q(signed_total_sats__gte=0), name="reserve_proof_signed_total_nonneg"),
             models.CheckConstraint(
                 condition=Q(block_hash="") | Q(block_hash__regex=r"^[0-9a-f]{64}$"), name="reserve_proof_block_hash"
+            ),
+            models.CheckConstraint(
+                condition=Q(statement__isnull=True, statement_signature="")
+                | Q(statement__isnull=False, statement_signature__regex=r"^[0-9a-f]{128}$"),
+                name="reserve_proof_statement_signed",
             ),
         ]
 

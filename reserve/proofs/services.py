@@ -9,8 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import Conflict, ValidationFailed
@@ -19,10 +18,14 @@ from reserve.access.roles import require_permission
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.selectors import membership_at
+from reserve.proofs.bip127 import verify_bip127
+from reserve.proofs.bip322 import Refused
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
-from reserve.proofs.signatures import SUPPORTED_KINDS, verify_message_signature
-from reserve.reconciliation.models import UtxoStatus, WalletUtxo
-from reserve.reports.chain_point import chain_point_at_height, chain_tip_height, height_moment
+from reserve.proofs.selectors import unspent_at, wallet_outputs_at
+from reserve.proofs.signatures import verify_message_signature
+from reserve.proofs.statements import statement_build, statement_sign
+from reserve.reconciliation.models import BlockStatus, ChainBlock
+from reserve.reports.chain_point import height_moment
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 24 * 3600
@@ -30,18 +33,80 @@ MAX_ADDRESSES = 1000
 
 
 def _challenge_message(
-    *, challenge_id: str, nonce: str, network: str, expires_at: str, addresses: Sequence[str]
+    *, challenge_id: str, nonce: str, network: str, block: ChainBlock, expires_at: str, addresses: Sequence[str]
 ) -> str:
     lines = [
         "Reserve Ledger proof of reserves",
         f"challenge: {challenge_id}",
         f"nonce: {nonce}",
         f"network: {network}",
+        f"block: {block.height} {block.hash}",
         f"expires: {expires_at}",
         "addresses:",
         *addresses,
     ]
     return "\n".join(lines)
+
+
+def _best_chain_tip(network: str) -> ChainBlock:
+    """The highest block of the verified best chain: the block a new challenge is answered at."""
+    block = ChainBlock.objects.filter(network=network, status=BlockStatus.ACTIVE).order_by("-height").first()
+    if block is None:
+        raise ValidationFailed.for_field("addresses", f"no verified {network} block yet to state a proof at")
+    return block
+
+
+def _challenge_block(challenge: ReserveProofChallenge, height: int | None) -> ChainBlock:
+    """The challenge's block, still on the verified best chain; a proof at any other block is refused."""
+    if challenge.block_height is None:
+        raise ValidationFailed.for_field("challenge", "names no block (issued before they did); request a new one")
+    if height is not None and height != challenge.block_height:
+        raise ValidationFailed.for_field(
+            "height",
+            f"this challenge is answered at block {challenge.block_height} ({challenge.block_hash}) only, "
+            f"not at {height}",
+        )
+    block = ChainBlock.objects.filter(
+        network=challenge.network, hash=challenge.block_hash, status=BlockStatus.ACTIVE
+    ).first()
+    if block is None:
+        raise ValidationFailed.for_field(
+            "challenge",
+            f"its block {challenge.block_height} ({challenge.block_hash}) is no longer on the best chain; "
+            "request a new challenge",
+        )
+    return block
+
+
+def _wallet_proof_addresses(
+    challenge: ReserveProofChallenge, block: ChainBlock, item: dict[str, str], position: int, *, taken: set[str]
+) -> list[str]:
+    """The addresses a wallet's BIP-127 proof covers: it must spend every output the wallet holds at
+    the block (each among the challenge's addresses, none signed otherwise) and nothing else."""
+    field = f"wallet_proofs[{position}]"
+    wallet = Wallet.objects.filter(name=str(item.get("wallet", "")), network=challenge.network).first()
+    if wallet is None:
+        raise ValidationFailed.for_field(
+            f"{field}.wallet", f"no {challenge.network} wallet named {item.get('wallet')!r}"
+        )
+    outputs = wallet_outputs_at(wallet=wallet, height=block.height)
+    if not outputs:
+        raise ValidationFailed.for_field(f"{field}.wallet", f"{wallet.name} holds no output at block {block.height}")
+    addresses = sorted({output.address.address for output in outputs.values()})
+    for address in addresses:
+        if address not in challenge.addresses:
+            raise ValidationFailed.for_field(f"{field}.wallet", f"{address} is not one of this challenge's addresses")
+        if address in taken:
+            raise ValidationFailed.for_field(f"{field}.wallet", f"{address} is proven twice")
+    try:
+        spent = verify_bip127(psbt=str(item.get("psbt", "")), message=challenge.message, unspent=outputs)
+    except Refused as refused:
+        raise ValidationFailed.for_field(f"{field}.psbt", str(refused)) from None
+    if len(spent) != len(outputs):
+        raise ValidationFailed.for_field(
+            f"{field}.psbt", f"spends {len(spent)} of the {len(outputs)} outputs {wallet.name} holds at the block"
+        )
+    return addresses
 
 
 def reserve_proof_challenge_issue(
@@ -73,15 +138,10 @@ def reserve_proof_challenge_issue(
         if script.wallet.network != network:
             raise ValidationFailed.for_field(field, f"is on {script.wallet.network}; the other addresses on {network}")
         parsed = parse_address(address=script.address, network=network, field=field)
-        if parsed.kind not in SUPPORTED_KINDS:
-            raise ValidationFailed.for_field(
-                field,
-                f"{parsed.kind.upper()} addresses cannot prove control here: only P2PKH (legacy signmessage) and "
-                "P2WPKH (BIP-322 simple) signatures are verified",
-            )
         if parsed.address in normalized:
             raise ValidationFailed.for_field(field, f"{parsed.address} is listed twice")
         normalized.append(parsed.address)
+    block = _best_chain_tip(network)
     challenge_id = uuid.uuid4()
     nonce = secrets.token_hex(32)
     now = timezone.now()
@@ -96,29 +156,37 @@ def reserve_proof_challenge_issue(
                 challenge_id=str(challenge_id),
                 nonce=nonce,
                 network=network,
+                block=block,
                 expires_at=expires_at.isoformat(),
                 addresses=normalized,
             ),
+            block_height=block.height,
+            block_hash=block.hash,
             created_at=now,
             expires_at=expires_at,
             created_by=actor,
         )
 
 
-def _chain_balances(*, scripts: dict[str, WatchedScript], height: int) -> dict[str, int]:
-    """address -> sats its outputs held on the active chain at `height` (created at or below, unspent then)."""
+def _chain_utxos(*, scripts: dict[str, WatchedScript], height: int) -> dict[str, list[dict[str, Any]]]:
+    """address -> the outputs paying it on the active chain at `height` (created at or below, unspent then)."""
     by_script = {bytes(script.script_pubkey): address for address, script in scripts.items()}
     held = (
-        WalletUtxo.objects.filter(script_pubkey__in=list(by_script), block_height__lte=height)
-        .exclude(status=UtxoStatus.REORGED)
-        .filter(Q(spent_height__isnull=True) | Q(spent_height__gt=height))
-        .values("script_pubkey")
-        .annotate(total=Coalesce(Sum("value_sats"), 0))
+        unspent_at(height)
+        .filter(script_pubkey__in=list(by_script))
+        .values("script_pubkey", "txid", "vout", "value_sats", "block_height")
     )
-    balances = dict.fromkeys(scripts, 0)
+    utxos: dict[str, list[dict[str, Any]]] = {address: [] for address in scripts}
     for row in held:
-        balances[by_script[bytes(row["script_pubkey"])]] += int(row["total"])
-    return balances
+        utxos[by_script[bytes(row["script_pubkey"])]].append(
+            {
+                "txid": row["txid"],
+                "vout": int(row["vout"]),
+                "value_sats": int(row["value_sats"]),
+                "block_height": int(row["block_height"]),
+            }
+        )
+    return utxos
 
 
 def reserve_proof_submit(
@@ -127,19 +195,17 @@ def reserve_proof_submit(
     signatures: Sequence[dict[str, str]],
     actor: Any,
     height: int | None = None,
+    wallet_proofs: Sequence[dict[str, str]] = (),
 ) -> ReserveProof:
-    """Verify every signature over the challenge (before it expires, once) and store the statement:
-    each signed address with its on-chain balance at `height` (default: the highest known block),
-    each wallet's booked balance there against the sats its signed addresses hold, the signed
-    total, and whether every in-perimeter wallet holding bitcoin is covered by signatures."""
+    """Verify every signature over the challenge (before it expires, once) and store the signed
+    statement, at the block the challenge names (a `height` naming any other is refused): each
+    signed address with its unspent outputs there, each wallet's booked balance there against
+    the sats its signed addresses hold, the signed total, and whether every in-perimeter wallet
+    holding bitcoin is covered by signatures. A wallet proof (BIP-127: a PSBT spending every output
+    of the wallet at that block plus the commitment input) proves each of its addresses at once."""
     require_permission(actor, "add_reserveproof", action="submit a proof of reserves")
-    if not signatures:
-        raise ValidationFailed.for_field("signatures", "give at least one signature")
-    if height is None:
-        height = chain_tip_height()
-        if height is None:
-            raise ValidationFailed.for_field("height", "no block is known yet; name the block height")
-    point = chain_point_at_height(height)
+    if not signatures and not wallet_proofs:
+        raise ValidationFailed.for_field("signatures", "give at least one signature or wallet proof")
     with transaction.atomic():
         locked = ReserveProofChallenge.objects.select_for_update().get(pk=challenge.pk)
         if ReserveProof.objects.filter(challenge=locked).exists():
@@ -148,6 +214,7 @@ def reserve_proof_submit(
             raise ValidationFailed.for_field(
                 "challenge", f"expired at {locked.expires_at.isoformat()}; request a new challenge"
             )
+        block = _challenge_block(locked, height)
         scripts: dict[str, WatchedScript] = {}
         verified: list[dict[str, str]] = []
         watched = {
@@ -169,9 +236,14 @@ def reserve_proof_submit(
                 raise ValidationFailed.for_field(f"signatures[{position}].signature", check.reason)
             scripts[parsed.address] = watched[parsed.address]
             verified.append({"address": parsed.address, "signature": signature.strip(), "method": check.method})
-        chain = _chain_balances(scripts=scripts, height=height)
+        for position, item in enumerate(wallet_proofs):
+            for address in _wallet_proof_addresses(locked, block, item, position, taken=set(scripts)):
+                scripts[address] = watched[address]
+                verified.append({"address": address, "signature": str(item["psbt"]).strip(), "method": "bip127"})
+        utxos = _chain_utxos(scripts=scripts, height=block.height)
+        chain = {address: sum(utxo["value_sats"] for utxo in held) for address, held in utxos.items()}
         # The perimeter as then in force: at the block's time (else when the books last moved there).
-        then = membership_at(at=point.as_of or height_moment(height))
+        then = membership_at(at=block.block_time_at or height_moment(block.height))
         inside = {wallet_id for wallet_id, membership in then.items() if membership.in_perimeter}
         wallets = list(
             Wallet.objects.filter(Q(pk__in=inside) | Q(pk__in={s.wallet_id for s in scripts.values()}))
@@ -179,7 +251,7 @@ def reserve_proof_submit(
             .select_related("ledger_account")
             .order_by("pk")
         )
-        booked = balances_as_of(accounts=[wallet.ledger_account for wallet in wallets], block_height=height)
+        booked = balances_as_of(accounts=[wallet.ledger_account for wallet in wallets], block_height=block.height)
         wallet_rows = []
         for wallet in wallets:
             balance = int(booked.get(wallet.ledger_account_id, 0))
@@ -195,26 +267,30 @@ def reserve_proof_submit(
                 }
             )
         perimeter_sats = sum(int(booked.get(wallet.ledger_account_id, 0)) for wallet in wallets if wallet.pk in inside)
-        covered = all(row["covered"] for row in wallet_rows if row["in_perimeter"])
-        return ReserveProof.objects.create(
+        address_rows = [
+            {
+                "address": address,
+                "wallet_id": script.wallet_id,
+                "wallet": script.wallet.name,
+                "method": next(v["method"] for v in verified if v["address"] == address),
+                "balance_sats": chain[address],
+            }
+            for address, script in scripts.items()
+        ]
+        proof = ReserveProof(
             challenge=locked,
             signatures=verified,
             network=locked.network,
-            block_height=height,
-            block_hash=point.block_hash or "",
-            addresses=[
-                {
-                    "address": address,
-                    "wallet_id": script.wallet_id,
-                    "wallet": script.wallet.name,
-                    "method": next(v["method"] for v in verified if v["address"] == address),
-                    "balance_sats": chain[address],
-                }
-                for address, script in scripts.items()
-            ],
+            block_height=block.height,
+            block_hash=block.hash,
+            addresses=address_rows,
             wallets=wallet_rows,
             signed_total_sats=sum(chain.values()),
             perimeter_total_sats=perimeter_sats,
-            covers_perimeter=covered,
+            covers_perimeter=all(row["covered"] for row in wallet_rows if row["in_perimeter"]),
             created_by=actor,
         )
+        proof.statement = statement_build(proof=proof, utxos=utxos)
+        proof.statement_signature = statement_sign(proof.statement)
+        proof.save()
+        return proof

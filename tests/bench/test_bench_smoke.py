@@ -88,6 +88,15 @@ SMOKES: dict[str, Smoke] = {
         database=False,
         services=False,
     ),
+    "proofs.py": Smoke(
+        figures=(
+            rf"^verify_statement: 200 outputs in {NUMBER} s \({NUMBER} outputs/s\)$",
+            rf"^python-bitcoinlib deserialize\+txid: 200 transactions in {NUMBER} s$",
+            rf"^verify / baseline: {NUMBER}x$",
+        ),
+        database=False,
+        services=False,
+    ),
     "follow_chain.py": Smoke(
         figures=(
             rf"^nothing pays the wallet\s+\d+\s+{NUMBER}\s+{NUMBER}\s+\d+$",

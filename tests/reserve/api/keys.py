@@ -12,9 +12,11 @@ from bitcoin.core import Hash160
 from bitcoin.core.script import SIGHASH_ALL
 from bitcoin.signmessage import BitcoinMessage, SignMessage
 from bitcoin.wallet import CKey
+from embit.script import Script
+from embit.transaction import SIGHASH
 
 from reserve.custody.addresses import parse_address
-from reserve.proofs.signatures import bip322_sighash, encode_witness
+from reserve.proofs.bip322 import encode_simple, to_sign
 
 
 @dataclass(frozen=True)
@@ -38,5 +40,6 @@ class SigningKey:
 
     def bip322(self, message: str) -> str:
         script = parse_address(address=self.p2wpkh_address, network="regtest").script_pubkey
-        signature = self.key.sign(bip322_sighash(script_pubkey=script, message=message)) + bytes([SIGHASH_ALL])
-        return encode_witness([signature, bytes(self.key.pub)])
+        script_code = Script(b"\x76\xa9\x14" + script[2:22] + b"\x88\xac")
+        digest = to_sign(script_pubkey=script, message=message).sighash_segwit(0, script_code, 0, SIGHASH.ALL)
+        return encode_simple([self.key.sign(digest) + bytes([SIGHASH_ALL]), bytes(self.key.pub)])

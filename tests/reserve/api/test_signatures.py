@@ -7,12 +7,8 @@ from bitcoin.signmessage import BitcoinMessage, SignMessage, VerifyMessage
 from bitcoin.wallet import P2PKHBitcoinAddress
 
 from reserve.custody.addresses import parse_address
-from reserve.proofs.signatures import (
-    bip322_message_hash,
-    bip322_to_sign,
-    bip322_to_spend,
-    verify_message_signature,
-)
+from reserve.proofs.bip322 import message_hash, to_sign, to_spend
+from reserve.proofs.signatures import verify_message_signature
 from tests.reserve.api.keys import SigningKey
 
 # https://github.com/bitcoin/bips/blob/master/bip-0322.mediawiki#test-vectors
@@ -35,16 +31,19 @@ def test_bip322_message_hashes_and_virtual_transactions_match_the_bip() -> None:
     # given
     script = parse_address(address=BIP322_ADDRESS, network="mainnet").script_pubkey
     # when
-    to_spend = bip322_to_spend(script_pubkey=script, message="Hello World")
+    spent = {message: to_spend(script_pubkey=script, message=message).txid().hex() for message in ("", "Hello World")}
+    signing = {message: to_sign(script_pubkey=script, message=message).txid().hex() for message in ("", "Hello World")}
     # then
-    assert bip322_message_hash("").hex() == "c90c269c4f8fcbe6880f72a721ddfbf1914268a794cbb21cfafee13770ae19f1"
-    assert bip322_message_hash("Hello World").hex() == (
-        "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a"
-    )
-    assert to_spend.GetTxid()[::-1].hex() == "b79d196740ad5217771c1098fc4a4b51e0535c32236c71f1ea4d61a2d603352b"
-    assert bip322_to_sign(to_spend=to_spend).GetTxid()[::-1].hex() == (
-        "88737ae86f2077145f93cc4b153ae9a1cb8d56afa511988c149c5c8c9d93bddf"
-    )
+    assert message_hash("").hex() == "c90c269c4f8fcbe6880f72a721ddfbf1914268a794cbb21cfafee13770ae19f1"
+    assert message_hash("Hello World").hex() == "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a"
+    assert spent == {
+        "": "c5680aa69bb8d860bf82d4e9cd3504b55dde018de765a91bb566283c545a99a7",
+        "Hello World": "b79d196740ad5217771c1098fc4a4b51e0535c32236c71f1ea4d61a2d603352b",
+    }
+    assert signing == {
+        "": "1e9654e951a5ba44c8604c4de6c67fd78a27e81dcadcfe1edf638ba3aaebaed6",
+        "Hello World": "88737ae86f2077145f93cc4b153ae9a1cb8d56afa511988c149c5c8c9d93bddf",
+    }
 
 
 @pytest.mark.parametrize(("message", "signature"), BIP322_VECTORS)
@@ -90,7 +89,7 @@ def test_signmessage_on_regtest_and_wrong_keys() -> None:
     assert not garbage.valid
 
 
-def test_bip322_on_regtest_and_unsupported_types() -> None:
+def test_bip322_on_regtest_and_another_type_s_witness() -> None:
     # given
     signer, stranger = SigningKey("c"), SigningKey("d")
     address = parse_address(address=signer.p2wpkh_address, network="regtest")
@@ -100,9 +99,9 @@ def test_bip322_on_regtest_and_unsupported_types() -> None:
     # when
     good = verify_message_signature(address=address, message="m", signature=signer.bip322("m"))
     wrong_key = verify_message_signature(address=address, message="m", signature=stranger.bip322("m"))
-    unsupported = verify_message_signature(address=taproot, message="m", signature=signer.bip322("m"))
+    p2wpkh_witness_for_taproot = verify_message_signature(address=taproot, message="m", signature=signer.bip322("m"))
     # then
     assert good.valid
     assert not wrong_key.valid
-    assert not unsupported.valid
-    assert "only P2PKH (signmessage) and P2WPKH (BIP-322 simple)" in unsupported.reason
+    assert not p2wpkh_witness_for_taproot.valid
+    assert "only the taproot key path is accepted" in p2wpkh_witness_for_taproot.reason

@@ -1,0 +1,122 @@
+"""The holdings statement a verified proof produces, signed with the service's key.
+
+The statement is a JSON document that carries everything an outsider needs to check it without
+the service: the block (height, hash), the challenge message every signature is over, each
+address with its method, signature and unspent outputs, each wallet's booked balance against what
+its signed addresses hold, the totals, and the books' head. The service's Ed25519 signature is
+over its canonical bytes (`statement_bytes`); scripts/verify_statement.py checks it.
+"""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from typing import Any
+
+from embit import compact
+from embit.transaction import Transaction
+
+from config.errors import ValidationFailed
+from ledger.signing import signing_key
+from reserve.chain.rpc import RpcChainSource
+from reserve.proofs.models import ReserveProof
+from reserve.proofs.selectors import books_head
+from reserve.reconciliation.models import BlockStatus, ChainBlock
+
+STATEMENT_FORMAT = "reserve-ledger/holdings-statement/1"
+
+
+def statement_bytes(statement: dict[str, Any]) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, UTF-8. What the service signs and the verifier hashes."""
+    return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def statement_build(*, proof: ReserveProof, utxos: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The statement of `proof` (not yet saved) with the unspent outputs of each signed address."""
+    signatures = {item["address"]: item for item in proof.signatures}
+    return {
+        "format": STATEMENT_FORMAT,
+        "network": proof.network,
+        "block": {"height": proof.block_height, "hash": proof.block_hash},
+        "challenge": {"id": str(proof.challenge.pk), "message": proof.challenge.message},
+        "addresses": [
+            {
+                "address": row["address"],
+                "wallet": row["wallet"],
+                "method": row["method"],
+                "signature": signatures[row["address"]]["signature"],
+                "utxos": utxos[row["address"]],
+                "balance_sats": row["balance_sats"],
+            }
+            for row in proof.addresses
+        ],
+        "wallets": [
+            {
+                "wallet": row["wallet"],
+                "in_perimeter": row["in_perimeter"],
+                "booked_sats": row["balance_sats"],
+                "proven_sats": row["signed_sats"],
+                "covered": row["covered"],
+            }
+            for row in proof.wallets
+        ],
+        "totals": {"proven_sats": proof.signed_total_sats, "perimeter_booked_sats": proof.perimeter_total_sats},
+        "covers_perimeter": proof.covers_perimeter,
+        "books_head": books_head(),
+        "service_key": signing_key().public_hex,
+    }
+
+
+def statement_sign(statement: dict[str, Any]) -> str:
+    """The service's Ed25519 signature of the statement, hex."""
+    return signing_key().sign(statement_bytes(statement)).hex()
+
+
+def _raw_transaction(raw_block: bytes, txid: str) -> bytes:
+    stream = BytesIO(raw_block)
+    stream.seek(80)
+    for _ in range(compact.read_from(stream)):
+        transaction = Transaction.read_from(stream)
+        if transaction.txid().hex() == txid:
+            return transaction.serialize()
+    raise ValidationFailed.for_field("utxos", f"transaction {txid} is not in its block")
+
+
+def statement_evidence(*, proof: ReserveProof, source: RpcChainSource) -> dict[str, Any]:
+    """What an offline verifier needs beside the statement, from a node: every header of our verified
+    chain from the oldest output's block to the stated block, and for each output's transaction its
+    raw bytes and merkle branch (`gettxoutproof`). Unsigned: the verifier checks it by itself."""
+    if proof.statement is None:
+        raise ValidationFailed.for_field("proof", "was made before proofs produced statements")
+    utxos = [utxo for row in proof.statement["addresses"] for utxo in row["utxos"]]
+    first = min((int(utxo["block_height"]) for utxo in utxos), default=proof.block_height)
+    hashes = dict(
+        ChainBlock.objects.filter(
+            network=proof.network, status=BlockStatus.ACTIVE, height__range=(first, proof.block_height)
+        ).values_list("height", "hash")
+    )
+    if len(hashes) != proof.block_height - first + 1 or hashes.get(proof.block_height) != proof.block_hash:
+        raise ValidationFailed.for_field(
+            "block", f"the verified chain from {first} to block {proof.block_hash} is not on the best chain now"
+        )
+    transactions: dict[str, dict[str, str]] = {}
+    for utxo in utxos:
+        txid, block_hash = utxo["txid"], hashes[int(utxo["block_height"])]
+        if txid not in transactions:
+            transactions[txid] = {
+                "raw": _raw_transaction(source.raw_block(block_hash), txid).hex(),
+                "merkle_proof": source.txout_proof([txid], block_hash).hex(),
+            }
+    return {
+        "first_height": first,
+        "headers": [source.raw_block_header(hashes[height]).hex() for height in range(first, proof.block_height + 1)],
+        "transactions": transactions,
+    }
+
+
+def statement_document(*, proof: ReserveProof, source: RpcChainSource | None = None) -> dict[str, Any]:
+    """The file an outsider downloads: the statement, the service's signature, and (given a node) the evidence."""
+    document: dict[str, Any] = {"statement": proof.statement, "signature": proof.statement_signature}
+    if source is not None:
+        document["evidence"] = statement_evidence(proof=proof, source=source)
+    return document
