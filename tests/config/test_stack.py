@@ -65,7 +65,7 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
         )
     try:
         # when: the web server is up
-        health = _wait_for_health(port, stack, time.monotonic() + 120)
+        health = _wait_for_health(port, stack, time.monotonic() + 300)
         # then: it reports its services
         assert health["checks"]["database"]["ok"] and health["checks"]["redis"]["ok"], health
 
