@@ -150,7 +150,8 @@ def run(port: int, seed: bool) -> int:
             say(
                 "stack",
                 "chain    in another terminal: BITCOIN_NETWORK=regtest "
-                f"BITCOIN_RPC_URL={node.rpc_url} .venv/bin/python manage.py regtest mine <n> [--to ADDRESS]",
+                f"BITCOIN_RPC_URL={node.rpc_url} .venv/bin/python manage.py regtest "
+                "mine <n> | pay <wallet> <btc> | reorg [--depth N]",
             )
         say("stack", "press Ctrl-C to stop everything")
         exit_code = _supervise(processes, commands, lambda: stopping)

@@ -15,7 +15,7 @@ from bitcoin.wallet import CKey
 from embit import bip32, bip39
 from embit.networks import NETWORKS
 
-from reserve.chain.blocks import Outpoint, hash_to_hex
+from reserve.chain.blocks import Outpoint, hash_to_hex, parse_header
 from reserve.chain.regtest_blocks import (
     SEGWIT_SIGNAL_VERSION,
     SpendInput,
@@ -29,6 +29,9 @@ from reserve.chain.rpc import RpcChainSource
 
 # One block every six hours: 480 blocks are four months of history.
 BLOCK_INTERVAL_SECONDS = 6 * 3600
+# BIP173's P2WPKH test vector on regtest: nobody's wallet (blocks that should pay no one we watch).
+NOBODY_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+NOBODY_SCRIPT = bytes.fromhex("0014751e76e8199196d454941c45d1b3a323f1433bd6")
 # The BIP39 test mnemonic whose account m/84h/1h/0h is treasury-cold-01's descriptor.
 TREASURY_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
 
@@ -58,10 +61,11 @@ class DemoKeys:
 class DemoChain:
     """The regtest node's chain as the demo writes it: block h is stamped at start + h * interval."""
 
-    def __init__(self, source: RpcChainSource, *, tip_height_planned: int) -> None:
+    def __init__(self, source: RpcChainSource, *, tip_height_planned: int = 0) -> None:
         self.source = source
         self.tip_height = source.block_count()
         self._tip_hash = source.block_hash(self.tip_height)
+        self._tip_time = parse_header(source.raw_block_header(self._tip_hash)).time
         if self.tip_height > 0:
             self.start_timestamp = self._block(1).nTime - BLOCK_INTERVAL_SECONDS
         else:
@@ -79,13 +83,15 @@ class DemoChain:
         """The txid of the block's `position`-th transaction (0: the coinbase)."""
         return txid_of(self._block(height).vtx[position])
 
-    def mine(self, *, payout_script: bytes, transactions: Sequence[CTransaction] = ()) -> str:
-        """One block on the tip at its planned time, signalling segwit; returns its hash."""
+    def mine(
+        self, *, payout_script: bytes, transactions: Sequence[CTransaction] = (), block_time: int | None = None
+    ) -> str:
+        """One block on the tip (at its planned time unless given), signalling segwit; returns its hash."""
         height = self.tip_height + 1
         block = build_block(
             parent_hash=self._tip_hash,
             height=height,
-            block_time=int(self.time_at(height).timestamp()),
+            block_time=block_time or int(self.time_at(height).timestamp()),
             payout_script=payout_script,
             transactions=transactions,
             version=SEGWIT_SIGNAL_VERSION,
@@ -94,7 +100,7 @@ class DemoChain:
         block_hash = hash_to_hex(bytes(block.GetHash()))
         if result not in (None, "inconclusive"):
             raise RuntimeError(f"the regtest node refused the demo's block at height {height}: {result}")
-        self.tip_height, self._tip_hash = height, block_hash
+        self.tip_height, self._tip_hash, self._tip_time = height, block_hash, block.nTime
         return block_hash
 
     def mine_to(self, height: int, *, payout_script: bytes) -> None:
@@ -102,6 +108,29 @@ class DemoChain:
             self.mine(payout_script=payout_script)
         if self.source.block_hash(self.tip_height) != self._tip_hash:
             raise RuntimeError(f"the regtest node did not take the demo's blocks up to height {height}")
+
+    def mine_now(self, *, payout_script: bytes, transactions: Sequence[CTransaction] = ()) -> str:
+        """One block on the tip stamped now (after its parent): for blocks added after the history."""
+        block_time = max(self._tip_time + 1, int(datetime.now(UTC).timestamp()))
+        return self.mine(payout_script=payout_script, transactions=transactions, block_time=block_time)
+
+    @property
+    def tip_hash(self) -> str:
+        return self._tip_hash
+
+    def rewind(self, height: int) -> None:
+        """Build the next blocks on the block at `height` instead of the tip (a competing branch)."""
+        self.tip_height, self._tip_hash = height, self.source.block_hash(height)
+        self._tip_time = parse_header(self.source.raw_block_header(self._tip_hash)).time
+
+    def unspent_coinbase(self, key_script: bytes, heights: range) -> tuple[Outpoint, int]:
+        """The first coinbase output in `heights` paying `key_script` that the node holds unspent."""
+        for height in heights:
+            outpoint, value = self.coinbase_outpoint(height)
+            found = self.source.call("gettxout", outpoint.txid, 0)
+            if found and bytes.fromhex(found["scriptPubKey"]["hex"]) == key_script:
+                return outpoint, value
+        raise RuntimeError("the demo miner has no unspent mature coinbase left")
 
     def coinbase_value(self, height: int) -> int:
         return block_subsidy_sats(height)

@@ -32,7 +32,7 @@ from reserve.custody.models import Agency, AgencyKind, Wallet, WatchedScript
 from reserve.custody.services import agency_create, wallet_register
 from reserve.imports.models import ImportBatch, ImportKind, ImportStatus
 from reserve.imports.services import import_approve, import_propose
-from reserve.management.demo_chain import DemoChain, DemoKeys, pay
+from reserve.management.demo_chain import NOBODY_ADDRESS, DemoChain, DemoKeys, pay
 from reserve.transfers.models import Transfer, TransferStatus
 from reserve.transfers.services import transfer_approve, transfer_create, transfer_mark_broadcast, transfer_propose
 
@@ -113,8 +113,6 @@ WALLETS = (
         MINING_MATURE_HEIGHT - 1,
     ),
 )
-# BIP173's P2WPKH test vector on regtest: nobody's wallet (the victims' restitution address).
-NOBODY = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 COURT_ORDER = "Final forfeiture order 1:25-cr-00042 (S.D.N.Y.)"
 SECOND_COURT_ORDER = "Final forfeiture order 1:26-cr-00113 (D.D.C.)"
 RESTITUTION_ORDER = "Restitution order 1:25-cv-00107, schedule A"
@@ -272,7 +270,7 @@ class Command(BaseCommand):
             amount_sats=BTC // 10,
             fee_sats=FEE_SATS,
             source_wallet=seizure,
-            external_address=NOBODY,
+            external_address=NOBODY_ADDRESS,  # nobody's wallet: the victims' restitution address
             provenance_reference=RESTITUTION_ORDER,
         )
 
