@@ -9,8 +9,11 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
 
 from ledger.models import Entry, JournalTransaction, PendingTransaction
 from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
@@ -27,7 +30,7 @@ from reserve.management.commands.seed_demo import (
     TIP_HEIGHT,
 )
 from reserve.pricing.models import PriceQuote
-from reserve.reconciliation.models import Discrepancy, ReconciliationRun, WalletUtxo
+from reserve.reconciliation.models import DISCREPANCY_MEANING, Discrepancy, ReconciliationRun, WalletUtxo
 from reserve.transfers.models import Approval, Transfer
 from tests.regtest.node import RegtestNode
 
@@ -120,6 +123,13 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     (breach,) = PolicyBreach.objects.filter(status="open")
     assert breach.version.policy.name.startswith("El Salvador-like")
     assert breach.block_height == DONATION_HEIGHT
+    # which the operator's dashboard shows, and explains
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="operator"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert 'id="open-discrepancy-count">1<' in page and 'id="open-breach-count">1<' in page
+    assert "that no transfer proposed" in page and DISCREPANCY_MEANING["unrecorded_inflow"][:60] in page
+    assert "El Salvador-like: no net accumulation" in page
     # the mining site holds a mature coinbase and one fewer than 100 blocks deep (immature)
     mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
     assert sorted(mined.values_list("block_height", flat=True)) == [MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT]
