@@ -30,7 +30,13 @@ from reserve.management.commands.seed_demo import (
     TIP_HEIGHT,
 )
 from reserve.pricing.models import PriceQuote
-from reserve.reconciliation.models import DISCREPANCY_MEANING, Discrepancy, ReconciliationRun, WalletUtxo
+from reserve.reconciliation.models import (
+    DISCREPANCY_MEANING,
+    Discrepancy,
+    DiscrepancyKind,
+    ReconciliationRun,
+    WalletUtxo,
+)
 from reserve.transfers.models import Approval, Transfer
 from tests.regtest.node import RegtestNode
 
@@ -128,7 +134,7 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     client.force_login(get_user_model().objects.get(username="operator"))
     page = client.get(reverse("admin:index")).content.decode()
     assert 'id="open-discrepancy-count">1<' in page and 'id="open-breach-count">1<' in page
-    assert "that no transfer proposed" in page and DISCREPANCY_MEANING["unrecorded_inflow"][:60] in page
+    assert "that no transfer proposed" in page and DISCREPANCY_MEANING[DiscrepancyKind.UNRECORDED_INFLOW][:60] in page
     assert "El Salvador-like: no net accumulation" in page
     # the mining site holds a mature coinbase and one fewer than 100 blocks deep (immature)
     mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
