@@ -2,8 +2,8 @@
 """Run the whole service in the foreground: web, Celery worker and Celery beat.
 
 Starts private PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, and a regtest bcoin
-node when BITCOIN_RPC_URL is unset; migrates, seeds demo data (and mines a few blocks to a
-demo wallet, reconciled at once), then supervises the three processes with prefixed logs: a
+node when BITCOIN_RPC_URL is unset; migrates, seeds demo data (its history built on the regtest
+chain by seed_demo, reconciled at once), then supervises the three processes with prefixed logs: a
 child that exits is restarted with backoff (said in the log) while the rest stays up.
 Ctrl-C (or SIGTERM) stops every process it started, and the servers it started itself.
 """
@@ -27,12 +27,6 @@ sys.path.insert(0, str(ROOT))
 from config import embedded  # noqa: E402
 from config.database_roles import OWNER_URL_VARIABLE  # noqa: E402
 from reserve.chain.regtest_node import RegtestNode  # noqa: E402
-
-DEMO_WALLET = "treasury-cold-01"
-DEMO_BLOCKS_TO_WALLET = 3
-DEMO_BLOCKS_ON_TOP = 6
-# BIP173's P2WPKH test vector on regtest: nobody's wallet, so the blocks on top pay no one we watch.
-DEMO_BURY_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 
 COLOURS = {"web": "36", "worker": "33", "beat": "35", "node": "32", "stack": "1"}
 PR_SET_PDEATHSIG = 1
@@ -74,35 +68,11 @@ def start_regtest_node() -> RegtestNode | None:
     return node
 
 
-def mine_to_demo_wallet(node: RegtestNode) -> None:
-    """On a fresh chain, pay a few coinbases to the demo wallet's first address and bury them;
-    then reconcile once."""
-    lookup = (
-        "from reserve.models import WatchedScript as S; "
-        f"s = S.objects.filter(wallet__name={DEMO_WALLET!r}, chain=0, index=0).first(); "
-        "print(s.address if s else '')"
-    )
-    found = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", lookup],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    address = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
-    if not address:
-        return
+def reconcile_demo(node: RegtestNode) -> None:
+    """seed_demo builds its history on the node's chain (or finds it there); reconcile it once, so
+    the first login shows the books agreeing with the chain but for the donation it stages."""
     with node.source() as source:
-        height = source.block_count()
-        if height > 0:
-            say("node", f"continuing the demo chain at height {height}")
-            manage("reconcile")
-            return
-        source.call("generatetoaddress", DEMO_BLOCKS_TO_WALLET, address, retry=False)
-        source.call(
-            "generatetoaddress", DEMO_BLOCKS_ON_TOP, "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", retry=False
-        )
-    say("node", f"mined {DEMO_BLOCKS_TO_WALLET} blocks to {DEMO_WALLET} ({address}) and {DEMO_BLOCKS_ON_TOP} on top")
+        say("node", f"demo chain at height {source.block_count()}")
     manage("reconcile")
 
 
@@ -161,7 +131,7 @@ def run(port: int, seed: bool) -> int:
             manage("demo_superuser")
             manage("seed_demo")
             if node is not None:
-                mine_to_demo_wallet(node)
+                reconcile_demo(node)
         python = sys.executable
         schedule = embedded.DATA_DIR / "celerybeat-schedule"
         commands = {
@@ -180,7 +150,8 @@ def run(port: int, seed: bool) -> int:
             say(
                 "stack",
                 "chain    in another terminal: BITCOIN_NETWORK=regtest "
-                f"BITCOIN_RPC_URL={node.rpc_url} .venv/bin/python manage.py regtest mine <n> [--to ADDRESS]",
+                f"BITCOIN_RPC_URL={node.rpc_url} .venv/bin/python manage.py regtest "
+                "mine <n> | pay <wallet> <btc> | reorg [--depth N]",
             )
         say("stack", "press Ctrl-C to stop everything")
         exit_code = _supervise(processes, commands, lambda: stopping)

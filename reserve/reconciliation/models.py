@@ -190,6 +190,20 @@ class DiscrepancyKind(models.TextChoices):
     UNCONFIRMED = "unconfirmed"
 
 
+# What each kind means and what an operator does about it: the dashboard and the discrepancy's page say it.
+DISCREPANCY_MEANING = {
+    DiscrepancyKind.UNRECORDED_INFLOW: "Bitcoin arrived that no transfer proposed (a donation to a public address, "
+    "a payment sent before its paperwork). The books recorded it as observed, and the policies judged it at its "
+    "block; resolve it with the reason once its origin is known.",
+    DiscrepancyKind.UNRECORDED_OUTFLOW: "Bitcoin left the wallet without a proposed transfer: someone signed outside "
+    "the system. Investigate before resolving.",
+    DiscrepancyKind.AMOUNT_MISMATCH: "The chain and the books disagree on an amount or a balance.",
+    DiscrepancyKind.FEE_MISMATCH: "The fee paid differs from the fee proposed; the books hold what was paid.",
+    DiscrepancyKind.MISSING_ON_CHAIN: "A broadcast transfer is neither mined nor in the node's mempool.",
+    DiscrepancyKind.UNCONFIRMED: "A broadcast transfer waits in the node's mempool.",
+}
+
+
 class DiscrepancyStatus(models.TextChoices):
     OPEN = "open"
     RESOLVED = "resolved"
@@ -248,3 +262,7 @@ class Discrepancy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.txid or 'balance'} ({self.status})"
+
+    @property
+    def meaning(self) -> str:
+        return DISCREPANCY_MEANING.get(DiscrepancyKind(self.kind), "")

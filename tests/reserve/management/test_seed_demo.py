@@ -1,36 +1,145 @@
-"""`manage.py seed_demo` builds the demo through the services and a second run changes nothing."""
+"""`manage.py seed_demo` on a real regtest node: a history of real transactions, the three scenarios
+as approved policies; a second run changes nothing; after one reconciliation every wallet's books
+equal its chain balance, and the staged donation is the only open discrepancy and breach."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 from io import StringIO
+from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
 
-from ledger.models import JournalTransaction, PendingTransaction
+from ledger.models import Entry, JournalTransaction, PendingTransaction
+from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
 from reserve.audit.models import AuditEvent
+from reserve.chain.blocks import Watchlist, scan_block
 from reserve.custody.models import Agency, Wallet, WatchedScript
+from reserve.imports.models import ImportBatch
+from reserve.management.commands.seed_demo import (
+    BTC,
+    DONATION_HEIGHT,
+    FEE_SATS,
+    MINING_IMMATURE_HEIGHT,
+    MINING_MATURE_HEIGHT,
+    TIP_HEIGHT,
+)
+from reserve.pricing.models import PriceQuote
+from reserve.reconciliation.models import (
+    DISCREPANCY_MEANING,
+    Discrepancy,
+    DiscrepancyKind,
+    ReconciliationRun,
+    WalletUtxo,
+)
 from reserve.transfers.models import Approval, Transfer
+from tests.regtest.node import RegtestNode
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+COINBASE_MATURITY = 100
+
+COUNTED = (
+    Agency,
+    Wallet,
+    WatchedScript,
+    Transfer,
+    Approval,
+    AuditEvent,
+    JournalTransaction,
+    Entry,
+    PendingTransaction,
+    PolicyVersion,
+    PolicyEvaluation,
+    PolicyBreach,
+    PriceQuote,
+    ImportBatch,
+    ReconciliationRun,
+    Discrepancy,
+    WalletUtxo,
+)
 
 
 def counts() -> dict[str, int]:
-    models = (Agency, Wallet, WatchedScript, Transfer, Approval, AuditEvent, JournalTransaction, PendingTransaction)
-    return {model.__name__: model.objects.count() for model in models}
+    return {model.__name__: model.objects.count() for model in COUNTED}
 
 
-@pytest.mark.django_db
-def test_seed_demo_is_idempotent() -> None:
-    # when
+@pytest.fixture
+def demo_node(regtest_node: RegtestNode, settings: Any) -> Iterator[RegtestNode]:
+    settings.BITCOIN_NETWORK = "regtest"
+    settings.BITCOIN_RPC_URL = regtest_node.rpc_url
+    yield regtest_node
+
+
+def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donation(demo_node: RegtestNode) -> None:
+    # when: seeded twice
     out = StringIO()
     call_command("seed_demo", stdout=out)
     first = counts()
+    with demo_node.source() as source:
+        tip = source.block_count()
     call_command("seed_demo", stdout=StringIO())
-    # then
+
+    # then: the second run changed nothing, in the books or on the chain
     assert counts() == first
-    assert (first["Agency"], first["Wallet"], first["Transfer"]) == (3, 4, 4)
+    with demo_node.source() as source:
+        assert source.block_count() == tip == TIP_HEIGHT
+    assert "approver1" in out.getvalue() and "policyadmin3" in out.getvalue()
+    # three policies in force, each by its own author and approved by the two others
+    active = PolicyVersion.objects.filter(status="active").annotate(approvers=Count("approvals"))
+    assert sorted((version.policy.name.split(":")[0], version.approvers) for version in active) == [
+        ("El Salvador-like", 2),
+        ("Pakistan-like", 2),
+        ("US-like", 2),
+    ]
+    assert {PriceQuote.objects.filter(currency=currency).count() > 15 for currency in ("USD", "PKR")} == {True}
+
+    # when: one reconciliation, as `make run` does after seeding
+    call_command("reconcile", stdout=StringIO())
+
+    # then: every wallet's books equal its chain balance, booked at heights the chain has
+    for wallet in Wallet.objects.all():
+        run = ReconciliationRun.objects.filter(wallet=wallet).latest("pk")
+        assert (run.status, run.height) == ("succeeded", TIP_HEIGHT), wallet.name
+        assert run.chain_balance_sats == run.ledger_balance_sats, wallet.name
+    # every booking is a transaction the chain has, in the block at its height (no invented txid)
+    booked = Transfer.objects.exclude(block_height=None)
+    assert booked.count() == 7  # purchase, 2 forfeitures, 2 coinbases, consolidation, donation
+    with demo_node.source() as source:
+        for transfer in booked:
+            assert transfer.block_height is not None
+            block = scan_block(source.raw_block(source.block_hash(transfer.block_height)), Watchlist())
+            assert (transfer.txid in block.txids, block.hash) == (True, transfer.block_hash)
     statuses = dict(Transfer.objects.values_list("idempotency_key", "status"))
-    assert statuses == {
-        "seed-demo:demo-forfeiture": "final",
-        "seed-demo:demo-mining": "confirmed",
-        "seed-demo:demo-consolidation": "approved",
-        "seed-demo:demo-restitution": "pending_approval",
-    }
-    assert "approver1" in out.getvalue() and "password" in out.getvalue()
+    assert statuses["seed-demo:consolidation"] in ("confirmed", "final")
+    assert statuses["seed-demo:restitution"] == "pending_approval"
+    # and the only open discrepancy and breach are the donation's
+    (discrepancy,) = Discrepancy.objects.filter(status="open")
+    assert (discrepancy.wallet.name, discrepancy.kind, discrepancy.block_height, discrepancy.actual_sats) == (
+        "treasury-cold-01",
+        "unrecorded_inflow",
+        DONATION_HEIGHT,
+        50_000_000,
+    )
+    (breach,) = PolicyBreach.objects.filter(status="open")
+    assert breach.version.policy.name.startswith("El Salvador-like")
+    assert breach.block_height == DONATION_HEIGHT
+    # which the operator's dashboard shows, and explains
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="operator"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert 'id="open-discrepancy-count">1<' in page and 'id="open-breach-count">1<' in page
+    assert "that no transfer proposed" in page and DISCREPANCY_MEANING[DiscrepancyKind.UNRECORDED_INFLOW][:60] in page
+    assert "El Salvador-like: no net accumulation" in page
+    # the mining site holds a mature coinbase and one fewer than 100 blocks deep (immature)
+    mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
+    assert sorted(mined.values_list("block_height", flat=True)) == [MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT]
+    assert TIP_HEIGHT - MINING_IMMATURE_HEIGHT + 1 < COINBASE_MATURITY
+    # the treasury: 12 BTC bought, 10 consolidated (plus the fee), 0.5 donated
+    cold = ReconciliationRun.objects.filter(wallet__name="treasury-cold-01").latest("pk")
+    assert cold.ledger_balance_sats == 12 * BTC - 10 * BTC - FEE_SATS + BTC // 2

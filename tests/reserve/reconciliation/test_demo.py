@@ -1,5 +1,5 @@
-"""`make run` without BITCOIN_RPC_URL: the stack starts a regtest node, mines to the demo wallet and
-reconciles it before the services start; the node stops with the stack."""
+"""`make run` without BITCOIN_RPC_URL: the stack starts a regtest node, seed_demo builds its history
+on it, and the stack reconciles it before the services start; the node stops with the stack."""
 
 from __future__ import annotations
 
@@ -18,11 +18,17 @@ import psycopg
 import pytest
 
 from config.database_roles import admin_url, env_for
+from reserve.management.commands.seed_demo import BTC, FEE_SATS, TIP_HEIGHT
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-COIN = 100_000_000
+# bought 12 BTC, consolidated 10 (and the fee) into the multisig, received the 0.5 BTC donation
+TREASURY_SATS = 12 * BTC - 10 * BTC - FEE_SATS + BTC // 2
+LATEST_RUN = (
+    "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
+    "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id DESC LIMIT 1"
+)
 
 
 @pytest.fixture
@@ -76,15 +82,12 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
         stack.send_signal(signal.SIGINT)
         stack.wait(timeout=60)
 
-    # then: the demo wallet was reconciled at the node's tip, its three coinbases found and booked
+    # then: the demo wallet was reconciled at the node's tip, its history booked
     output = log_path.read_text(errors="replace")
-    assert "mined 3 blocks to treasury-cold-01" in output and "blocks/s" in output
+    assert f"built the demo chain to height {TIP_HEIGHT}" in output and "blocks/s" in output
     with psycopg.connect(demo_database["DATABASE_URL"]) as database:
-        run = database.execute(
-            "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
-            "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id LIMIT 1"
-        ).fetchone()
-    assert run == ("succeeded", 9, 150 * COIN, 150 * COIN)
+        run = database.execute(LATEST_RUN).fetchone()
+    assert run == ("succeeded", TIP_HEIGHT, TREASURY_SATS, TREASURY_SATS)
     # and the node stopped with the stack
     assert len(nodes) == 1 and not nodes[0].is_running()
 
@@ -105,11 +108,8 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
         again.wait(timeout=60)
     # then: the node continued the chain it kept (no new coinbases, no reorg) and the books still agree
     output = second_log.read_text(errors="replace")
-    assert "continuing the demo chain at height 9" in output
-    assert "mined 3 blocks" not in output and "reorg" not in output
+    assert f"continuing the demo chain at height {TIP_HEIGHT}" in output
+    assert "built the demo chain" not in output and "reorg" not in output
     with psycopg.connect(demo_database["DATABASE_URL"]) as database:
-        latest = database.execute(
-            "SELECT r.status, r.height, r.chain_balance_sats, r.ledger_balance_sats FROM reserve_reconciliationrun r "
-            "JOIN reserve_wallet w ON w.id = r.wallet_id WHERE w.name = 'treasury-cold-01' ORDER BY r.id DESC LIMIT 1"
-        ).fetchone()
-    assert latest == ("succeeded", 9, 150 * COIN, 150 * COIN)
+        latest = database.execute(LATEST_RUN).fetchone()
+    assert latest == ("succeeded", TIP_HEIGHT, TREASURY_SATS, TREASURY_SATS)
