@@ -75,8 +75,13 @@ SMOKES: dict[str, Smoke] = {
     ),
     "reorg.py": Smoke(
         figures=(
-            r"^history: \d+ blocks, \d+ UTXOs, \d+ transfers \(scanned in " + NUMBER + r" s\)$",
-            *(rf"^\s+{depth}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$" for depth in (1, 3)),
+            *(
+                rf"^\s+{utxos}\s+{utxos}\s+{depth}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$"
+                for utxos, depth in ((51, 1), (54, 3), (201, 1), (204, 3))
+            ),
+            r"^approval \(quorum\) alone: p50 \d+ ms, p99 \d+ ms \(6 approvals\)$",
+            rf"^approval \(quorum\) while a block of 50 bookings is booked: p50 \d+ ms, p99 \d+ ms "
+            rf"\(\d+ approvals; the block took {NUMBER} s\)$",
         ),
     ),
     "psbt.py": Smoke(
@@ -96,6 +101,19 @@ SMOKES: dict[str, Smoke] = {
         ),
         database=False,
         services=False,
+    ),
+    # issue 12: the fault soak on a stack of its own (its own PostgreSQL cluster, which it restarts)
+    "soak.py": Smoke(
+        figures=(
+            *(
+                rf"^{fault}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$"
+                for fault in ("stop redis", "restart postgres", "kill worker", "stop node", "reorg chain", "kill web")
+            ),
+            r"^requests \d+, retries \d+, chain retries \d+, task sends failed \d+, server errors 0$",
+            r"^transfers: accepted \d+, approved \d+, paid \d+, confirmed \d+, lost 0, duplicated 0$",
+            r"^check: every task has its run row: ok",
+        ),
+        database=False,
     ),
     "follow_chain.py": Smoke(
         figures=(
