@@ -15,6 +15,10 @@ It checks, and exits non-zero naming the first failure:
 5. each output: its transaction hashes to its txid, pays that address that amount, and a merkle
    branch (`gettxoutproof`) puts it in the header at its height;
 6. the totals: per address, per wallet, overall, and the coverage flags.
+A period attestation (`manage.py attest_period`) is checked with --rpc: the verifier rescans from the
+wallets' birthday with the published addr() descriptors and reproduces every holdings figure, every
+change and every consolidation, and the verdict; only the inflow classes rest on the service's word.
+
 That an output is still unspent at the stated block rests on the service's word (a header chain
 cannot show it); a node with the UTXO set can (`gettxout`).
 
