@@ -15,6 +15,10 @@ It checks, and exits non-zero naming the first failure:
 5. each output: its transaction hashes to its txid, pays that address that amount, and a merkle
    branch (`gettxoutproof`) puts it in the header at its height;
 6. the totals: per address, per wallet, overall, and the coverage flags.
+A period attestation (`manage.py attest_period`) is checked with --rpc: the verifier rescans from the
+wallets' birthday with the published addr() descriptors and reproduces every holdings figure, every
+change and every consolidation, and the verdict; only the inflow classes rest on the service's word.
+
 That an output is still unspent at the stated block rests on the service's word (a header chain
 cannot show it); a node with the UTXO set can (`gettxout`).
 
@@ -439,9 +443,8 @@ def verify(document: dict[str, Any], pinned_key: bytes) -> str:
     )
 
 
-def rpc_evidence(url: str, statement: dict[str, Any]) -> dict[str, Any]:
-    """The evidence from a node's JSON-RPC (Bitcoin Core or bcoin), when the file bundles none; it is
-    checked exactly as bundled evidence is, so the node is trusted for nothing."""
+def rpc_caller(url: str) -> Any:
+    """A JSON-RPC call function for a node (Bitcoin Core or bcoin) at `url`."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise Refused("--rpc must be an http:// or https:// URL")
@@ -459,6 +462,12 @@ def rpc_evidence(url: str, statement: dict[str, Any]) -> dict[str, Any]:
             raise Refused(f"the node refused {method}: {answer['error']}")
         return answer["result"]
 
+    return call
+
+
+def rpc_evidence(call: Any, statement: dict[str, Any]) -> dict[str, Any]:
+    """The evidence from a node, when the file bundles none; it is checked exactly as bundled
+    evidence is, so the node is trusted for nothing."""
     utxos = [utxo for row in statement["addresses"] for utxo in row["utxos"]]
     top = int(statement["block"]["height"])
     first = min((int(utxo["block_height"]) for utxo in utxos), default=top)
@@ -485,6 +494,97 @@ def rpc_evidence(url: str, statement: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+ATTESTATION_FORMAT = "reserve-ledger/period-attestation/1"
+
+
+def _descriptor_scripts(wallets: list[dict[str, Any]]) -> set[bytes]:
+    scripts = set()
+    for wallet in wallets:
+        for descriptor in wallet["descriptors"]:
+            if descriptor.startswith("addr(") and descriptor.endswith(")"):
+                scripts.add(bytes(address_to_scriptpubkey(descriptor[5:-1]).data))
+    return scripts
+
+
+def _rescan(
+    call: Any, scripts: set[bytes], first: int, last: int
+) -> tuple[dict[int, int], dict[int, dict[str, int]], set[str]]:
+    """(holdings after each block, the perimeter's moves per block by txid, txids wholly inside)."""
+    tracked: dict[tuple[str, int], int] = {}
+    holdings, after, moves_by_height, inside = 0, {}, {}, set()
+    for height in range(first, last + 1):
+        stream = BytesIO(bytes.fromhex(call("getblock", call("getblockhash", height), 0)))
+        stream.seek(80)
+        moves: dict[str, int] = {}
+        for _ in range(_read_varint(stream)):
+            tx = Transaction.read_from(stream)
+            txid = tx.txid().hex()
+            outpoints = [(txin.txid.hex(), txin.vout) for txin in tx.vin]
+            spent = [tracked.pop(outpoint) for outpoint in outpoints if outpoint in tracked]
+            paid = [(vout, out.value) for vout, out in enumerate(tx.vout) if bytes(out.script_pubkey.data) in scripts]
+            for vout, value in paid:
+                tracked[(txid, vout)] = value
+            if spent or paid:
+                moves[txid] = sum(value for _, value in paid) - sum(spent)
+                if len(spent) == len(tx.vin) and len(paid) == len(tx.vout):
+                    inside.add(txid)
+        holdings += sum(moves.values())
+        after[height] = holdings
+        if moves:
+            moves_by_height[height] = moves
+    return after, moves_by_height, inside
+
+
+def verify_attestation(document: dict[str, Any], pinned_key: bytes, call: Any) -> str:
+    """Rescan from the wallets' birthday to the period's end with the published descriptors and
+    reproduce every holdings figure, every change and every consolidation (all inputs and outputs
+    inside the perimeter); the classification of inflows is the service's signed word."""
+    statement = document["statement"]
+    check_service_signature(statement, document["signature"], pinned_key)
+    low, high = int(statement["period"]["from_height"]), int(statement["period"]["to_height"])
+    first = min(int(wallet["birthday_height"]) for wallet in statement["wallets"])
+    after, moves, inside = _rescan(call, _descriptor_scripts(statement["wallets"]), first, high)
+    start = after.get(low - 1, 0)
+    if start != statement["start_holdings_sats"]:
+        raise Refused(
+            f"the rescan holds {start} sats before the period; the attestation says {statement['start_holdings_sats']}"
+        )
+    ours = [(height, after[height], moves[height]) for height in sorted(moves) if height >= low]
+    theirs = [
+        (
+            change["height"],
+            change["holdings_sats"],
+            {move["txid"]: move["delta_sats"] for move in change["transactions"]},
+        )
+        for change in statement["changes"]
+    ]
+    for mine, stated in zip(ours, theirs, strict=False):
+        if mine != stated:
+            raise Refused(
+                f"at block {mine[0]} the rescan finds {mine[1]} sats and moves {mine[2]}; the attestation {stated}"
+            )
+    if len(ours) != len(theirs):
+        raise Refused(f"the rescan finds {len(ours)} blocks where the holdings changed; the attestation {len(theirs)}")
+    for change in statement["changes"]:
+        for move in change["transactions"]:
+            if (move["class"] == "consolidation") != (move["txid"] in inside):
+                raise Refused(f"transaction {move['txid']} is classed {move['class']!r} against what the chain shows")
+    end = after[high]
+    if end != statement["end_holdings_sats"]:
+        raise Refused(f"the rescan ends with {end} sats; the attestation says {statement['end_holdings_sats']}")
+    exempt = sum(
+        move["delta_sats"] for change in statement["changes"] for move in change["transactions"]
+        if move["class"] in ("forfeiture", "involuntary inflow")
+    )  # fmt: skip
+    net = end - start - exempt
+    verdict = "no net accumulation" if net <= 0 else "net accumulation"
+    if net != statement["net_accumulation_sats"] or verdict != statement["verdict"]:
+        raise Refused("the verdict does not follow from the figures")
+    return (
+        f"OK: {len(ours)} changing blocks reproduced; {verdict} ({net} sats); inflow classes rest on the service's word"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("statement", help="the statement file (JSON)")
@@ -494,9 +594,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(options.statement, encoding="utf-8") as handle:
             document = json.load(handle)
-        if options.rpc and "evidence" not in document:
-            document["evidence"] = rpc_evidence(options.rpc, document["statement"])
-        print(verify(document, bytes.fromhex(options.key)))
+        if document["statement"].get("format") == ATTESTATION_FORMAT:
+            if not options.rpc:
+                raise Refused("an attestation is checked by rescanning the period: give --rpc")
+            print(verify_attestation(document, bytes.fromhex(options.key), rpc_caller(options.rpc)))
+        else:
+            if options.rpc and "evidence" not in document:
+                document["evidence"] = rpc_evidence(rpc_caller(options.rpc), document["statement"])
+            print(verify(document, bytes.fromhex(options.key)))
     except Refused as refused:
         print(f"REFUSED: {refused}", file=sys.stderr)
         return 1
