@@ -3,6 +3,7 @@
 from typing import Any
 
 from celery.schedules import crontab
+from django.conf import settings
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "config.ping_task", "schedule": 60.0, "args": ("beat",)},
@@ -11,4 +12,5 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "outbox-dispatch": {"task": "reserve.outbox_dispatch_task", "schedule": 30.0},
     "ledger-pending-expire": {"task": "ledger.pending_expire_task", "schedule": 300.0},
     "ledger-checkpoint-refresh": {"task": "ledger.checkpoint_refresh_task", "schedule": crontab(minute=17)},
+    "ledger-seal-log": {"task": "ledger.seal_log_task", "schedule": settings.LEDGER_LOG_SEAL_SECONDS},
 }

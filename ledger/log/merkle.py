@@ -167,3 +167,22 @@ def consistency_valid(
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return fr == first_root and sr == second_root and sn == 0
+
+
+def frontier_push(frontier: list[tuple[int, bytes]], leaf: bytes) -> None:
+    """Append a leaf to the complete subtrees (size, hash) of a tree, left to right (a streaming MTH)."""
+    size, node = 1, leaf
+    while frontier and frontier[-1][0] == size:
+        left_size, left = frontier.pop()
+        size, node = size + left_size, node_hash(left, node)
+    frontier.append((size, node))
+
+
+def frontier_root(frontier: list[tuple[int, bytes]]) -> bytes:
+    """MTH of the tree whose complete subtrees are `frontier` (RFC 9162's split is this right fold)."""
+    if not frontier:
+        return EMPTY_ROOT
+    root = frontier[-1][1]
+    for _, node in reversed(frontier[:-1]):
+        root = node_hash(node, root)
+    return root
