@@ -134,7 +134,7 @@ def import_run(wallet_ids: list[int], transactions: int) -> float:
     began = time.perf_counter()
     result = ledger_import_csv(rows=lines)
     elapsed = time.perf_counter() - began
-    assert result.transactions_posted == transactions
+    assert result.transactions_posted == transactions, result
     return transactions / elapsed
 
 

@@ -150,7 +150,7 @@ def test_a_deleted_newest_transaction_and_a_truncated_log_are_caught(honest: dic
 def test_the_verifier_imports_only_the_standard_library_and_cryptography() -> None:
     tree = ast.parse(SCRIPT.read_text())
     modules = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        ((node.module or "") if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(tree)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
