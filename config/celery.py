@@ -7,10 +7,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-
-# config.schedule reads the settings, so it comes after the default settings module.
 from config.schedule import BEAT_SCHEDULE
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("reserve_ledger")
 app.config_from_object("django.conf:settings", namespace="CELERY")

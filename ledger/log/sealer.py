@@ -121,14 +121,3 @@ def seal_log(*, horizon_timeout_seconds: float = 5.0) -> SealResult:
         )
     return SealResult(sealed=len(leaves), tree_size=size, head=head)
 
-
-def seal_until(*, seconds: float, interval_seconds: float) -> int:
-    """Seal every `interval_seconds` for `seconds` (the beat task's and `seal_log --follow`'s loop)."""
-    sealed = 0
-    end = time.monotonic() + seconds
-    while True:
-        started = time.monotonic()
-        sealed += seal_log().sealed
-        if started >= end:
-            return sealed
-        time.sleep(max(0.0, interval_seconds - (time.monotonic() - started)))
