@@ -120,4 +120,3 @@ def seal_log(*, horizon_timeout_seconds: float = 5.0) -> SealResult:
             signature=head.signature,
         )
     return SealResult(sealed=len(leaves), tree_size=size, head=head)
-
