@@ -1,11 +1,14 @@
-"""Postings/s through post_transaction at 1 and 8 processes, hash chain on and off, next to pgbench.
+"""Postings/s through post_transaction at 1 and 8 processes while the log's sealer runs, next to pgbench.
 
     .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10] [--smoke]
 
 Everything runs in one fresh database (`bench_ledger`) on the same server in the same
-run: pgbench's TPC-B-like tables beside the ledger's. "chain off" replaces the chain
-step (advisory lock + head read) by a plain sequence, to show what the chain costs;
-it runs after "chain on" because it leaves the chain unverifiable.
+run: pgbench's TPC-B-like tables beside the ledger's. While the clients post, one more
+process seals the transparency log every LEDGER_LOG_SEAL_SECONDS (ledger/log/sealer.py), as
+beat does; the sealing lag of a posting is the time from its posted_at to the timestamp
+of the first signed head that includes it (p50/p99 per client count). Then the batch
+import, verify_chain and verify_log (the whole log: leaves recomputed, heads checked) are
+timed.
 
 --smoke: 1 s per measurement, 2 clients, a 200-transaction import, in a scratch database
 dropped afterwards (CI: tests/bench/).
@@ -33,50 +36,28 @@ from ledger_common import PG_BIN, ROOT, django_ready, machine_info, smoke_defaul
 WALLETS = 100
 
 
-CHAIN_STEP = """    PERFORM pg_advisory_xact_lock(1279607879, 1);
-    SELECT t.sequence, t.hash INTO out_sequence, out_prev_hash
-      FROM ledger_journaltransaction t ORDER BY t.sequence DESC LIMIT 1;
-    out_sequence := coalesce(out_sequence, 0) + 1;
-    out_prev_hash := coalesce(out_prev_hash, repeat('0', 64));"""
-UNCHAINED_STEP = """    out_sequence := nextval('bench_unchained_sequence');
-    out_prev_hash := repeat('0', 64);"""
-
-
-def create_unchained_append(start: int) -> None:
-    """ledger_append with the chain step (advisory lock + head read) replaced by nextval().
-
-    The database's link guard (which takes the same lock and checks the head) is disabled
-    for the rest of the run: without it there is no chain at all, which is the point.
-    """
-    from django.db import connection
-
-    sql = (ROOT / "ledger/sql/0003_ledger_append.sql").read_text()
-    function = sql[sql.index("CREATE OR REPLACE FUNCTION ledger_append(") :]
-    if CHAIN_STEP not in function:
-        raise RuntimeError("ledger_append changed; update CHAIN_STEP in bench/ledger_posting.py")
-    function = function.replace(CHAIN_STEP, UNCHAINED_STEP).replace(
-        "ledger_append(", "bench_ledger_append_unchained(", 1
-    )
-    from config.database_roles import as_owner, service_role
-
-    # Schema changes are the owner's; the clients (the service role) may then call and nextval.
-    role = service_role()
-    with as_owner(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE SEQUENCE bench_unchained_sequence START {start}")
-        cursor.execute(function)
-        cursor.execute("ALTER TABLE ledger_journaltransaction DISABLE TRIGGER ledger_journaltransaction_link")
-        if role is not None:
-            cursor.execute(f'GRANT USAGE ON SEQUENCE bench_unchained_sequence TO "{role}"')
-
-
-def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:
+def _sealer(stop: Any, done: Any) -> None:
+    """Seal every LEDGER_LOG_SEAL_SECONDS until told to stop and nothing is left to seal."""
     django_ready(migrate=False)
-    import ledger.chain
+    from django.conf import settings
+
+    from ledger.log.sealer import seal_log
+    from ledger.models import LogPending
+
+    while True:
+        started = time.monotonic()
+        seal_log()
+        if stop.is_set() and not LogPending.objects.exists():
+            break
+        time.sleep(max(0.0, settings.LEDGER_LOG_SEAL_SECONDS - (time.monotonic() - started)))
+    done.set()
+
+
+def _worker(seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:
+    django_ready(migrate=False)
     from ledger.models import Account
     from ledger.services import EntrySpec, post_transaction
 
-    if chain == "off":
-        ledger.chain.APPEND_FUNCTION = "bench_ledger_append_unchained"
     rng = random.Random(seed)
     wallets = list(Account.objects.filter(pk__in=wallet_ids))
     barrier.wait()
@@ -86,7 +67,7 @@ def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrie
         source, target = rng.sample(wallets, 2)
         sats = rng.randint(1, 100_000)
         post_transaction(
-            idempotency_key=f"bench-{chain}-{seed}-{count}",
+            idempotency_key=f"bench-{seed}-{count}",
             entries=[EntrySpec(account=target, amount_sats=sats), EntrySpec(account=source, amount_sats=-sats)],
             kind="bench",
         )
@@ -94,12 +75,16 @@ def _worker(chain: str, seconds: float, wallet_ids: list[int], seed: int, barrie
     results.put((count, time.perf_counter() - started))
 
 
-def ledger_run(chain: str, clients: int, seconds: float, wallet_ids: list[int]) -> float:
+def ledger_run(clients: int, seconds: float, wallet_ids: list[int]) -> tuple[float, float, float]:
+    """Postings/s of `clients` processes with the sealer running, and the sealing lag p50/p99 in ms."""
     context = mp.get_context("spawn")
     barrier = context.Barrier(clients)
     results = context.Queue()
+    stop, done = context.Event(), context.Event()
+    sealer = context.Process(target=_sealer, args=(stop, done))
+    sealer.start()
     processes = [
-        context.Process(target=_worker, args=(chain, seconds, wallet_ids, 1000 * clients + index, barrier, results))
+        context.Process(target=_worker, args=(seconds, wallet_ids, 1000 * clients + index, barrier, results))
         for index in range(clients)
     ]
     for process in processes:
@@ -107,7 +92,29 @@ def ledger_run(chain: str, clients: int, seconds: float, wallet_ids: list[int]) 
     outcomes = [results.get(timeout=seconds + 120) for _ in processes]
     for process in processes:
         process.join()
-    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
+    stop.set()
+    if not done.wait(timeout=120):
+        raise RuntimeError("the sealer did not catch up within 120 s")
+    sealer.join()
+    p50, p99 = sealing_lag_ms(f"bench-{1000 * clients}")
+    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes), p50, p99
+
+
+def sealing_lag_ms(key_prefix: str) -> tuple[float, float]:
+    """p50/p99 of (timestamp of the first signed head holding the posting) - posted_at, in ms."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY lag) FROM ("
+            " SELECT (SELECT min(h.timestamp_ms) FROM ledger_signedtreehead h WHERE h.tree_size > l.index)"
+            "        - extract(epoch FROM t.posted_at) * 1000 AS lag"
+            " FROM ledger_logleaf l JOIN ledger_journaltransaction t ON t.id = l.transaction_id"
+            " WHERE t.idempotency_key LIKE %s) lags",
+            [key_prefix + "%"],
+        )
+        (lags,) = cursor.fetchone()
+    return float(lags[0]), float(lags[1])
 
 
 def import_run(wallet_ids: list[int], transactions: int) -> float:
@@ -127,7 +134,7 @@ def import_run(wallet_ids: list[int], transactions: int) -> float:
     began = time.perf_counter()
     result = ledger_import_csv(rows=lines)
     elapsed = time.perf_counter() - began
-    assert result.transactions_posted == transactions
+    assert result.transactions_posted == transactions, result
     return transactions / elapsed
 
 
@@ -187,38 +194,40 @@ def main() -> None:
     for clients in args.clients:
         rows.append({"clients": clients, "pgbench_tps": pgbench_run(url, clients, args.seconds)})
     batch_per_s = import_run(wallet_ids, args.import_transactions)
-    verification: dict[str, float] = {}
-    for chain in ("on", "off"):
-        if chain == "off":
-            # The whole chain is still intact here: time what an auditor's verification costs.
-            from ledger.selectors import verify_chain
-
-            began = time.perf_counter()
-            result = verify_chain()
-            verification = {"transactions": result.length, "seconds": time.perf_counter() - began}
-            assert result.ok, result
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT coalesce(max(sequence), 0) + 1 FROM ledger_journaltransaction")
-                (start,) = cursor.fetchone()
-            create_unchained_append(int(start))
-        connection.close()
-        for row in rows:
-            row[f"chain_{chain}_per_s"] = ledger_run(chain, int(row["clients"]), args.seconds, wallet_ids)  # type: ignore[call-overload]
+    connection.close()
+    for row in rows:
+        clients = int(row["clients"])  # type: ignore[call-overload]
+        row["posting_per_s"], row["lag_p50_ms"], row["lag_p99_ms"] = ledger_run(clients, args.seconds, wallet_ids)
     # pgbench again after the ledger runs, so drift over the run shows.
     for row in rows:
         row["pgbench_tps_after"] = pgbench_run(url, int(row["clients"]), args.seconds)  # type: ignore[call-overload]
+    from ledger.log.sealer import seal_log
+    from ledger.log.selectors import verify_log
+    from ledger.selectors import verify_chain
 
-    header = ("clients", "pgbench tps", "chain on /s", "ratio", "chain off /s", "ratio", "pgbench after")
-    print("{:>7} {:>12} {:>12} {:>6} {:>13} {:>6} {:>14}".format(*header))
+    seal_log()
+    began = time.perf_counter()
+    chain = verify_chain()
+    verification = {"transactions": chain.length, "seconds": time.perf_counter() - began}
+    assert chain.ok, chain
+    began = time.perf_counter()
+    log = verify_log()
+    log_verification = {"leaves": log.tree_size, "seconds": time.perf_counter() - began}
+    assert log.ok, log
+
+    header = ("clients", "pgbench tps", "posting /s", "ratio", "lag p50 ms", "lag p99 ms", "pgbench after")
+    print("{:>7} {:>12} {:>12} {:>6} {:>11} {:>11} {:>14}".format(*header))
     for row in rows:
         reference = (float(row["pgbench_tps"]) + float(row["pgbench_tps_after"])) / 2  # type: ignore[arg-type]
-        on, off = float(row["chain_on_per_s"]), float(row["chain_off_per_s"])  # type: ignore[arg-type]
+        posting = float(row["posting_per_s"])  # type: ignore[arg-type]
         print(
-            f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {on:>12.0f} {on / reference:>6.2f} "
-            f"{off:>13.0f} {off / reference:>6.2f} {row['pgbench_tps_after']:>14.0f}"
+            f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {posting:>12.0f} {posting / reference:>6.2f} "
+            f"{row['lag_p50_ms']:>11.0f} {row['lag_p99_ms']:>11.0f} {row['pgbench_tps_after']:>14.0f}"
         )
     print(f"batch import (ledger_import_csv, {args.import_transactions} transactions in one file): {batch_per_s:.0f}/s")
     print(f"verify_chain: {verification['transactions']:.0f} transactions in {verification['seconds']:.1f} s")
+    rate = log_verification["leaves"] / max(log_verification["seconds"], 1e-9)
+    print(f"verify_log: {log_verification['leaves']:.0f} leaves in {log_verification['seconds']:.2f} s ({rate:.0f}/s)")
     if args.smoke:
         return  # smoke figures would overwrite a real run's
     results = ROOT / "bench" / "results"
@@ -229,6 +238,7 @@ def main() -> None:
         "rows": rows,
         "batch_import_per_s": batch_per_s,
         "verify_chain": verification,
+        "verify_log": log_verification,
     }
     (results / "ledger_posting.json").write_text(json.dumps(report, indent=2))
 

@@ -18,6 +18,8 @@ READ_APPEND = ("SELECT", "INSERT")
 READ_WRITE_KEEP = ("SELECT", "INSERT", "UPDATE")
 READ_ONLY = ("SELECT",)
 READ_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# A queue whose entries leave only under their table's trigger's condition (the log's pending list).
+READ_QUEUE = ("SELECT", "INSERT", "DELETE")
 
 TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     # the books
@@ -30,6 +32,11 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "ledger_checkpointcursor": READ_ONLY,
     "ledger_pendingtransaction": READ_WRITE_KEEP,
     "ledger_pendingentry": READ_APPEND,
+    # the transparency log (ledger/sql/0008_ledger_transparency_log.sql)
+    "ledger_logleaf": READ_APPEND,
+    "ledger_lognode": READ_APPEND,
+    "ledger_signedtreehead": READ_APPEND,
+    "ledger_logpending": READ_QUEUE,
     # policy
     "policy_policyevaluation": READ_APPEND,
     "policy_policyversionapproval": READ_APPEND,

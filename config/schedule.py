@@ -1,8 +1,13 @@
 """The Celery beat schedule, in one place."""
 
+import os
 from typing import Any
 
 from celery.schedules import crontab
+
+# The environment variable behind settings.LEDGER_LOG_SEAL_SECONDS, read here directly: importing
+# this module (config/celery.py, at `import config`) must not load the settings.
+LOG_SEAL_SECONDS = float(os.environ.get("LEDGER_LOG_SEAL_SECONDS") or 1.0)
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "config.ping_task", "schedule": 60.0, "args": ("beat",)},
@@ -13,4 +18,5 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # A broadcast whose txid was recorded but whose node answer was lost (issue 13).
     "psbt-broadcasts-recover": {"task": "reserve.psbt_broadcasts_recover_task", "schedule": 60.0},
     "ledger-checkpoint-refresh": {"task": "ledger.checkpoint_refresh_task", "schedule": crontab(minute=17)},
+    "ledger-seal-log": {"task": "ledger.seal_log_task", "schedule": LOG_SEAL_SECONDS},
 }

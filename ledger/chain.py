@@ -16,29 +16,24 @@ link step in PostgreSQL, verify_chain() does both steps in Python):
     hash = SHA-256("{prev_hash}|{sequence}|{occurred_at}|{posted_at}|{content_digest}"), hex
            times as ISO 8601 in UTC with microseconds and "Z": 2025-01-31T12:00:00.000000Z
 
-The first transaction's prev_hash is GENESIS_HASH (64 zeros). Entries name accounts by
-their permanent code, not their database id, so a dump verifies without ids. The content
-digest is computed by the application before the chain position is known; the link step
-binds it to its position, times and predecessor.
+Transactions posted before the transparency log (migration 0008) are chained: the first
+prev_hash is GENESIS_HASH (64 zeros), each next one names its predecessor's hash, and the
+sequence is gapless. Since then prev_hash is "" and the sequence comes from
+ledger_journal_sequence (gaps where a posting rolled back): the order and the
+tamper-evidence outside the database are the log's (ledger/log/, docs/LEDGER.md), whose
+leaf is the RFC 9162 leaf hash of this hash. Entries name accounts by their permanent
+code, not their database id, so a dump verifies without ids. The content digest is
+computed by the application before the position is known; the link step binds it to its
+number and times.
 
-Concurrency. A single chain is a total order, so something must serialize. Here it is
-only the tail of a posting: validation and the content digest happen first, in
-parallel; then one statement (ledger_append) locks the accounts' balance rows in pk
-order, takes a transaction-scoped advisory lock, reads the head, inserts the
-transaction and its entries; outside a caller's transaction PostgreSQL commits that
-statement at once, so the lock covers the inserts and the commit's WAL flush and no
-client round trip. Measured (docs/PERFORMANCE.md, ledger section): at 1 client the
-chain costs nothing measurable; at 8 clients on 2 vCPUs it costs a fifth to a half of the
-throughput against the same code with the lock replaced by a plain sequence, because
-the commit flush is inside it. Per-batch chaining (post unchained, seal committed
-batches later) would remove that, at the price of a window in which the newest postings
-are not yet tamper-evident and of sequence order no longer being commit order, which
-the per-account running balances rely on. It was not built: a posting that is
-tamper-evident the moment it commits was kept over the measured cost.
+Concurrency. No ledger-wide lock: ledger_append locks the posting's balance rows in pk
+order, takes its transaction id and then its number (so two postings of one account are
+numbered in their commit order, which running balances need) and inserts; outside a
+caller's transaction PostgreSQL commits that statement at once. The chain lock this
+replaced was held through every commit's WAL flush (0.15-0.28 of pgbench at 8 clients).
 
-A trigger (ledger/sql/0005_ledger_chain_link_guard.sql) takes the same lock and refuses
-any inserted row, raw SQL included, whose sequence is not the head's + 1 or whose
-prev_hash is not the head's hash; only the hash itself is left to verify_chain().
+A trigger (ledger/sql/0008_ledger_transparency_log.sql) refuses any new row, raw SQL
+included, that is chained or whose number ledger_journal_sequence did not hand out.
 """
 
 from __future__ import annotations
@@ -53,11 +48,9 @@ from typing import Any
 
 from django.db import connection
 
-from ledger.models import GENESIS_HASH
-
-# pg_advisory_xact_lock(int4, int4) keys: ('LEDG', 1) = the chain head.
+# pg_advisory_xact_lock(int4, int4) keys: ('LEDG', n); n = 1 was the chain head, 2 the checkpoint
+# refresh (ledger/services/checkpoints.py), 3 the log's sealer (ledger/log/sealer.py).
 CHAIN_LOCK_CLASS = 0x4C454447
-CHAIN_LOCK_ID = 1
 
 
 def canonical_time(value: datetime) -> str:
@@ -121,22 +114,19 @@ class ChainLink:
     posted_at: datetime
 
 
-def chain_next_link() -> ChainLink:
-    """Take the chain lock and return the next position (the batch import's chain step).
+def journal_numbers(count: int) -> tuple[list[int], datetime]:
+    """`count` order numbers and the posting time for a batch whose accounts are already locked.
 
-    The lock is transaction-scoped, so it is held until the caller's outermost commit.
-    The head is read in a statement of its own after the lock is granted: under READ
-    COMMITTED that statement's snapshot already sees the previous holder's commit.
+    The transaction id is taken before the numbers: the sealer's horizon relies on it
+    (ledger/log/sealer.py).
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHAIN_LOCK_CLASS, CHAIN_LOCK_ID])
-        cursor.execute(
-            "SELECT h.sequence, h.hash, clock_timestamp() FROM (SELECT 1) one "
-            "LEFT JOIN LATERAL (SELECT sequence, hash FROM ledger_journaltransaction "
-            "ORDER BY sequence DESC LIMIT 1) h ON true"
-        )
-        sequence, head_hash, now = cursor.fetchone()
-    return ChainLink(sequence=(sequence or 0) + 1, prev_hash=head_hash or GENESIS_HASH, posted_at=now)
+        cursor.execute("SELECT pg_current_xact_id()")
+        cursor.execute("SELECT nextval('ledger_journal_sequence') FROM generate_series(1, %s)", [count])
+        numbers = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT clock_timestamp()")
+        (now,) = cursor.fetchone()
+    return numbers, now
 
 
 @dataclass(frozen=True)
@@ -149,10 +139,6 @@ class Appended:
     hash: str
     posted_at: datetime
     occurred_at: datetime
-
-
-# The SQL function a posting's chain step calls (bench/ledger_posting.py swaps in an unchained one).
-APPEND_FUNCTION = "ledger_append"
 
 
 def chain_append(
@@ -175,7 +161,7 @@ def chain_append(
     """Append one posting (entries are (account_id, amount_sats, currency), inserted in order)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT * FROM {APPEND_FUNCTION}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, "
+            "SELECT * FROM ledger_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, "
             "%s::bigint[], %s::bigint[], %s::text[])",
             [
                 id,

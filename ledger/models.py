@@ -270,3 +270,58 @@ class CheckpointCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.dimension} <= {self.valid_through_sequence}"
+
+
+class LogPending(models.Model):
+    """A journal transaction not yet in the transparency log; queued by a trigger on every insert
+    (ledger/sql/0008_ledger_transparency_log.sql), removed by the sealer once its leaf exists."""
+
+    transaction = models.OneToOneField(
+        JournalTransaction, primary_key=True, on_delete=models.PROTECT, related_name="log_pending"
+    )
+    sequence = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"pending #{self.sequence}"
+
+
+class LogLeaf(models.Model):
+    """Leaf `index` of the log: RFC 9162 leaf hash of the transaction's hash (which commits to its content)."""
+
+    index = models.BigIntegerField(primary_key=True)
+    transaction = models.OneToOneField(JournalTransaction, on_delete=models.PROTECT, related_name="log_leaf")
+    leaf_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"leaf {self.index}"
+
+
+class LogNode(models.Model):
+    """A complete subtree of the log: leaves [index * 2**level, (index + 1) * 2**level), level >= 1."""
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(level__gte=1) & Q(index__gte=0), name="ledger_lognode_pos")]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class SignedTreeHead(models.Model):
+    """A tree head the service signed (ledger/log/heads.py has the signed bytes); one per size."""
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.CharField(max_length=64)
+    timestamp_ms = models.BigIntegerField()
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(tree_size__gte=0), name="ledger_sth_size_nonneg")]
+
+    def __str__(self) -> str:
+        return f"head {self.tree_size}"

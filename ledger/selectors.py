@@ -3,10 +3,11 @@ idempotency-key prefix, so a caller finds every posting it keyed for one thing),
 
 As-of strategy (why not one SUM over entries): a SUM over an account's entries grows with
 the account; the three as-of dimensions are answered in O(log n) instead:
-- posted_at: the chain lock makes posted_at increase with sequence, and the Entry trigger
-  stores each account's running balance in sequence order (balance_after_sats). So the
-  answer is one index probe: the last entry of the account at or before the last
-  sequence posted by then.
+- posted_at: an account's postings take their number and time under its row lock, so per
+  account posted_at increases with sequence, and the Entry trigger stores each account's
+  running balance in sequence order (balance_after_sats). So the answer is one index
+  probe: the account's last entry at or before the last sequence posted by then, stepping
+  past the few numbered earlier but stamped later by a concurrent posting (no global lock).
 - occurred_at and block_height are not in posting order (back-dated imports, late blocks),
   so a running balance cannot be stored immutably. ledger/checkpoints.py keeps, per
   account, a checkpoint every N entries in that dimension; an answer is the nearest
@@ -60,7 +61,8 @@ def _as_of_posted_sql() -> str:
                              ORDER BY posted_at DESC, sequence DESC LIMIT 1), 0) AS seq
         )
         SELECT a.id, coalesce((SELECT e.balance_after_sats FROM ledger_entry e
-                               WHERE e.account_id = a.id AND e.sequence <= cut.seq
+                               JOIN ledger_journaltransaction t ON t.id = e.transaction_id
+                               WHERE e.account_id = a.id AND e.sequence <= cut.seq AND t.posted_at <= %(x)s
                                ORDER BY e.sequence DESC, e.id DESC LIMIT 1), 0)
         FROM unnest(%(ids)s::bigint[]) AS a(id), cut
     """
@@ -336,6 +338,15 @@ def _recomputed_hash(journal: JournalTransaction, *, prev_hash: str, legs: list[
 def _problem(
     journal: JournalTransaction, *, expected_sequence: int, prev_hash: str, legs: list[tuple[str, int, str]]
 ) -> tuple[int, str] | None:
+    if journal.prev_hash == "":
+        # Posted since the log (ledger/chain.py): numbered with gaps, hashed without a predecessor.
+        if journal.sequence < expected_sequence:
+            return journal.sequence, "sequence is not above the previous transaction's"
+        if _recomputed_hash(journal, prev_hash="", legs=legs) != journal.hash:
+            return journal.sequence, "hash does not match the transaction's content"
+        return None
+    if prev_hash == "":
+        return journal.sequence, "a chained transaction after the chain ended"
     if journal.sequence != expected_sequence:
         return expected_sequence, f"sequence {expected_sequence} is missing (next is {journal.sequence})"
     if journal.prev_hash != prev_hash:
@@ -346,9 +357,13 @@ def _problem(
 
 
 def verify_chain() -> ChainVerification:
-    """Recompute every link from the genesis hash; report the first sequence that does not verify."""
+    """Recompute every transaction's hash, and the links of the chained history from the genesis hash;
+    report the first sequence that does not verify. Deletions of unchained transactions are the
+    log's to find (ledger/log/selectors.verify_log)."""
     expected_sequence = 1
     prev_hash = GENESIS_HASH
+    head_hash = GENESIS_HASH
+    length = 0
     while True:
         batch = list(
             JournalTransaction.objects.filter(sequence__gte=expected_sequence).order_by("sequence")[:VERIFY_BATCH]
@@ -367,16 +382,16 @@ def verify_chain() -> ChainVerification:
                 bad_sequence, reason = problem
                 return ChainVerification(
                     ok=False,
-                    length=expected_sequence - 1,
-                    head_hash=prev_hash,
+                    length=length,
+                    head_hash=head_hash,
                     first_bad_sequence=bad_sequence,
                     reason=reason,
                 )
-            prev_hash = journal.hash
-            expected_sequence += 1
-    return ChainVerification(
-        ok=True, length=expected_sequence - 1, head_hash=prev_hash, first_bad_sequence=None, reason=""
-    )
+            prev_hash = "" if journal.prev_hash == "" else journal.hash
+            head_hash = journal.hash
+            expected_sequence = journal.sequence + 1
+            length += 1
+    return ChainVerification(ok=True, length=length, head_hash=head_hash, first_bad_sequence=None, reason="")
 
 
 @dataclass(frozen=True)

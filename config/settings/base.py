@@ -172,6 +172,10 @@ if not re.fullmatch(r"[A-Z]{3}", RESERVE_REPORTING_CURRENCY):
 LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = env.str("LEDGER_SIGNING_KEY_FILE", default="")
 LEDGER_SIGNING_KEY_DEFAULT_FILE = DATA_DIR / "ledger-signing.key"
+# The transparency log (ledger/log/): how often the sealer signs a new head while there is something
+# to seal (the bound on the sealing lag), and whether its heads and proofs are served without a login.
+LEDGER_LOG_SEAL_SECONDS = env.float("LEDGER_LOG_SEAL_SECONDS", default=1.0)
+LEDGER_LOG_PUBLIC = env.bool("LEDGER_LOG_PUBLIC", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,6 +1,7 @@
 """Writes of the ledger; every other app calls these and nothing below them."""
 
 from ledger.services.accounts import account_create
+from ledger.services.batch import PostingSpec, post_batch
 from ledger.services.checkpoints import ledger_checkpoint_refresh
 from ledger.services.holds import balances_hold
 from ledger.services.imports import ImportResult, ledger_import_csv, ledger_import_read
@@ -10,6 +11,7 @@ from ledger.services.posting import EntrySpec, post_transaction, reverse_transac
 __all__ = [
     "EntrySpec",
     "ImportResult",
+    "PostingSpec",
     "account_create",
     "balances_hold",
     "ledger_checkpoint_refresh",
@@ -19,6 +21,7 @@ __all__ = [
     "pending_expire",
     "pending_post",
     "pending_void",
+    "post_batch",
     "post_transaction",
     "reverse_transaction",
 ]

@@ -6,7 +6,7 @@ One row per entry; consecutive rows with the same idempotency_key form one trans
 must agree on its fields. occurred_at is ISO 8601 with an offset and strictly increases from
 one transaction to the next. Amounts are integer satoshis (debit > 0, credit < 0).
 
-This is the batch path: it takes the account locks and the chain lock once for the whole
+This is the batch path: it takes the account locks and its order numbers once for the whole
 file and inserts in bulk, so it runs well above the rate of single postings. Rows whose
 key is already in the ledger with the same payload are skipped, so a re-run is a no-op.
 """
@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 
 from config.errors import ApplicationError
 from ledger.amounts import MAX_SATS
-from ledger.chain import ChainLink, chain_next_link
+from ledger.chain import ChainLink, journal_numbers
 from ledger.errors import ImportRowError
 from ledger.idempotency import client_key_check
 from ledger.lock_objects import balances_lock
@@ -274,16 +274,12 @@ def ledger_import_csv(
             )
             if not fresh:
                 return ImportResult(0, 0, len(groups), None, None)
-            link = chain_next_link()
+            numbers, posted_at = journal_numbers(len(fresh))
             journals: list[JournalTransaction] = []
             entries: list[Entry] = []
-            for offset, group in enumerate(fresh):
+            for number, group in zip(numbers, fresh, strict=True):
                 journal, rows_of_group = build_posting(
-                    link=ChainLink(
-                        sequence=link.sequence + offset,
-                        prev_hash=journals[-1].hash if journals else link.prev_hash,
-                        posted_at=link.posted_at,
-                    ),
+                    link=ChainLink(sequence=number, prev_hash="", posted_at=posted_at),
                     idempotency_key=group.key,
                     digest=digests[group.key],
                     legs=group.legs,

@@ -312,10 +312,10 @@ def _posting_scope() -> AbstractContextManager[object]:
     """Where ledger_append runs.
 
     Outside any transaction it is a statement of its own, which PostgreSQL commits in the
-    same round trip: the chain lock is never held while waiting for this process to be
-    scheduled again to send COMMIT (at 8 clients on 2 cores, that wait dominated). Inside
-    a caller's transaction, a savepoint keeps a refusal from aborting the caller's work;
-    the chain lock is then held until the caller commits.
+    same round trip: the accounts' row locks are never held while waiting for this process
+    to be scheduled again to send COMMIT. Inside a caller's transaction, a savepoint keeps
+    a refusal from aborting the caller's work; the row locks are then held until the
+    caller commits.
     """
     return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
 
@@ -338,7 +338,7 @@ def post_legs(
     """Validated legs -> posted transaction; shared by posting, reversal and pending_post.
 
     One statement does the posting: ledger_append locks the accounts in pk order, checks
-    the idempotency key, takes the chain lock and inserts (see its SQL). The balance
+    the idempotency key, takes the next order number and inserts (see its SQL). The balance
     CHECK refuses an overdraft during the insert; the error is then named here.
     """
     validate_text(memo=memo, metadata=metadata)
@@ -460,12 +460,11 @@ def post_transaction(
 
     Same key and payload returns the original (also when the requests race); same key
     and another payload raises IdempotencyConflict. Locks: the accounts' balance rows in
-    pk order, then the chain lock, both held to the commit. Called outside a transaction,
-    the posting is one statement committed at once. A caller may call it inside its own
-    atomic block after taking its own locks (policy scope), but then the chain lock is
-    held until that block commits, so post last and commit soon; and post at most once
-    per database transaction: a second posting would lock accounts while holding the
-    chain lock, which inverts the order.
+    pk order, held to the commit; no ledger-wide lock (the log orders transactions after
+    they commit, ledger/log/sealer.py). Called outside a transaction, the posting is one
+    statement committed at once. A caller may call it inside its own atomic block after
+    taking its own locks (policy scope); a caller that posts several times in one database
+    transaction takes all the accounts' locks up front (ledger.services.balances_hold).
     """
     validate_key(idempotency_key)
     validate_kind(kind)

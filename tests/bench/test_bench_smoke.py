@@ -64,6 +64,7 @@ SMOKES: dict[str, Smoke] = {
             rf"^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
             r"^batch import \(ledger_import_csv, 200 transactions in one file\): \d+/s$",
             rf"^verify_chain: \d+ transactions in {NUMBER} s$",
+            rf"^verify_log: \d+ leaves in {NUMBER} s \({NUMBER}/s\)$",
         ),
     ),
     "api_holdings.py": Smoke(

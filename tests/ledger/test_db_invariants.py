@@ -9,24 +9,21 @@ from django.db import IntegrityError, connection, transaction
 
 from config.database_roles import as_owner
 from ledger.amounts import MAX_SATS
-from ledger.models import GENESIS_HASH, Account, AccountBalance, Entry, JournalTransaction
+from ledger.models import Account, AccountBalance, Entry, JournalTransaction
 from ledger.selectors import account_balance, verify_balances
 from tests.owner import owner_cursor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _raw_transaction(cursor, *, sequence: int, key: str, prev_hash: str | None = None) -> uuid.UUID:
-    """Insert a journal row by hand, linked to the current head unless prev_hash is given."""
+def _raw_transaction(cursor, *, key: str, sequence: str = "nextval('ledger_journal_sequence')", prev_hash: str = ""):
+    """Insert a journal row by hand, numbered by the sequence unless told otherwise, unchained."""
     tx_id = uuid.uuid4()
-    if prev_hash is None:
-        cursor.execute("SELECT hash FROM ledger_journaltransaction ORDER BY sequence DESC LIMIT 1")
-        head = cursor.fetchone()
-        prev_hash = head[0] if head else GENESIS_HASH
     cursor.execute(
         "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,"
-        " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', %s, %s)",
-        [tx_id, sequence, key, prev_hash, "f" * 64],
+        f" kind, memo, metadata, prev_hash, hash) VALUES (%s, {sequence}, %s, '', now(), now(), 'raw', '', '{{}}',"
+        " %s, %s)",
+        [tx_id, key, prev_hash, "f" * 64],
     )
     return tx_id
 
@@ -44,7 +41,7 @@ def test_unbalanced_raw_insert_fails_at_commit(cold, equity):
     # when it commits
     # then the deferred constraint trigger refuses it and nothing is left behind
     with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic(), connection.cursor() as cursor:
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-1")
+        tx_id = _raw_transaction(cursor, key="raw-1")
         _raw_entry(cursor, tx_id=tx_id, account=cold, sats=1000)
         _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-999)
         # inside the transaction the statements succeed: the check is deferred to commit
@@ -56,20 +53,20 @@ def test_unbalanced_raw_insert_fails_at_commit(cold, equity):
 def test_balanced_raw_insert_moves_balances(cold, equity):
     # given a raw, balanced transaction
     with transaction.atomic(), connection.cursor() as cursor:
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-2")
+        tx_id = _raw_transaction(cursor, key="raw-2")
         _raw_entry(cursor, tx_id=tx_id, account=cold, sats=1000)
         _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-1000)
     # then the insert trigger kept the balances and the denormalized position
     assert account_balance(account=cold) == 1000
     assert account_balance(account=equity) == -1000
     entry = Entry.objects.get(transaction_id=tx_id, account=cold)
-    assert (entry.sequence, entry.balance_after_sats) == (1, 1000)
+    assert (entry.sequence, entry.balance_after_sats) == (JournalTransaction.objects.get(pk=tx_id).sequence, 1000)
     assert verify_balances() == []
 
 
 def test_transaction_without_entries_fails_at_commit():
     with pytest.raises(IntegrityError, match="has no entries"), transaction.atomic(), connection.cursor() as cursor:
-        _raw_transaction(cursor, sequence=1, key="raw-empty")
+        _raw_transaction(cursor, key="raw-empty")
     assert not JournalTransaction.objects.exists()
 
 
@@ -100,7 +97,7 @@ def test_raw_overdraft_of_non_negative_account_fails(cold, hot, fund):
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        tx_id = _raw_transaction(cursor, sequence=2, key="raw-overdraft")
+        tx_id = _raw_transaction(cursor, key="raw-overdraft")
         _raw_entry(cursor, tx_id=tx_id, account=hot, sats=1001)
         _raw_entry(cursor, tx_id=tx_id, account=cold, sats=-1001)
     # then the balance CHECK refused it
@@ -114,14 +111,14 @@ def test_amount_bounds_are_check_constraints(cold, equity, sats):
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-bounds")
+        tx_id = _raw_transaction(cursor, key="raw-bounds")
         _raw_entry(cursor, tx_id=tx_id, account=equity, sats=sats)
 
 
 def test_an_entry_of_exactly_the_bound_is_accepted(cold, equity):
     # given legs of the whole supply, written past the application
     with transaction.atomic(), connection.cursor() as cursor:
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-at-bound")
+        tx_id = _raw_transaction(cursor, key="raw-at-bound")
         _raw_entry(cursor, tx_id=tx_id, account=cold, sats=MAX_SATS)
         _raw_entry(cursor, tx_id=tx_id, account=equity, sats=-MAX_SATS)
     # then PostgreSQL's bound is ledger.amounts.MAX_SATS, not one less
@@ -130,7 +127,7 @@ def test_an_entry_of_exactly_the_bound_is_accepted(cold, equity):
 
 def test_entry_currency_must_match_account(cold, equity):
     with pytest.raises(IntegrityError, match="currency"), transaction.atomic(), connection.cursor() as cursor:
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-currency")
+        tx_id = _raw_transaction(cursor, key="raw-currency")
         cursor.execute(
             "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
             " VALUES (%s, %s, 5, 'USD', 0, 0)",
@@ -166,7 +163,7 @@ def test_non_negative_flag_refused_on_account_below_zero(equity, cold, fund):
 def test_one_statement_with_many_legs_keeps_running_balances(cold, equity):
     # given one raw INSERT statement with five legs on cold
     with transaction.atomic(), connection.cursor() as cursor:
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-multi")
+        tx_id = _raw_transaction(cursor, key="raw-multi")
         cursor.execute(
             "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
             " SELECT %s, account_id, amount, 'BTC', 0, 0 FROM unnest(%s::bigint[], %s::bigint[])"
@@ -192,7 +189,7 @@ def test_one_statement_may_not_dip_a_non_negative_account(cold, equity):
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        tx_id = _raw_transaction(cursor, sequence=1, key="raw-dip")
+        tx_id = _raw_transaction(cursor, key="raw-dip")
         cursor.execute(
             "INSERT INTO ledger_entry (transaction_id, account_id, amount_sats, currency, sequence, balance_after_sats)"
             " SELECT %s, account_id, amount, 'BTC', 0, 0 FROM unnest(%s::bigint[], %s::bigint[])"
@@ -204,12 +201,15 @@ def test_one_statement_may_not_dip_a_non_negative_account(cold, equity):
 
 @pytest.mark.parametrize(
     ("sequence", "prev_hash", "problem"),
-    [(3, None, "the next one is 2"), (1, None, "the next one is 2"), (2, "0" * 64, "prev_hash")],
+    [
+        ("(SELECT last_value + 100 FROM ledger_journal_sequence)", "", "not handed out"),
+        ("nextval('ledger_journal_sequence')", "0" * 64, "not chained"),
+    ],
 )
-def test_raw_insert_must_extend_the_chain(cold, fund, sequence, prev_hash, problem):
-    # given a chain of one posting
+def test_raw_insert_must_take_a_handed_out_number_and_no_chain(cold, fund, sequence, prev_hash, problem):
+    # given one posting
     fund(cold, 10)
-    # when raw SQL inserts a transaction that skips, repeats, or forks the chain
+    # when raw SQL inserts a transaction with a number of its own choosing, or one that claims a chain link
     with pytest.raises(IntegrityError, match=problem), transaction.atomic(), connection.cursor() as cursor:
         _raw_transaction(cursor, sequence=sequence, key="raw-fork", prev_hash=prev_hash)
     # then the database refused it

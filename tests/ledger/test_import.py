@@ -33,7 +33,8 @@ def test_import_posts_with_original_times_and_chains(cold, hot, equity):
     result = ledger_import_csv(rows=_csv(*GOOD))
     # then both are posted in order, back-dated, chained and balanced
     assert (result.transactions_posted, result.entries_posted, result.transactions_skipped) == (2, 4, 0)
-    assert (result.first_sequence, result.last_sequence) == (1, 2)
+    assert result.first_sequence is not None
+    assert result.last_sequence == result.first_sequence + 1
     assert account_balance(account=cold) == 25_000_000
     assert account_balance_as_of(account=cold, occurred_at=datetime(2021, 9, 10, tzinfo=UTC)) == 40_000_000
     assert account_balance_as_of(account=cold, block_height=700_000) == 40_000_000

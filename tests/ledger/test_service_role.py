@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 
 from config.database_privileges import append_only_tables
 from config.database_roles import MAINTENANCE_SETTING, OWNER_ROLE, as_owner, owner_settings, service_role
-from ledger.models import GENESIS_HASH, AccountBalance, Entry, JournalTransaction
+from ledger.models import AccountBalance, Entry, JournalTransaction
 from ledger.services import ledger_checkpoint_refresh
 from tests.owner import owner_cursor, requires_role_split
 
@@ -64,8 +64,14 @@ def test_the_service_role_is_not_the_owner() -> None:
 
 @pytest.mark.parametrize("table", append_only_tables())
 def test_update_delete_truncate_and_disable_trigger_are_refused_on_every_append_only_table(books, table) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+            [table],
+        )
+        column = cursor.fetchone()[0]
     for statement in (
-        f"UPDATE {table} SET id = id",
+        f"UPDATE {table} SET {column} = {column}",
         f"DELETE FROM {table}",
         f"TRUNCATE {table} CASCADE",
         f"ALTER TABLE {table} DISABLE TRIGGER ALL",
@@ -112,13 +118,12 @@ def test_checkpoints_are_written_only_by_their_refresh_function(books) -> None:
 
 
 def _raw_journal(cursor: Any) -> uuid.UUID:
-    cursor.execute("SELECT sequence, hash FROM ledger_journaltransaction ORDER BY sequence DESC LIMIT 1")
-    head = cursor.fetchone() or (0, GENESIS_HASH)
     tx_id = uuid.uuid4()
     cursor.execute(
         "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at, posted_at,"
-        " kind, memo, metadata, prev_hash, hash) VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', %s, %s)",
-        [tx_id, head[0] + 1, f"raw-{tx_id}", head[1], "f" * 64],
+        " kind, memo, metadata, prev_hash, hash) VALUES (%s, nextval('ledger_journal_sequence'), %s, '', now(),"
+        " now(), 'raw', '', '{}', '', %s)",
+        [tx_id, f"raw-{tx_id}", "f" * 64],
     )
     return tx_id
 

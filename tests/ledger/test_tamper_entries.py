@@ -51,14 +51,13 @@ def test_a_forged_stamp_on_the_journal_row_does_not_help(cold: Account, equity: 
         )
     # and a raw journal row that names another transaction's id as its stamp is re-stamped
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT sequence + 1, hash FROM ledger_journaltransaction ORDER BY sequence DESC LIMIT 1")
-        sequence, head = cursor.fetchone()
         raw_id = uuid.uuid4()
         cursor.execute(
             "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at,"
             " posted_at, kind, memo, metadata, prev_hash, hash, inserted_xact)"
-            " VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', %s, %s, '1'::xid8)",
-            [raw_id, sequence, unique_key("raw"), head, "f" * 64],
+            " VALUES (%s, nextval('ledger_journal_sequence'), %s, '', now(), now(), 'raw', '', '{}', '', %s,"
+            " '1'::xid8)",
+            [raw_id, unique_key("raw"), "f" * 64],
         )
         cursor.execute(INSERT_ENTRY, [raw_id, cold.pk, 7])
         cursor.execute(INSERT_ENTRY, [raw_id, equity.pk, -7])
@@ -74,16 +73,13 @@ def test_a_forged_stamp_on_the_journal_row_does_not_help(cold: Account, equity: 
 def test_savepoints_inside_the_inserting_transaction_still_work(cold: Account, equity: Account) -> None:
     # given/when: the journal row and its legs go in under different savepoints of one transaction
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT sequence + 1, hash FROM ledger_journaltransaction ORDER BY sequence DESC LIMIT 1")
-        row = cursor.fetchone()
-        sequence, head = row if row else (1, "0" * 64)
         raw_id = uuid.uuid4()
         with transaction.atomic():
             cursor.execute(
                 "INSERT INTO ledger_journaltransaction (id, sequence, idempotency_key, request_hash, occurred_at,"
                 " posted_at, kind, memo, metadata, prev_hash, hash)"
-                " VALUES (%s, %s, %s, '', now(), now(), 'raw', '', '{}', %s, %s)",
-                [raw_id, sequence, unique_key("raw"), head, "f" * 64],
+                " VALUES (%s, nextval('ledger_journal_sequence'), %s, '', now(), now(), 'raw', '', '{}', '', %s)",
+                [raw_id, unique_key("raw"), "f" * 64],
             )
         with transaction.atomic():
             cursor.execute(INSERT_ENTRY, [raw_id, cold.pk, 9])
