@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from ledger.log.selectors import latest_signed_head
 from ledger.models import JournalTransaction
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet
@@ -70,13 +71,25 @@ def _recheck_wallet_proof(proof: ReserveProof, psbt: str) -> SignatureCheck:
 
 
 def books_head() -> dict[str, Any]:
-    """The head of the books a statement names: today the ledger's hash chain head (its last
-    journal transaction's sequence and hash). When the transparency log lands, this returns its
-    latest signed tree head (`ledger.log.selectors.latest_signed_head()`) instead."""
-    head = JournalTransaction.objects.order_by("-sequence").values("sequence", "hash").first()
-    if head is None:
+    """The head of the books a statement names: the transparency log's latest signed tree head
+    (ledger/log/, RFC 9162), which an auditor checks with `scripts/verify_log.py` and the service's
+    public key, and through which every journal transaction's inclusion can be proven. Before the
+    sealer has signed a first head, the ledger's hash-chain head (its last journal transaction's
+    sequence and hash) stands in, and the statement says which it is (`kind`)."""
+    head = latest_signed_head()
+    if head is not None:
+        return {
+            "kind": "rfc9162-signed-tree-head",
+            "tree_size": head.tree_size,
+            "root_hash": head.root_hash,
+            "timestamp_ms": head.timestamp_ms,
+            "signature": head.signature,
+            "key_id": head.key_id,
+        }
+    chain = JournalTransaction.objects.order_by("-sequence").values("sequence", "hash").first()
+    if chain is None:
         return {"kind": "ledger-hash-chain", "sequence": 0, "hash": ""}
-    return {"kind": "ledger-hash-chain", "sequence": int(head["sequence"]), "hash": head["hash"]}
+    return {"kind": "ledger-hash-chain", "sequence": int(chain["sequence"]), "hash": chain["hash"]}
 
 
 def unspent_at(height: int) -> QuerySet[WalletUtxo]:
