@@ -36,7 +36,6 @@ from reserve.transfers.models import (
     Approval,
     ApprovalDecision,
     Transfer,
-    TransferCategory,
     TransferDirection,
     TransferStatus,
 )
@@ -72,7 +71,6 @@ __all__ = [
     "RunStatus",
     "ScanCursor",
     "Transfer",
-    "TransferCategory",
     "TransferDirection",
     "TransferStatus",
     "UtxoStatus",

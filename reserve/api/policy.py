@@ -30,6 +30,7 @@ from reserve.api.base import (
     READ_ERRORS,
     WRITE_ERRORS,
     ApiMixin,
+    CategoryField,
     CsvMixin,
     Pagination,
     StrictInputSerializer,
@@ -44,7 +45,7 @@ from reserve.api.transfers import PolicyEvaluationSerializer
 from reserve.compliance.selectors import compliance_rows
 from reserve.custody.models import Agency, Counterparty, Wallet
 from reserve.reports.chain_point import chain_point
-from reserve.transfers.models import TransferCategory, TransferDirection
+from reserve.transfers.models import TransferDirection
 from reserve.transfers.preview import transfer_dry_run
 
 # ---- versions -------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class PolicyEvaluateApi(ApiMixin, APIView):
 
     class PolicyEvaluateInputSerializer(StrictInputSerializer):
         direction = serializers.ChoiceField(choices=TransferDirection.choices)
-        category = serializers.ChoiceField(choices=TransferCategory.choices)
+        category = CategoryField()
         amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SATS)
         fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SATS, default=0)
         source_wallet = serializers.PrimaryKeyRelatedField(
@@ -322,7 +323,7 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Evaluations of this transfer")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Changes from or to this wallet")
     agency = django_filters.NumberFilter(method="filter_agency", label="Changes from or to this agency's wallets")
-    category = django_filters.ChoiceFilter(field_name="change__category", choices=TransferCategory.choices)
+    category = django_filters.CharFilter(field_name="change__category")
 
     class Meta:
         model = PolicyEvaluation
@@ -401,7 +402,7 @@ class BreachFilter(django_filters.FilterSet):
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Breaches raised by this transfer")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Raised by a movement of this wallet")
     agency = django_filters.NumberFilter(method="filter_agency", label="Raised by a movement of this agency")
-    category = django_filters.ChoiceFilter(field_name="evaluation__change__category", choices=TransferCategory.choices)
+    category = django_filters.CharFilter(field_name="evaluation__change__category")
 
     class Meta:
         model = PolicyBreach

@@ -26,6 +26,7 @@ from ledger.services import (
     post_transaction,
     reverse_transaction,
 )
+from policy.selectors import category_check
 from policy.services import policy_detect, policy_enforce, policy_gated_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
@@ -44,7 +45,6 @@ from reserve.transfers.models import (
     Approval,
     ApprovalDecision,
     Transfer,
-    TransferCategory,
     TransferDirection,
     TransferStatus,
 )
@@ -416,7 +416,7 @@ def transfer_record_observed(
     destination_wallet: Wallet | None = None,
     external_address: str = "",
     fee_sats: int = 0,
-    category: str = TransferCategory.OTHER,
+    category: str = "other",
     actor: Any = None,
 ) -> tuple[Transfer, list[Any]]:
     """A movement nobody proposed, seen on chain: book it as an observed, confirmed transfer
@@ -425,8 +425,7 @@ def transfer_record_observed(
     _require_actor_or_system(actor, "execute_transfer", action="record an observed movement")
     if direction not in TransferDirection.values:
         raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
-    if category not in TransferCategory.values:
-        raise ValidationFailed.for_field("category", f"must be one of {', '.join(TransferCategory.values)}")
+    category_check(category)
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     txid = _check_txid(txid)
