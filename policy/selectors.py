@@ -55,6 +55,12 @@ def category_codes() -> frozenset[str]:
     return frozenset(Category.objects.filter(status=Category.Status.ACTIVE).values_list("code", flat=True))
 
 
+def involuntary_category_codes() -> frozenset[str]:
+    """The terms in force for what came in without the reserve acting (dust, gifts, forks)."""
+    active = Category.objects.filter(status=Category.Status.ACTIVE, involuntary=True)
+    return frozenset(active.values_list("code", flat=True))
+
+
 def category_choices() -> list[tuple[str, str]]:
     """(code, "code: description") for every term in force, for a form's select."""
     active = Category.objects.filter(status=Category.Status.ACTIVE).order_by("code")
