@@ -56,8 +56,12 @@ def test_an_operator_marks_dust_and_an_exempting_rule_counts_it(operator, audito
     )
     assert (marked.category, _exempt(["dust"])) == ("dust", 546)
     event = AuditEvent.objects.get(action="transfer.mark_involuntary", object_id=str(transfer.pk))
-    assert (event.before["category"], event.after["category"]) == ("other", "dust")
-    assert event.after["reason"] == "546 sats to the published address"
+    before, after = event.before or {}, event.after or {}
+    assert (before["category"], after["category"], after["reason"]) == (
+        "other",
+        "dust",
+        "546 sats to the published address",
+    )
 
 
 def test_a_proposed_inflow_keeps_the_category_it_was_approved_with(operator, cold_wallet) -> None:
