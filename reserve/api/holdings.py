@@ -67,6 +67,7 @@ class HoldingsApi(CsvMixin, APIView):
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)
         category = CategoryField(required=False)
+        involuntary = serializers.BooleanField(required=False, allow_null=True, default=None)
         format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 
         def validate(self, attrs: dict) -> dict:
@@ -87,6 +88,11 @@ class HoldingsApi(CsvMixin, APIView):
                 "in_perimeter", OpenApiTypes.BOOL, description="Wallets in (or outside) the perimeter at the point"
             ),
             OpenApiParameter("category", OpenApiTypes.STR, description="An approved category"),
+            OpenApiParameter(
+                "involuntary",
+                OpenApiTypes.BOOL,
+                description="false: without what came in unasked (dust, donations, forks); true: only that",
+            ),
             FORMAT_PARAMETER,
         ],
         responses=csv_responses(HoldingsSerializer, "Holdings stated at as_of, height and block_hash"),
@@ -110,5 +116,6 @@ class HoldingsApi(CsvMixin, APIView):
             agency_id=filters["agency"].pk if filters.get("agency") is not None else None,
             in_perimeter=filters.get("in_perimeter"),
             category=filters.get("category", ""),
+            involuntary=filters.get("involuntary"),
         )
         return Response(HoldingsSerializer(report).data)

@@ -12,6 +12,7 @@ from config.errors import Conflict, PermissionDenied, ValidationFailed
 from policy.types import PolicyScope
 from reserve.audit.models import AuditEvent
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.reports.holdings import holdings_report
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_create, transfer_mark_involuntary, transfer_record_observed
 
@@ -19,12 +20,12 @@ pytestmark = pytest.mark.django_db
 SEEN = datetime(2026, 2, 1, tzinfo=UTC)
 
 
-def _seen(wallet: Any) -> Transfer:
+def _seen(wallet: Any, amount_sats: int = 546, vout: int = 0) -> Transfer:
     transfer, _ = transfer_record_observed(
         direction="inbound",
-        amount_sats=546,
+        amount_sats=amount_sats,
         txid="cd" * 32,
-        vout=0,
+        vout=vout,
         block_height=200,
         block_hash="ef" * 32,
         occurred_at=SEEN,
@@ -71,3 +72,13 @@ def test_a_proposed_inflow_keeps_the_category_it_was_approved_with(operator, col
     with pytest.raises(Conflict):
         transfer_mark_involuntary(transfer=proposed, category="donation", reason="gift", actor=operator)
     assert Transfer.objects.get(pk=proposed.pk).category == "purchase"
+
+
+def test_holdings_are_reported_with_and_without_involuntary_inflows(operator, cold_wallet) -> None:
+    dust = _seen(cold_wallet)
+    _seen(cold_wallet, amount_sats=1_000, vout=1)
+    transfer_mark_involuntary(transfer=dust, category="dust", reason="unsolicited", actor=operator)
+    totals = [holdings_report(involuntary=choice).total_sats for choice in (None, False, True)]
+    assert totals == [1_546, 1_000, 546]
+    by_category = holdings_report(group_by="category", involuntary=False)
+    assert [(row.key, row.balance_sats) for row in by_category.rows] == [("other", 1_000)]
