@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.amounts import MAX_SATS
-from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.models import Category, Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from policy.selectors import policy_version_rules_in_words
 from policy.services import policy_approve, policy_create_draft
@@ -435,6 +435,29 @@ class BreachViewSet(CsvMixin, viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(BreachSerializer(page, many=True).data)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "kind", "legal_reference", "description", "involuntary", "status", "activated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["policy"], parameters=[FORMAT_PARAMETER], responses=list_responses(CategorySerializer))
+)
+class CategoryViewSet(CsvMixin, viewsets.GenericViewSet):
+    """The transfer category vocabulary: each term with its legal reference; only active terms are in force."""
+
+    serializer_class = CategorySerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return Category.objects.order_by("code")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CategorySerializer(page, many=True).data)
 
 
 class ComplianceRowSerializer(serializers.Serializer):
