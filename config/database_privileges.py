@@ -43,6 +43,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "policy_policyversion": READ_WRITE_KEEP,
     "policy_policybreach": READ_WRITE_KEEP,
     "policy_policy": READ_WRITE,
+    "policy_category": READ_WRITE_KEEP,
+    "policy_categoryapproval": READ_APPEND,
     # reserve: approvals, import rows and the audit trail are append-only
     "reserve_approval": READ_APPEND,
     "reserve_auditevent": READ_APPEND,

@@ -202,3 +202,75 @@ class PolicyBreach(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_type} breach ({self.status}) at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Category(models.Model):
+    """A term of the governed vocabulary of transfer categories: an inflow source or an outflow
+    reason, with its legal reference. Proposed by a policy administrator and in force (usable by
+    transfers and rules) once approved like a policy version; the database keeps approved terms
+    as they are (policy/sql/0005_policy_categories.sql). The built-in terms are seeded active."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+
+    class Kind(models.TextChoices):
+        INFLOW = "inflow"
+        OUTFLOW = "outflow"
+        INTERNAL = "internal"
+        ANY = "any"
+
+    code = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    legal_reference = models.CharField(max_length=255)
+    description = models.TextField()
+    involuntary = models.BooleanField(
+        default=False, help_text="Received without the reserve acting (dust, donations): not voluntary accumulation"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # None only for the built-in terms the migration seeded.
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(
+                name="policy_category_code_form",
+                condition=Q(code__regex=r"^[a-z][a-z0-9_]{1,31}$"),
+                violation_error_message="a code is 2 to 32 lower-case letters, digits and _, starting with a letter",
+            ),
+            models.CheckConstraint(
+                name="policy_category_kind_valid", condition=Q(kind__in=["inflow", "outflow", "internal", "any"])
+            ),
+            models.CheckConstraint(
+                name="policy_category_active_has_activation",
+                condition=Q(status="draft", activated_at__isnull=True) | Q(status="active", activated_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="policy_category_texts_present", condition=~Q(legal_reference="") & ~Q(description="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.kind}, {self.status})"
+
+
+class CategoryApproval(models.Model):
+    """An approval of a proposed category by a holder of `policy.approve_policyversion` other than
+    its author (append-only), bound by the database to the hash of the content it approved."""
+
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(auto_now_add=True)
+    content_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["category", "approver"], name="policy_category_approval_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval of category {self.category_id} by user {self.approver_id}"

@@ -1,4 +1,5 @@
-"""Reads: versions in force, dry-run evaluation, quorum, rules in words, compliance report."""
+"""Reads: versions in force, dry-run evaluation, quorum, rules in words, compliance report, the
+category vocabulary in force."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from config.errors import ValidationFailed
 from config.replica import read_alias
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
-from policy.models import Policy, PolicyBreach, PolicyVersion
+from policy.models import Category, Policy, PolicyBreach, PolicyVersion
 from policy.rules import parse_rules
 from policy.rules.base import Rule, RuleContext, VersionRules
 from policy.types import Decision, PolicyScope, ProposedChange, Verdict
@@ -47,6 +48,47 @@ def version_approvals_of_content(*, version: PolicyVersion) -> int:
         .distinct()
         .count()
     )
+
+
+def category_codes() -> frozenset[str]:
+    """The codes of the terms in force (active), built-in and approved alike."""
+    return frozenset(Category.objects.filter(status=Category.Status.ACTIVE).values_list("code", flat=True))
+
+
+def involuntary_category_codes() -> frozenset[str]:
+    """The terms in force for what came in without the reserve acting (dust, gifts, forks)."""
+    active = Category.objects.filter(status=Category.Status.ACTIVE, involuntary=True)
+    return frozenset(active.values_list("code", flat=True))
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """(code, "code: description") for every term in force, for a form's select."""
+    active = Category.objects.filter(status=Category.Status.ACTIVE).order_by("code")
+    return [(category.code, f"{category.code}: {category.description}") for category in active]
+
+
+def category_check(code: object, *, field: str = "category") -> str:
+    """`code` when it is a term in force; else a ValidationFailed naming `field` and the terms."""
+    known = category_codes()
+    if not isinstance(code, str) or code not in known:
+        raise ValidationFailed.for_field(field, f"must be an approved category: {', '.join(sorted(known))}")
+    return code
+
+
+def category_approvals_of_content(*, category: Category) -> int:
+    """Approvers other than the author whose approval names the term's current content."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(DISTINCT a.approver_id) FROM policy_categoryapproval a JOIN policy_category c
+                ON c.id = a.category_id
+             WHERE c.id = %s AND a.approver_id IS DISTINCT FROM c.author_id
+               AND a.content_sha256 = policy_category_content_sha256(c)
+            """,
+            [category.pk],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 @dataclass(frozen=True)
@@ -136,7 +178,8 @@ def version_rules(version: PolicyVersion) -> VersionRules:
         scope=version.policy.scope,
         effective_from=version.effective_from,
         effective_to=version.effective_to,
-        rules=parse_rules(version.rules, effective_from=version.effective_from),
+        # Stored rules were checked against the vocabulary when drafted; its terms are permanent.
+        rules=parse_rules(version.rules, effective_from=version.effective_from, vocabulary=None),
     )
 
 
@@ -162,7 +205,8 @@ def policy_quorum(
 def policy_version_rules_in_words(*, version: PolicyVersion) -> list[str]:
     if version.kind == PolicyVersion.Kind.RETIREMENT:
         return [f"Retires the policy {version.policy.name} from {version.effective_from.isoformat()}."]
-    return [rule.describe() for rule in parse_rules(version.rules, effective_from=version.effective_from)]
+    rules = parse_rules(version.rules, effective_from=version.effective_from, vocabulary=None)
+    return [rule.describe() for rule in rules]
 
 
 @dataclass(frozen=True)

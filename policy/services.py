@@ -1,5 +1,6 @@
-"""Writes: drafting, approving and retiring policy versions; enforcing decisions at the gates
-of a transfer's life (under the scope locks); detecting and resolving breaches.
+"""Writes: proposing and approving category terms; drafting, approving and retiring policy
+versions; enforcing decisions at the gates of a transfer's life (under the scope locks);
+detecting and resolving breaches.
 
 The reads that gate transitions (`policy_evaluate`, `policy_quorum`,
 `policy_compliance_report`) live in selectors and are re-exported here so that callers find
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -24,12 +26,22 @@ from config.transient import outermost
 from policy.errors import PolicyDenied
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
-from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion, PolicyVersionApproval
+from policy.models import (
+    Category,
+    CategoryApproval,
+    Policy,
+    PolicyBreach,
+    PolicyEvaluation,
+    PolicyVersion,
+    PolicyVersionApproval,
+)
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION, RESOLVE_BREACH, RETIRE_POLICY, user_may
 from policy.rules import parse_rules
 from policy.selectors import (
     APPROVED,
     VERSION_QUORUM,
+    category_approvals_of_content,
+    category_codes,
     policy_compliance_report,
     policy_evaluate,
     policy_quorum,
@@ -42,6 +54,8 @@ from policy.types import GATES, Decision, PolicyScope, ProposedChange, RuleLine
 
 __all__ = [
     "PolicyDenied",
+    "category_approve",
+    "category_propose",
     "policy_approve",
     "policy_breach_resolve",
     "policy_compliance_report",
@@ -101,8 +115,14 @@ def policy_create_draft(
     if policy.scope != scope:
         raise ValidationFailed.for_field("scope", f"the policy {policy.name} governs {policy.scope.label}")
     previous = policy.versions.filter(status__in=APPROVED, kind=PolicyVersion.Kind.RULES).order_by("-version").first()
-    previous_rules = parse_rules(previous.rules, effective_from=previous.effective_from) if previous is not None else ()
-    parsed = parse_rules(rules, effective_from=effective_from, previous_rules=previous_rules)
+    previous_rules = (
+        parse_rules(previous.rules, effective_from=previous.effective_from, vocabulary=None)
+        if previous is not None
+        else ()
+    )
+    parsed = parse_rules(
+        rules, effective_from=effective_from, previous_rules=previous_rules, vocabulary=category_codes()
+    )
     return PolicyVersion.objects.create(
         policy=policy,
         version=_next_version(policy),
@@ -112,6 +132,54 @@ def policy_create_draft(
         author=author,
         comment=comment,
     )
+
+
+@transaction.atomic
+def category_propose(
+    *, code: str, kind: str, legal_reference: str, description: str, involuntary: bool = False, author: User
+) -> Category:
+    """A new term as a draft; in force once approved by two policy administrators other than `author`."""
+    if not user_may(author, DRAFT_VERSION):
+        raise PermissionDenied.for_field("author", f"needs the permission {DRAFT_VERSION} to propose a category")
+    values = {"code": code.strip(), "legal_reference": legal_reference.strip(), "description": description.strip()}
+    for name, value in values.items():
+        if not value:
+            raise ValidationFailed.for_field(name, "is required")
+    if kind not in Category.Kind.values:
+        raise ValidationFailed.for_field("kind", f"must be one of: {', '.join(Category.Kind.values)}")
+    category = Category(kind=kind, involuntary=involuntary, author=author, **values)
+    try:
+        category.full_clean(exclude=["author"], validate_unique=False)
+    except ValidationError as error:
+        fields = {name: [str(message) for message in messages] for name, messages in error.message_dict.items()}
+        if "__all__" in fields:
+            fields["code"] = fields.pop("__all__")
+        first = next(iter(fields))
+        raise ValidationFailed(f"{first}: {fields[first][0]}", fields=fields) from None
+    if Category.objects.filter(code=category.code).exists():
+        raise Conflict.for_field("code", f"the category {category.code} exists already")
+    category.save()
+    return category
+
+
+@transaction.atomic
+def category_approve(*, category: Category, approver: User) -> Category:
+    """Record an approval bound to the term's content; with VERSION_QUORUM of them the term is in force."""
+    category = Category.objects.select_for_update().get(pk=category.pk)
+    if category.status != Category.Status.DRAFT:
+        raise Conflict.for_field("category", f"is {category.status}, not a draft")
+    if approver.pk == category.author_id:
+        raise PermissionDenied.for_field("approver", "the author cannot approve their own category")
+    if not user_may(approver, APPROVE_VERSION):
+        raise PermissionDenied.for_field("approver", f"needs the permission {APPROVE_VERSION} to approve a category")
+    if category.approvals.filter(approver=approver).exists():
+        raise Conflict.for_field("approver", "has already approved this category")
+    CategoryApproval.objects.create(category=category, approver=approver)
+    if category_approvals_of_content(category=category) >= VERSION_QUORUM:
+        category.status = Category.Status.ACTIVE
+        category.activated_at = timezone.now()
+        category.save(update_fields=["status", "activated_at"])
+    return category
 
 
 def _next_version(policy: Policy) -> int:

@@ -12,16 +12,29 @@ from datetime import datetime
 from typing import Literal
 
 DIRECTIONS = ("inbound", "outbound", "internal")
+# The built-in terms of the category vocabulary, seeded active by
+# policy/sql/0005_policy_category_seed.sql; the vocabulary in force (these and the terms policy
+# administrators approved since) is `policy.selectors.category_codes()`.
 CATEGORIES = (
     "purchase",
+    "appropriation",
+    "seizure",
     "forfeiture",
     "civil_penalty",
     "mining_reward",
+    "unclaimed_property",
+    "agency_consolidation",
+    "fork_airdrop",
     "donation",
+    "dust",
     "sale",
-    "internal_consolidation",
     "return_to_victims",
+    "court_order_disposal",
+    "law_enforcement_operations",
+    "equitable_sharing",
+    "statutory_release",
     "fee",
+    "internal_consolidation",
     "other",
 )
 SCOPE_KINDS = ("perimeter", "agency", "wallet")

@@ -10,6 +10,7 @@ import pytest
 from pytest_django.fixtures import _get_databases_for_setup
 
 from config.database_roles import as_owner
+from tests.owner import ensure_categories
 from tests.users import ensure_permissions, make_user
 
 pytest_plugins = ["tests.regtest.fixtures"]
@@ -38,6 +39,8 @@ def django_db_setup(
             serialized_aliases=serialized_aliases,
             keepdb=keepdb,
         )
+        # A reused database may have been flushed by the last run's transactional tests.
+        ensure_categories()
     yield
     if not keepdb:
         with django_db_blocker.unblock(), as_owner():
@@ -72,6 +75,13 @@ def auditor(db: None) -> Any:
 @pytest.fixture
 def policy_admins(db: None) -> list[Any]:
     return [make_user(name, "policy_admin", staff=True) for name in ("pia", "paul", "petra")]
+
+
+@pytest.fixture
+def transactional_db(transactional_db: None) -> None:
+    """pytest-django's, and the category terms the migration seeded, which a flush took along
+    (however the test asked for the transactional database)."""
+    ensure_categories()
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection
 
-from config.database_roles import as_owner, service_role
+from config.database_roles import as_owner, owner_settings, service_role
 
 # Tests of what the service's role may not do need that role. Both CI passes and the embedded
 # server run with the split; a developer pointing DATABASE_URL at a superuser without
@@ -45,6 +46,24 @@ def behind_the_triggers(*tables: str) -> Iterator[Any]:
         finally:
             for table in tables:
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+
+
+SEED_CATEGORIES = Path(__file__).resolve().parent.parent / "policy" / "sql" / "0005_policy_category_seed.sql"
+
+
+def ensure_categories() -> None:
+    """A flush (transactional tests' teardown) takes the migration-seeded category terms along;
+    the owner seeds them again, as the migration did, on a session of its own (the test's
+    connection is left as it is)."""
+    from policy.models import Category
+
+    if Category.objects.filter(code="other").exists():
+        return
+    owner = owner_settings() or connection.settings_dict
+    params = {"dbname": connection.settings_dict["NAME"], "user": owner["USER"], "password": owner.get("PASSWORD")}
+    params |= {"host": owner.get("HOST") or None, "port": owner.get("PORT") or None}
+    with psycopg.connect(**{key: value for key, value in params.items() if value}, autocommit=True) as session:
+        session.execute(SEED_CATEGORIES.read_text())
 
 
 def another_session(**options: Any) -> psycopg.Connection[Any]:

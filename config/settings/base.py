@@ -204,7 +204,6 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TransferStatusEnum": "reserve.transfers.models.TransferStatus",
         "TransferDirectionEnum": "reserve.transfers.models.TransferDirection",
-        "TransferCategoryEnum": "reserve.transfers.models.TransferCategory",
         "WalletKindEnum": "reserve.custody.models.WalletKind",
         "AgencyKindEnum": "reserve.custody.models.AgencyKind",
         "NetworkEnum": "reserve.custody.models.Network",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from config.errors import ValidationFailed
@@ -12,6 +12,7 @@ from policy.rules.flows import TransferLimit, VelocityLimit
 from policy.rules.holdings import EncumbranceCap, HoldingsCap, NoNetAccumulation, ZeroBalanceAfter
 from policy.rules.params import ParamReader
 from policy.rules.quorum import ApprovalQuorum
+from policy.types import CATEGORIES
 
 RULE_TYPES: dict[str, type[Rule]] = {
     rule.type_name: rule
@@ -36,9 +37,12 @@ def parse_rules(
     effective_from: datetime,
     previous_rules: Sequence[Rule] = (),
     field: str = "rules",
+    vocabulary: Collection[str] | None = CATEGORIES,
 ) -> tuple[Rule, ...]:
     """Rules from their `{"type", "params"}` form; every problem is reported under its field
-    (`rules[2].params.max_sats`) in one ValidationFailed."""
+    (`rules[2].params.max_sats`) in one ValidationFailed. Categories must be terms of `vocabulary`
+    (the services pass the vocabulary in force, `policy.selectors.category_codes()`; None
+    for stored rules)."""
     errors: dict[str, list[str]] = {}
     rules: list[Rule] = []
     if not isinstance(raw_rules, list | tuple):
@@ -56,7 +60,7 @@ def parse_rules(
             known = ", ".join(RULE_TYPES)
             errors.setdefault(f"{path}.type", []).append(f"unknown rule type {raw.get('type')!r}; known: {known}")
             continue
-        reader = ParamReader(raw.get("params", {}), f"{path}.params", errors)
+        reader = ParamReader(raw.get("params", {}), f"{path}.params", errors, vocabulary=vocabulary)
         rule = rule_type.parse(reader, context)
         reader.finish()
         if rule is not None:

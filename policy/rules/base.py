@@ -41,7 +41,14 @@ def duration(seconds: int) -> str:
 
 
 def words(values: tuple[Any, ...] | list[Any]) -> str:
-    return ", ".join(str(value).replace("_", " ") for value in values) or "none"
+    """Identifiers as words, "a, b or c"; callers word the empty case themselves."""
+    listed = [str(value).replace("_", " ") for value in values]
+    return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}" if listed else ""
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 approval", "2 approvals"; `many` for irregular plurals ("counterparties")."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
 
 
 @dataclass(frozen=True)

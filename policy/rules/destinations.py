@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from policy.rules.base import ParseContext, Rule, RuleContext, btc, duration, moment, words
+from policy.rules.base import ParseContext, Rule, RuleContext, btc, duration, moment, plural, words
 from policy.rules.params import ParamReader, parse_datetime
 from policy.types import RuleLine
 
@@ -102,13 +102,23 @@ class DestinationAllowlist(Rule):
         }
 
     def describe(self) -> str:
-        listed = f"{len(self.addresses)} listed address(es) and {len(self.counterparties)} listed counterparty(ies)"
+        if not self.addresses and not self.counterparties:
+            return "Destination allowlist: nothing is listed, so no outflow leaves the perimeter."
+        listed = " and ".join(
+            text
+            for count, text in (
+                (len(self.addresses), plural(len(self.addresses), "listed address", "listed addresses")),
+                (
+                    len(self.counterparties),
+                    plural(len(self.counterparties), "listed counterparty", "listed counterparties"),
+                ),
+            )
+            if count
+        )
         if not self.cool_off_seconds:
             return f"Destination allowlist: outflows leave the perimeter only to {listed}."
         consequence = (
-            "is refused"
-            if self.on_violation == "deny"
-            else f"needs {self.extra_approvals} extra approval{'s' if self.extra_approvals != 1 else ''}"
+            "is refused" if self.on_violation == "deny" else f"needs {plural(self.extra_approvals, 'extra approval')}"
         )
         return (
             f"Destination allowlist: outflows leave the perimeter only to {listed}; an entry newer than "
@@ -136,7 +146,7 @@ class DestinationAllowlist(Rule):
         return context.line(
             self,
             "needs_approval",
-            f"{waiting}, so it needs {self.extra_approvals} extra approval(s)",
+            f"{waiting}, so it needs {plural(self.extra_approvals, 'extra approval')}",
             extra_approvals=self.extra_approvals,
         )
 
@@ -166,12 +176,14 @@ class NoDisposal(Rule):
     def params(self) -> dict[str, Any]:
         return {"allowed_reasons": list(self.allowed_reasons), "reference_required": self.reference_required}
 
+    def _allowed(self) -> str:
+        return f"only for {words(self.allowed_reasons)}" if self.allowed_reasons else "for no reason at all"
+
     def describe(self) -> str:
+        if not self.allowed_reasons:
+            return "No disposal: bitcoin never leaves the perimeter, for no reason, and never as a sale."
         reference = ", each with its legal reference (e.g. the court order)" if self.reference_required else ""
-        return (
-            f"No disposal: bitcoin leaves the perimeter only for {words(self.allowed_reasons)}{reference}; "
-            "never as a sale."
-        )
+        return f"No disposal: bitcoin leaves the perimeter {self._allowed()}{reference}; never as a sale."
 
     def evaluate(self, context: RuleContext) -> RuleLine:
         change = context.change
@@ -185,14 +197,15 @@ class NoDisposal(Rule):
             return context.line(
                 self,
                 "deny",
-                f"{btc(change.amount_sats)} left the perimeter without a proposal; bitcoin may leave only for "
-                f"{words(self.allowed_reasons)}.",
+                f"{btc(change.amount_sats)} left the perimeter without a proposal; bitcoin may leave "
+                f"{self._allowed()}, by a proposal.",
                 measured_sats=change.amount_sats,
             )
         category = change.category.replace("_", " ")
         if change.category == "sale" or change.category not in self.allowed_reasons:
-            allowed = words(self.allowed_reasons)
-            return context.line(self, "deny", f"A {category} may not leave the perimeter; allowed reasons: {allowed}.")
+            return context.line(
+                self, "deny", f"A {category} may not leave the perimeter; bitcoin leaves it {self._allowed()}."
+            )
         if self.reference_required and not change.provenance_reference.strip():
             return context.line(self, "deny", f"A {category} must cite its legal reference (e.g. the court order).")
         return context.line(self, "allow", f"A {category} is an allowed reason to leave the perimeter.")
@@ -201,9 +214,13 @@ class NoDisposal(Rule):
 @dataclass(frozen=True)
 class AllowedSources(Rule):
     """Every inflow from outside the perimeter carries an allowed category and, where the rule
-    demands it (all categories, or the listed ones), a provenance reference."""
+    demands it (all categories, or the listed ones), a provenance reference. An inflow nobody
+    proposed is judged too (detective mode): seen on chain, it has the category the books gave
+    it (a coinbase is a mining reward, anything else `other`) and no reference, so a mining
+    payout without its site reference is a breach where the rule demands one."""
 
     type_name = "allowed_sources"
+    judges_observed = True
 
     categories: tuple[str, ...]
     reference_required: tuple[str, ...]
@@ -236,6 +253,8 @@ class AllowedSources(Rule):
         change = context.change
         if context.direction != "inbound" or change.source_in_perimeter:
             return context.not_applicable(self, "the change brings nothing in from outside the perimeter")
+        if change.observed and change.proposer_id is not None:
+            return context.not_applicable(self, "the inflow was proposed and judged at its gates")
         category = change.category.replace("_", " ")
         if change.category not in self.categories:
             allowed = words(self.categories)

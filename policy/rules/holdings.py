@@ -62,10 +62,14 @@ class NoNetAccumulation(Rule):
         return f"the holdings booked at block {self.baseline_height}"
 
     def describe(self) -> str:
+        exempt = (
+            f" plus inflows exempt as {words(self.exempt_categories)}"
+            if self.exempt_categories
+            else " (no inflow is exempt)"
+        )
         return (
-            f"No net accumulation: holdings may never exceed {self._baseline_words()} plus inflows exempt as "
-            f"{words(self.exempt_categories)}. Transfers between perimeter wallets are neutral (their fee lowers "
-            "holdings); purchases, mining rewards and donations count."
+            f"No net accumulation: holdings may never exceed {self._baseline_words()}{exempt}. Transfers "
+            "between perimeter wallets are neutral (their fee lowers holdings); every other inflow counts."
         )
 
     def _exempt_inflows(self, context: RuleContext, since: datetime | None) -> int:
@@ -260,7 +264,8 @@ class ZeroBalanceAfter(Rule):
 
     def describe(self) -> str:
         listed = ", ".join(f"#{wallet}" for wallet in self.wallets)
-        return f"Zero balance after {moment(self.at)}: wallets {listed} must be empty from then on."
+        which = f"wallet {listed} must be" if len(self.wallets) == 1 else f"wallets {listed} must be"
+        return f"Zero balance after {moment(self.at)}: {which} empty from then on."
 
     def evaluate(self, context: RuleContext) -> RuleLine:
         change = context.change

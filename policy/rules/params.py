@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,16 @@ def parse_datetime(value: object) -> datetime:
 
 
 class ParamReader:
-    """Reads one rule's params; every problem lands in `errors` under `<path>.<name>`."""
+    """Reads one rule's params; every problem lands in `errors` under `<path>.<name>`. Categories
+    are checked against `vocabulary` (the terms in force; the built-in ones by default; None for
+    stored rules, checked when they were drafted)."""
 
-    def __init__(self, raw: object, path: str, errors: dict[str, list[str]]) -> None:
+    def __init__(
+        self, raw: object, path: str, errors: dict[str, list[str]], *, vocabulary: Collection[str] | None = CATEGORIES
+    ) -> None:
         self.path = path
         self.errors = errors
+        self.vocabulary = vocabulary
         self.seen: set[str] = set()
         if isinstance(raw, Mapping):
             self.raw: Mapping[str, Any] = raw
@@ -119,9 +124,10 @@ class ParamReader:
         values = self.listing(name, default=default)
         if values is default or values is None:
             return values
-        unknown = [value for value in values if value not in CATEGORIES]
+        vocabulary = self.vocabulary
+        unknown = [] if vocabulary is None else [value for value in values if value not in vocabulary]
         if unknown:
-            self.fail(name, f"unknown categories {unknown!r}; known: {', '.join(CATEGORIES)}")
+            self.fail(name, f"unknown categories {unknown!r}; known: {', '.join(sorted(vocabulary or ()))}")
             return None
         if not values and not allow_empty:
             self.fail(name, "must list at least one category")

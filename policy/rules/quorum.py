@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from ledger.amounts import MAX_SATS
-from policy.rules.base import ParseContext, Rule, RuleContext, btc
+from policy.rules.base import ParseContext, Rule, RuleContext, btc, plural
 from policy.rules.params import ParamReader
 from policy.types import DEFAULT_APPROVER_ROLE, DEFAULT_QUORUM, ProposedChange, RuleLine
 
@@ -78,9 +78,9 @@ class ApprovalQuorum(Rule):
         }
 
     def describe(self) -> str:
-        text = f"Approval quorum: {self.min_approvals} approval(s) from {self.role}"
+        text = f"Approval quorum: {plural(self.min_approvals, 'approval')} from {self.role}"
         for tier in self.tiers:
-            text += f"; from {btc(tier.min_sats)}, {tier.min_approvals} from {tier.role}"
+            text += f"; from {btc(tier.min_sats)}, {plural(tier.min_approvals, 'approval')} from {tier.role}"
         return text + ". The proposer never counts."
 
     def requirement(self, amount_sats: int) -> tuple[int, str, int | None]:
@@ -98,7 +98,7 @@ class ApprovalQuorum(Rule):
         return context.line(
             self,
             "allow" if counted >= required else "needs_approval",
-            f"{btc(change.amount_sats)} needs {required} approval(s) from {role}{tier}",
+            f"{btc(change.amount_sats)} needs {plural(required, 'approval')} from {role}{tier}",
             measured_sats=change.amount_sats,
             limit_sats=threshold,
             required_approvals=required,

@@ -2,6 +2,7 @@
 
 from reserve.admin import (
     audit,
+    categories,
     custody,
     dashboard,
     imports,
@@ -16,6 +17,7 @@ from reserve.admin import (
 
 __all__ = [
     "audit",
+    "categories",
     "custody",
     "dashboard",
     "imports",

@@ -18,6 +18,7 @@ from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
 from config.errors import ApplicationError
+from policy.selectors import category_choices
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAdmin,
@@ -35,7 +36,7 @@ from reserve.imports.models import ImportKind
 from reserve.pricing.models import PriceQuote
 from reserve.templatetags.reserve_admin import btc
 from reserve.transfers.lifecycle import transfer_actions
-from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.models import Approval, Transfer, TransferDirection, TransferStatus
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
 from reserve.transfers.selectors import transfer_quorum_progress
 from reserve.transfers.services import (
@@ -69,7 +70,7 @@ DECISIONS = {
 
 class TransferProposalForm(StyledForm):
     direction = forms.ChoiceField(choices=TransferDirection.choices)
-    category = forms.ChoiceField(choices=TransferCategory.choices)
+    category = forms.ChoiceField(choices=category_choices)
     amount_btc = forms.CharField(label="Amount (BTC)", help_text="Up to 8 decimal places, e.g. 0.25")
     fee_btc = forms.CharField(label="Network fee (BTC)", initial="0", help_text="0 for inbound transfers")
     source_wallet = forms.ModelChoiceField(queryset=Wallet.objects.all(), required=False)

@@ -18,7 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import ValidationFailed
 from config.replica import REPLICA, ReplayPosition, replica_reads
+from policy.selectors import category_check
 from reserve.api.parsers import StrictJSONParser
 from reserve.api.permissions import RolePermission
 from reserve.api.renderers import CSVRenderer, JSONLinesRenderer
@@ -91,6 +93,16 @@ class StrictInputSerializer(serializers.Serializer):
             if problems:
                 raise serializers.ValidationError(problems)
         return super().to_internal_value(data)
+
+
+class CategoryField(serializers.CharField):
+    """A transfer category: one of the governed vocabulary's terms in force (policy.categories)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return category_check(super().to_internal_value(data))
+        except ValidationFailed as error:
+            raise serializers.ValidationError(error.fields["category"]) from None
 
 
 @extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{8}$", "example": "1.50000000"})

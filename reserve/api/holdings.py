@@ -13,6 +13,7 @@ from reserve.api.base import (
     FORMAT_PARAMETER,
     QUERY_STRING,
     BtcField,
+    CategoryField,
     CsvMixin,
     StrictInputSerializer,
     TimeField,
@@ -20,7 +21,6 @@ from reserve.api.base import (
 )
 from reserve.custody.models import Agency, Wallet
 from reserve.reports.holdings import GROUPS, holdings_report
-from reserve.transfers.models import TransferCategory
 
 
 class HoldingsRowSerializer(serializers.Serializer):
@@ -66,7 +66,8 @@ class HoldingsApi(CsvMixin, APIView):
         wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
         agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)
-        category = serializers.ChoiceField(choices=TransferCategory.choices, required=False)
+        category = CategoryField(required=False)
+        involuntary = serializers.BooleanField(required=False, allow_null=True, default=None)
         format = serializers.ChoiceField(choices=["json", "csv", "api"], required=False)
 
         def validate(self, attrs: dict) -> dict:
@@ -86,7 +87,12 @@ class HoldingsApi(CsvMixin, APIView):
             OpenApiParameter(
                 "in_perimeter", OpenApiTypes.BOOL, description="Wallets in (or outside) the perimeter at the point"
             ),
-            OpenApiParameter("category", OpenApiTypes.STR, enum=TransferCategory.values),
+            OpenApiParameter("category", OpenApiTypes.STR, description="An approved category"),
+            OpenApiParameter(
+                "involuntary",
+                OpenApiTypes.BOOL,
+                description="false: without what came in unasked (dust, donations, forks); true: only that",
+            ),
             FORMAT_PARAMETER,
         ],
         responses=csv_responses(HoldingsSerializer, "Holdings stated at as_of, height and block_hash"),
@@ -110,5 +116,6 @@ class HoldingsApi(CsvMixin, APIView):
             agency_id=filters["agency"].pk if filters.get("agency") is not None else None,
             in_perimeter=filters.get("in_perimeter"),
             category=filters.get("category", ""),
+            involuntary=filters.get("involuntary"),
         )
         return Response(HoldingsSerializer(report).data)

@@ -35,7 +35,7 @@ from reserve.api.base import (
 from reserve.api.filters import BACKENDS, date_range
 from reserve.custody.selectors import membership_then
 from reserve.reports.chain_point import chain_point
-from reserve.transfers.models import Transfer, TransferCategory
+from reserve.transfers.models import Transfer
 
 
 class EntrySerializer(serializers.ModelSerializer):
@@ -80,9 +80,7 @@ class JournalFilter(django_filters.FilterSet):
     account = django_filters.CharFilter(method="filter_account", label="Account code with entries in the transaction")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Wallet id with entries in the transaction")
     agency = django_filters.NumberFilter(method="filter_agency", label="Agency id of a wallet with entries")
-    category = django_filters.ChoiceFilter(
-        method="filter_category", choices=TransferCategory.choices, label="Postings of transfers of this category"
-    )
+    category = django_filters.CharFilter(method="filter_category", label="Postings of transfers of this category")
     min_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="gte")
     max_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="lte")
 

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.amounts import MAX_SATS
-from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.models import Category, Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION
 from policy.selectors import policy_version_rules_in_words
 from policy.services import policy_approve, policy_create_draft
@@ -30,6 +30,7 @@ from reserve.api.base import (
     READ_ERRORS,
     WRITE_ERRORS,
     ApiMixin,
+    CategoryField,
     CsvMixin,
     Pagination,
     StrictInputSerializer,
@@ -44,7 +45,7 @@ from reserve.api.transfers import PolicyEvaluationSerializer
 from reserve.compliance.selectors import compliance_rows
 from reserve.custody.models import Agency, Counterparty, Wallet
 from reserve.reports.chain_point import chain_point
-from reserve.transfers.models import TransferCategory, TransferDirection
+from reserve.transfers.models import TransferDirection
 from reserve.transfers.preview import transfer_dry_run
 
 # ---- versions -------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class PolicyEvaluateApi(ApiMixin, APIView):
 
     class PolicyEvaluateInputSerializer(StrictInputSerializer):
         direction = serializers.ChoiceField(choices=TransferDirection.choices)
-        category = serializers.ChoiceField(choices=TransferCategory.choices)
+        category = CategoryField()
         amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SATS)
         fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SATS, default=0)
         source_wallet = serializers.PrimaryKeyRelatedField(
@@ -322,7 +323,7 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Evaluations of this transfer")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Changes from or to this wallet")
     agency = django_filters.NumberFilter(method="filter_agency", label="Changes from or to this agency's wallets")
-    category = django_filters.ChoiceFilter(field_name="change__category", choices=TransferCategory.choices)
+    category = django_filters.CharFilter(field_name="change__category")
 
     class Meta:
         model = PolicyEvaluation
@@ -401,7 +402,7 @@ class BreachFilter(django_filters.FilterSet):
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Breaches raised by this transfer")
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Raised by a movement of this wallet")
     agency = django_filters.NumberFilter(method="filter_agency", label="Raised by a movement of this agency")
-    category = django_filters.ChoiceFilter(field_name="evaluation__change__category", choices=TransferCategory.choices)
+    category = django_filters.CharFilter(field_name="evaluation__change__category")
 
     class Meta:
         model = PolicyBreach
@@ -434,6 +435,29 @@ class BreachViewSet(CsvMixin, viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(BreachSerializer(page, many=True).data)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "kind", "legal_reference", "description", "involuntary", "status", "activated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["policy"], parameters=[FORMAT_PARAMETER], responses=list_responses(CategorySerializer))
+)
+class CategoryViewSet(CsvMixin, viewsets.GenericViewSet):
+    """The transfer category vocabulary: each term with its legal reference; only active terms are in force."""
+
+    serializer_class = CategorySerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return Category.objects.order_by("code")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CategorySerializer(page, many=True).data)
 
 
 class ComplianceRowSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from reserve.api.base import (
     WRITE_ERRORS,
     ApiMixin,
     BtcField,
+    CategoryField,
     CsvMixin,
     Pagination,
     StrictInputSerializer,
@@ -35,7 +36,7 @@ from reserve.audit.selectors import audit_trail
 from reserve.compliance.selectors import transfer_policy_evaluations
 from reserve.custody.models import Counterparty, Wallet
 from reserve.custody.selectors import membership_then
-from reserve.transfers.models import Approval, Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.models import Approval, Transfer, TransferDirection, TransferStatus
 from reserve.transfers.selectors import transfer_list, transfer_quorum_progress
 from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_reject, transfer_submit
 
@@ -178,7 +179,7 @@ def transfer_detail_data(transfer_id: int) -> Any:
 class TransferFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=TransferStatus.choices)
     direction = django_filters.ChoiceFilter(choices=TransferDirection.choices)
-    category = django_filters.ChoiceFilter(choices=TransferCategory.choices)
+    category = django_filters.CharFilter()
     wallet = django_filters.NumberFilter(method="filter_wallet", label="Source or destination wallet id")
     agency = django_filters.NumberFilter(
         method="filter_agency",
@@ -208,7 +209,7 @@ class TransferFilter(django_filters.FilterSet):
 
 class TransferProposeInput(StrictInputSerializer):
     direction = serializers.ChoiceField(choices=TransferDirection.choices)
-    category = serializers.ChoiceField(choices=TransferCategory.choices)
+    category = CategoryField()
     amount_sats = serializers.IntegerField(min_value=1, max_value=MAX_SATS)
     fee_sats = serializers.IntegerField(min_value=0, max_value=MAX_SATS, default=0)
     source_wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False, allow_null=True)

@@ -31,6 +31,7 @@ router.register("ledger/accounts", ledger.AccountViewSet, basename="ledger-accou
 router.register("policies", policy.PolicyVersionViewSet, basename="policy")
 router.register("policy-evaluations", policy.PolicyEvaluationViewSet, basename="policy-evaluation")
 router.register("breaches", policy.BreachViewSet, basename="breach")
+router.register("categories", policy.CategoryViewSet, basename="category")
 router.register("reconciliations", reconciliation.ReconciliationRunViewSet, basename="reconciliation")
 router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="discrepancy")
 router.register("imports", imports.ImportBatchViewSet, basename="import-batch")

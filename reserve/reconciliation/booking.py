@@ -35,7 +35,7 @@ from reserve.reconciliation.models import (
     UtxoStatus,
     WalletUtxo,
 )
-from reserve.transfers.models import Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
 from reserve.transfers.services import KEY_CONFLICT, transfer_confirm, transfer_record_observed
 
 logger = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def _observe(
     destination_wallet: Wallet | None = None,
     address: str = "",
     fee_sats: int = 0,
-    category: str = TransferCategory.OTHER,
+    category: str = "other",
 ) -> tuple[Transfer | None, str]:
     """Book a movement nobody proposed; returns (transfer, '') or (None, why the books refused
     it), so a movement the ledger cannot take (e.g. more than the books hold) is reported
@@ -244,7 +244,7 @@ def _book_inflow(
             value_sats=output.value_sats,
             block_row=block_row,
             destination_wallet=wallet,
-            category=TransferCategory.MINING_REWARD if coinbase else TransferCategory.OTHER,
+            category="mining_reward" if coinbase else "other",
         )
         if observed is None:
             detail = f"{detail}; the books refused it: {refused}"

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 
 from config.errors import NotFound, ValidationFailed
 from ledger.selectors import balances_as_of, balances_now, entry_sums_by_metadata
+from policy.selectors import involuntary_category_codes
 from reserve.common.settings import reporting_currency
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.selectors import membership_at
@@ -118,13 +119,16 @@ def holdings_report(
     agency_id: int | None = None,
     in_perimeter: bool | None = None,
     category: str = "",
+    involuntary: bool | None = None,
 ) -> HoldingsReport:
     """Holdings as of `at` (economic time), at block `height`, or now (neither), in `group_by` rows.
 
     Each wallet stands in the agency and on the side of the perimeter its membership then in force
     put it (the report's time; the block's time for a height), and `agency_id` / `in_perimeter`
     keep the wallets that membership places there. `wallets` narrows the wallets counted; `category` keeps only
-    the holdings attributed to transfers of that category. Fiat values use the quote in
+    the holdings attributed to transfers of that category; `involuntary` False leaves out, True keeps only, what
+    came in without the reserve acting (transfers of an involuntary category: dust, donations, forks), so a
+    report shows holdings with and without them. Fiat values use the quote in
     force at the report's time (the block's time for a height); None when there is none.
     """
     if group_by not in GROUPS:
@@ -155,11 +159,16 @@ def holdings_report(
         agency_names |= dict(Agency.objects.filter(pk__in=earlier).values_list("pk", "name"))
     rows: list[HoldingsRow]
     attributed: list[tuple[Wallet, str, str, int]] = []
-    if group_by in ("wallet", "agency") and not category:
+    if group_by in ("wallet", "agency") and not category and involuntary is None:
         balances = _wallet_balances(chosen, at=at, height=height)
         per_wallet = [(wallet, balances[wallet.pk]) for wallet in chosen]
     else:
-        attributed = [row for row in _attributed(chosen, at=at, height=height) if not category or row[1] == category]
+        unasked = involuntary_category_codes() if involuntary is not None else frozenset()
+        attributed = [
+            row
+            for row in _attributed(chosen, at=at, height=height)
+            if (not category or row[1] == category) and (involuntary is None or (row[1] in unasked) == involuntary)
+        ]
         per_wallet_sums: dict[int, int] = {}
         for wallet, _, _, sats in attributed:
             per_wallet_sums[wallet.pk] = per_wallet_sums.get(wallet.pk, 0) + sats

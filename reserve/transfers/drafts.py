@@ -8,11 +8,12 @@ from typing import Any
 
 from config.errors import ValidationFailed
 from ledger.amounts import MAX_SATS
+from policy.selectors import category_check
 from reserve.common.amounts import check_sats
 from reserve.common.free_text import free_text_check
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.ends import transfer_ends_check
-from reserve.transfers.models import Transfer, TransferCategory, TransferDirection
+from reserve.transfers.models import Transfer, TransferDirection
 
 
 def transfer_build(
@@ -34,8 +35,7 @@ def transfer_build(
     """An unsaved draft with these fields, validated (errors name the field) and normalised."""
     if direction not in TransferDirection.values:
         raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
-    if category not in TransferCategory.values:
-        raise ValidationFailed.for_field("category", f"must be one of {', '.join(TransferCategory.values)}")
+    category_check(category)
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     if amount_sats + fee_sats > MAX_SATS:

@@ -19,13 +19,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, ValidationFailed
 from ledger.errors import ImportRowError
 from ledger.idempotency import request_hash
 from ledger.models import JournalTransaction
 from ledger.numerals import is_decimal, is_unsigned_integer
 from ledger.services import ledger_import_csv
 from policy.errors import PolicyDenied
+from policy.selectors import category_check
 from policy.services import policy_enforce, policy_quorum
 from policy.types import ApprovalFact
 from reserve.audit.services import audit_record, snapshot
@@ -37,7 +38,7 @@ from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.ends import transfer_ends_check
-from reserve.transfers.models import Transfer, TransferCategory, TransferDirection, TransferStatus
+from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
 
 REQUIRED = ("occurred_at", "direction", "category", "amount_btc", "txid", "block_height")
 OPTIONAL = (
@@ -84,8 +85,10 @@ def _parse_line(line: int, row: dict[str, str]) -> dict[str, Any]:
     direction, category = row["direction"], row["category"]
     if direction not in TransferDirection.values:
         raise line_error(line=line, field="direction", message=f"must be one of {', '.join(TransferDirection.values)}")
-    if category not in TransferCategory.values:
-        raise line_error(line=line, field="category", message=f"must be one of {', '.join(TransferCategory.values)}")
+    try:
+        category_check(category)
+    except ValidationFailed as error:
+        raise line_error(line=line, field="category", message=error.fields["category"][0]) from None
     try:
         amount_sats = btc_to_sats(value=row["amount_btc"], field="amount_btc")
         fee_sats = btc_to_sats(value=row.get("fee_btc") or "0", field="fee_btc", allow_zero=True)

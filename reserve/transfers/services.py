@@ -26,6 +26,7 @@ from ledger.services import (
     post_transaction,
     reverse_transaction,
 )
+from policy.selectors import category_check, involuntary_category_codes
 from policy.services import policy_detect, policy_enforce, policy_gated_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
@@ -47,7 +48,6 @@ from reserve.transfers.models import (
     BuiltPsbt,
     PsbtStatus,
     Transfer,
-    TransferCategory,
     TransferDirection,
     TransferStatus,
 )
@@ -429,7 +429,7 @@ def transfer_record_observed(
     destination_wallet: Wallet | None = None,
     external_address: str = "",
     fee_sats: int = 0,
-    category: str = TransferCategory.OTHER,
+    category: str = "other",
     actor: Any = None,
 ) -> tuple[Transfer, list[Any]]:
     """A movement nobody proposed, seen on chain: book it as an observed, confirmed transfer
@@ -438,8 +438,7 @@ def transfer_record_observed(
     _require_actor_or_system(actor, "execute_transfer", action="record an observed movement")
     if direction not in TransferDirection.values:
         raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
-    if category not in TransferCategory.values:
-        raise ValidationFailed.for_field("category", f"must be one of {', '.join(TransferCategory.values)}")
+    category_check(category)
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     txid = _check_txid(txid)
@@ -599,6 +598,25 @@ def _squat_reason(key: str, squatters: list[Transfer]) -> str:
         return ""
     held = ", ".join(f"#{squatter.pk}" for squatter in squatters)
     return f"{KEY_CONFLICT}: {key!r} was held by transfer {held} with another payload"
+
+
+@transaction.atomic
+def transfer_mark_involuntary(*, transfer: Transfer, category: str, reason: str, actor: Any) -> Transfer:
+    """Class an inflow nobody proposed (seen on chain) as involuntary (dust, a donation to a
+    published address, a fork), so rules can exempt it and reports can leave it out; audited
+    with the reason. Only an observed inbound transfer, only into an involuntary term in force."""
+    require_permission(actor, "execute_transfer", action="mark an inflow as involuntary")
+    transfer = _lock(transfer)
+    if not (transfer.observed and transfer.direction == TransferDirection.INBOUND and transfer.proposer_id is None):
+        raise Conflict.for_field("transfer", "only an inflow nobody proposed (seen on chain) can be marked")
+    if category not in involuntary_category_codes():
+        known = ", ".join(sorted(involuntary_category_codes()))
+        raise ValidationFailed.for_field("category", f"must be an involuntary category in force: {known}")
+    if not reason.strip():
+        raise ValidationFailed.for_field("reason", "is required: why the inflow is involuntary")
+    before = snapshot(transfer)
+    transfer.category = category
+    return _save(transfer, actor=actor, action="transfer.mark_involuntary", before=before, reason=reason.strip())
 
 
 def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields: Any) -> Transfer:

@@ -104,7 +104,7 @@ def test_observed_movements_meet_only_the_continuous_rules_and_no_quorum():
     facts = MemoryFacts()
     facts.book(inbound(2 * BTC, category="donation"))
     rules = [
-        {"type": "allowed_sources", "params": {"categories": ["forfeiture"]}},
+        {"type": "transfer_limit", "params": {"max_sats": 1, "direction": "inbound"}},
         {"type": "holdings_cap", "params": {"max_sats": BTC}},
         QUORUM,
     ]

@@ -46,13 +46,14 @@ def test_every_rule_type_is_parsed_described_and_round_trips():
     assert [rule.to_json() for rule in reparsed] == stored
     descriptions = [rule.describe() for rule in parsed]
     assert descriptions[0].startswith("No net accumulation: holdings may never exceed 6,000.00000000 BTC")
-    assert "forfeiture, civil penalty" in descriptions[0]
+    assert "forfeiture or civil penalty" in descriptions[0]
     assert descriptions[3] == (
-        "Velocity limit: at most 10.00000000 BTC outbound in any 1 day, counting approved transfers not yet posted."
+        "Velocity limit: at most 10.00000000 BTC of outbound transfers in any 1 day, counting approved transfers"
+        " not yet posted."
     )
     assert "never as a sale" in descriptions[5]
     assert "2 days needs 1 extra approval" in descriptions[4]
-    assert "from 100.00000000 BTC, 3 from approver" in descriptions[7]
+    assert "from 100.00000000 BTC, 3 approvals from approver" in descriptions[7]
 
 
 def test_defaults_are_written_into_the_stored_rules():

@@ -211,7 +211,7 @@ class TestNoDisposal:
         cited = first_line(self.rule, outbound(BTC, provenance_reference="1:23-cv-0042"), facts)
 
         assert sale.verdict == bare.verdict == "deny"
-        assert "allowed reasons: return to victims" in sale.reason
+        assert "leaves it only for return to victims" in sale.reason
         assert "court order" in bare.reason
         assert cited.verdict == "allow"
 

@@ -71,6 +71,8 @@ WRITE_CASES: list[tuple[str, str, Any, str]] = [
     ("operator", "/api/v1/transfers/", {"amount_sats": 2_100_000_000_000_001}, "amount_sats"),
     ("operator", "/api/v1/transfers/", {"fee_sats": -1}, "fee_sats"),
     ("operator", "/api/v1/transfers/", {"direction": "sideways"}, "direction"),
+    ("operator", "/api/v1/transfers/", {"category": "not_approved"}, "category"),
+    ("operator", "/api/v1/transfers/", {"category": ["sale"]}, "category"),
     ("operator", "/api/v1/transfers/", {"external_address": MAINNET_ADDRESS}, "external_address"),
     ("operator", "/api/v1/transfers/", {"external_address": EXTERNAL[:-1] + "x"}, "external_address"),
     ("operator", "/api/v1/transfers/", {"source_wallet": 999999}, "source_wallet"),

@@ -154,3 +154,12 @@ def test_wallet_detail_has_descriptors_addresses_and_balances(clients: dict[str,
     assert body["descriptors"][0]["descriptor"].startswith("wpkh([b8688df1/84h/1h/0h]")
     assert len(body["addresses"]) == 4
     assert body["last_reconciliation"] is None
+
+
+@pytest.mark.django_db
+def test_the_category_vocabulary_is_listed_with_legal_references(clients: dict[str, Any]) -> None:
+    body = clients["auditor"].get("/api/v1/categories/?page_size=100").json()
+    terms = {term["code"]: term for term in body["results"]}
+    assert terms["seizure"]["legal_reference"].startswith("A seizure warrant")
+    assert (terms["dust"]["involuntary"], terms["purchase"]["involuntary"]) == (True, False)
+    assert {term["status"] for term in terms.values()} == {"active"}

@@ -144,6 +144,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "audit events": Endpoint("get", lambda b: "/api/v1/audit-events/", READ),
     "import batches": Endpoint("get", lambda b: "/api/v1/imports/", READ),
     "labels": Endpoint("get", lambda b: "/api/v1/labels/", READ),
+    "categories": Endpoint("get", lambda b: "/api/v1/categories/", READ),
     "proof challenge": Endpoint(
         "post",
         lambda b: "/api/v1/reserve-proofs/challenges/",

@@ -354,7 +354,7 @@ def test_an_outflow_beyond_the_available_balance_cannot_be_proposed(
         ),
         ({"direction": "inbound", "amount_sats": 0}, "amount_sats", "greater than zero"),
         ({"direction": "inbound", "amount_sats": 21_000_000 * 10**8 + 1}, "amount_sats", "21,000,000"),
-        ({"direction": "inbound", "category": "theft"}, "category", "must be one of"),
+        ({"direction": "inbound", "category": "theft"}, "category", "must be an approved category"),
         ({"direction": "internal", "source": True}, "destination_wallet", "must differ"),
     ],
 )

@@ -328,8 +328,11 @@ def test_compliance_report_lists_the_breach(people: People, cold: Wallet, vault:
     rows = policy_compliance_report(
         version_or_policy=version.policy, since=books.days_ago(21), until=books.start, facts=ReservePolicyFacts()
     )
-    # then: only the continuous rule reports, at every change of holdings and once a day
-    assert {(row.rule_type, row.version) for row in rows} == {("no_net_accumulation", 1)}
+    # then: the continuous rule reports at every change of holdings and once a day; allowed
+    # sources, which also judges inflows nobody proposed, once a day (the donation is allowed)
+    assert {(row.rule_type, row.version) for row in rows} == {("no_net_accumulation", 1), ("allowed_sources", 1)}
+    assert all(row.verdict == "allow" and row.kind == "day" for row in rows if row.rule_type == "allowed_sources")
+    rows = [row for row in rows if row.rule_type == "no_net_accumulation"]
     changes = [
         (row.at, row.block_height, row.measured_sats, row.limit_sats, row.verdict)
         for row in rows
