@@ -606,7 +606,7 @@ def transfer_mark_involuntary(*, transfer: Transfer, category: str, reason: str,
     published address, a fork), so rules can exempt it and reports can leave it out; audited
     with the reason. Only an observed inbound transfer, only into an involuntary term in force."""
     require_permission(actor, "execute_transfer", action="mark an inflow as involuntary")
-    transfer = _lock(transfer)
+    transfer = transfer_lock(transfer)
     if not (transfer.observed and transfer.direction == TransferDirection.INBOUND and transfer.proposer_id is None):
         raise Conflict.for_field("transfer", "only an inflow nobody proposed (seen on chain) can be marked")
     if category not in involuntary_category_codes():
