@@ -19,6 +19,7 @@ from unfold.admin import TabularInline
 from config.errors import ApplicationError, ValidationFailed
 from ledger.idempotency import request_hash
 from ledger.selectors import balances_now
+from reserve.admin.charts import holdings_svg
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAddAdmin,
@@ -42,6 +43,7 @@ from reserve.custody.models import (
     WatchedScript,
 )
 from reserve.custody.services import agency_create, counterparty_create, wallet_register, wallet_update
+from reserve.reports.holdings_chart import wallet_holdings_chart
 from reserve.templatetags.reserve_admin import btc
 
 PREVIEW_COUNT = 5
@@ -176,7 +178,7 @@ class WalletAdmin(ServiceAddAdmin):
     list_display = ("name", "agency", "kind", "network", "in_perimeter", "published", "balance", "script_count")
     list_filter = ("network", "kind", "in_perimeter", "agency")
     search_fields = ("name", "agency__name")
-    readonly_fields = ("balance", "ledger_account_link", "script_count")
+    readonly_fields = ("balance", "holdings_chart", "ledger_account_link", "script_count")
     fields = (
         "name",
         "agency",
@@ -187,6 +189,7 @@ class WalletAdmin(ServiceAddAdmin):
         "birthday_height",
         "gap_limit",
         "balance",
+        "holdings_chart",
         "ledger_account_link",
         "script_count",
         "created_by",
@@ -242,6 +245,10 @@ class WalletAdmin(ServiceAddAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:
         return super().get_queryset(request).select_related("agency", "ledger_account")
+
+    @admin.display(description="holdings over time")
+    def holdings_chart(self, wallet: Wallet) -> str:
+        return holdings_svg(wallet_holdings_chart(wallet=wallet))
 
     @admin.display(description="balance")
     def balance(self, wallet: Wallet) -> str:

@@ -8,9 +8,11 @@ from typing import Any
 from django.http import HttpRequest
 
 from reserve.access.roles import user_roles
+from reserve.admin.charts import holdings_svg
 from reserve.compliance.selectors import open_breaches, policy_cap_status
 from reserve.reconciliation.selectors import open_discrepancies
 from reserve.reports.holdings import holdings_report
+from reserve.reports.holdings_chart import dashboard_holdings_charts
 from reserve.transfers.models import TransferStatus
 from reserve.transfers.selectors import transfer_list, transfers_awaiting_decision
 
@@ -23,6 +25,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     if user.has_perm("reserve.view_wallet"):
         context["holdings"] = holdings_report(group_by="wallet")
         context["agencies"] = sorted((row.label, row.balance_sats) for row in holdings_report(group_by="agency").rows)
+        context["holdings_charts"] = [holdings_svg(chart) for chart in dashboard_holdings_charts()]
     if user_roles(user) or user.is_superuser:
         breaches = open_breaches()
         context["open_breach_count"] = breaches.count()

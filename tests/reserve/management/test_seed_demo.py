@@ -136,6 +136,13 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     assert 'id="open-discrepancy-count">1<' in page and 'id="open-breach-count">1<' in page
     assert "that no transfer proposed" in page and DISCREPANCY_MEANING[DiscrepancyKind.UNRECORDED_INFLOW][:60] in page
     assert "El Salvador-like: no net accumulation" in page
+    # with the holdings charts, server-rendered SVG against each cap in force (no script)
+    assert page.count('<svg class="holdings-chart"') == 3  # the perimeter, El Salvador-like, Pakistan-like
+    assert "holdings cap: 25 BTC" in page and "no net accumulation: 12 BTC" in page
+    mining = Wallet.objects.get(name="mining-payout-01")
+    wallet_page = client.get(reverse("admin:reserve_wallet_change", args=[mining.pk])).content.decode()
+    assert '<svg class="holdings-chart"' in wallet_page and "holdings cap: 25 BTC" in wallet_page
+    assert "<script" not in wallet_page.split('<svg class="holdings-chart"')[1].split("</svg>")[0]
     # the mining site holds a mature coinbase and one fewer than 100 blocks deep (immature)
     mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
     assert sorted(mined.values_list("block_height", flat=True)) == [MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT]
