@@ -425,7 +425,7 @@ class Soak:
     def pay_and_mine(self) -> None:
         """Pay every approved transfer from its wallet's keys, broadcast, mine one block (or reorg)."""
         from reserve.chain.blocks import Outpoint
-        from tests.regtest.blocks import mine_block, txid_of
+        from tests.regtest.blocks import txid_of
 
         with self.approved_lock:
             batch, self.approved = self.approved, []
@@ -447,12 +447,29 @@ class Soak:
             transactions.append(tx)
             self.tally.add("paid")
         with self.chain_lock:
-            self.chain(
-                lambda: mine_block(self.source, payout_script=self.filler.p2pkh_script, transactions=transactions),
-                "a block",
-            )
+            self.mine(transactions)
             if self.reorg_requested.is_set():
                 self.reorganise()
+
+    def mine(self, transactions: list[Any]) -> None:
+        """Mine one block with `transactions`; a submission whose answer was lost (the node frozen)
+        may have landed, so a retry first looks whether the tip already holds them."""
+        from reserve.chain.errors import NodeUnavailable
+        from tests.regtest.blocks import mine_block, txid_of
+
+        before = self.chain(self.source.best_block_hash, "the tip")
+        while True:
+            try:
+                mine_block(self.source, payout_script=self.filler.p2pkh_script, transactions=transactions)
+                return
+            except NodeUnavailable:
+                self.tally.add("chain retries")
+                time.sleep(0.5)
+            tip = self.chain(self.source.best_block_hash, "the tip")
+            if tip != before:
+                mined = self.chain(lambda tip=tip: self.source.raw_block(tip), "the tip block")
+                if all(bytes.fromhex(txid_of(tx))[::-1] in mined for tx in transactions):
+                    return
 
     def reorganise(self) -> None:
         """Replace the top block by a branch of two whose first block mines the same transactions."""

@@ -81,7 +81,7 @@ SMOKES: dict[str, Smoke] = {
                 for utxos, depth in ((51, 1), (54, 3), (201, 1), (204, 3))
             ),
             r"^approval \(quorum\) alone: p50 \d+ ms, p99 \d+ ms \(6 approvals\)$",
-            rf"^approval \(quorum\) while a block of 50 bookings is booked: p50 \d+ ms, p99 \d+ ms "
+            rf"^approval \(quorum\) while a block of 50 bookings is booked: p50 \d+ ms, p99 \d+ ms, max \d+ ms "
             rf"\(\d+ approvals; the block took {NUMBER} s\)$",
         ),
     ),
