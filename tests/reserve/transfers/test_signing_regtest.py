@@ -24,9 +24,8 @@ from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
-from reserve.transfers.coins import utxo_freeze
-from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoReservation
-from reserve.transfers.services import transfer_approve, transfer_create, transfer_propose
+from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
+from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_create, transfer_propose
 from reserve.transfers.signing import (
     SignaturesRefused,
     psbt_broadcasts_recover,
@@ -316,7 +315,11 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
         start=PAYER_START["rules"],
     )
     by_value = {utxo.value_sats: utxo for utxo in WalletUtxo.objects.filter(wallet=wallet)}
-    utxo_freeze(utxo_id=by_value[5_000_000].pk, actor=people["operator"], reason="disputed provenance")
+    admin = Client()
+    admin.force_login(make_user("otto", "operator", staff=True))
+    admin.post(f"/admin/reserve/walletutxo/{by_value[5_000_000].pk}/freeze/", {"reason": "disputed provenance"})
+    [freeze] = UtxoFreeze.objects.filter(utxo=by_value[5_000_000], unfrozen_at__isnull=True)
+    assert AuditEvent.objects.filter(action="utxo.freeze", object_id=str(freeze.pk)).exists()
     first, second, third = (outbound(people, wallet, 900_000) for _ in range(3))
 
     # when: two transfers are built
@@ -343,6 +346,12 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
     with pytest.raises(Conflict) as refused:
         transfer_psbt_build(transfer=third, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
     assert refused.value.code == "insufficient_coins"
+
+    # when: the first transfer is cancelled; then its coin is free again, and the third takes it
+    transfer_cancel(transfer=first, actor=people["operator"], reason="superseded by a larger payment")
+    assert UtxoReservation.objects.get(psbt=built_first).release_reason.startswith("transfer cancelled")
+    built_third = transfer_psbt_build(transfer=third, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    assert list(built_third.reservations.values_list("utxo_id", flat=True)) == [by_value[2_000_000].pk]
 
 
 class CrashAfterSending(RpcChainSource):
