@@ -25,7 +25,13 @@ from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
 from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
-from reserve.transfers.services import transfer_approve, transfer_cancel, transfer_create, transfer_propose
+from reserve.transfers.services import (
+    transfer_approve,
+    transfer_cancel,
+    transfer_create,
+    transfer_mark_broadcast,
+    transfer_propose,
+)
 from reserve.transfers.signing import (
     SignaturesRefused,
     psbt_broadcasts_recover,
@@ -263,6 +269,12 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb="2")  # type: ignore[arg-type]
     assert "fee_rate_sat_per_vb" in bad_rate.value.fields
 
+    # and without a rate, the node's estimatesmartfee decides; a young regtest chain has none
+    assert source.fee_rate_sat_per_kvb() is None
+    with pytest.raises(ValidationFailed) as no_estimate:
+        transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source)
+    assert "estimatesmartfee" in no_estimate.value.fields["fee_rate_sat_per_vb"][0]
+
     # when: over REST: built at 1 sat/vB, signed by the one key, broadcast, mined
     settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
     client, url = token_client(people["operator"]), f"/api/v1/transfers/{transfer.pk}"
@@ -275,6 +287,11 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
     built_answer = post("psbt/", {"fee_rate_sat_per_vb": 1})
     assert built_answer.status_code == 201, built_answer.json()
     unsigned = base64.b64decode(built_answer.json()["unsigned_psbt"])
+    v2 = base64.b64decode(built_answer.json()["psbt_v2"])
+    assert PSBT.parse(v2).version == 2 and b"\x06" not in PSBT.parse(v2).unknown
+    # the off-path "mark broadcast" takes only the txid of the PSBT built for the transfer
+    with pytest.raises(Conflict, match="has a PSBT committing to"):
+        transfer_mark_broadcast(transfer=transfer, actor=people["operator"], txid="ab" * 32)
     destination = WatchedScript.objects.get(wallet=other, chain=0, index=0)
     assert bytes(PSBT.parse(unsigned).outputs[0].script_pubkey.data) == bytes(destination.script_pubkey)
     # bad input is a 400 naming the field; nothing is recorded
