@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from embit.psbt import PSBT
+from embit.transaction import SIGHASH
 
 from config.errors import Conflict, ValidationFailed
 from reserve.audit.models import AuditEvent
@@ -25,6 +26,7 @@ from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
 from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
+from reserve.transfers.psbt_verify import psbt_finalize
 from reserve.transfers.services import (
     transfer_approve,
     transfer_cancel,
@@ -45,7 +47,7 @@ from tests.regtest.keys import WalletKey
 from tests.regtest.source import RegtestSource
 from tests.reserve.api.conftest import token_client
 from tests.reserve.reconciliation.conftest import Payer, mine, pay
-from tests.reserve.transfers.signing_keys import COSIGNERS, multisig_descriptor, wpkh_descriptor
+from tests.reserve.transfers.signing_keys import COSIGNERS, multisig_descriptor, tr_descriptor, wpkh_descriptor
 from tests.users import make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -53,7 +55,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 DEPTH = 6
 FILLER = WalletKey("signing filler").p2wpkh_address
 # Coinbase heights each test pays from (mature at the segwit chain's height 520); disjoint per test.
-PAYER_START = {"multisig": 100, "wpkh": 120, "rules": 140, "crash": 160, "race": 180}
+PAYER_START = {"multisig": 100, "wpkh": 120, "rules": 140, "crash": 160, "race": 180, "taproot": 200}
 
 
 @pytest.fixture
@@ -369,6 +371,40 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
     assert UtxoReservation.objects.get(psbt=built_first).release_reason.startswith("transfer cancelled")
     built_third = transfer_psbt_build(transfer=third, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
     assert list(built_third.reservations.values_list("utxo_id", flat=True)) == [by_value[2_000_000].pk]
+
+
+def test_taproot_wallet_psbt_is_built_signed_and_finalized_offline(segwit_chain, people):
+    """bcoin 1.0.2 knows no taproot: the coins are mined into blocks the test builds (consensus lets
+    anyone create P2TR outputs), and the spend is verified and finalized here, never broadcast."""
+    # given: a tr() wallet with one coin and an approved transfer
+    source = segwit_chain.source
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="vault-taproot",
+        descriptor=tr_descriptor(),
+        values=[900_000],
+        start=PAYER_START["taproot"],
+    )
+    transfer = outbound(people, wallet, 400_000)
+
+    # when: built, signed by the key (SIGHASH_DEFAULT), uploaded
+    built = transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    psbt = PSBT.parse(bytes(built.unsigned))
+    [scope] = psbt.inputs
+    signed = transfer_psbt_sign(
+        transfer=transfer,
+        actor=people["operator"],
+        raw=COSIGNERS[0].sign(bytes(built.unsigned), sighash=SIGHASH.DEFAULT),
+    )
+
+    # then: the taproot signer fields, no non_witness_utxo; complete; the final witness is the one signature
+    assert scope.taproot_internal_key is not None and scope.non_witness_utxo is None
+    [(_, derivation)] = scope.taproot_bip32_derivations.values()
+    assert derivation.fingerprint.hex() == COSIGNERS[0].fingerprint
+    assert signed.status == PsbtStatus.SIGNED
+    final = psbt_finalize(combined_raw=bytes(signed.combined), threshold=1)
+    assert final.txid().hex() == built.txid and [len(item) for item in final.vin[0].witness.items] == [64]
 
 
 class CrashAfterSending(RpcChainSource):
