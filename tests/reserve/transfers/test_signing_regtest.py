@@ -444,6 +444,9 @@ def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_
     built.refresh_from_db()
     transfer.refresh_from_db()
     assert (built.status, transfer.status) == (PsbtStatus.BROADCASTING, "approved")
+    # and meanwhile nobody cancels it (its coins may already be spent on the network)
+    with pytest.raises(Conflict, match="is being broadcast"):
+        transfer_cancel(transfer=transfer, actor=people["operator"], reason="changed our minds")
 
     # when: the recovery job runs (as beat runs it: the task, eagerly, on the node of the settings)
     settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
