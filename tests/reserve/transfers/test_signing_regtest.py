@@ -300,6 +300,13 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
     assert post("psbt/signatures/", {"psbt": "not base64!"}).json()["error"]["fields"] == {"psbt": ["is not base64"]}
     assert "extra" in post("psbt/signatures/", {"psbt": "cHNidP8=", "extra": 1}).json()["error"]["fields"]
     assert not SignatureUpload.objects.filter(psbt__transfer=transfer).exists()
+    # a tampered upload is a 409 with the reason, and its refusal outlives the rolled-back request
+    tampered = PSBT.parse(COSIGNERS[0].sign(unsigned))
+    tampered.locktime += 1
+    answer = post("psbt/signatures/", {"psbt": base64.b64encode(bytes(tampered.serialize())).decode()})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "psbt_refused")
+    [refusal] = SignatureUpload.objects.filter(psbt__transfer=transfer)
+    assert not refusal.accepted and refusal.reason.startswith("locktime")
     signed = base64.b64encode(COSIGNERS[0].sign(unsigned)).decode()
     signed_answer = post("psbt/signatures/", {"psbt": signed})
     assert signed_answer.status_code == 200, signed_answer.json()
