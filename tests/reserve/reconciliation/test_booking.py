@@ -12,15 +12,12 @@ observed again when a reorg mines it on the new branch.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from ledger.selectors import account_balance
 from policy.models import PolicyBreach, PolicyEvaluation
-from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.chain.blocks import Outpoint
 from reserve.custody.models import Agency, Wallet
@@ -35,7 +32,16 @@ from tests.regtest.blocks import block_subsidy_sats
 from tests.regtest.keys import WalletKey
 from tests.reserve.chain.memory_source import MemorySource
 from tests.reserve.conftest import fake_hash
-from tests.reserve.reconciliation.conftest import FEE_SATS, Coin, key_wallet, pay, txid_of
+from tests.reserve.reconciliation.conftest import (
+    FEE_SATS,
+    NO_DISPOSAL,
+    SINCE_GENESIS,
+    Coin,
+    adopt_policy,
+    key_wallet,
+    pay,
+    txid_of,
+)
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -108,20 +114,6 @@ def open_discrepancies(wallet: Wallet) -> list[tuple[str, str, int | None, int |
     return sorted(rows.values_list("kind", "txid", "vout", "expected_sats", "actual_sats"))
 
 
-def adopt_policy(rule: dict[str, Any], *, since: timedelta = timedelta(days=1)) -> None:
-    """A perimeter policy with `rule`, in force `since` ago (drafted and approved by three policy admins)."""
-    author, first, second = (make_user(name, "policy_admin") for name in ("pa", "pb", "pc"))
-    version = policy_create_draft(
-        name="Perimeter rule",
-        scope=PolicyScope("perimeter"),
-        rules=[rule],
-        effective_from=timezone.now() - since,
-        author=author,
-    )
-    policy_approve(version=version, approver=first)
-    policy_approve(version=version, approver=second)
-
-
 def balance(wallet: Wallet) -> int:
     return account_balance(account=wallet.ledger_account)
 
@@ -189,11 +181,6 @@ def test_an_outflow_paying_another_amount_than_its_transfer_is_an_amount_mismatc
     assert open_discrepancies(cold) == [("amount_mismatch", txid_of(spend), 0, 2_000_000, 2_500_000)]
     assert not Transfer.objects.filter(source_wallet=cold, observed=True).exists()
     assert balance(cold) == before
-
-
-# In force before the in-memory chain's blocks (stamped from the regtest genesis, 2011), where detection judges.
-SINCE_GENESIS = timedelta(days=365 * 20)
-NO_DISPOSAL = {"type": "no_disposal", "params": {"allowed_reasons": ["return_to_victims"], "reference_required": True}}
 
 
 def test_a_transaction_signed_elsewhere_paying_another_amount_opens_a_discrepancy_and_a_breach(

@@ -25,7 +25,7 @@ from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
-from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
+from reserve.transfers.models import BuiltPsbt, PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
 from reserve.transfers.psbt_verify import psbt_finalize
 from reserve.transfers.services import (
     transfer_approve,
@@ -261,11 +261,25 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
         destination_wallet=other,
     )
 
-    # when / then: at 5 sat/vB the fee exceeds the approval: refused with the numbers, nothing held
-    with pytest.raises(Conflict) as refused:
+    # when / then: at 5 sat/vB the fee exceeds the approval: a 400 naming the fee with the numbers, nothing held
+    with pytest.raises(ValidationFailed) as refused:
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=5)
     assert "above the 300 sats the approval allowed" in refused.value.message and "sat/vB" in refused.value.message
+    assert refused.value.fields["fee_sats"][0].endswith("needed, 300 approved")
     assert not UtxoReservation.objects.exists()
+    # and an approval that allows no fee (the default) can pay none: a 400 naming the fee, nothing held
+    feeless = approved(
+        people,
+        direction="internal",
+        category="internal_consolidation",
+        amount_sats=100_000,
+        source_wallet=wallet,
+        destination_wallet=other,
+    )
+    with pytest.raises(ValidationFailed) as no_fee:
+        transfer_psbt_build(transfer=feeless, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    assert "allows no fee" in no_fee.value.fields["fee_sats"][0]
+    assert not UtxoReservation.objects.exists() and not BuiltPsbt.objects.filter(transfer=feeless).exists()
     # and a fee rate that is not a whole number is a 400 naming the field
     with pytest.raises(ValidationFailed) as bad_rate:
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb="2")  # type: ignore[arg-type]
