@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.test import Client
 from embit.psbt import PSBT
 from embit.transaction import SIGHASH
 
-from config.errors import Conflict, ValidationFailed
+from config.errors import Conflict, PermissionDenied, ValidationFailed
 from reserve.audit.models import AuditEvent
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import WatchedScript
@@ -25,6 +25,7 @@ from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
+from reserve.transfers.coins import utxo_freeze, utxo_unfreeze
 from reserve.transfers.models import BuiltPsbt, PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
 from reserve.transfers.psbt_verify import psbt_finalize
 from reserve.transfers.services import (
@@ -55,7 +56,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 DEPTH = 6
 FILLER = WalletKey("signing filler").p2wpkh_address
 # Coinbase heights each test pays from (mature at the segwit chain's height 520); disjoint per test.
-PAYER_START = {"multisig": 100, "wpkh": 120, "rules": 140, "crash": 160, "race": 180, "taproot": 200}
+PAYER_START = {
+    "multisig": 100,
+    "wpkh": 120,
+    "rules": 140,
+    "crash": 160,
+    "race": 180,
+    "taproot": 200,
+    "reorg": 220,
+    "coinbase": 240,
+}
 
 
 @pytest.fixture
@@ -533,3 +543,95 @@ def test_two_transfers_built_at_once_never_reserve_the_same_coin(segwit_chain, p
     assert all(not isinstance(result, Exception) for result in results), results
     held = list(UtxoReservation.objects.filter(released_at__isnull=True).values_list("utxo_id", flat=True))
     assert len(held) == len(set(held)) == 2
+
+
+def test_coins_of_a_spend_a_reorg_drops_stay_held_and_are_not_selected_again(segwit_chain, people):
+    # given: two coins; a transfer built from the larger, signed, broadcast by the service and mined
+    source, operator = segwit_chain.source, people["operator"]
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="reorg-wpkh",
+        descriptor=wpkh_descriptor(COSIGNERS[1]),
+        values=[3_000_000, 1_000_000],
+        start=PAYER_START["reorg"],
+    )
+    by_value = {utxo.value_sats: utxo for utxo in WalletUtxo.objects.filter(wallet=wallet)}
+    spent, later = outbound(people, wallet, 2_000_000), outbound(people, wallet, 500_000)
+    built = transfer_psbt_build(transfer=spent, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    transfer_psbt_sign(transfer=spent, actor=operator, raw=COSIGNERS[1].sign(bytes(built.unsigned)))
+    transfer_psbt_broadcast(transfer=spent, actor=operator, source=source)
+    generate_to_address(source, 1, FILLER)
+    wallet_reconcile(wallet=wallet, source=source)
+    spent.refresh_from_db()
+    assert spent.status == "confirmed"
+
+    # when: the block holding the spend leaves the best chain
+    source.invalidate_block(source.best_block_hash())
+    wallet_reconcile(wallet=wallet, source=source)
+
+    # then: the transfer is reorged, its coin unspent again on the chain but still held for it
+    spent.refresh_from_db()
+    assert spent.status == "reorged"
+    by_value[3_000_000].refresh_from_db()
+    assert by_value[3_000_000].status == UtxoStatus.UNSPENT
+    assert list(UtxoReservation.objects.filter(released_at__isnull=True).values_list("transfer_id", "utxo_id")) == [
+        (spent.pk, by_value[3_000_000].pk)
+    ]
+    # and another build takes the other coin, never the held one nor the dropped change
+    other = transfer_psbt_build(transfer=later, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert list(other.reservations.values_list("utxo_id", flat=True)) == [by_value[1_000_000].pk]
+
+
+def test_an_immature_coinbase_is_never_selected_and_an_unfreeze_is_guarded_and_audited(segwit_chain, people):
+    # given: a wallet with one coin, frozen, and a larger block reward mined to it DEPTH deep (immature)
+    source, operator = segwit_chain.source, people["operator"]
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="coinbase-wpkh",
+        descriptor=wpkh_descriptor(COSIGNERS[2]),
+        values=[1_000_000],
+        start=PAYER_START["coinbase"],
+    )
+    reward_script = WatchedScript.objects.get(wallet=wallet, chain=0, index=1)
+    generate_to_address(source, 1, reward_script.address)
+    generate_to_address(source, DEPTH, FILLER)
+    wallet_reconcile(wallet=wallet, source=source)
+    coin = WalletUtxo.objects.get(wallet=wallet, value_sats=1_000_000)
+    reward = WalletUtxo.objects.exclude(pk=coin.pk).get(wallet=wallet)
+    assert reward.value_sats > 1_000_000
+    freeze = utxo_freeze(utxo_id=coin.pk, actor=operator, reason="court hold")
+    transfer = outbound(people, wallet, 500_000)
+
+    # when / then: the only other coin is the immature reward, which no build selects
+    with pytest.raises(Conflict) as refused:
+        transfer_psbt_build(transfer=transfer, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert refused.value.code == "insufficient_coins" and "immature" in refused.value.message
+
+    # and an unfreeze needs the permission and a reason; the service's role cannot delete the freeze
+    with pytest.raises(PermissionDenied):
+        utxo_unfreeze(utxo_id=coin.pk, actor=people["approver"], reason="released")
+    with pytest.raises(ValidationFailed) as no_reason:
+        utxo_unfreeze(utxo_id=coin.pk, actor=operator, reason=" ")
+    assert "reason" in no_reason.value.fields
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM reserve_utxofreeze WHERE id = %s", [freeze.pk])
+
+    # when: an operator unfreezes it with a reason
+    released = utxo_unfreeze(utxo_id=coin.pk, actor=operator, reason="hold lifted by the court")
+
+    # then: the freeze is kept, closed and audited; the build now takes that coin, still not the reward
+    assert (released.pk, released.unfrozen_by, released.unfreeze_reason) == (
+        freeze.pk,
+        operator,
+        "hold lifted by the court",
+    )
+    event = AuditEvent.objects.get(action="utxo.unfreeze", object_id=str(freeze.pk))
+    assert event.actor == operator
+    built = transfer_psbt_build(transfer=transfer, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert list(built.reservations.values_list("utxo_id", flat=True)) == [coin.pk]
