@@ -633,5 +633,9 @@ def test_an_immature_coinbase_is_never_selected_and_an_unfreeze_is_guarded_and_a
     )
     event = AuditEvent.objects.get(action="utxo.unfreeze", object_id=str(freeze.pk))
     assert event.actor == operator
+    # and the service's role can neither reopen nor rewrite the closed freeze
+    for change in ("unfrozen_at = NULL, unfrozen_by_id = NULL, unfreeze_reason = ''", "reason = 'nothing'"):
+        with pytest.raises(IntegrityError, match="only closing"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"UPDATE reserve_utxofreeze SET {change} WHERE id = %s", [freeze.pk])
     built = transfer_psbt_build(transfer=transfer, actor=operator, source=source, fee_rate_sat_per_vb=1)
     assert list(built.reservations.values_list("utxo_id", flat=True)) == [coin.pk]
