@@ -21,6 +21,7 @@ from reserve.common.amounts import btc_to_sats
 from reserve.reconciliation.models import ChainBlock, Discrepancy, DiscrepancyStatus, ReconciliationRun, WalletUtxo
 from reserve.reconciliation.services import discrepancy_resolve
 from reserve.templatetags.reserve_admin import btc
+from reserve.transfers.coins import utxo_freeze, utxo_unfreeze
 
 
 def _btc_or_dash(sats: int | None) -> str:
@@ -59,9 +60,13 @@ class ChainBlockAdmin(ReadOnlyAdmin):
     exclude = ("header",)
 
 
+class FreezeForm(StyledForm):
+    reason = forms.CharField(widget=forms.Textarea, help_text="Why; kept in the audit trail")
+
+
 @admin.register(WalletUtxo)
 class WalletUtxoAdmin(ReadOnlyAdmin):
-    list_display = ("wallet", "txid", "vout", "value", "block_height", "status", "spent_by_txid")
+    list_display = ("wallet", "txid", "vout", "value", "block_height", "status", "spent_by_txid", "hold")
     list_filter = ("status", "wallet")
     list_select_related = ("wallet",)
     search_fields = ("txid", "spent_by_txid")
@@ -70,6 +75,47 @@ class WalletUtxoAdmin(ReadOnlyAdmin):
     @admin.display(description="value", ordering="value_sats")
     def value(self, utxo: WalletUtxo) -> str:
         return btc(utxo.value_sats)
+
+    @admin.display(description="hold")
+    def hold(self, utxo: WalletUtxo) -> str:
+        frozen = utxo.freezes.filter(unfrozen_at__isnull=True).exists()
+        label = "frozen · Unfreeze…" if frozen else "Freeze…"
+        return format_html('<a href="{}">{}</a>', reverse("admin:reserve_walletutxo_freeze", args=[utxo.pk]), label)
+
+    def get_urls(self) -> list[URLPattern]:
+        freeze = self.admin_site.admin_view(self.freeze_view)
+        return [path("<path:object_id>/freeze/", freeze, name="reserve_walletutxo_freeze"), *super().get_urls()]
+
+    def freeze_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Freeze a coin out of every coin selection, or release it, with a reason (audited)."""
+        if not request.user.has_perm("reserve.freeze_utxo"):
+            raise PermissionDenied
+        utxo = get_object_or_404(WalletUtxo, pk=unquote(object_id))
+        frozen = utxo.freezes.filter(unfrozen_at__isnull=True).exists()
+        form = FreezeForm(request.POST) if request.method == "POST" else FreezeForm()
+        if request.method == "POST" and form.is_valid():
+            change = utxo_unfreeze if frozen else utxo_freeze
+            try:
+                change(utxo_id=utxo.pk, actor=request.user, reason=form.cleaned_data["reason"])
+            except ApplicationError as error:
+                refuse(error)
+                show_service_error(form, error)
+            else:
+                messages.success(request, f"Coin {utxo.txid}:{utxo.vout} {'released' if frozen else 'frozen'}.")
+                return redirect("admin:reserve_walletutxo_changelist")
+        return admin_page(
+            request,
+            model_admin=self,
+            template="reserve/admin/form_page.html",
+            title=f"{'Unfreeze' if frozen else 'Freeze'} coin {utxo.txid}:{utxo.vout}",
+            context={
+                "form": form,
+                "intro": f"{btc(utxo.value_sats)} in wallet {utxo.wallet}: "
+                + ("frozen coins are never selected for a PSBT." if not frozen else "it is frozen now."),
+                "submit_label": "Unfreeze" if frozen else "Freeze",
+            },
+            status=400 if form.errors else 200,
+        )
 
 
 class ResolveForm(StyledForm):

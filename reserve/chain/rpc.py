@@ -174,7 +174,8 @@ class RpcChainSource:
             answer = self._chain_call("estimatesmartfee", target_blocks)
         except NodeRpcError:
             return None
-        rate = answer.get("feerate") if isinstance(answer, dict) else None
+        # Bitcoin Core answers {"feerate": BTC/kvB} (or "errors"); bcoin 1.0 {"fee": BTC/kvB or -1}.
+        rate = answer.get("feerate", answer.get("fee")) if isinstance(answer, dict) else None
         if rate is None or Decimal(str(rate)) <= 0:
             return None
         return int(Decimal(str(rate)) * 100_000_000)

@@ -36,7 +36,12 @@ from reserve.reconciliation.models import (
     WalletUtxo,
 )
 from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
-from reserve.transfers.services import KEY_CONFLICT, transfer_confirm, transfer_record_observed
+from reserve.transfers.services import (
+    KEY_CONFLICT,
+    transfer_confirm,
+    transfer_detect_mismatch,
+    transfer_record_observed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -346,6 +351,13 @@ def _book_outflow(
                 f"the chain paid {leg.value_sats} in {txid}:{leg.vout}",
             )
             bookings.discrepancies.append(discrepancy.pk)
+            transfer_detect_mismatch(
+                transfer=mismatched,
+                paid_sats=leg.value_sats,
+                block_height=block_row.height,
+                occurred_at=block_row.block_time_at,
+                discrepancy_id=discrepancy.pk,
+            )
             continue
         if transfer is not None:
             if transfer in by_txid:

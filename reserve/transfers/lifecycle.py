@@ -13,7 +13,7 @@ from typing import Any
 
 from config.errors import ApplicationError, Conflict
 from reserve.access.roles import maker_checker_refusal
-from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
+from reserve.transfers.models import BuiltPsbt, PsbtStatus, Transfer, TransferDirection, TransferStatus
 
 S = TransferStatus
 OPEN_STATUSES = (S.DRAFT, S.PENDING_APPROVAL, S.APPROVED)
@@ -66,6 +66,16 @@ def transition_refusal(transfer: Transfer, action: str, *, actor: Any) -> Applic
             return Conflict(
                 f"{actor.get_username()} has already decided on this transfer", fields={"approver": ["already decided"]}
             )
+    if (
+        action == "cancel"
+        and transfer.pk
+        and BuiltPsbt.objects.filter(transfer=transfer, status=PsbtStatus.BROADCASTING).exists()
+    ):
+        # Its txid is recorded and the node may hold it: the coins stay held until it is known dead.
+        return Conflict(
+            f"transfer {transfer.pk}'s transaction is being broadcast; mark it failed once it is known dead",
+            fields={"status": ["broadcasting"]},
+        )
     if action == "mark_broadcast" and transfer.direction == TransferDirection.INBOUND:
         return Conflict(
             "an inbound transfer is broadcast by the sender; confirm it when it is mined",

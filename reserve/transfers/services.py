@@ -10,6 +10,7 @@ against the wallet; internal: destination and fee against the source); a reorg r
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -544,6 +545,25 @@ def transfer_record_observed(
         audit_record(actor=actor, action="transfer.observe", instance=transfer, before=None, after=snapshot(transfer))
         breaches = policy_detect(change=transfer_change(transfer, observed=True), facts=ReservePolicyFacts())
     return transfer, breaches
+
+
+def transfer_detect_mismatch(
+    *, transfer: Transfer, paid_sats: int, block_height: int, occurred_at: datetime, discrepancy_id: int
+) -> list[Any]:
+    """The chain paid `transfer`'s destination another amount than approved (a transaction signed
+    elsewhere, marked broadcast with its txid): what left was approved by nobody, so the policy's
+    detective mode judges it as an unproposed movement. The breaches name the discrepancy that
+    reports it (one per discrepancy and rule, so a re-scan opens nothing new)."""
+    change = dataclasses.replace(
+        transfer_change(transfer, at=occurred_at, observed=True),
+        amount_sats=paid_sats,
+        proposer_id=None,
+        approvals=(),
+        block_height=block_height,
+        subject_type="reserve.discrepancy",
+        subject_id=str(discrepancy_id),
+    )
+    return policy_detect(change=change, facts=ReservePolicyFacts())
 
 
 def _observed_payload(

@@ -224,8 +224,10 @@ def transfer_psbt_build(
     *, transfer: Transfer, actor: Any, source: RpcChainSource, fee_rate_sat_per_vb: int | None = None
 ) -> BuiltPsbt:
     """Build (once) the unsigned PSBT of an approved outbound or internal transfer and reserve its
-    coins. Refused with the numbers when the fee at the rate exceeds the fee the approval allowed
-    (`transfer.fee_sats`). Building again returns the live PSBT."""
+    coins. An approved outbound or internal transfer's `fee_sats` is the most its transaction may
+    pay (the policy judged amount plus that fee): the build pays the fee at the rate, refused (400
+    naming `fee_sats`, with the numbers) when that exceeds it or the approval allowed none; once
+    mined the books hold the fee paid. Building again returns the live PSBT."""
     require_permission(actor, "execute_transfer", action="build a transfer's PSBT")
     rate, rate_source = _fee_rate(source, fee_rate_sat_per_vb)
     with transaction.atomic():
@@ -239,6 +241,12 @@ def transfer_psbt_build(
         existing = live_psbt(locked)
         if existing is not None:
             return existing
+        if locked.fee_sats == 0:
+            raise ValidationFailed.for_field(
+                "fee_sats",
+                "the approval allows no fee, and no transaction is mined without one: propose the transfer "
+                "again with the most the custodians may pay",
+            )
         # One build per wallet at a time; the unique live reservation per coin is the backstop.
         assert locked.source_wallet_id is not None
         wallet = Wallet.objects.select_for_update().get(pk=locked.source_wallet_id)
@@ -253,9 +261,9 @@ def transfer_psbt_build(
             transfer=locked, source=source, rate=rate, destination=destination, tip_height=tip_height
         )
         if fee > locked.fee_sats:
-            raise Conflict(
-                f"at {rate / 1000:g} sat/vB ({rate_source}) this {vsize} vB transaction costs {fee} sats, "
-                f"above the {locked.fee_sats} sats the approval allowed",
+            raise ValidationFailed(
+                f"fee_sats: at {rate / 1000:g} sat/vB ({rate_source}) this {vsize} vB transaction costs {fee} "
+                f"sats, above the {locked.fee_sats} sats the approval allowed",
                 fields={"fee_sats": [f"{fee} needed, {locked.fee_sats} approved"]},
                 code="fee_above_approval",
             )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from policy.services import policy_approve, policy_create_draft
+from policy.types import PolicyScope
 from reserve.chain.blocks import Outpoint
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
@@ -15,6 +19,7 @@ from tests.regtest.blocks import mine_block, spend_p2wpkh, txid_of
 from tests.regtest.fixtures import SegwitChain
 from tests.regtest.keys import WalletKey
 from tests.regtest.source import RegtestSource
+from tests.users import make_user
 
 FEE_SATS = 1_000
 
@@ -83,4 +88,35 @@ def mine(source: RegtestSource, *transactions: Any, payout: WalletKey | None = N
     )
 
 
-__all__ = ["FEE_SATS", "Coin", "Payer", "key_wallet", "mine", "pay", "txid_of"]
+# In force before any test chain's blocks (the in-memory one stamps from the regtest genesis, 2011):
+# detection judges a movement at its block's time.
+SINCE_GENESIS = timedelta(days=365 * 20)
+NO_DISPOSAL = {"type": "no_disposal", "params": {"allowed_reasons": ["return_to_victims"], "reference_required": True}}
+
+
+def adopt_policy(rule: dict[str, Any], *, since: timedelta = timedelta(days=1)) -> None:
+    """A perimeter policy with `rule`, in force `since` ago (drafted and approved by three policy admins)."""
+    author, first, second = (make_user(name, "policy_admin") for name in ("pa", "pb", "pc"))
+    version = policy_create_draft(
+        name="Perimeter rule",
+        scope=PolicyScope("perimeter"),
+        rules=[rule],
+        effective_from=timezone.now() - since,
+        author=author,
+    )
+    policy_approve(version=version, approver=first)
+    policy_approve(version=version, approver=second)
+
+
+__all__ = [
+    "FEE_SATS",
+    "NO_DISPOSAL",
+    "SINCE_GENESIS",
+    "Coin",
+    "Payer",
+    "adopt_policy",
+    "key_wallet",
+    "mine",
+    "pay",
+    "txid_of",
+]

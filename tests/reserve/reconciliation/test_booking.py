@@ -12,15 +12,12 @@ observed again when a reorg mines it on the new branch.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from ledger.selectors import account_balance
-from policy.models import PolicyEvaluation
-from policy.services import policy_approve, policy_create_draft
+from policy.models import PolicyBreach, PolicyEvaluation
 from policy.types import PolicyScope
 from reserve.chain.blocks import Outpoint
 from reserve.custody.models import Agency, Wallet
@@ -35,7 +32,16 @@ from tests.regtest.blocks import block_subsidy_sats
 from tests.regtest.keys import WalletKey
 from tests.reserve.chain.memory_source import MemorySource
 from tests.reserve.conftest import fake_hash
-from tests.reserve.reconciliation.conftest import FEE_SATS, Coin, key_wallet, pay, txid_of
+from tests.reserve.reconciliation.conftest import (
+    FEE_SATS,
+    NO_DISPOSAL,
+    SINCE_GENESIS,
+    Coin,
+    adopt_policy,
+    key_wallet,
+    pay,
+    txid_of,
+)
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -108,20 +114,6 @@ def open_discrepancies(wallet: Wallet) -> list[tuple[str, str, int | None, int |
     return sorted(rows.values_list("kind", "txid", "vout", "expected_sats", "actual_sats"))
 
 
-def adopt_policy(rule: dict[str, Any]) -> None:
-    """A perimeter policy with `rule`, in force since yesterday (drafted and approved by three policy admins)."""
-    author, first, second = (make_user(name, "policy_admin") for name in ("pa", "pb", "pc"))
-    version = policy_create_draft(
-        name="Perimeter rule",
-        scope=PolicyScope("perimeter"),
-        rules=[rule],
-        effective_from=timezone.now() - timedelta(days=1),
-        author=author,
-    )
-    policy_approve(version=version, approver=first)
-    policy_approve(version=version, approver=second)
-
-
 def balance(wallet: Wallet) -> int:
     return account_balance(account=wallet.ledger_account)
 
@@ -189,6 +181,49 @@ def test_an_outflow_paying_another_amount_than_its_transfer_is_an_amount_mismatc
     assert open_discrepancies(cold) == [("amount_mismatch", txid_of(spend), 0, 2_000_000, 2_500_000)]
     assert not Transfer.objects.filter(source_wallet=cold, observed=True).exists()
     assert balance(cold) == before
+
+
+def test_a_transaction_signed_elsewhere_paying_another_amount_opens_a_discrepancy_and_a_breach(
+    chain, wallets, funded, people
+):
+    # given: approved for 2_000_000 under a no-disposal policy, signed elsewhere to pay 2_500_000
+    cold, _ = wallets
+    transfer = outbound(people, cold, 2_000_000)
+    adopt_policy(NO_DISPOSAL, since=SINCE_GENESIS)
+    spend = pay([funded], [(CUSTOMER.p2wpkh_script, 2_500_000)], change=COLD)
+    transfer_mark_broadcast(transfer=transfer, actor=people["operator"], txid=txid_of(spend))
+    # when: mined and scanned, then scanned again
+    chain.mine(spend)
+    wallet_scan(wallet=cold, source=chain)
+    wallet_scan(wallet=cold, source=chain)
+    # then: the mismatch is reported and breaches the policy once, as what nobody approved
+    [discrepancy] = Discrepancy.objects.filter(wallet=cold, kind="amount_mismatch")
+    [breach] = PolicyBreach.objects.filter(status="open")
+    assert (breach.rule_type, breach.subject_type, breach.subject_id) == (
+        "no_disposal",
+        "reserve.discrepancy",
+        str(discrepancy.pk),
+    )
+    assert breach.measured_sats == 2_500_000 and "without a proposal" in breach.reason
+
+
+def test_a_transaction_signed_elsewhere_paying_another_destination_opens_a_discrepancy_and_a_breach(
+    chain, wallets, funded, people
+):
+    # given: approved to the customer, signed elsewhere to pay an outside address instead
+    cold, _ = wallets
+    transfer = outbound(people, cold, 2_000_000)
+    adopt_policy(NO_DISPOSAL, since=SINCE_GENESIS)
+    spend = pay([funded], [(OUTSIDE.p2wpkh_script, 2_000_000)], change=COLD)
+    transfer_mark_broadcast(transfer=transfer, actor=people["operator"], txid=txid_of(spend))
+    # when
+    chain.mine(spend)
+    wallet_scan(wallet=cold, source=chain)
+    # then: the outflow is booked as observed, reported, and breaches the policy
+    [reported] = Discrepancy.objects.filter(wallet=cold, kind="unrecorded_outflow")
+    [breach] = PolicyBreach.objects.filter(status="open")
+    assert reported.transfer is not None and reported.transfer.observed
+    assert (breach.rule_type, breach.subject_id) == ("no_disposal", str(reported.transfer.pk))
 
 
 def test_a_fee_other_than_proposed_is_a_fee_mismatch_and_the_books_hold_what_was_paid(chain, wallets, funded, people):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from config.errors import Conflict
 from ledger.models import Account, JournalTransaction
 from ledger.selectors import account_balance
-from policy.models import PolicyEvaluation
+from policy.models import PolicyBreach, PolicyEvaluation
 from reserve.chain.blocks import Outpoint
 from reserve.chain.errors import BlockVerificationError
 from reserve.chain.rpc import RpcChainSource
@@ -33,13 +33,24 @@ from reserve.transfers.services import transfer_approve, transfer_create, transf
 from tests.regtest.blocks import block_subsidy_sats, generate_to_address
 from tests.regtest.keys import WalletKey
 from tests.reserve.conftest import TPUB_A
-from tests.reserve.reconciliation.conftest import FEE_SATS, Coin, Payer, key_wallet, mine, pay, txid_of
+from tests.reserve.reconciliation.conftest import (
+    FEE_SATS,
+    NO_DISPOSAL,
+    SINCE_GENESIS,
+    Coin,
+    Payer,
+    adopt_policy,
+    key_wallet,
+    mine,
+    pay,
+    txid_of,
+)
 from tests.users import make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 # Coinbase heights each test spends from (mature at the segwit chain's height 520); disjoint per test.
-PAYER_START = {"inflows": 10, "outflows": 30, "unmined": 50, "refused": 70}
+PAYER_START = {"inflows": 10, "outflows": 30, "unmined": 50, "refused": 70, "elsewhere": 90}
 
 
 @pytest.fixture
@@ -302,6 +313,56 @@ def test_unmined_transfers_amount_mismatch_and_resolution_with_adjustment(segwit
     assert account_balance(account=Account.objects.get(code="equity:reconciliation-adjustments")) == 1
     with pytest.raises(Conflict):
         discrepancy_resolve(discrepancy=missing, reason="again", actor=operator)
+
+
+def test_a_transaction_signed_elsewhere_that_differs_from_the_approval_opens_discrepancies_and_breaches(
+    segwit_chain, people
+):
+    # given: cold funded; a return of 2_000_000 to the exchange approved under a no-disposal policy
+    source, payer = segwit_chain.source, Payer(segwit_chain, PAYER_START["elsewhere"])
+    operator = people["operator"]
+    agency = agency_create(name="Customs", kind="law_enforcement", actor=operator)
+    cold_key, exchange, stranger = WalletKey("elsewhere cold"), WalletKey("elsewhere exchange"), WalletKey("stranger")
+    cold = key_wallet(operator, agency, "elsewhere-cold", cold_key, birthday_height=tip(source) + 1)
+    funding = pay([payer.coin()], [(cold_key.p2wpkh_script, 30_000_000)], change=segwit_chain.miner_key)
+    mine(source, funding)
+    wallet_reconcile(wallet=cold, source=source)
+    transfer = approved(
+        people,
+        direction="outbound",
+        category="return_to_victims",
+        amount_sats=2_000_000,
+        fee_sats=FEE_SATS,
+        source_wallet=cold,
+        external_address=exchange.p2wpkh_address,
+        provenance_reference="Court order 90",
+    )
+    adopt_policy(NO_DISPOSAL, since=SINCE_GENESIS)
+
+    # when: signed outside the service to pay the exchange 2_500_000 and a stranger 1_000_000,
+    # sent to the node, marked broadcast with its txid, mined and reconciled
+    spend = pay(
+        [Coin(Outpoint(txid_of(funding), 0), 30_000_000, cold_key)],
+        [(exchange.p2wpkh_script, 2_500_000), (stranger.p2wpkh_script, 1_000_000)],
+        change=cold_key,
+    )
+    source.send_raw_transaction(spend.serialize())
+    transfer_mark_broadcast(transfer=transfer, actor=operator, txid=txid_of(spend))
+    mine(source, spend)
+    wallet_reconcile(wallet=cold, source=source)
+
+    # then: each output that differs from the approval is a discrepancy and a no-disposal breach
+    mismatch = Discrepancy.objects.get(wallet=cold, kind="amount_mismatch", txid=txid_of(spend))
+    outflow = Discrepancy.objects.get(wallet=cold, kind="unrecorded_outflow")
+    assert (mismatch.transfer_id, mismatch.actual_sats, outflow.actual_sats) == (transfer.pk, 2_500_000, 1_000_000)
+    assert outflow.transfer is not None
+    breaches = PolicyBreach.objects.filter(status="open", rule_type="no_disposal")
+    assert sorted(breaches.values_list("subject_type", "subject_id", "measured_sats")) == [
+        ("reserve.discrepancy", str(mismatch.pk), 2_500_000),
+        ("reserve.transfer", str(outflow.transfer.pk), 1_000_000),
+    ]
+    transfer.refresh_from_db()
+    assert transfer.status == "broadcast"
 
 
 def test_descriptor_wallet_extends_its_window_as_addresses_get_used(segwit_chain, people):

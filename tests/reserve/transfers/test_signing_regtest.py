@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.test import Client
 from embit.psbt import PSBT
+from embit.transaction import SIGHASH
 
-from config.errors import Conflict, ValidationFailed
+from config.errors import Conflict, PermissionDenied, ValidationFailed
 from reserve.audit.models import AuditEvent
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import WatchedScript
@@ -24,9 +25,16 @@ from reserve.custody.services import agency_create, wallet_register
 from reserve.reconciliation.models import UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.tasks import psbt_broadcasts_recover_task
-from reserve.transfers.coins import utxo_freeze
-from reserve.transfers.models import PsbtStatus, SignatureUpload, Transfer, UtxoReservation
-from reserve.transfers.services import transfer_approve, transfer_create, transfer_propose
+from reserve.transfers.coins import utxo_freeze, utxo_unfreeze
+from reserve.transfers.models import BuiltPsbt, PsbtStatus, SignatureUpload, Transfer, UtxoFreeze, UtxoReservation
+from reserve.transfers.psbt_verify import psbt_finalize
+from reserve.transfers.services import (
+    transfer_approve,
+    transfer_cancel,
+    transfer_create,
+    transfer_mark_broadcast,
+    transfer_propose,
+)
 from reserve.transfers.signing import (
     SignaturesRefused,
     psbt_broadcasts_recover,
@@ -40,7 +48,7 @@ from tests.regtest.keys import WalletKey
 from tests.regtest.source import RegtestSource
 from tests.reserve.api.conftest import token_client
 from tests.reserve.reconciliation.conftest import Payer, mine, pay
-from tests.reserve.transfers.signing_keys import COSIGNERS, multisig_descriptor, wpkh_descriptor
+from tests.reserve.transfers.signing_keys import COSIGNERS, multisig_descriptor, tr_descriptor, wpkh_descriptor
 from tests.users import make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -48,7 +56,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 DEPTH = 6
 FILLER = WalletKey("signing filler").p2wpkh_address
 # Coinbase heights each test pays from (mature at the segwit chain's height 520); disjoint per test.
-PAYER_START = {"multisig": 100, "wpkh": 120, "rules": 140, "crash": 160, "race": 180}
+PAYER_START = {
+    "multisig": 100,
+    "wpkh": 120,
+    "rules": 140,
+    "crash": 160,
+    "race": 180,
+    "taproot": 200,
+    "reorg": 220,
+    "coinbase": 240,
+}
 
 
 @pytest.fixture
@@ -254,15 +271,35 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
         destination_wallet=other,
     )
 
-    # when / then: at 5 sat/vB the fee exceeds the approval: refused with the numbers, nothing held
-    with pytest.raises(Conflict) as refused:
+    # when / then: at 5 sat/vB the fee exceeds the approval: a 400 naming the fee with the numbers, nothing held
+    with pytest.raises(ValidationFailed) as refused:
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=5)
     assert "above the 300 sats the approval allowed" in refused.value.message and "sat/vB" in refused.value.message
+    assert refused.value.fields["fee_sats"][0].endswith("needed, 300 approved")
     assert not UtxoReservation.objects.exists()
+    # and an approval that allows no fee (the default) can pay none: a 400 naming the fee, nothing held
+    feeless = approved(
+        people,
+        direction="internal",
+        category="internal_consolidation",
+        amount_sats=100_000,
+        source_wallet=wallet,
+        destination_wallet=other,
+    )
+    with pytest.raises(ValidationFailed) as no_fee:
+        transfer_psbt_build(transfer=feeless, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    assert "allows no fee" in no_fee.value.fields["fee_sats"][0]
+    assert not UtxoReservation.objects.exists() and not BuiltPsbt.objects.filter(transfer=feeless).exists()
     # and a fee rate that is not a whole number is a 400 naming the field
     with pytest.raises(ValidationFailed) as bad_rate:
         transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb="2")  # type: ignore[arg-type]
     assert "fee_rate_sat_per_vb" in bad_rate.value.fields
+
+    # and without a rate, the node's estimatesmartfee decides; a young regtest chain has none
+    assert source.fee_rate_sat_per_kvb() is None
+    with pytest.raises(ValidationFailed) as no_estimate:
+        transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source)
+    assert "estimatesmartfee" in no_estimate.value.fields["fee_rate_sat_per_vb"][0]
 
     # when: over REST: built at 1 sat/vB, signed by the one key, broadcast, mined
     settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
@@ -276,12 +313,24 @@ def test_wpkh_internal_consolidation_and_the_fee_the_approval_allows(segwit_chai
     built_answer = post("psbt/", {"fee_rate_sat_per_vb": 1})
     assert built_answer.status_code == 201, built_answer.json()
     unsigned = base64.b64decode(built_answer.json()["unsigned_psbt"])
+    v2 = base64.b64decode(built_answer.json()["psbt_v2"])
+    assert PSBT.parse(v2).version == 2 and b"\x06" not in PSBT.parse(v2).unknown
+    # the off-path "mark broadcast" takes only the txid of the PSBT built for the transfer
+    with pytest.raises(Conflict, match="has a PSBT committing to"):
+        transfer_mark_broadcast(transfer=transfer, actor=people["operator"], txid="ab" * 32)
     destination = WatchedScript.objects.get(wallet=other, chain=0, index=0)
     assert bytes(PSBT.parse(unsigned).outputs[0].script_pubkey.data) == bytes(destination.script_pubkey)
     # bad input is a 400 naming the field; nothing is recorded
     assert post("psbt/signatures/", {"psbt": "not base64!"}).json()["error"]["fields"] == {"psbt": ["is not base64"]}
     assert "extra" in post("psbt/signatures/", {"psbt": "cHNidP8=", "extra": 1}).json()["error"]["fields"]
     assert not SignatureUpload.objects.filter(psbt__transfer=transfer).exists()
+    # a tampered upload is a 409 with the reason, and its refusal outlives the rolled-back request
+    tampered = PSBT.parse(COSIGNERS[0].sign(unsigned))
+    tampered.locktime += 1
+    answer = post("psbt/signatures/", {"psbt": base64.b64encode(bytes(tampered.serialize())).decode()})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "psbt_refused")
+    [refusal] = SignatureUpload.objects.filter(psbt__transfer=transfer)
+    assert not refusal.accepted and refusal.reason.startswith("locktime")
     signed = base64.b64encode(COSIGNERS[0].sign(unsigned)).decode()
     signed_answer = post("psbt/signatures/", {"psbt": signed})
     assert signed_answer.status_code == 200, signed_answer.json()
@@ -316,7 +365,11 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
         start=PAYER_START["rules"],
     )
     by_value = {utxo.value_sats: utxo for utxo in WalletUtxo.objects.filter(wallet=wallet)}
-    utxo_freeze(utxo_id=by_value[5_000_000].pk, actor=people["operator"], reason="disputed provenance")
+    admin = Client()
+    admin.force_login(make_user("otto", "operator", staff=True))
+    admin.post(f"/admin/reserve/walletutxo/{by_value[5_000_000].pk}/freeze/", {"reason": "disputed provenance"})
+    [freeze] = UtxoFreeze.objects.filter(utxo=by_value[5_000_000], unfrozen_at__isnull=True)
+    assert AuditEvent.objects.filter(action="utxo.freeze", object_id=str(freeze.pk)).exists()
     first, second, third = (outbound(people, wallet, 900_000) for _ in range(3))
 
     # when: two transfers are built
@@ -343,6 +396,46 @@ def test_reserved_frozen_and_shallow_coins_are_never_selected(segwit_chain, peop
     with pytest.raises(Conflict) as refused:
         transfer_psbt_build(transfer=third, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
     assert refused.value.code == "insufficient_coins"
+
+    # when: the first transfer is cancelled; then its coin is free again, and the third takes it
+    transfer_cancel(transfer=first, actor=people["operator"], reason="superseded by a larger payment")
+    assert UtxoReservation.objects.get(psbt=built_first).release_reason.startswith("transfer cancelled")
+    built_third = transfer_psbt_build(transfer=third, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    assert list(built_third.reservations.values_list("utxo_id", flat=True)) == [by_value[2_000_000].pk]
+
+
+def test_taproot_wallet_psbt_is_built_signed_and_finalized_offline(segwit_chain, people):
+    """bcoin 1.0.2 knows no taproot: the coins are mined into blocks the test builds (consensus lets
+    anyone create P2TR outputs), and the spend is verified and finalized here, never broadcast."""
+    # given: a tr() wallet with one coin and an approved transfer
+    source = segwit_chain.source
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="vault-taproot",
+        descriptor=tr_descriptor(),
+        values=[900_000],
+        start=PAYER_START["taproot"],
+    )
+    transfer = outbound(people, wallet, 400_000)
+
+    # when: built, signed by the key (SIGHASH_DEFAULT), uploaded
+    built = transfer_psbt_build(transfer=transfer, actor=people["operator"], source=source, fee_rate_sat_per_vb=1)
+    psbt = PSBT.parse(bytes(built.unsigned))
+    [scope] = psbt.inputs
+    signed = transfer_psbt_sign(
+        transfer=transfer,
+        actor=people["operator"],
+        raw=COSIGNERS[0].sign(bytes(built.unsigned), sighash=SIGHASH.DEFAULT),
+    )
+
+    # then: the taproot signer fields, no non_witness_utxo; complete; the final witness is the one signature
+    assert scope.taproot_internal_key is not None and scope.non_witness_utxo is None
+    [(_, derivation)] = scope.taproot_bip32_derivations.values()
+    assert derivation.fingerprint.hex() == COSIGNERS[0].fingerprint
+    assert signed.status == PsbtStatus.SIGNED
+    final = psbt_finalize(combined_raw=bytes(signed.combined), threshold=1)
+    assert final.txid().hex() == built.txid and [len(item) for item in final.vin[0].witness.items] == [64]
 
 
 class CrashAfterSending(RpcChainSource):
@@ -382,6 +475,9 @@ def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_
     built.refresh_from_db()
     transfer.refresh_from_db()
     assert (built.status, transfer.status) == (PsbtStatus.BROADCASTING, "approved")
+    # and meanwhile nobody cancels it (its coins may already be spent on the network)
+    with pytest.raises(Conflict, match="is being broadcast"):
+        transfer_cancel(transfer=transfer, actor=people["operator"], reason="changed our minds")
 
     # when: the recovery job runs (as beat runs it: the task, eagerly, on the node of the settings)
     settings.BITCOIN_RPC_URL = segwit_chain.node.rpc_url
@@ -447,3 +543,99 @@ def test_two_transfers_built_at_once_never_reserve_the_same_coin(segwit_chain, p
     assert all(not isinstance(result, Exception) for result in results), results
     held = list(UtxoReservation.objects.filter(released_at__isnull=True).values_list("utxo_id", flat=True))
     assert len(held) == len(set(held)) == 2
+
+
+def test_coins_of_a_spend_a_reorg_drops_stay_held_and_are_not_selected_again(segwit_chain, people):
+    # given: two coins; a transfer built from the larger, signed, broadcast by the service and mined
+    source, operator = segwit_chain.source, people["operator"]
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="reorg-wpkh",
+        descriptor=wpkh_descriptor(COSIGNERS[1]),
+        values=[3_000_000, 1_000_000],
+        start=PAYER_START["reorg"],
+    )
+    by_value = {utxo.value_sats: utxo for utxo in WalletUtxo.objects.filter(wallet=wallet)}
+    spent, later = outbound(people, wallet, 2_000_000), outbound(people, wallet, 500_000)
+    built = transfer_psbt_build(transfer=spent, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    transfer_psbt_sign(transfer=spent, actor=operator, raw=COSIGNERS[1].sign(bytes(built.unsigned)))
+    transfer_psbt_broadcast(transfer=spent, actor=operator, source=source)
+    generate_to_address(source, 1, FILLER)
+    wallet_reconcile(wallet=wallet, source=source)
+    spent.refresh_from_db()
+    assert spent.status == "confirmed"
+
+    # when: the block holding the spend leaves the best chain
+    source.invalidate_block(source.best_block_hash())
+    wallet_reconcile(wallet=wallet, source=source)
+
+    # then: the transfer is reorged, its coin unspent again on the chain but still held for it
+    spent.refresh_from_db()
+    assert spent.status == "reorged"
+    by_value[3_000_000].refresh_from_db()
+    assert by_value[3_000_000].status == UtxoStatus.UNSPENT
+    assert list(UtxoReservation.objects.filter(released_at__isnull=True).values_list("transfer_id", "utxo_id")) == [
+        (spent.pk, by_value[3_000_000].pk)
+    ]
+    # and another build takes the other coin, never the held one nor the dropped change
+    other = transfer_psbt_build(transfer=later, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert list(other.reservations.values_list("utxo_id", flat=True)) == [by_value[1_000_000].pk]
+
+
+def test_an_immature_coinbase_is_never_selected_and_an_unfreeze_is_guarded_and_audited(segwit_chain, people):
+    # given: a wallet with one coin, frozen, and a larger block reward mined to it DEPTH deep (immature)
+    source, operator = segwit_chain.source, people["operator"]
+    wallet = funded_wallet(
+        segwit_chain,
+        people,
+        name="coinbase-wpkh",
+        descriptor=wpkh_descriptor(COSIGNERS[2]),
+        values=[1_000_000],
+        start=PAYER_START["coinbase"],
+    )
+    reward_script = WatchedScript.objects.get(wallet=wallet, chain=0, index=1)
+    generate_to_address(source, 1, reward_script.address)
+    generate_to_address(source, DEPTH, FILLER)
+    wallet_reconcile(wallet=wallet, source=source)
+    coin = WalletUtxo.objects.get(wallet=wallet, value_sats=1_000_000)
+    reward = WalletUtxo.objects.exclude(pk=coin.pk).get(wallet=wallet)
+    assert reward.value_sats > 1_000_000
+    freeze = utxo_freeze(utxo_id=coin.pk, actor=operator, reason="court hold")
+    transfer = outbound(people, wallet, 500_000)
+
+    # when / then: the only other coin is the immature reward, which no build selects
+    with pytest.raises(Conflict) as refused:
+        transfer_psbt_build(transfer=transfer, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert refused.value.code == "insufficient_coins" and "immature" in refused.value.message
+
+    # and an unfreeze needs the permission and a reason; the service's role cannot delete the freeze
+    with pytest.raises(PermissionDenied):
+        utxo_unfreeze(utxo_id=coin.pk, actor=people["approver"], reason="released")
+    with pytest.raises(ValidationFailed) as no_reason:
+        utxo_unfreeze(utxo_id=coin.pk, actor=operator, reason=" ")
+    assert "reason" in no_reason.value.fields
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM reserve_utxofreeze WHERE id = %s", [freeze.pk])
+
+    # when: an operator unfreezes it with a reason
+    released = utxo_unfreeze(utxo_id=coin.pk, actor=operator, reason="hold lifted by the court")
+
+    # then: the freeze is kept, closed and audited; the build now takes that coin, still not the reward
+    assert (released.pk, released.unfrozen_by, released.unfreeze_reason) == (
+        freeze.pk,
+        operator,
+        "hold lifted by the court",
+    )
+    event = AuditEvent.objects.get(action="utxo.unfreeze", object_id=str(freeze.pk))
+    assert event.actor == operator
+    # and the service's role can neither reopen nor rewrite the closed freeze
+    for change in ("unfrozen_at = NULL, unfrozen_by_id = NULL, unfreeze_reason = ''", "reason = 'nothing'"):
+        with pytest.raises(IntegrityError, match="only closing"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"UPDATE reserve_utxofreeze SET {change} WHERE id = %s", [freeze.pk])
+    built = transfer_psbt_build(transfer=transfer, actor=operator, source=source, fee_rate_sat_per_vb=1)
+    assert list(built.reservations.values_list("utxo_id", flat=True)) == [coin.pk]
