@@ -62,6 +62,9 @@ class ReserveProof(models.Model):
         null=True, help_text="The holdings statement the service signed (reserve/proofs/statements.py)"
     )
     statement_signature = models.CharField(max_length=128, blank=True, help_text="Ed25519, hex")
+    evidence = models.JSONField(
+        null=True, help_text="Headers, transactions and merkle branches bundled when the statement was made"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(db_default=Now())
 
@@ -76,6 +79,11 @@ class ReserveProof(models.Model):
                 condition=Q(statement__isnull=True, statement_signature="")
                 | Q(statement__isnull=False, statement_signature__regex=r"^[0-9a-f]{128}$"),
                 name="reserve_proof_statement_signed",
+            ),
+            # Evidence only beside a statement that says, under the service's signature, it is bundled.
+            models.CheckConstraint(
+                condition=Q(evidence__isnull=True) | Q(statement__evidence__bundled=True),
+                name="reserve_proof_evidence_bundled",
             ),
         ]
 
