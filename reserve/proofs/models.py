@@ -89,3 +89,32 @@ class ReserveProof(models.Model):
 
     def __str__(self) -> str:
         return f"proof {self.pk} at {self.block_height}: {self.signed_total_sats} sats"
+
+
+class PeriodAttestation(models.Model):
+    """A signed period attestation of the headline rule (reserve/proofs/attestations.py), as made:
+    append-only (reserve/sql/0043_period_attestation.sql), so what auditors were given stays on record."""
+
+    network = models.CharField(max_length=16)
+    from_height = models.PositiveIntegerField()
+    to_height = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=32)
+    net_accumulation_sats = models.BigIntegerField()
+    statement = models.JSONField(help_text="The attestation the service signed; scripts/verify_statement.py --rpc")
+    statement_signature = models.CharField(max_length=128, help_text="Ed25519, hex")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_height__lte=models.F("to_height")), name="reserve_attestation_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(statement_signature__regex=r"^[0-9a-f]{128}$"), name="reserve_attestation_signed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attestation {self.pk} of blocks {self.from_height}-{self.to_height}: {self.verdict}"

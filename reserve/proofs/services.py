@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -197,7 +197,7 @@ def reserve_proof_submit(
     actor: Any,
     height: int | None = None,
     wallet_proofs: Sequence[dict[str, str]] = (),
-    source: RpcChainSource | None = None,
+    source: Callable[[], RpcChainSource] | None = None,
 ) -> ReserveProof:
     """Verify every signature over the challenge (before it expires, once) and store the signed
     statement, at the block the challenge names (a `height` naming any other is refused): each
@@ -205,8 +205,8 @@ def reserve_proof_submit(
     the sats its signed addresses hold, the signed total, and whether every in-perimeter wallet
     holding bitcoin is covered by signatures. A wallet proof (BIP-127: a PSBT spending every output
     of the wallet at that block plus the commitment input) proves each of its addresses at once.
-    The statement bundles its chain evidence from `source` (by default the node the reconciliation
-    follows), or says the node could not give it."""
+    The statement bundles its chain evidence from the node `source` opens (the API passes the one
+    the reconciliation follows), or says why not."""
     require_permission(actor, "add_reserveproof", action="submit a proof of reserves")
     if not signatures and not wallet_proofs:
         raise ValidationFailed.for_field("signatures", "give at least one signature or wallet proof")

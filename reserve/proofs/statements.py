@@ -10,6 +10,7 @@ over its canonical bytes (`statement_bytes`); scripts/verify_statement.py checks
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -23,7 +24,6 @@ from reserve.chain.rpc import RpcChainSource
 from reserve.proofs.models import ReserveProof
 from reserve.proofs.selectors import books_head
 from reserve.reconciliation.models import BlockStatus, ChainBlock
-from reserve.tasks import chain_source
 
 STATEMENT_FORMAT = "reserve-ledger/holdings-statement/1"
 
@@ -123,18 +123,23 @@ def statement_evidence(
 
 
 def statement_evidence_gather(
-    *, network: str, block_height: int, block_hash: str, utxos: list[dict[str, Any]], source: RpcChainSource | None
+    *,
+    network: str,
+    block_height: int,
+    block_hash: str,
+    utxos: list[dict[str, Any]],
+    source: Callable[[], RpcChainSource] | None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(the evidence or None, the statement's note on it) from `source`, by default the node the
-    reconciliation follows: when it cannot give it, the statement says why, and the verifier fetches
-    the evidence from any node (--rpc)."""
-    block: dict[str, Any] = {"network": network, "block_height": block_height, "block_hash": block_hash, "utxos": utxos}
+    """(the evidence or None, the statement's note on it) from the node `source` opens (the one the
+    reconciliation follows): when it cannot give it, the statement says why, and the verifier
+    fetches the evidence from any node (--rpc)."""
+    if source is None:
+        return None, {"bundled": False, "reason": "no node was at hand when the statement was made"}
     try:
-        if source is not None:
-            evidence = statement_evidence(**block, source=source)
-        else:
-            with chain_source() as node:
-                evidence = statement_evidence(**block, source=node)
+        with source() as node:
+            evidence = statement_evidence(
+                network=network, block_height=block_height, block_hash=block_hash, utxos=utxos, source=node
+            )
     except (ChainError, ValidationFailed) as error:
         return None, {
             "bundled": False,

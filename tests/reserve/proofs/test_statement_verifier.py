@@ -109,7 +109,7 @@ def statement_file(funded: dict[str, Any], tmp_path: Path) -> Path:
         ],
         wallet_proofs=[{"wallet": "vault", "psbt": VAULT.sign_psbt(vault_psbt, ["cosigner-b", "cosigner-c"])}],
         actor=operator,
-        source=source,
+        source=lambda: source,
     )
     assert [row["method"] for row in proof.addresses] == ["bip322-simple", "bip322-full", "bip127"]
     assert proof.signed_total_sats == 6_500_000
@@ -154,8 +154,10 @@ def test_when_the_node_is_unreachable_the_statement_says_so_and_rpc_still_verifi
     challenge = reserve_proof_challenge_issue(addresses=[TREASURY.address("p2tr")], actor=operator)
     signature = {"address": TREASURY.address("p2tr"), "signature": TREASURY.simple("p2tr", challenge.message)}
     # when
-    with RpcChainSource("http://127.0.0.1:1/", retries=0) as unreachable:
-        proof = reserve_proof_submit(challenge=challenge, signatures=[signature], actor=operator, source=unreachable)
+    unreachable = RpcChainSource("http://127.0.0.1:1/", retries=0)
+    proof = reserve_proof_submit(
+        challenge=challenge, signatures=[signature], actor=operator, source=lambda: unreachable
+    )
     path = tmp_path / "statement.json"
     path.write_text(json.dumps(statement_document(proof=proof)))
     alone = run_verifier(path, signing_key().public_hex)
