@@ -58,6 +58,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_utxoreservation": READ_WRITE_KEEP,
     "reserve_utxofreeze": READ_WRITE_KEEP,
     "reserve_walletmembership": READ_WRITE_KEEP,
+    # period attestations (issue 16): signed statements given out, kept as made
+    "reserve_periodattestation": READ_APPEND,
     "reserve_enrolmentcode": READ_WRITE_KEEP,
     "reserve_agency": READ_WRITE,
     "reserve_apiidempotencykey": READ_WRITE,

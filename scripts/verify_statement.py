@@ -2,7 +2,7 @@
 """Check a Reserve Ledger holdings statement offline, trusting nothing of the service but its public key.
 
     python scripts/verify_statement.py statement.json --key <the service's Ed25519 public key, hex>
-        [--rpc http://user:password@host:port]   # fetch headers and merkle branches from any node
+        [--rpc http://user:password@host:port]   # when the file bundles no evidence: fetch it from any node
 
 It checks, and exits non-zero naming the first failure:
 1. the service's Ed25519 signature over the statement's canonical JSON, by the pinned key;
@@ -426,7 +426,11 @@ def verify(document: dict[str, Any], pinned_key: bytes) -> str:
     if f"block: {block['height']} {block['hash']}" not in lines:
         raise Refused("the challenge message does not name the stated block")
     if "evidence" not in document:
-        raise Refused("the statement bundles no headers and merkle branches (give --rpc to fetch them from a node)")
+        why = (statement.get("evidence") or {}).get("reason", "")
+        raise Refused(
+            "the file bundles no headers and merkle branches (give --rpc to fetch them from a node)"
+            + (f"; the statement says: {why}" if why else "")
+        )
     headers = check_headers(document["evidence"], block, network)
     for row in statement["addresses"]:
         if row["address"] not in lines:

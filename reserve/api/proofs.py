@@ -36,6 +36,7 @@ from reserve.proofs.services import (
     reserve_proof_challenge_issue,
     reserve_proof_submit,
 )
+from reserve.tasks import chain_source
 
 
 class ChallengeSerializer(serializers.ModelSerializer):
@@ -256,6 +257,7 @@ class ReserveProofViewSet(CsvMixin, viewsets.GenericViewSet):
                 wallet_proofs=[dict(item) for item in fields["wallet_proofs"]],
                 height=fields["height"],
                 actor=request.user,
+                source=chain_source,  # the node the reconciliation follows, for the statement's evidence
             )
             return Response(proof_detail_data(proof), status=status.HTTP_201_CREATED)
 

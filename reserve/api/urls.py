@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from reserve.api import (
+    attestations,
     audit,
     auth,
     base,
@@ -37,6 +38,7 @@ router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="di
 router.register("imports", imports.ImportBatchViewSet, basename="import-batch")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
+router.register("period-attestations", attestations.PeriodAttestationViewSet, basename="period-attestation")
 
 urlpatterns = [
     path("auth/token/", auth.TokenCreateApi.as_view(), name="token"),

@@ -8,13 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max
 
 from config.errors import ValidationFailed
 from ledger.signing import signing_key
+from reserve.access.roles import require_permission
 from reserve.custody.models import Wallet
+from reserve.proofs.models import PeriodAttestation
 from reserve.proofs.selectors import books_head
 from reserve.proofs.statements import statement_sign
-from reserve.reconciliation.models import UtxoStatus, WalletUtxo
+from reserve.reconciliation.models import BlockStatus, ChainBlock, UtxoStatus, WalletUtxo
 from reserve.transfers.models import Transfer
 
 ATTESTATION_FORMAT = "reserve-ledger/period-attestation/1"
@@ -48,6 +51,11 @@ def period_attestation(*, from_height: int, to_height: int) -> dict[str, Any]:
     """The signed attestation of the perimeter wallets (in the perimeter now) over [from_height, to_height]."""
     if not 0 <= from_height <= to_height:
         raise ValidationFailed.for_field("from_height", "must be a height at or below to_height")
+    tip = ChainBlock.objects.filter(network=settings.BITCOIN_NETWORK, status=BlockStatus.ACTIVE).aggregate(
+        height=Max("height")
+    )["height"]
+    if tip is None or to_height > tip:
+        raise ValidationFailed.for_field("to_height", f"must be at or below the verified best chain's tip ({tip})")
     wallets = list(
         Wallet.objects.filter(network=settings.BITCOIN_NETWORK, in_perimeter=True)
         .prefetch_related("watched_scripts", "descriptors")
@@ -125,3 +133,20 @@ def period_attestation(*, from_height: int, to_height: int) -> dict[str, Any]:
         "service_key": signing_key().public_hex,
     }
     return {"statement": statement, "signature": statement_sign(statement)}
+
+
+def period_attestation_create(*, from_height: int, to_height: int, actor: Any) -> PeriodAttestation:
+    """Make the signed attestation of [from_height, to_height] and keep it as made (append-only)."""
+    require_permission(actor, "add_periodattestation", action="make a period attestation")
+    document = period_attestation(from_height=from_height, to_height=to_height)
+    statement = document["statement"]
+    return PeriodAttestation.objects.create(
+        network=statement["network"],
+        from_height=from_height,
+        to_height=to_height,
+        verdict=statement["verdict"],
+        net_accumulation_sats=statement["net_accumulation_sats"],
+        statement=statement,
+        statement_signature=document["signature"],
+        created_by=actor,
+    )

@@ -62,6 +62,9 @@ class ReserveProof(models.Model):
         null=True, help_text="The holdings statement the service signed (reserve/proofs/statements.py)"
     )
     statement_signature = models.CharField(max_length=128, blank=True, help_text="Ed25519, hex")
+    evidence = models.JSONField(
+        null=True, help_text="Headers, transactions and merkle branches bundled when the statement was made"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(db_default=Now())
 
@@ -77,7 +80,41 @@ class ReserveProof(models.Model):
                 | Q(statement__isnull=False, statement_signature__regex=r"^[0-9a-f]{128}$"),
                 name="reserve_proof_statement_signed",
             ),
+            # Evidence only beside a statement that says, under the service's signature, it is bundled.
+            models.CheckConstraint(
+                condition=Q(evidence__isnull=True) | Q(statement__evidence__bundled=True),
+                name="reserve_proof_evidence_bundled",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"proof {self.pk} at {self.block_height}: {self.signed_total_sats} sats"
+
+
+class PeriodAttestation(models.Model):
+    """A signed period attestation of the headline rule (reserve/proofs/attestations.py), as made:
+    append-only (reserve/sql/0043_period_attestation.sql), so what auditors were given stays on record."""
+
+    network = models.CharField(max_length=16)
+    from_height = models.PositiveIntegerField()
+    to_height = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=32)
+    net_accumulation_sats = models.BigIntegerField()
+    statement = models.JSONField(help_text="The attestation the service signed; scripts/verify_statement.py --rpc")
+    statement_signature = models.CharField(max_length=128, help_text="Ed25519, hex")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_height__lte=models.F("to_height")), name="reserve_attestation_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(statement_signature__regex=r"^[0-9a-f]{128}$"), name="reserve_attestation_signed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attestation {self.pk} of blocks {self.from_height}-{self.to_height}: {self.verdict}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 from config.errors import Conflict, ValidationFailed
 from ledger.selectors import balances_as_of
 from reserve.access.roles import require_permission
+from reserve.chain.rpc import RpcChainSource
 from reserve.custody.addresses import parse_address
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.selectors import membership_at
@@ -23,7 +24,7 @@ from reserve.proofs.bip322 import Refused
 from reserve.proofs.models import ReserveProof, ReserveProofChallenge
 from reserve.proofs.selectors import unspent_at, wallet_outputs_at
 from reserve.proofs.signatures import verify_message_signature
-from reserve.proofs.statements import statement_build, statement_sign
+from reserve.proofs.statements import statement_build, statement_evidence_gather, statement_sign
 from reserve.reconciliation.models import BlockStatus, ChainBlock
 from reserve.reports.chain_point import height_moment
 
@@ -196,13 +197,16 @@ def reserve_proof_submit(
     actor: Any,
     height: int | None = None,
     wallet_proofs: Sequence[dict[str, str]] = (),
+    source: Callable[[], RpcChainSource] | None = None,
 ) -> ReserveProof:
     """Verify every signature over the challenge (before it expires, once) and store the signed
     statement, at the block the challenge names (a `height` naming any other is refused): each
     signed address with its unspent outputs there, each wallet's booked balance there against
     the sats its signed addresses hold, the signed total, and whether every in-perimeter wallet
     holding bitcoin is covered by signatures. A wallet proof (BIP-127: a PSBT spending every output
-    of the wallet at that block plus the commitment input) proves each of its addresses at once."""
+    of the wallet at that block plus the commitment input) proves each of its addresses at once.
+    The statement bundles its chain evidence from the node `source` opens (the API passes the one
+    the reconciliation follows), or says why not."""
     require_permission(actor, "add_reserveproof", action="submit a proof of reserves")
     if not signatures and not wallet_proofs:
         raise ValidationFailed.for_field("signatures", "give at least one signature or wallet proof")
@@ -290,7 +294,14 @@ def reserve_proof_submit(
             covers_perimeter=all(row["covered"] for row in wallet_rows if row["in_perimeter"]),
             created_by=actor,
         )
-        proof.statement = statement_build(proof=proof, utxos=utxos)
+        proof.evidence, note = statement_evidence_gather(
+            network=proof.network,
+            block_height=block.height,
+            block_hash=block.hash,
+            utxos=[utxo for held in utxos.values() for utxo in held],
+            source=source,
+        )
+        proof.statement = statement_build(proof=proof, utxos=utxos, evidence_note=note)
         proof.statement_signature = statement_sign(proof.statement)
         proof.save()
         return proof

@@ -10,6 +10,7 @@ over its canonical bytes (`statement_bytes`); scripts/verify_statement.py checks
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -18,6 +19,7 @@ from embit.transaction import Transaction
 
 from config.errors import ValidationFailed
 from ledger.signing import signing_key
+from reserve.chain.errors import ChainError
 from reserve.chain.rpc import RpcChainSource
 from reserve.proofs.models import ReserveProof
 from reserve.proofs.selectors import books_head
@@ -31,8 +33,11 @@ def statement_bytes(statement: dict[str, Any]) -> bytes:
     return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def statement_build(*, proof: ReserveProof, utxos: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The statement of `proof` (not yet saved) with the unspent outputs of each signed address."""
+def statement_build(
+    *, proof: ReserveProof, utxos: dict[str, list[dict[str, Any]]], evidence_note: dict[str, Any]
+) -> dict[str, Any]:
+    """The statement of `proof` (not yet saved) with the unspent outputs of each signed address, and
+    whether its chain evidence is bundled (else why not: the verifier then fetches it with --rpc)."""
     signatures = {item["address"]: item for item in proof.signatures}
     return {
         "format": STATEMENT_FORMAT,
@@ -64,6 +69,7 @@ def statement_build(*, proof: ReserveProof, utxos: dict[str, list[dict[str, Any]
         "covers_perimeter": proof.covers_perimeter,
         "books_head": books_head(),
         "service_key": signing_key().public_hex,
+        "evidence": evidence_note,
     }
 
 
@@ -82,41 +88,80 @@ def _raw_transaction(raw_block: bytes, txid: str) -> bytes:
     raise ValidationFailed.for_field("utxos", f"transaction {txid} is not in its block")
 
 
-def statement_evidence(*, proof: ReserveProof, source: RpcChainSource) -> dict[str, Any]:
+def statement_evidence(
+    *, network: str, block_height: int, block_hash: str, utxos: list[dict[str, Any]], source: RpcChainSource
+) -> dict[str, Any]:
     """What an offline verifier needs beside the statement, from a node: every header of our verified
     chain from the oldest output's block to the stated block, and for each output's transaction its
     raw bytes and merkle branch (`gettxoutproof`). Unsigned: the verifier checks it by itself."""
-    if proof.statement is None:
-        raise ValidationFailed.for_field("proof", "was made before proofs produced statements")
-    utxos = [utxo for row in proof.statement["addresses"] for utxo in row["utxos"]]
-    first = min((int(utxo["block_height"]) for utxo in utxos), default=proof.block_height)
+    first = min((int(utxo["block_height"]) for utxo in utxos), default=block_height)
     hashes = dict(
         ChainBlock.objects.filter(
-            network=proof.network, status=BlockStatus.ACTIVE, height__range=(first, proof.block_height)
+            network=network, status=BlockStatus.ACTIVE, height__range=(first, block_height)
         ).values_list("height", "hash")
     )
-    if len(hashes) != proof.block_height - first + 1 or hashes.get(proof.block_height) != proof.block_hash:
+    if len(hashes) != block_height - first + 1 or hashes.get(block_height) != block_hash:
         raise ValidationFailed.for_field(
-            "block", f"the verified chain from {first} to block {proof.block_hash} is not on the best chain now"
+            "block", f"the verified chain from {first} to block {block_hash} is not on the best chain now"
         )
+    blocks: dict[str, bytes] = {}
     transactions: dict[str, dict[str, str]] = {}
     for utxo in utxos:
-        txid, block_hash = utxo["txid"], hashes[int(utxo["block_height"])]
+        txid, in_block = utxo["txid"], hashes[int(utxo["block_height"])]
         if txid not in transactions:
+            if in_block not in blocks:
+                blocks[in_block] = source.raw_block(in_block)
             transactions[txid] = {
-                "raw": _raw_transaction(source.raw_block(block_hash), txid).hex(),
-                "merkle_proof": source.txout_proof([txid], block_hash).hex(),
+                "raw": _raw_transaction(blocks[in_block], txid).hex(),
+                "merkle_proof": source.txout_proof([txid], in_block).hex(),
             }
     return {
         "first_height": first,
-        "headers": [source.raw_block_header(hashes[height]).hex() for height in range(first, proof.block_height + 1)],
+        "headers": [source.raw_block_header(hashes[height]).hex() for height in range(first, block_height + 1)],
         "transactions": transactions,
     }
 
 
+def statement_evidence_gather(
+    *,
+    network: str,
+    block_height: int,
+    block_hash: str,
+    utxos: list[dict[str, Any]],
+    source: Callable[[], RpcChainSource] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the evidence or None, the statement's note on it) from the node `source` opens (the one the
+    reconciliation follows): when it cannot give it, the statement says why, and the verifier
+    fetches the evidence from any node (--rpc)."""
+    if source is None:
+        return None, {"bundled": False, "reason": "no node was at hand when the statement was made"}
+    try:
+        with source() as node:
+            evidence = statement_evidence(
+                network=network, block_height=block_height, block_hash=block_hash, utxos=utxos, source=node
+            )
+    except (ChainError, ValidationFailed) as error:
+        return None, {
+            "bundled": False,
+            "reason": f"the node could not give it when the statement was made: {error.message}",
+        }
+    return evidence, {"bundled": True}
+
+
 def statement_document(*, proof: ReserveProof, source: RpcChainSource | None = None) -> dict[str, Any]:
-    """The file an outsider downloads: the statement, the service's signature, and (given a node) the evidence."""
+    """The file an outsider downloads: the statement, the service's signature, and the evidence bundled
+    when the statement was made (else, given a node, fetched now)."""
+    if proof.statement is None:
+        raise ValidationFailed.for_field("proof", "was made before proofs produced statements")
     document: dict[str, Any] = {"statement": proof.statement, "signature": proof.statement_signature}
-    if source is not None:
-        document["evidence"] = statement_evidence(proof=proof, source=source)
+    if proof.evidence is not None:
+        document["evidence"] = proof.evidence
+    elif source is not None:
+        document["evidence"] = statement_evidence(
+            network=proof.network,
+            block_height=proof.block_height,
+            block_hash=proof.block_hash,
+            utxos=[utxo for row in proof.statement["addresses"] for utxo in row["utxos"]],
+            source=source,
+        )
     return document

@@ -97,10 +97,10 @@ def transparency() -> dict[str, Any]:
             "id": proof.pk,
             "block": {"height": proof.block_height, "hash": proof.block_hash},
             "proven_sats": proof.signed_total_sats,
-            "verify_command": (
-                f"python scripts/verify_statement.py statement-{proof.pk}.json --key {key} "
-                "--rpc http://USER:PASSWORD@YOUR-NODE:8332"
-            ),
+            "evidence_bundled": proof.evidence is not None,
+            # Bundled evidence verifies with no node; without it the verifier fetches it from any node.
+            "verify_command": f"python scripts/verify_statement.py statement-{proof.pk}.json --key {key}"
+            + ("" if proof.evidence is not None else " --rpc http://USER:PASSWORD@YOUR-NODE:8332"),
         },
         "books_head": books_head(),
         "service_key": key,

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from reserve.common.amounts import btc_text
+from reserve.proofs.statements import statement_document
 from reserve.public.selectors import publishable_statement, transparency
 
 CHART_WIDTH, CHART_HEIGHT = 600, 200
@@ -63,7 +64,7 @@ def statement_download(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if proof is None or proof.pk != pk:
         raise Http404("no such published statement")
-    body = json.dumps({"statement": proof.statement, "signature": proof.statement_signature}, indent=1, sort_keys=True)
+    body = json.dumps(statement_document(proof=proof), indent=1, sort_keys=True)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="statement-{proof.pk}.json"'
     return response

@@ -21,11 +21,15 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.urls import reverse
 from embit.hashes import double_sha256
 from embit.script import address_to_scriptpubkey
 
 from ledger.signing import signing_key
 from reserve.chain.blocks import Outpoint
+from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.proofs.attestations import period_attestation
@@ -105,12 +109,81 @@ def statement_file(funded: dict[str, Any], tmp_path: Path) -> Path:
         ],
         wallet_proofs=[{"wallet": "vault", "psbt": VAULT.sign_psbt(vault_psbt, ["cosigner-b", "cosigner-c"])}],
         actor=operator,
+        source=lambda: source,
     )
     assert [row["method"] for row in proof.addresses] == ["bip322-simple", "bip322-full", "bip127"]
     assert proof.signed_total_sats == 6_500_000
+    assert proof.statement is not None and proof.statement["evidence"] == {"bundled": True}
     path = tmp_path / "statement.json"
-    path.write_text(json.dumps(statement_document(proof=proof, source=source)))
+    path.write_text(json.dumps(statement_document(proof=proof)))
     return path
+
+
+def test_the_statement_downloaded_from_the_public_page_verifies_with_no_node(
+    statement_file: Path, client: Client, tmp_path: Path
+) -> None:
+    # given: both wallets published, the page names the statement and a command without --rpc
+    Wallet.objects.update(published=True)
+    page = client.get(reverse("transparency-json")).json()
+    assert "--rpc" not in page["statement"]["verify_command"]
+    # when: downloaded and checked as a subprocess, with no node named
+    download = client.get(reverse("transparency-statement", args=[page["statement"]["id"]]))
+    path = tmp_path / "downloaded.json"
+    path.write_bytes(download.content)
+    honest = run_verifier(path, signing_key().public_hex)
+    stranger = Ed25519PrivateKey.generate()
+    edit(path, lambda document: _amount_edited(document, stranger))
+    edited = run_verifier(path, stranger.public_key().public_bytes_raw().hex())
+    # then
+    assert honest.returncode == 0, honest.stderr
+    assert "OK: 6500000 sats in 4 outputs of 3 addresses" in honest.stdout
+    assert edited.returncode == 1 and "does not pay" in edited.stderr, edited.stderr
+
+
+def test_when_the_node_is_unreachable_the_statement_says_so_and_rpc_still_verifies(
+    funded: dict[str, Any], regtest_node: RegtestNode, tmp_path: Path
+) -> None:
+    # given: the treasury's P2TR address proven while the chain source refuses connections
+    operator = make_user("proof-operator", "operator")
+    agency = agency_create(name="Treasury", kind="ministry", actor=operator)
+    wallet = wallet_register(
+        name="treasury", agency=agency, kind="cold", network="regtest", birthday_height=funded["birthday"],
+        addresses=[TREASURY.address("p2tr")], actor=operator,
+    )  # fmt: skip
+    wallet_scan(wallet=wallet, source=funded["source"])
+    challenge = reserve_proof_challenge_issue(addresses=[TREASURY.address("p2tr")], actor=operator)
+    signature = {"address": TREASURY.address("p2tr"), "signature": TREASURY.simple("p2tr", challenge.message)}
+    # when
+    unreachable = RpcChainSource("http://127.0.0.1:1/", retries=0)
+    proof = reserve_proof_submit(
+        challenge=challenge, signatures=[signature], actor=operator, source=lambda: unreachable
+    )
+    path = tmp_path / "statement.json"
+    path.write_text(json.dumps(statement_document(proof=proof)))
+    alone = run_verifier(path, signing_key().public_hex)
+    fetched = run_verifier(path, signing_key().public_hex, "--rpc", regtest_node.rpc_url)
+    # then: the signed statement says why nothing is bundled; the verifier fetches it from a node
+    assert proof.evidence is None and proof.statement is not None
+    assert proof.statement["evidence"]["bundled"] is False
+    assert "did not answer" in proof.statement["evidence"]["reason"]
+    assert alone.returncode == 1 and "did not answer" in alone.stderr, alone.stderr
+    assert fetched.returncode == 0 and "OK: 2000000 sats in 1 outputs" in fetched.stdout, fetched.stderr
+
+
+def test_the_service_role_cannot_add_evidence_a_statement_does_not_vouch_for(statement_file: Path) -> None:
+    # given: a statement that says its evidence is not bundled (as when the node was unreachable)
+    proof = ReserveProof.objects.get()
+    # when / then: storing evidence beside it, as the service's role, is refused by the database
+    with (
+        pytest.raises(IntegrityError, match="reserve_proof_evidence_bundled"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE reserve_reserveproof SET statement = jsonb_set(statement::jsonb, '{evidence,bundled}', "
+            "'false') WHERE id = %s",
+            [proof.pk],
+        )
 
 
 def run_verifier(path: Path, key: str, *options: str) -> subprocess.CompletedProcess[str]:
