@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +30,22 @@ def test_transfer_register_filters(clients: dict[str, Any], books: Books) -> Non
     window = {"from": block_time(102).isoformat(), "to": block_time(104).isoformat()}
     assert {t["id"] for t in results(client, "/api/v1/transfers/", **window)} == {buy.pk, consolidate.pk}
     assert len(results(client, "/api/v1/transfers/", agency=books.agency.pk)) == 5
+
+
+@pytest.mark.django_db
+def test_a_date_window_keeps_a_pending_proposal_by_the_time_it_was_drafted(
+    clients: dict[str, Any], books: Books
+) -> None:
+    client = clients["auditor"]
+    drafted = books.pending.created_at
+    assert books.pending.occurred_at is None
+    # when: windows around and before the proposal's drafting
+    around = {"from": (drafted - timedelta(seconds=1)).isoformat(), "to": (drafted + timedelta(seconds=1)).isoformat()}
+    before = {"from": block_time(100).isoformat(), "to": drafted.isoformat()}
+    # then: in the window it was made in, only there; the posted ones stay dated by their blocks
+    assert [t["id"] for t in results(client, "/api/v1/transfers/", **around)] == [books.pending.pk]
+    assert books.pending.pk not in {t["id"] for t in results(client, "/api/v1/transfers/", **before)}
+    assert len(results(client, "/api/v1/transfers/", **before, agency=books.agency.pk)) == 4
 
 
 @pytest.mark.django_db
