@@ -29,7 +29,7 @@ from reserve.api.base import (
     StrictInputSerializer,
     list_responses,
 )
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
@@ -185,8 +185,8 @@ class TransferFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=TransferStatus.choices)
     direction = django_filters.ChoiceFilter(choices=TransferDirection.choices)
     category = django_filters.CharFilter()
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Source or destination wallet id")
-    agency = django_filters.NumberFilter(
+    wallet = wallet_filter(method="filter_wallet", label="Source or destination wallet id")
+    agency = agency_filter(
         method="filter_agency",
         label="Agency id of the source or destination, by the membership in force at the transfer's time",
     )

@@ -78,3 +78,38 @@ def test_evaluation_and_audit_filters(clients: dict[str, Any], books: Books) -> 
         ("reserve.transfer", str(mined.pk)),
     }
     assert results(client, "/api/v1/breaches/", wallet=books.cold.pk, status="open") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/api/v1/transfers/", "/api/v1/ledger/transactions/", "/api/v1/audit-events/", "/api/v1/wallets/"]
+)
+def test_lists_take_wallet_and_agency_names_as_ids(clients: dict[str, Any], books: Books, path: str) -> None:
+    client = clients["auditor"]
+    for field, record in (("wallet", books.cold), ("agency", books.agency)):
+        # when / then: the name finds what the id finds
+        by_id = results(client, path, **{field: record.pk})
+        assert by_id and results(client, path, **{field: record.name}) == by_id, (path, field)
+        # an unknown name is a 400 naming the field, not an empty page
+        response = client.get(path, {field: "no such name"})
+        assert response.status_code == 400, response.content
+        assert field in response.json()["error"]["fields"]
+
+
+def without_now(response: Any) -> Any:
+    """The report without its `as_of`, which for "now" is the moment of each call."""
+    if response["Content-Type"].split(";")[0] == "application/json":
+        return {key: value for key, value in response.json().items() if key != "as_of"}
+    return response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/holdings/", "/api/v1/labels/"])
+def test_reports_take_wallet_and_agency_names_as_ids(clients: dict[str, Any], books: Books, path: str) -> None:
+    client = clients["auditor"]
+    for field, record in (("wallet", books.cold), ("agency", books.agency)):
+        by_name, by_id = (client.get(path, {field: value}) for value in (record.name, record.pk))
+        assert by_name.status_code == by_id.status_code == 200, by_name.content
+        assert without_now(by_name) == without_now(by_id)
+        response = client.get(path, {field: "no such name"})
+        assert (response.status_code, field in response.json()["error"]["fields"]) == (400, True)
