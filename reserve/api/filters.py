@@ -12,6 +12,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reserve.custody.models import Agency, Wallet
@@ -74,6 +76,7 @@ class IdOrNameField(forms.CharField):
         return pk
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class IdOrNameFilter(django_filters.Filter):
     """`wallet` or `agency` by id or by name: the lists' filters resolve a name to its id here."""
 
