@@ -58,6 +58,8 @@ def _id_or_name(model: type[Agency] | type[Wallet], text: str) -> int | None:
     """A wallet's or agency's id given as its id (ASCII digits win) or its unique name; None for no such name."""
     if text.isascii() and text.isdigit():
         return int(text)
+    if "\x00" in text or len(text) > model._meta.get_field("name").max_length:  # type: ignore[operator]
+        return None  # no record's name (and PostgreSQL refuses NUL in a query)
     return model.objects.filter(name=text).values_list("pk", flat=True).first()
 
 
@@ -98,8 +100,8 @@ class IdOrNameRelatedField(serializers.PrimaryKeyRelatedField):
         if isinstance(data, str) and not (data.isascii() and data.isdigit()):
             queryset = self.get_queryset()
             assert queryset is not None
-            found = queryset.filter(name=data).first()
-            if found is None:
+            pk = _id_or_name(queryset.model, data)
+            if pk is None:
                 self.fail("does_not_exist", pk_value=data)
-            return found
+            return super().to_internal_value(pk)
         return super().to_internal_value(data)

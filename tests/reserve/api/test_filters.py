@@ -90,10 +90,11 @@ def test_lists_take_wallet_and_agency_names_as_ids(clients: dict[str, Any], book
         # when / then: the name finds what the id finds
         by_id = results(client, path, **{field: record.pk})
         assert by_id and results(client, path, **{field: record.name}) == by_id, (path, field)
-        # an unknown name is a 400 naming the field, not an empty page
-        response = client.get(path, {field: "no such name"})
-        assert response.status_code == 400, response.content
-        assert field in response.json()["error"]["fields"]
+        # an unknown name (a NUL, one longer than any name) is a 400 naming the field, not an empty page
+        for unknown in ("no such name", "nul\x00", "x" * 300):
+            response = client.get(path, {field: unknown})
+            assert response.status_code == 400, response.content
+            assert field in response.json()["error"]["fields"]
 
 
 def without_now(response: Any) -> Any:
@@ -111,5 +112,6 @@ def test_reports_take_wallet_and_agency_names_as_ids(clients: dict[str, Any], bo
         by_name, by_id = (client.get(path, {field: value}) for value in (record.name, record.pk))
         assert by_name.status_code == by_id.status_code == 200, by_name.content
         assert without_now(by_name) == without_now(by_id)
-        response = client.get(path, {field: "no such name"})
-        assert (response.status_code, field in response.json()["error"]["fields"]) == (400, True)
+        for unknown in ("no such name", "nul\x00", "x" * 300):
+            response = client.get(path, {field: unknown})
+            assert (response.status_code, field in response.json()["error"]["fields"]) == (400, True)
