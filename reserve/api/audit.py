@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.api.transfers import AuditEventSerializer
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
@@ -27,10 +27,8 @@ class AuditEventFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
     actor = django_filters.CharFilter(field_name="actor_label", label="Username (or 'system')")
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Events of this wallet and its transfers")
-    agency = django_filters.NumberFilter(
-        method="filter_agency", label="Events of this agency, its wallets and transfers"
-    )
+    wallet = wallet_filter(method="filter_wallet", label="Events of this wallet and its transfers")
+    agency = agency_filter(method="filter_agency", label="Events of this agency, its wallets and transfers")
 
     class Meta:
         model = AuditEvent

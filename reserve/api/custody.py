@@ -21,7 +21,7 @@ from reserve.api.base import (
     StrictInputSerializer,
     list_responses,
 )
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.custody.descriptors import MAX_GAP_LIMIT
 from reserve.custody.models import Agency, AgencyKind, Network, Wallet, WalletKind
@@ -48,7 +48,7 @@ class AgencySerializer(serializers.ModelSerializer):
 @date_range("created_at")
 class AgencyFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=AgencyKind.choices)
-    agency = django_filters.NumberFilter(field_name="pk")
+    agency = agency_filter(field_name="pk")
 
     class Meta:
         model = Agency
@@ -210,8 +210,8 @@ class WalletDetailSerializer(WalletSerializer):
 
 @date_range("created_at")
 class WalletFilter(django_filters.FilterSet):
-    wallet = django_filters.NumberFilter(field_name="pk")
-    agency = django_filters.NumberFilter(field_name="agency_id")
+    wallet = wallet_filter(field_name="pk")
+    agency = agency_filter(field_name="agency_id")
     kind = django_filters.ChoiceFilter(choices=WalletKind.choices)
     network = django_filters.ChoiceFilter(choices=Network.choices)
     in_perimeter = django_filters.BooleanFilter()

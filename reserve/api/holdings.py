@@ -19,6 +19,7 @@ from reserve.api.base import (
     TimeField,
     csv_responses,
 )
+from reserve.api.filters import IdOrNameRelatedField
 from reserve.custody.models import Agency, Wallet
 from reserve.reports.holdings import GROUPS, holdings_report
 
@@ -63,8 +64,8 @@ class HoldingsApi(CsvMixin, APIView):
         currency = serializers.RegexField(
             r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, default the reporting currency"
         )
-        wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
-        agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
+        wallet = IdOrNameRelatedField(queryset=Wallet.objects.all(), required=False)
+        agency = IdOrNameRelatedField(queryset=Agency.objects.all(), required=False)
         in_perimeter = serializers.BooleanField(required=False, allow_null=True, default=None)
         category = CategoryField(required=False)
         involuntary = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -82,8 +83,8 @@ class HoldingsApi(CsvMixin, APIView):
             OpenApiParameter("height", OpenApiTypes.INT, description="Holdings at this block height"),
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUPS)),
             OpenApiParameter("currency", OpenApiTypes.STR, description="ISO 4217 code for the fiat value"),
-            OpenApiParameter("wallet", OpenApiTypes.INT),
-            OpenApiParameter("agency", OpenApiTypes.INT, description="Wallets this agency held at the point"),
+            OpenApiParameter("wallet", OpenApiTypes.STR, description="Wallet id or name"),
+            OpenApiParameter("agency", OpenApiTypes.STR, description="Wallets this agency (id or name) held then"),
             OpenApiParameter(
                 "in_perimeter", OpenApiTypes.BOOL, description="Wallets in (or outside) the perimeter at the point"
             ),

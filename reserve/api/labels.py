@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reserve.api.base import QUERY_STRING, READ_ERRORS, ApiMixin, StrictInputSerializer
+from reserve.api.filters import IdOrNameRelatedField
 from reserve.api.renderers import JSONLinesRenderer
 from reserve.custody.models import Agency, Wallet
 from reserve.reports.labels import labels_export
@@ -28,15 +29,15 @@ class LabelsApi(ApiMixin, APIView):
     renderer_classes = [JSONLinesRenderer, JSONRenderer, BrowsableAPIRenderer]
 
     class LabelsFilterSerializer(StrictInputSerializer):
-        wallet = serializers.PrimaryKeyRelatedField(queryset=Wallet.objects.all(), required=False)
-        agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
+        wallet = IdOrNameRelatedField(queryset=Wallet.objects.all(), required=False)
+        agency = IdOrNameRelatedField(queryset=Agency.objects.all(), required=False)
         format = serializers.ChoiceField(choices=["jsonl", "json", "api"], required=False)
 
     @extend_schema(
         tags=["reports"],
         parameters=[
-            OpenApiParameter("wallet", OpenApiTypes.INT),
-            OpenApiParameter("agency", OpenApiTypes.INT),
+            OpenApiParameter("wallet", OpenApiTypes.STR, description="Wallet id or name"),
+            OpenApiParameter("agency", OpenApiTypes.STR, description="Agency id or name"),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["jsonl", "json"], description="json: one array"),
         ],
         responses={

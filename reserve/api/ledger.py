@@ -32,7 +32,7 @@ from reserve.api.base import (
     TimeField,
     list_responses,
 )
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.custody.selectors import membership_then
 from reserve.reports.chain_point import chain_point
 from reserve.transfers.models import Transfer
@@ -78,8 +78,8 @@ class JournalFilter(django_filters.FilterSet):
     kind = django_filters.CharFilter()
     txid = django_filters.CharFilter()
     account = django_filters.CharFilter(method="filter_account", label="Account code with entries in the transaction")
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Wallet id with entries in the transaction")
-    agency = django_filters.NumberFilter(method="filter_agency", label="Agency id of a wallet with entries")
+    wallet = wallet_filter(method="filter_wallet", label="Wallet id with entries in the transaction")
+    agency = agency_filter(method="filter_agency", label="Agency id of a wallet with entries")
     category = django_filters.CharFilter(method="filter_category", label="Postings of transfers of this category")
     min_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="gte")
     max_height = django_filters.NumberFilter(field_name="block_height", lookup_expr="lte")
@@ -173,8 +173,8 @@ class AccountSerializer(serializers.ModelSerializer):
 class AccountFilter(django_filters.FilterSet):
     account_type = django_filters.ChoiceFilter(choices=AccountType.choices)
     code_prefix = django_filters.CharFilter(field_name="code", lookup_expr="startswith")
-    wallet = django_filters.NumberFilter(field_name="custody_wallet__pk")
-    agency = django_filters.NumberFilter(field_name="custody_wallet__agency_id")
+    wallet = wallet_filter(field_name="custody_wallet__pk")
+    agency = agency_filter(field_name="custody_wallet__agency_id")
 
     class Meta:
         model = Account

@@ -38,7 +38,7 @@ from reserve.api.base import (
     csv_responses,
     list_responses,
 )
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.api.permissions import DRY_RUN_ROLES
 from reserve.api.transfers import PolicyEvaluationSerializer
@@ -112,8 +112,8 @@ class PolicyVersionFilter(django_filters.FilterSet):
     scope = django_filters.ChoiceFilter(
         field_name="policy__scope_kind", choices=[(k, k) for k in ("perimeter", "agency", "wallet")]
     )
-    agency = django_filters.NumberFilter(method="filter_agency", label="Versions of policies scoped to this agency")
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Versions of policies scoped to this wallet")
+    agency = agency_filter(method="filter_agency", label="Versions of policies scoped to this agency")
+    wallet = wallet_filter(method="filter_wallet", label="Versions of policies scoped to this wallet")
 
     class Meta:
         model = PolicyVersion
@@ -321,8 +321,8 @@ class PolicyEvaluationFilter(django_filters.FilterSet):
     subject_type = django_filters.CharFilter()
     subject_id = django_filters.CharFilter()
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Evaluations of this transfer")
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Changes from or to this wallet")
-    agency = django_filters.NumberFilter(method="filter_agency", label="Changes from or to this agency's wallets")
+    wallet = wallet_filter(method="filter_wallet", label="Changes from or to this wallet")
+    agency = agency_filter(method="filter_agency", label="Changes from or to this agency's wallets")
     category = django_filters.CharFilter(field_name="change__category")
 
     class Meta:
@@ -400,8 +400,8 @@ class BreachFilter(django_filters.FilterSet):
     rule_type = django_filters.CharFilter()
     policy = django_filters.NumberFilter(field_name="version__policy_id")
     transfer = django_filters.NumberFilter(method="filter_transfer", label="Breaches raised by this transfer")
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Raised by a movement of this wallet")
-    agency = django_filters.NumberFilter(method="filter_agency", label="Raised by a movement of this agency")
+    wallet = wallet_filter(method="filter_wallet", label="Raised by a movement of this wallet")
+    agency = agency_filter(method="filter_agency", label="Raised by a movement of this agency")
     category = django_filters.CharFilter(field_name="evaluation__change__category")
 
     class Meta:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reserve.api.base import FORMAT_PARAMETER, CsvMixin, Pagination, list_responses
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunStatus
 
 
@@ -47,8 +47,8 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 @date_range("started_at")
 class ReconciliationRunFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
-    wallet = django_filters.NumberFilter(field_name="wallet_id")
-    agency = django_filters.NumberFilter(field_name="wallet__agency_id")
+    wallet = wallet_filter(field_name="wallet_id")
+    agency = agency_filter(field_name="wallet__agency_id")
 
     class Meta:
         model = ReconciliationRun
@@ -110,8 +110,8 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 class DiscrepancyFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=DiscrepancyStatus.choices)
     kind = django_filters.ChoiceFilter(choices=DiscrepancyKind.choices)
-    wallet = django_filters.NumberFilter(field_name="wallet_id")
-    agency = django_filters.NumberFilter(field_name="wallet__agency_id")
+    wallet = wallet_filter(field_name="wallet_id")
+    agency = agency_filter(field_name="wallet__agency_id")
     run = django_filters.NumberFilter(field_name="run_id")
 
     class Meta:

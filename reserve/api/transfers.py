@@ -29,7 +29,7 @@ from reserve.api.base import (
     StrictInputSerializer,
     list_responses,
 )
-from reserve.api.filters import BACKENDS, date_range
+from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.audit.models import AuditEvent
 from reserve.audit.selectors import audit_trail
@@ -175,13 +175,18 @@ def transfer_detail_data(transfer_id: int) -> Any:
     return TransferDetailSerializer(transfer).data
 
 
-@date_range("occurred_at")
+# A transfer's time in the register: when it happened (its block's time once posted), and until
+# then when it was drafted, so a pending proposal is in the window it was made in, not in none.
+DATED_AT = Coalesce("occurred_at", "created_at")
+
+
+@date_range("dated_at")
 class TransferFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=TransferStatus.choices)
     direction = django_filters.ChoiceFilter(choices=TransferDirection.choices)
     category = django_filters.CharFilter()
-    wallet = django_filters.NumberFilter(method="filter_wallet", label="Source or destination wallet id")
-    agency = django_filters.NumberFilter(
+    wallet = wallet_filter(method="filter_wallet", label="Source or destination wallet id")
+    agency = agency_filter(
         method="filter_agency",
         label="Agency id of the source or destination, by the membership in force at the transfer's time",
     )
@@ -192,6 +197,9 @@ class TransferFilter(django_filters.FilterSet):
         model = Transfer
         fields: list[str] = []
 
+    def filter_queryset(self, queryset: QuerySet[Transfer]) -> QuerySet[Transfer]:
+        return super().filter_queryset(queryset.annotate(dated_at=DATED_AT))
+
     def filter_wallet(self, queryset: QuerySet[Transfer], name: str, value: Any) -> QuerySet[Transfer]:
         return queryset.filter(Q(source_wallet_id=value) | Q(destination_wallet_id=value))
 
@@ -199,10 +207,9 @@ class TransferFilter(django_filters.FilterSet):
         """The agency that held each end when the transfer happened (or was drafted), not today's:
         a wallet that moved between agencies since does not carry its history along."""
         return queryset.annotate(
-            judged_at=Coalesce("occurred_at", "created_at"),
-            source_agency_then=membership_then(wallet="source_wallet_id", when="judged_at", attribute="agency_id"),
+            source_agency_then=membership_then(wallet="source_wallet_id", when="dated_at", attribute="agency_id"),
             destination_agency_then=membership_then(
-                wallet="destination_wallet_id", when="judged_at", attribute="agency_id"
+                wallet="destination_wallet_id", when="dated_at", attribute="agency_id"
             ),
         ).filter(Q(source_agency_then=value) | Q(destination_agency_then=value))
 

@@ -57,6 +57,16 @@ def chain_point_at_height(height: int) -> ChainPoint:
     block = _blocks().filter(height=height).values_list("hash", "block_time_at").first()
     if block is not None:
         return ChainPoint(as_of=block[1], height=height, block_hash=block[0])
+    if not (
+        _blocks().filter(height__gt=height).exists()
+        or JournalTransaction.objects.filter(block_height__gte=height).exists()
+    ):
+        # Above the tip a report would be a page of nulls stated at a block nobody has seen.
+        tip = chain_tip_height()
+        raise ValidationFailed.for_field(
+            "height",
+            "no block is known yet" if tip is None else f"is above the highest verified block ({tip})",
+        )
     block_hash, occurred_at = _booked_hash(height)
     return ChainPoint(as_of=occurred_at, height=height, block_hash=block_hash)
 

@@ -52,6 +52,7 @@ from reserve.transfers.models import (
     TransferDirection,
     TransferStatus,
 )
+from reserve.transfers.preview import transfer_policy_preview
 
 # ---- helpers -------------------------------------------------------------------------------
 
@@ -644,9 +645,24 @@ def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields:
 
     `fields` are `transfer_create`'s keyword arguments. With a key (one per proposal form), a
     repeated submit, such as a double click, returns the transfer the first one proposed. A refused
-    proposal keeps nothing but the policy's evaluation (see `transfer_propose`)."""
+    proposal keeps nothing but the policy's evaluation (see `transfer_propose`), and takes no
+    transfer id: it is refused before the draft is numbered, so the register has no gaps."""
+    require_permission(actor, "propose_transfer", action="propose a transfer")
     with policy_gated_transaction():
+        replay = bool(idempotency_key) and Transfer.objects.filter(idempotency_key=idempotency_key).exists()
+        if not replay:
+            _refuse_unnumbered(transfer_build(proposer=actor, **fields))
         draft = transfer_create(actor=actor, idempotency_key=idempotency_key, **fields)
         if draft.status != TransferStatus.DRAFT:
             return draft
         return transfer_propose(transfer=draft, actor=actor)
+
+
+def _refuse_unnumbered(draft: Transfer) -> None:
+    """Refuse, before it is saved, a draft its proposal would refuse (the preview says so): with the
+    funds check's Conflict or the proposal gate's PolicyDenied, whose evaluation (of no stored
+    transfer) is recorded after the rollback. A draft the preview allows is judged again, stored."""
+    if transfer_policy_preview(transfer=draft).outcome != "deny":
+        return
+    transfer_funds_check(draft)
+    policy_enforce(change=transfer_change(draft), facts=ReservePolicyFacts(), gate="proposal")

@@ -32,6 +32,8 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("auditor", "/api/v1/holdings/?as_of=yesterday", None, "as_of"),
     ("auditor", "/api/v1/holdings/?height=-1", None, "height"),
     ("auditor", "/api/v1/holdings/?height=abc", None, "height"),
+    ("auditor", "/api/v1/holdings/?height=105", None, "height"),
+    ("auditor", "/api/v1/ledger/accounts/?height=105", None, "height"),
     ("auditor", "/api/v1/holdings/?group_by=planet", None, "group_by"),
     ("auditor", "/api/v1/holdings/?as_of=2026-03-01T00:00:00Z&height=101", None, "height"),
     ("auditor", "/api/v1/holdings/?currency=US", None, "currency"),

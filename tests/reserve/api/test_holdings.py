@@ -13,7 +13,8 @@ import pytest
 from ledger.models import JournalTransaction
 from reserve.custody.models import Wallet
 from reserve.pricing.models import PriceQuote
-from tests.reserve.api.conftest import BTC, Books, block_hash, block_time
+from reserve.reconciliation.models import BlockStatus, ChainBlock
+from tests.reserve.api.conftest import BTC, Books, block_hash, block_time, record_block
 
 
 def replay(wallets: list[Wallet], *, until: datetime | None = None, height: int | None = None) -> dict[int, int]:
@@ -163,3 +164,19 @@ def test_the_category_vocabulary_is_listed_with_legal_references(clients: dict[s
     assert terms["seizure"]["legal_reference"].startswith("A seizure warrant")
     assert (terms["dust"]["involuntary"], terms["purchase"]["involuntary"]) == (True, False)
     assert {term["status"] for term in terms.values()} == {"active"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/holdings/", "/api/v1/ledger/accounts/"])
+def test_a_height_above_the_verified_tip_is_a_400_naming_it(clients: dict[str, Any], books: Books, path: str) -> None:
+    # given: the verified chain ends at 104; a header at 110 that failed verification is no tip
+    record_block(110)
+    ChainBlock.objects.filter(height=110).update(status=BlockStatus.REJECTED)
+    # when
+    above = clients["auditor"].get(path, {"height": 105})
+    at_tip = clients["auditor"].get(path, {"height": 104})
+    # then: the tip is named; at the tip the report is stated at its block
+    assert above.status_code == 400, above.content
+    assert above.json()["error"]["fields"]["height"] == ["is above the highest verified block (104)"]
+    assert at_tip.status_code == 200, at_tip.content
+    assert (at_tip.json()["height"], at_tip.json()["block_hash"]) == (104, block_hash(104))

@@ -192,3 +192,33 @@ def test_an_approval_the_wallet_can_no_longer_pay_is_refused_in_words(
     # then: the approval is not kept
     assert Transfer.objects.get(pk=second.pk).status == "pending_approval"
     assert second.approvals.count() == 1
+
+
+def test_refusals_and_previews_take_no_transfer_id(
+    no_sale: None, operator: Any, approver: Any, approver2: Any, cold_wallet: Wallet
+) -> None:
+    # given: the register's last transfer
+    fund(cold_wallet, 10 * BTC, operator, approver, approver2)
+    last = Transfer.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    api = APIClient()
+    api.force_authenticate(operator)
+    admin = Client()
+    admin.force_login(operator)
+    body = sale(cold_wallet, BTC) | {"source_wallet": cold_wallet.pk}
+    # when: previewed (API and admin), refused by the policy (API, admin) and for funds (API)
+    assert api.post("/api/v1/policies/evaluate/", body, format="json").status_code == 200
+    form: dict[str, Any] = {"direction": "outbound", "category": "sale", "amount_btc": "1", "fee_btc": "0.0001"}
+    form |= {"source_wallet": cold_wallet.pk, "external_address": REGTEST_EXTERNAL}
+    assert admin.post("/admin/reserve/transfer/add/", form | {"idempotency_key": "a"}).status_code == 200
+    denied = api.post("/api/v1/transfers/", body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+    refused = admin.post("/admin/reserve/transfer/add/", form | {"idempotency_key": "b", "_submit": "1"})
+    overdraft = body | {"category": "return_to_victims", "provenance_reference": "Order 9", "amount_sats": 50 * BTC}
+    unpaid = api.post("/api/v1/transfers/", overdraft, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+    # then: each refused, its refusal on record (of no stored transfer)
+    assert (denied.status_code, refused.status_code, unpaid.status_code) == (409, 400, 409)
+    assert unpaid.json()["error"]["code"] == "insufficient_funds"
+    assert [row.subject_id for row in PolicyEvaluation.objects.filter(gate="proposal", outcome="deny")] == ["", ""]
+    # when: the next transfer drafted
+    draft = transfer_create(actor=operator, **sale(cold_wallet, BTC))
+    # then: it takes the next number, no gap before it
+    assert draft.pk == last + 1
