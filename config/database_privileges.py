@@ -54,6 +54,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_importbatch": READ_WRITE_KEEP,
     # signing (issue 13): uploads are the trail of what custodians sent; holds are released, never deleted
     "reserve_signatureupload": READ_APPEND,
+    # fiat totals for fiat-denominated caps (issue 15): dated facts, corrected by a new record
+    "reserve_fiattotal": READ_APPEND,
     "reserve_builtpsbt": READ_WRITE_KEEP,
     "reserve_utxoreservation": READ_WRITE_KEEP,
     "reserve_utxofreeze": READ_WRITE_KEEP,

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
-from policy.types import PolicyScope
+from policy.types import FiatAmount, PolicyScope
 
 
 class PolicyFacts(Protocol):
@@ -69,4 +69,14 @@ class PolicyFacts(Protocol):
     ) -> list[tuple[datetime, int | None, int]]:
         """Every change of the scope's holdings in [since, until): (at, block_height, holdings after),
         one per posting, in time then posting order (two postings in one block are two changes)."""
+        ...
+
+    def fiat_value(self, *, sats: int, currency: str, at: datetime) -> FiatAmount | None:
+        """`sats` valued in `currency` at the price quote in force at `at` (the latest at or
+        before it), rounded half-even to the cent; `as_of` is the quote's time. None: no quote."""
+        ...
+
+    def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
+        """The fiat total `name` (e.g. total public funds) as last recorded with a date at or
+        before `at`; `as_of` is that date. None: never recorded by then."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 DIRECTIONS = ("inbound", "outbound", "internal")
@@ -163,6 +164,15 @@ class ProposedChange:
     @property
     def subject(self) -> tuple[str, str] | None:
         return (self.subject_type, self.subject_id) if self.subject_type and self.subject_id else None
+
+
+@dataclass(frozen=True)
+class FiatAmount:
+    """A fiat amount as of a time: a valuation at a price quote, or a recorded fiat total."""
+
+    amount: Decimal
+    currency: str
+    as_of: datetime
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from reserve.access.models import EnrolmentCode
 from reserve.api.models import ApiIdempotencyKey
 from reserve.audit.models import AuditEvent
+from reserve.compliance.models import FiatTotal
 from reserve.custody.models import (
     Agency,
     AgencyKind,
@@ -61,6 +62,7 @@ __all__ = [
     "DiscrepancyKind",
     "DiscrepancyStatus",
     "EnrolmentCode",
+    "FiatTotal",
     "ImportApproval",
     "ImportBatch",
     "ImportDecision",

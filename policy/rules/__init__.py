@@ -8,6 +8,7 @@ from datetime import datetime
 from config.errors import ValidationFailed
 from policy.rules.base import ParseContext, Rule
 from policy.rules.destinations import AllowedSources, DestinationAllowlist, NoDisposal
+from policy.rules.fiat import FiatHoldingsCap
 from policy.rules.flows import TransferLimit, VelocityLimit
 from policy.rules.holdings import EncumbranceCap, HoldingsCap, NoNetAccumulation, ZeroBalanceAfter
 from policy.rules.params import ParamReader
@@ -27,6 +28,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
         ApprovalQuorum,
         EncumbranceCap,
         ZeroBalanceAfter,
+        FiatHoldingsCap,
     )
 }
 

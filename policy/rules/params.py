@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.amounts import MAX_SATS
@@ -100,6 +101,36 @@ class ParamReader:
             self.fail(name, "must be a non-empty string")
             return None
         return value.strip()
+
+    def decimal(self, name: str, *, minimum: Decimal, maximum: Decimal, default: Any = _MISSING) -> Any:
+        """A decimal given as a string ("1000000.00"): floats would not be exact."""
+        value = self._take(name, default)
+        if value is default:
+            return value
+        try:
+            number = Decimal(value) if isinstance(value, str) else None
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            self.fail(name, 'must be a decimal number written as a string, e.g. "1000000.00"')
+            return None
+        if not minimum <= number <= maximum:
+            self.fail(name, f"must be between {minimum} and {maximum}")
+            return None
+        return number
+
+    def currency(self, name: str = "currency") -> Any:
+        value = self._take(name, _MISSING)
+        if value is _MISSING:
+            return None
+        if (
+            not isinstance(value, str)
+            or len(value) != 3
+            or not (value.isascii() and value.isalpha() and value.isupper())
+        ):
+            self.fail(name, "must be an ISO 4217 code of three capital letters, e.g. USD")
+            return None
+        return value
 
     def moment(self, name: str, *, default: Any = _MISSING) -> Any:
         value = self._take(name, default)

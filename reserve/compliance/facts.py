@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db.models import Case, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, Greatest
 
+from config.errors import NotFound
 from ledger.models import Account
 from ledger.selectors import (
     Period,
@@ -26,9 +27,11 @@ from ledger.selectors import (
     period_balance,
     period_balance_changes,
 )
-from policy.types import PolicyScope
+from policy.types import FiatAmount, PolicyScope
+from reserve.compliance.models import FiatTotal
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
+from reserve.pricing.selectors import price_in_force, value_sats
 from reserve.transfers.models import Transfer, TransferStatus
 
 POSTED_STATUSES = (TransferStatus.CONFIRMED, TransferStatus.FINAL)
@@ -191,3 +194,14 @@ class ReservePolicyFacts:
         if not accounts:
             return []
         return balance_changes(accounts=accounts, since=since, until=until)
+
+    def fiat_value(self, *, sats: int, currency: str, at: datetime) -> FiatAmount | None:
+        try:
+            quote = price_in_force(currency=currency, at=at)
+        except NotFound:
+            return None
+        return FiatAmount(value_sats(sats=sats, quote=quote), quote.currency, quote.at)
+
+    def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
+        total = FiatTotal.objects.filter(name=name, as_of__lte=at).order_by("-as_of", "-id").first()
+        return None if total is None else FiatAmount(total.amount, total.currency, total.as_of)

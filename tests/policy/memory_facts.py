@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 
-from policy.types import PolicyScope, ProposedChange
+from ledger.amounts import SATS_PER_BTC
+from policy.types import FiatAmount, PolicyScope, ProposedChange
 
 
 @dataclass
@@ -49,6 +51,8 @@ class MemoryFacts:
     movements: list[Movement] = field(default_factory=list)
     postings: list[Posting] = field(default_factory=list)  # in posting order
     wallets: set[int] = field(default_factory=set)  # registered wallets; the ones booked to are added
+    quotes: list[tuple[datetime, str, Decimal]] = field(default_factory=list)  # (at, currency, price of 1 BTC)
+    fiat_totals: list[tuple[str, FiatAmount]] = field(default_factory=list)  # (name, amount as of its date)
 
     def book(self, change: ProposedChange, *, pending: bool = False, approved_at: datetime | None = None) -> None:
         """Book `change` as mined at `change.at`, or (`pending`) as approved at `approved_at`
@@ -164,3 +168,15 @@ class MemoryFacts:
                 running += delta
                 changes.append((posting.at, posting.block_height, running))
         return changes
+
+    def fiat_value(self, *, sats: int, currency: str, at: datetime) -> FiatAmount | None:
+        in_force = [(quoted, price) for quoted, code, price in self.quotes if code == currency and quoted <= at]
+        if not in_force:
+            return None
+        quoted, price = max(in_force, key=lambda quote: quote[0])
+        amount = (Decimal(sats) * price / SATS_PER_BTC).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        return FiatAmount(amount, currency, quoted)
+
+    def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
+        recorded = [total for key, total in self.fiat_totals if key == name and total.as_of <= at]
+        return max(recorded, key=lambda total: total.as_of) if recorded else None

@@ -53,6 +53,12 @@ def _grid() -> list[dict[str, Any]]:
     for approvals in (1, 2, 3):
         tiers = [{"min_sats": BTC, "min_approvals": approvals + 1, "role": "board"}]
         rules.append({"type": "approval_quorum", "params": {"min_approvals": approvals, "tiers": tiers}})
+    for cap, age in itertools.product(
+        ({"max_fiat": "0"}, {"max_fiat": "50000000.5"}, {"fiat_total": "public_funds", "percent": "5"}),
+        (60, 86_400, 7 * 86_400),
+    ):
+        rules.append({"type": "fiat_holdings_cap", "params": {"currency": "USD", **cap, "max_quote_age_seconds": age}})
+    rules.append({"type": "fiat_holdings_cap", "params": {"currency": "EUR", "fiat_total": "budget", "percent": "0.5"}})
     for wallets in ([1], [1, 2]):
         rules.append({"type": "zero_balance_after", "params": {"wallets": wallets, "at": "2027-01-01T00:00:00Z"}})
     return rules

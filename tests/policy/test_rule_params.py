@@ -24,6 +24,7 @@ EVERY_RULE: list[dict[str, Any]] = [
     {"type": "approval_quorum", "params": {"tiers": [{"min_sats": 100 * BTC, "min_approvals": 3}]}},
     {"type": "encumbrance_cap", "params": {"max_sats": 5 * BTC}},
     {"type": "zero_balance_after", "params": {"wallets": [7], "at": "2026-06-30T00:00:00Z"}},
+    {"type": "fiat_holdings_cap", "params": {"currency": "USD", "fiat_total": "public_funds", "percent": "5"}},
 ]
 
 
@@ -202,3 +203,22 @@ def test_allowlist_entries_keep_the_date_they_were_first_listed():
         {"address": "bc1qold", "added_at": T0.isoformat()},
         {"address": "bc1qnew", "added_at": at(days=30).isoformat()},
     ]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"currency": "usd", "max_fiat": "1"}, "currency"),
+        ({"currency": "US1", "max_fiat": "1"}, "currency"),
+        ({"currency": "USD", "max_fiat": 1.5}, "max_fiat"),  # a float is not exact: a string is required
+        ({"currency": "USD", "max_fiat": "NaN"}, "max_fiat"),
+        ({"currency": "USD", "max_fiat": "-1"}, "max_fiat"),
+        ({"currency": "USD"}, "max_fiat"),
+        ({"currency": "USD", "max_fiat": "1", "fiat_total": "funds", "percent": "5"}, "max_fiat"),
+        ({"currency": "USD", "fiat_total": "funds"}, "percent"),
+        ({"currency": "USD", "fiat_total": "funds", "percent": "100.01"}, "percent"),
+        ({"currency": "USD", "max_fiat": "1", "max_quote_age_seconds": 0}, "max_quote_age_seconds"),
+    ],
+)
+def test_a_fiat_cap_with_bad_params_is_refused_naming_the_field(params: dict[str, Any], field: str) -> None:
+    assert f"rules[0].params.{field}" in refused([{"type": "fiat_holdings_cap", "params": params}])

@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,11 +27,13 @@ from django.utils import timezone
 
 from policy.facts import PolicyFacts
 from policy.rules.base import END_OF_BOOKS
-from policy.types import DIRECTIONS, PolicyScope, ProposedChange, ScopeKind
+from policy.types import DIRECTIONS, FiatAmount, PolicyScope, ProposedChange, ScopeKind
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.compliance.services import fiat_total_record
 from reserve.custody.membership import membership_approve, membership_propose
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
+from reserve.pricing.models import PriceQuote
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import (
     transfer_approve,
@@ -124,6 +127,9 @@ class Scenario:
     wallets: dict[str, WalletSpec]
     moves: tuple[Move, ...]
     rehomes: tuple[Rehome, ...] = ()
+    # Price quotes (at, currency, price of 1 BTC) and fiat totals (name, currency, amount, as of).
+    quotes: tuple[tuple[datetime, str, str], ...] = ()
+    fiat_totals: tuple[tuple[str, str, str, datetime], ...] = ()
 
     def move(self, label: str) -> Move:
         return next(move for move in self.moves if move.label == label)
@@ -200,6 +206,11 @@ RESERVE = Scenario(
         # Signed outside the system and seen on chain.
         Move("observed_out", "observed", "outbound", BTC // 10, source="bank", category="sale", fee_sats=200,
              block=Block(hours(11), 118)),
+    ),
+    quotes=((hours(1), "USD", "100000.00"), (hours(1), "EUR", "91234.56789"), (hours(6), "USD", "98765.4321")),
+    fiat_totals=(
+        ("public_funds", "USD", "2000000000.00", hours(2)),
+        ("public_funds", "USD", "2100000000.00", hours(8)),
     ),
 )
 
@@ -302,6 +313,10 @@ def load_memory(scenario: Scenario, *, reorged_at: dict[str, datetime] | None = 
     facts = MemoryFacts()
     facts.wallets.update(wallets.values())
     loaded = Loaded(facts, wallets, agencies, subjects)
+    facts.quotes += [(at, currency, Decimal(price)) for at, currency, price in scenario.quotes]
+    facts.fiat_totals += [
+        (name, FiatAmount(Decimal(amount), currency, as_of)) for name, currency, amount, as_of in scenario.fiat_totals
+    ]
     for move in scenario.moves:
 
         def change(at: datetime, block: Block | None, move: Move = move) -> ProposedChange:
@@ -417,6 +432,12 @@ def load_real(scenario: Scenario, clock: Clock) -> Loaded:
         assert Transfer.objects.get(pk=transfer.pk).status == _status_after(move)
     for rehome in rehomes:
         _rehome(rehome, wallets, agencies, operator, approvers[0], clock)
+    for at, currency, price in scenario.quotes:
+        PriceQuote.objects.create(at=at, currency=currency, price=Decimal(price), source="contract")
+    if scenario.fiat_totals:
+        admin = make_user("paula", "policy_admin")
+        for name, currency, amount, as_of in scenario.fiat_totals:
+            fiat_total_record(actor=admin, name=name, currency=currency, amount=amount, as_of=as_of, reference="Budget")
     return loaded
 
 
@@ -631,6 +652,19 @@ def questions(scenario: Scenario) -> list[Question]:
                 ask("exempt_inflows_sats", **exempt, since=at, since_height=height, until=END_OF_BOOKS)
                 for at, height in zip(moments[::3], heights[1::2], strict=False)
             ]
+    # Fiat answers around each quote and recorded total (a scenario with neither asks none).
+    fiat_points = [
+        point
+        for moment in sorted({quote[0] for quote in scenario.quotes} | {total[3] for total in scenario.fiat_totals})
+        for point in (moment - MICROSECOND, moment)
+    ]
+    for at in fiat_points:
+        asked += [
+            ask("fiat_value", sats=sats, currency=currency, at=at)
+            for sats in (0, 1, 5, 123_456_789_012)
+            for currency in ("USD", "EUR")
+        ]
+        asked += [ask("fiat_total", name=name, at=at) for name in ("public_funds", "unrecorded")]
     return asked
 
 
@@ -895,7 +929,8 @@ def test_transfers_that_never_moved_count_nowhere(load: Loader) -> None:
     for question in asked:
         unreadable = question.method == "wallet_balance_sats" and question.arguments[0][1] == WalletOf(UNKNOWN)
         assert answer(loaded, question) == (DOES_NOT_EXIST if unreadable else [] if "changes" in question.method else 0)
-    assert {question.method for question in asked} == protocol_methods()
+    # Every question about movements (prices and fiat totals are not movements; QUIET has none).
+    assert {question.method for question in asked} == protocol_methods() - {"fiat_value", "fiat_total"}
 
 
 def test_membership_is_judged_at_each_point_by_the_membership_then_in_force(load: Loader) -> None:
