@@ -146,7 +146,13 @@ def test_reconcile_now_enqueues_the_wallets_task_through_the_outbox_and_shows_th
     page = client.get(response["Location"]).content.decode()
     assert "sent to the worker" in page
     row = rows(page, "reconcile-run")[0]
-    assert f">{run.pk}<" in row and "running" in row and ">3<" in row and ">1<" in row
+    assert f">{run.pk}<" in row and "running (scanned to block 105 so far" in row and ">3<" in row and ">1<" in row
+    # and its result once it finished
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        status="succeeded", finished_at=message.created_at, chain_balance_sats=2 * BTC, ledger_balance_sats=2 * BTC
+    )
+    row = rows(client.get(response["Location"]).content.decode(), "reconcile-run")[0]
+    assert "succeeded" in row and "so far" not in row and row.count("2.00000000 BTC") == 2
 
 
 @pytest.mark.parametrize("role", ["auditor", "approver"])
