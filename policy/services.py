@@ -50,6 +50,7 @@ from policy.selectors import (
     version_rules,
     versions_in_force,
 )
+from policy.signals import version_awaits_approval
 from policy.types import GATES, Decision, PolicyScope, ProposedChange, RuleLine
 
 __all__ = [
@@ -123,7 +124,7 @@ def policy_create_draft(
     parsed = parse_rules(
         rules, effective_from=effective_from, previous_rules=previous_rules, vocabulary=category_codes()
     )
-    return PolicyVersion.objects.create(
+    version = PolicyVersion.objects.create(
         policy=policy,
         version=_next_version(policy),
         rules=[rule.to_json() for rule in parsed],
@@ -132,6 +133,8 @@ def policy_create_draft(
         author=author,
         comment=comment,
     )
+    version_awaits_approval.send(sender=PolicyVersion, version=version)
+    return version
 
 
 @transaction.atomic
@@ -197,7 +200,7 @@ def policy_propose_retirement(
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if not policy.versions.filter(status=PolicyVersion.Status.ACTIVE, kind=PolicyVersion.Kind.RULES).exists():
         raise Conflict.for_field("policy", "has no active version to retire")
-    return PolicyVersion.objects.create(
+    version = PolicyVersion.objects.create(
         policy=policy,
         version=_next_version(policy),
         kind=PolicyVersion.Kind.RETIREMENT,
@@ -206,6 +209,8 @@ def policy_propose_retirement(
         author=author,
         comment=comment,
     )
+    version_awaits_approval.send(sender=PolicyVersion, version=version)
+    return version
 
 
 @transaction.atomic

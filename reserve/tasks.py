@@ -7,15 +7,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from smtplib import SMTPException
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import OperationalError, connection
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import Wallet
+from reserve.notifications.webhook import WebhookFailed, webhook_post
 from reserve.outbox.services import outbox_dispatch
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.transfers.signing import psbt_broadcasts_recover
@@ -107,3 +110,29 @@ def psbt_broadcasts_recover_task() -> list[int]:
     """Finish broadcasts whose txid was recorded but whose node answer was lost (a crash)."""
     with chain_source() as source:
         return psbt_broadcasts_recover(source=source)
+
+
+@shared_task(
+    name="reserve.notify_email_task",
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def notify_email_task(subject: str, body: str, recipients: list[str]) -> int:
+    """Tell approvers something waits for them, through Django's mail settings."""
+    return send_mail(subject, body, None, recipients)
+
+
+@shared_task(
+    name="reserve.notify_webhook_task",
+    acks_late=True,
+    autoretry_for=(WebhookFailed,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def notify_webhook_task(payload: dict[str, Any]) -> int:
+    """The signed approvers' webhook; a receiver that fails or cannot be reached is tried again."""
+    return webhook_post(payload)

@@ -22,7 +22,7 @@ LAYERS = [
     {"transfers"},
     {"compliance"},
     {"custody", "pricing"},
-    {"access", "outbox"},
+    {"access", "outbox", "notifications"},
     {"audit"},
     {"chain", "common"},
 ]

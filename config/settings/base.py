@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.embedded import DATA_DIR, ensure_service_urls
 
@@ -63,6 +64,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Approver notifications (reserve/notifications/): e-mail through Django's mail settings, and a
+# webhook signed with HMAC-SHA256 when a URL is set (the secret signs; see its module).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="reserve-ledger@localhost")
+APPROVER_WEBHOOK_URL = env.str("APPROVER_WEBHOOK_URL", default="")
+APPROVER_WEBHOOK_SECRET = env.str("APPROVER_WEBHOOK_SECRET", default="")
+if APPROVER_WEBHOOK_URL and len(APPROVER_WEBHOOK_SECRET) < 32:
+    raise ImproperlyConfigured("APPROVER_WEBHOOK_URL needs an APPROVER_WEBHOOK_SECRET of 32+ characters to sign with.")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from unfold.admin import TabularInline
 
 from config.errors import ApplicationError, ValidationFailed
@@ -43,10 +45,19 @@ from reserve.custody.models import (
     WatchedScript,
 )
 from reserve.custody.services import agency_create, counterparty_create, wallet_register, wallet_update
+from reserve.reconciliation.services import reconciliation_request
 from reserve.reports.holdings_chart import wallet_holdings_chart
+from reserve.reports.wallet_page import wallet_page
 from reserve.templatetags.reserve_admin import btc
 
 PREVIEW_COUNT = 5
+
+
+def _qr_svg(address: str | None) -> str:
+    """The address as a QR code (inline SVG, no script); upper case, as BIP 173 advises for QR."""
+    if address is None:
+        return ""
+    return mark_safe(segno.make(address.upper(), error="m").svg_inline(scale=4, title=address))  # noqa: S308 - segno's own markup
 
 
 class AgencyForm(StyledForm):
@@ -196,7 +207,7 @@ class WalletAdmin(ServiceAddAdmin):
         "created_at",
     )
     inlines = (DescriptorInline,)
-    change_form_outer_before_template = "reserve/admin/wallet_settings.html"
+    change_form_outer_before_template = "reserve/admin/wallet_page.html"
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -204,6 +215,11 @@ class WalletAdmin(ServiceAddAdmin):
                 "<path:object_id>/settings/",
                 self.admin_site.admin_view(self.settings_view),
                 name="reserve_wallet_settings",
+            ),
+            path(
+                "<path:object_id>/reconcile/",
+                self.admin_site.admin_view(self.reconcile_view),
+                name="reserve_wallet_reconcile",
             ),
             *super().get_urls(),
         ]
@@ -220,7 +236,11 @@ class WalletAdmin(ServiceAddAdmin):
                     "gap_limit": wallet.gap_limit,
                 }
             )
+        if wallet is not None:
             context["wallet"] = wallet
+            context["page"] = wallet_page(wallet)
+            context["receive_qr"] = _qr_svg(context["page"]["receive_address"])
+            context["can_reconcile"] = request.user.has_perm("reserve.request_reconciliation")
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -241,6 +261,21 @@ class WalletAdmin(ServiceAddAdmin):
             messages.error(request, f"Not changed: {error.message}")
         else:
             messages.success(request, f"Wallet “{wallet.name}” updated.")
+        return redirect("admin:reserve_wallet_change", wallet.pk)
+
+    def reconcile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Reconcile now": the wallet's reconciliation task through the outbox; the page then
+        shows the request (waiting or sent) and the runs that follow."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        wallet = get_object_or_404(Wallet, pk=unquote(object_id))
+        try:
+            message = reconciliation_request(wallet=wallet, actor=request.user)
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"Not requested: {error.message}")
+        else:
+            messages.success(request, f"Reconciliation of “{wallet.name}” requested (outbox message {message.pk}).")
         return redirect("admin:reserve_wallet_change", wallet.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:

@@ -33,6 +33,7 @@ from reserve.common.csv_rows import line_error
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Wallet
 from reserve.imports.models import ImportApproval, ImportBatch, ImportDecision, ImportKind, ImportRow, ImportStatus
+from reserve.notifications.services import approvers_notify
 from reserve.pricing.services import price_quotes_csv_read, price_quotes_import_post
 from reserve.transfers.imports import (
     ImportRowRefused,
@@ -146,6 +147,13 @@ def import_propose(*, kind: str, data: bytes | str, actor: Any, filename: str = 
             instance=batch,
             before=None,
             after=snapshot(batch) | {"rows": len(rows)},
+        )
+        approvers_notify(
+            kind="import batch",
+            instance=batch,
+            summary=f"Import batch {batch.pk}: {kind}, {len(rows)} rows, file SHA-256 {file_sha256}",
+            permission=f"reserve.{APPROVE_PERMISSION}",
+            proposer=actor,
         )
     return batch
 

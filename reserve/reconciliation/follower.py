@@ -227,13 +227,19 @@ def _apply_block(
                 for script in WatchedScript.objects.filter(wallet=wallet).values_list("script_pubkey", flat=True)
             )
             block = block.rematched(watchlist)  # the recorded offsets, not a second scan
+        coinbase_txid = block.tx_hashes[0][::-1].hex() if block.tx_hashes else ""
         for output in block.outputs:
             WalletUtxo.objects.get_or_create(
                 wallet=wallet,
                 txid=output.txid,
                 vout=output.vout,
                 block=row,
-                defaults={"value_sats": output.value_sats, "script_pubkey": output.script, "block_height": height},
+                defaults={
+                    "value_sats": output.value_sats,
+                    "script_pubkey": output.script,
+                    "block_height": height,
+                    "coinbase": output.txid == coinbase_txid,
+                },
             )
         for spend in block.spends:
             WalletUtxo.objects.filter(

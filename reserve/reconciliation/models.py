@@ -87,6 +87,9 @@ class WalletUtxo(models.Model):
     )
     spent_height = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=UtxoStatus.choices, default=UtxoStatus.UNSPENT)
+    coinbase = models.BooleanField(
+        default=False, db_default=False, help_text="Created by its block's coinbase (immature for 100 blocks)"
+    )
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -168,6 +171,7 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("request_reconciliation", "Can ask for a wallet's reconciliation now")]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="reserve_run_status_valid"),
             models.CheckConstraint(condition=~Q(status="failed") | ~Q(error=""), name="reserve_run_failure_has_reason"),

@@ -20,6 +20,7 @@ from reserve.chain.source import ChainSource
 from reserve.common.amounts import check_sats
 from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet
+from reserve.outbox.models import OutboxMessage
 from reserve.outbox.services import outbox_enqueue
 from reserve.reconciliation.booking import discrepancy_open
 from reserve.reconciliation.follower import ProgressCallback, wallet_scan
@@ -38,6 +39,20 @@ from reserve.transfers.services import transfer_finalize
 logger = logging.getLogger(__name__)
 
 ADJUSTMENTS_ACCOUNT = "equity:reconciliation-adjustments"
+
+RECONCILE_TASK = "reserve.reconcile_wallet_task"
+
+
+def reconciliation_request(*, wallet: Wallet, actor: Any) -> OutboxMessage:
+    """An operator's "Reconcile now": the wallet's reconciliation task, sent through the outbox
+    once this commits (audited; a run already in progress makes the task return at once)."""
+    require_permission(actor, "request_reconciliation", action="ask for a reconciliation")
+    with transaction.atomic():
+        message = outbox_enqueue(task_name=RECONCILE_TASK, args=[wallet.pk])
+        audit_record(
+            actor=actor, action="wallet.reconcile_request", instance=wallet, before=None, after={"outbox": message.pk}
+        )
+    return message
 
 
 def reconciliation_run_start(*, wallet: Wallet, trigger: str, task_id: str = "") -> ReconciliationRun:
@@ -213,7 +228,7 @@ def discrepancy_resolve(
                 block_height=locked.block_height,
                 created_by=actor,
             )
-            outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[locked.wallet_id])
+            outbox_enqueue(task_name=RECONCILE_TASK, args=[locked.wallet_id])
         locked.status = DiscrepancyStatus.RESOLVED
         locked.resolution_reason = reason.strip()
         locked.resolved_by = actor

@@ -28,6 +28,11 @@ ECDSA_SIG_BYTES = 73  # the longest DER signature with its sighash byte
 SCHNORR_SIG_BYTES = 64  # SIGHASH_DEFAULT: no sighash byte
 
 
+def coinbase_immature(*, block_height: int, tip_height: int) -> bool:
+    """A coinbase output at `block_height` cannot be spent in the block after `tip_height`."""
+    return tip_height + 1 - block_height < COINBASE_MATURITY
+
+
 @dataclass(frozen=True)
 class SpendableCoin:
     """A coin with what signing it takes: its previous transaction and its derived descriptor."""

@@ -31,11 +31,12 @@ from policy.selectors import category_check, involuntary_category_codes
 from policy.services import policy_detect, policy_enforce, policy_gated_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
-from reserve.common.amounts import check_sats
+from reserve.common.amounts import btc_text, check_sats
 from reserve.common.settings import confirmation_depth, reporting_currency
 from reserve.compliance.changes import decision_json, transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.custody.models import Wallet
+from reserve.notifications.services import approvers_notify
 from reserve.pricing.selectors import value_sats_at
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.coins import reservations_release
@@ -152,7 +153,15 @@ def transfer_propose(*, transfer: Transfer, actor: Any) -> Transfer:
         locked.required_role = decision.required_role
         locked.status = TransferStatus.PENDING_APPROVAL
         locked.proposed_at = timezone.now()
-        return _save(locked, actor=actor, action="transfer.propose", before=before)
+        saved = _save(locked, actor=actor, action="transfer.propose", before=before)
+        approvers_notify(
+            kind="transfer",
+            instance=saved,
+            summary=f"Transfer {saved.pk}: {saved.direction} {saved.category}, {btc_text(saved.amount_sats)} BTC",
+            permission="reserve.approve_transfer",
+            proposer=actor,
+        )
+        return saved
 
 
 def _reserve(transfer: Transfer, *, actor: Any) -> None:

@@ -37,11 +37,11 @@ from reserve.transfers.models import (
     UtxoReservation,
 )
 from reserve.transfers.psbt_build import (
-    COINBASE_MATURITY,
     DUST_SATS,
     SIGNABLE_KINDS,
     ChangeOutput,
     SpendableCoin,
+    coinbase_immature,
     fee_for,
     psbt_assemble,
     transaction_vsize,
@@ -128,7 +128,7 @@ class _Transactions:
 def _destination_script(transfer: Transfer) -> bytes:
     if transfer.direction == TransferDirection.INTERNAL:
         assert transfer.destination_wallet is not None
-        script = _next_unused(transfer.destination_wallet, chain=0)
+        script = next_unused_script(transfer.destination_wallet, chain=0)
         return bytes(script.script_pubkey)
     if not transfer.external_address:
         raise Conflict(
@@ -140,7 +140,7 @@ def _destination_script(transfer: Transfer) -> bytes:
     return parse_address(address=transfer.external_address, network=wallet.network).script_pubkey
 
 
-def _next_unused(wallet: Wallet, *, chain: int) -> WatchedScript:
+def next_unused_script(wallet: Wallet, *, chain: int) -> WatchedScript:
     """The wallet's first derived script of `chain` that nothing paid and no live PSBT pays."""
     promised = {
         bytes(script)
@@ -168,7 +168,7 @@ def _select(
     assert wallet is not None
     descriptors, transactions = _Descriptors(wallet), _Transactions(source)
     scripts = {bytes(s.script_pubkey): s for s in WatchedScript.objects.filter(wallet=wallet)}
-    change_script = _next_unused(wallet, chain=1)
+    change_script = next_unused_script(wallet, chain=1)
     change_kind_child = descriptors.child(change_script)
     assert change_kind_child is not None
     chosen: list[tuple[WalletUtxo, SpendableCoin]] = []
@@ -179,7 +179,7 @@ def _select(
         if derived is None or derived[0] not in SIGNABLE_KINDS:
             continue
         prev_tx, coinbase = transactions.of(utxo)
-        if coinbase and tip_height + 1 - utxo.block_height < COINBASE_MATURITY:
+        if coinbase and coinbase_immature(block_height=utxo.block_height, tip_height=tip_height):
             continue
         coin = SpendableCoin(
             txid=utxo.txid,

@@ -147,6 +147,14 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
     assert sorted(mined.values_list("block_height", flat=True)) == [MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT]
     assert TIP_HEIGHT - MINING_IMMATURE_HEIGHT + 1 < COINBASE_MATURITY
+    # which the scanner flagged as coinbases (nothing else is) and the wallet page marks so
+    assert set(WalletUtxo.objects.filter(coinbase=True).values_list("wallet__name", "block_height")) == {
+        ("mining-payout-01", MINING_MATURE_HEIGHT),
+        ("mining-payout-01", MINING_IMMATURE_HEIGHT),
+    }
+    coins = wallet_page.split('id="wallet-coins"')[1]
+    assert coins.count("immature coinbase") == 1 and coins.count("coinbase (mature)") == 1
+    assert "spendable" not in wallet_page.lower()
     # the treasury: 12 BTC bought, 10 consolidated (plus the fee), 0.5 donated
     cold = ReconciliationRun.objects.filter(wallet__name="treasury-cold-01").latest("pk")
     assert cold.ledger_balance_sats == 12 * BTC - 10 * BTC - FEE_SATS + BTC // 2

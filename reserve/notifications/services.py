@@ -1,0 +1,59 @@
+"""Approvers are told when something waits for them (a transfer proposal, an import batch, a
+policy version): an e-mail to every active holder of the deciding permission but the proposer,
+through Django's mail settings, and the signed webhook (reserve/notifications/webhook.py) if
+APPROVER_WEBHOOK_URL is set. Both go through the outbox in the proposal's own transaction, and
+their tasks retry a failed delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Model
+
+from reserve.outbox.services import outbox_enqueue
+
+EMAIL_TASK = "reserve.notify_email_task"
+WEBHOOK_TASK = "reserve.notify_webhook_task"
+PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def approvers_notify(*, kind: str, instance: Model, summary: str, permission: str, proposer: Any) -> None:
+    """Enqueue the e-mail and the webhook saying `instance` (a `kind`) waits for holders of `permission`."""
+    approvers = (
+        get_user_model()
+        .objects.with_perm(permission, backend=PERMISSION_BACKEND)
+        .filter(is_active=True)
+        .exclude(pk=proposer.pk)
+        .exclude(email="")
+        .order_by("email")
+    )
+    recipients = list(dict.fromkeys(approvers.values_list("email", flat=True)))
+    subject = f"Waiting for your approval: {kind} {instance.pk}"
+    if recipients:
+        body = f"{summary}\n\nProposed by {proposer.get_username()}. Decide in the admin: {kind} {instance.pk}."
+        outbox_enqueue(task_name=EMAIL_TASK, args=[subject, body, recipients])
+    if settings.APPROVER_WEBHOOK_URL:
+        payload = {
+            "event": "approval.waiting",
+            "kind": kind,
+            "id": instance.pk,
+            "summary": summary,
+            "proposer": proposer.get_username(),
+        }
+        outbox_enqueue(task_name=WEBHOOK_TASK, args=[payload])
+
+
+def policy_version_notify(*, version: Any, **_: Any) -> None:
+    """The receiver of policy's `version_awaits_approval`."""
+    approvers_notify(
+        kind="policy version",
+        instance=version,
+        summary=(
+            f"Policy {version.policy.name}, version {version.version} ({version.kind})"
+            f" from {version.effective_from:%Y-%m-%d}"
+        ),
+        permission="policy.approve_policyversion",
+        proposer=version.author,
+    )
