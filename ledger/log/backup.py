@@ -12,13 +12,17 @@ if the restored books reproduce the manifest: the head's signature verifies unde
 service's key, every transaction's hash is recomputed from its content (verify_chain), every
 leaf from its transaction and every signed head's root from the leaves (verify_log), and the
 restored head of the manifest's size is the manifest's. An amount edited in the file's text
-fails the first; anything refused is dropped again, leaving the database empty.
+fails the first; anything refused is dropped again, leaving the database empty. psql runs
+the file restricted (no meta-command: a crafted file's shell escape is refused, not run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import secrets
 import subprocess
 import tempfile
 from dataclasses import asdict
@@ -92,23 +96,31 @@ def backup_write(path: Path) -> dict[str, Any]:
             "taken_at": datetime.now(UTC).isoformat(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as out:
-            out.write(MANIFEST_PREFIX + json.dumps(manifest, sort_keys=True) + "\n")
-            out.flush()
-            subprocess.run(
-                [postgres_tool("pg_dump", _server_major(db)), "--no-owner", f"--snapshot={snapshot[0]}"],
-                env=env,
-                stdout=out,
-                check=True,
-                timeout=600,
-            )
+        partial = path.with_name(path.name + ".partial")  # never a half-written file under the asked name
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                out.write(MANIFEST_PREFIX + json.dumps(manifest, sort_keys=True) + "\n")
+                out.flush()
+                subprocess.run(
+                    [postgres_tool("pg_dump", _server_major(db)), "--no-owner", f"--snapshot={snapshot[0]}"],
+                    env=env,
+                    stdout=out,
+                    check=True,
+                    timeout=600,
+                )
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
         db.rollback()
     return manifest
 
 
 def manifest_of(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        first = handle.readline()
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValidationFailed.for_field("file", f"cannot read {path}: {error}") from None
     if not first.startswith(MANIFEST_PREFIX):
         raise ValidationFailed.for_field("file", "not a reserve-ledger backup (no manifest on its first line)")
     try:
@@ -141,6 +153,36 @@ def _refusal(manifest: dict[str, Any]) -> str:
     return ""
 
 
+# psql's \restrict (PostgreSQL 18): no meta-command runs until \unrestrict with the same key.
+PSQL_RESTRICT_SINCE = 18
+_RESTRICT_LINE = re.compile(r"^\\(un)?restrict [A-Za-z0-9]+\n?$")
+
+
+def _psql_load(path: Path, psql: str, env: dict[str, str]) -> tuple[int, str]:
+    r"""Feed the dump to psql in one transaction, restricted under a key of our own, so a crafted file's
+    meta-commands (a shell escape, \copy, \connect) are refused instead of run on this machine. The
+    dump's own \restrict / \unrestrict lines (pg_dump 18 writes them) are left out."""
+    with tempfile.TemporaryFile("w+") as errors, path.open(encoding="utf-8") as dump:
+        psql_process = subprocess.Popen(
+            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", "-"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            text=True,
+        )
+        assert psql_process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            psql_process.stdin.write(f"\\restrict {secrets.token_hex(16)}\n")
+            for line in dump:
+                if not _RESTRICT_LINE.match(line):
+                    psql_process.stdin.write(line)
+            psql_process.stdin.close()
+        returncode = psql_process.wait(timeout=600)
+        errors.seek(0)
+        return returncode, errors.read().strip()
+
+
 def restore_load(path: Path) -> dict[str, Any]:
     """Load the backup at `path` into the service's (empty) database and keep it only if it
     reproduces its manifest; the manifest. Raises ValidationFailed (the database left empty)."""
@@ -149,23 +191,13 @@ def restore_load(path: Path) -> dict[str, Any]:
     with _connect(env) as db:
         row = db.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'"
+            " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
         ).fetchone()
         major = _server_major(db)
     if row is None or row[0]:
         raise ValidationFailed.for_field("database", f"{env['PGDATABASE']} is not empty: restore into an empty one")
-    with tempfile.TemporaryFile("w+") as errors:
-        loaded = subprocess.run(
-            [postgres_tool("psql", major), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            check=False,
-            timeout=600,
-        )
-        errors.seek(0)
-        message = errors.read().strip()
-    if loaded.returncode != 0:
+    returncode, message = _psql_load(path, postgres_tool("psql", max(major, PSQL_RESTRICT_SINCE)), env)
+    if returncode != 0:
         raise ValidationFailed.for_field("file", f"the dump did not load: {message[-500:]}")
     connection.close()
     refusal = _refusal(manifest)

@@ -1,6 +1,6 @@
 """`make backup` / `make restore`: a round trip on the system PostgreSQL (as `make restore` runs it) and on
 an embedded one, refused into a database that is not empty, and refused (the database emptied again)
-when an amount was edited in the dump's text."""
+when an amount was edited in the dump's text or the file carries psql meta-commands."""
 
 from __future__ import annotations
 
@@ -95,6 +95,12 @@ def _amount_edited(text: str) -> str:
     return text[:start] + "\n".join("\t".join(row) for row in rows) + text[end:]
 
 
+def _plain(tmp_path: Path) -> Path:
+    path = tmp_path / "plain.sql"
+    path.write_text("CREATE TABLE intruder (id int);\n")
+    return path
+
+
 def _backup(path: Path) -> dict[str, Any]:
     """Three sealed transactions and a fourth posted after the head, dumped with their manifest."""
     equity = account_create(code="equity:backup", account_type=AccountType.EQUITY)
@@ -123,7 +129,28 @@ def test_backup_round_trips_on_system_and_embedded_postgres_and_refuses_tamperin
     assert backup["manifest"]["tree_size"] == 3
     assert JournalTransaction.objects.count() == 4
     with _scratch_database() as (service_url, owner_url):
-        # when: `make restore FILE=...` as an operator runs it, into the empty database
+        # an amount edited in the dump's text (both legs, still balanced) is refused and nothing is left
+        tampered = tmp_path / "tampered.sql"
+        tampered.write_text(_amount_edited(backup["path"].read_text()))
+        with _books_at(service_url, owner_url), pytest.raises(ValidationFailed, match="refused") as refused:
+            restore_load(tampered)
+        assert "hash does not match the transaction's content" in str(refused.value)
+        assert _tables(service_url) == 0
+
+        # a crafted file: psql meta-commands (a shell escape after lifting pg_dump's restriction) never run
+        marker = tmp_path / "shell-escape-ran"
+        manifest_line, dump = backup["path"].read_text().split("\n", 1)
+        crafted = tmp_path / "crafted.sql"
+        crafted.write_text(f"{manifest_line}\n\\unrestrict anykey\n\\! touch {marker}\n{dump}")
+        with _books_at(service_url, owner_url), pytest.raises(ValidationFailed, match="did not load"):
+            restore_load(crafted)
+        assert not marker.exists()
+        assert _tables(service_url) == 0
+        # and a file that is no backup at all is refused before anything is loaded
+        with _books_at(service_url, owner_url), pytest.raises(ValidationFailed, match="no manifest"):
+            restore_load(_plain(tmp_path))
+
+        # when: `make restore FILE=...` as an operator runs it, into the database the refusals left empty
         env = {**os.environ, "DATABASE_URL": service_url, **({OWNER_URL_VARIABLE: owner_url} if owner_url else {})}
         restored = subprocess.run(
             [sys.executable, "manage.py", "ledger_restore", str(backup["path"])],
@@ -148,15 +175,6 @@ def test_backup_round_trips_on_system_and_embedded_postgres_and_refuses_tamperin
             restore_load(backup["path"])
         # then: what is there is untouched
         assert _books(service_url) == backup["books"]
-
-    # an amount edited in the dump's text (both legs, still balanced) is refused and nothing is left
-    tampered = tmp_path / "tampered.sql"
-    tampered.write_text(_amount_edited(backup["path"].read_text()))
-    with _scratch_database() as (service_url, owner_url):
-        with _books_at(service_url, owner_url), pytest.raises(ValidationFailed, match="refused") as refused:
-            restore_load(tampered)
-        assert "hash does not match the transaction's content" in str(refused.value)
-        assert _tables(service_url) == 0
 
     # an embedded server of its own in a tmp dir (PostgreSQL 18: the dump crosses major versions)
     pgdata = tmp_path / "postgres"
