@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from config.database_roles import OWNER_URL_VARIABLE, admin_url, provision, urls
 from config.errors import ValidationFailed
 from ledger.log.backup import backup_write, restore_load
 from ledger.log.sealer import seal_log
-from ledger.models import AccountType, JournalTransaction
+from ledger.models import Account, AccountType, JournalTransaction
 from ledger.services import EntrySpec, account_create, post_transaction
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -101,23 +103,49 @@ def _plain(tmp_path: Path) -> Path:
     return path
 
 
+def _post(index: int) -> None:
+    post_transaction(
+        idempotency_key=f"backup-{index}",
+        entries=[
+            EntrySpec(account=Account.objects.get(code="assets:backup:cold"), amount_sats=700 + index),
+            EntrySpec(account=Account.objects.get(code="equity:backup"), amount_sats=-700 - index),
+        ],
+        kind="transfer",
+    )
+
+
 def _backup(path: Path) -> dict[str, Any]:
-    """Three sealed transactions and a fourth posted after the head, dumped with their manifest."""
-    equity = account_create(code="equity:backup", account_type=AccountType.EQUITY)
-    cold = account_create(code="assets:backup:cold", account_type=AccountType.ASSET)
-    for index in range(4):
-        if index == 3:
-            seal_log()
-        post_transaction(
-            idempotency_key=f"backup-{index}",
-            entries=[
-                EntrySpec(account=cold, amount_sats=700 + index),
-                EntrySpec(account=equity, amount_sats=-700 - index),
-            ],
-            kind="transfer",
-        )
-    manifest = backup_write(path)
-    return {"path": path, "manifest": manifest, "books": _books(urls_for(connection.settings_dict["NAME"])[0])}
+    """Three sealed transactions and a fourth posted after the head, dumped with their manifest while a
+    fifth is posted and then sealed: the dump and its manifest are both of the moment the backup began."""
+    account_create(code="equity:backup", account_type=AccountType.EQUITY)
+    account_create(code="assets:backup:cold", account_type=AccountType.ASSET)
+    for index in range(3):
+        _post(index)
+    seal_log()
+    _post(3)
+    owner_url = urls_for(connection.settings_dict["NAME"])[1] or urls_for(connection.settings_dict["NAME"])[0]
+    books = _books(urls_for(connection.settings_dict["NAME"])[0])
+    written: list[dict[str, Any]] = []
+    # pg_dump, once it has taken the backup's snapshot, waits on a table lock held here
+    with psycopg.connect(owner_url) as holder:
+        holder.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
+        dumper = threading.Thread(target=lambda: written.append(backup_write(path)))
+        dumper.start()
+        for _ in range(600):
+            waiting = holder.execute(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'django_session'::regclass AND NOT granted"
+            ).fetchone()
+            if waiting and waiting[0]:
+                break
+            time.sleep(0.05)
+        # meanwhile the books move on: a fifth posting
+        _post(4)
+    # and, the lock gone (its xid held the sealer's horizon), sealed into a head of size 5 while the dump
+    # runs: the backup's open snapshot holds nothing back
+    assert seal_log().tree_size == 5
+    dumper.join(timeout=120)
+    (manifest,) = written
+    return {"path": path, "manifest": manifest, "books": books}
 
 
 # One test, so the books are posted, flushed and dumped once (the CI budget).
@@ -127,7 +155,7 @@ def test_backup_round_trips_on_system_and_embedded_postgres_and_refuses_tamperin
     backup = _backup(tmp_path / "books.sql")
     # the manifest names the signed head the dump was taken with (the fourth posting is not sealed yet)
     assert backup["manifest"]["tree_size"] == 3
-    assert JournalTransaction.objects.count() == 4
+    assert JournalTransaction.objects.count() == 5
     with _scratch_database() as (service_url, owner_url):
         # an amount edited in the dump's text (both legs, still balanced) is refused and nothing is left
         tampered = tmp_path / "tampered.sql"
@@ -165,7 +193,9 @@ def test_backup_round_trips_on_system_and_embedded_postgres_and_refuses_tamperin
         assert f"root {backup['manifest']['root_hash']} reproduced" in restored.stdout
         assert _books(service_url) == backup["books"]
         with psycopg.connect(service_url) as db:
+            # of the backup's moment: not the fifth posting nor its head, that came during the backup
             assert db.execute("SELECT count(*) FROM ledger_journaltransaction").fetchone() == (4,)
+            assert db.execute("SELECT max(tree_size) FROM ledger_signedtreehead").fetchone() == (3,)
             # the service's role is as powerless in the restored database as in the original
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 db.execute("TRUNCATE ledger_entry")
