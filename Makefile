@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt package.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint format constraints clean-data
+.PHONY: setup run test lint format constraints clean-data backup restore
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ format: $(STAMP)
 ## constraints: re-pin every transitive package after a change to requirements*.txt
 constraints: $(STAMP)
 	(head -2 constraints.txt; $(PY) -m pip freeze) > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+## backup: a consistent dump of the books with its manifest (log size, root, signed head); FILE=path optional
+backup: $(STAMP)
+	$(PY) manage.py ledger_backup $(FILE)
+
+## restore: FILE=path into an EMPTY database, refused unless the journal reproduces the manifest's signed root
+restore: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=path/to/backup.sql"; exit 2; }
+	$(PY) manage.py ledger_restore $(FILE)
 
 ## clean-data: stop the embedded servers and delete .data/
 clean-data: $(STAMP)

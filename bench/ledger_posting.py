@@ -2,16 +2,15 @@
 
     .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10] [--smoke]
 
-Everything runs in one fresh database (`bench_ledger`) on the same server in the same
-run: pgbench's TPC-B-like tables beside the ledger's. While the clients post, one more
-process seals the transparency log every LEDGER_LOG_SEAL_SECONDS (ledger/log/sealer.py), as
+Everything runs in one fresh database (`bench_ledger_<random hex>`, dropped at exit) on
+the same server in the same run: pgbench's TPC-B-like tables beside the ledger's. While
+the clients post, one more process seals the transparency log every LEDGER_LOG_SEAL_SECONDS (ledger/log/sealer.py), as
 beat does; the sealing lag of a posting is the time from its posted_at to the timestamp
 of the first signed head that includes it (p50/p99 per client count). Then the batch
 import, verify_chain and verify_log (the whole log: leaves recomputed, heads checked) are
 timed.
 
---smoke: 1 s per measurement, 2 clients, a 200-transaction import, in a scratch database
-dropped afterwards (CI: tests/bench/).
+--smoke: 1 s per measurement, 2 clients, a 200-transaction import (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -179,7 +178,9 @@ def main() -> None:
     smoke_defaults(parser, {"seconds": 1.0, "clients": [2], "scale": 2, "import_transactions": 200})
     args = parser.parse_args()
 
-    use_bench_database("bench_ledger", scratch=args.smoke)
+    # a name of its own per run, dropped at exit: two runs (or a run and CI's smoke) never share one
+    database_url = use_bench_database("bench_ledger", scratch=True)
+    print("database:", database_url.rsplit("/", 1)[-1])
     # pgbench is the database's own baseline: its tables are made by the owner
     url = os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"]
     django_ready(migrate=True)

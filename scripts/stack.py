@@ -54,6 +54,18 @@ def manage(*args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, check=True)
 
 
+def log_key_line(port: int) -> str:
+    """The public key that signs the log's heads (created under .data/ on first start when none is
+    configured, ledger/signing.py), where it came from, and the URL that serves it: an auditor pins it."""
+    import django
+
+    django.setup()
+    from ledger.signing import signing_key
+
+    key = signing_key()
+    return f"log key  {key.public_hex} (Ed25519, {key.origin}) at http://127.0.0.1:{port}/api/v1/log/public-key/"
+
+
 def start_regtest_node() -> RegtestNode | None:
     """A regtest bcoin node for the demo, exported to every child process. Its chain is kept in
     .data/regtest beside the database, so a second run continues the chain already scanned."""
@@ -144,6 +156,7 @@ def run(port: int, seed: bool) -> int:
         say("stack", f"admin    http://127.0.0.1:{port}/admin/")
         say("stack", f"API docs http://127.0.0.1:{port}/api/docs/")
         say("stack", f"health   http://127.0.0.1:{port}/healthz")
+        say("stack", log_key_line(port))
         if node is not None:
             # issue 17: how a newcomer drives the chain and watches the books follow it
             # the node's URL holds its local, per-run regtest API key: the dev's own terminal only

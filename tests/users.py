@@ -19,6 +19,7 @@ ROLE_MIGRATIONS = (
     ("reserve.migrations.0014_wallet_membership_rules", "grant"),
     ("reserve.migrations.0015_import_batches", "grant"),
     ("reserve.migrations.0021_signing_roles", "grant"),
+    ("reserve.migrations.0043_period_attestation", "grant"),
     ("reserve.migrations.0061_request_reconciliation_role", "grant"),
 )
 

@@ -202,3 +202,8 @@ def test_bench_script_runs_at_smoke_size(script: str, request: pytest.FixtureReq
     missing = [pattern for pattern in smoke.figures if not re.search(pattern, completed.stdout, re.MULTILINE)]
     assert not missing, f"bench/{script} --smoke did not print its figures {missing}\n{output}"
     print(f"bench/{script} --smoke: {elapsed:.1f} s")
+    # issue 14: a script that names its database made one of its own for the run, and dropped it
+    for name in re.findall(r"^database: (\S+)$", completed.stdout, re.MULTILINE):
+        assert re.fullmatch(r"[a-z_]+_[0-9a-f]{10}", name), f"bench/{script} used a fixed database name {name}"
+        with psycopg.connect(admin_url(), autocommit=True) as admin:
+            assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None

@@ -56,6 +56,8 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
         "PORT": str(port),
         # the regtest chain and beat's schedule live here, not in the developer's .data
         "RESERVE_DATA_DIR": str(tmp_path / "data"),
+        # the operator publishes the log, so the printed key's URL answers anyone
+        "LEDGER_LOG_PUBLIC": "1",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_path / "stack.log"
@@ -79,6 +81,13 @@ def test_stack_runs_a_task_on_a_real_worker_and_stops_cleanly(stack_database, tm
         assert len(descendants) >= 4  # web, worker (+ its pool), beat
         assert int(answer["worker_pid"]) in {process.pid for process in descendants}
         assert "demo superuser: username=" in log_path.read_text()
+        # the log's public key, made under the data directory on this first start, and the URL serving it
+        (key_line,) = [line for line in log_path.read_text().splitlines() if "stack | log key" in line]
+        printed_key, served_at = key_line.split()[4], key_line.split()[-1]
+        assert served_at == f"http://127.0.0.1:{port}/api/v1/log/public-key/"
+        with urllib.request.urlopen(served_at, timeout=10) as response:  # noqa: S310 - the URL just asserted
+            assert json.loads(response.read())["public_key"] == printed_key
+        assert str(tmp_path / "data" / "ledger-signing.key") in key_line
         # one line in the worker's log for the task run, not a "received" line as well
         (task_line,) = [line for line in log_path.read_text().splitlines() if result.id in line]
         assert "succeeded" in task_line
