@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0021_signing_roles"), ("reserve", "0041_wallet_published")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

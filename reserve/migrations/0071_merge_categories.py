@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0070_merge_signing_proofs"), ("reserve", "0030_transfer_category_governed")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

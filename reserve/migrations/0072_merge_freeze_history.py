@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0071_merge_categories"), ("reserve", "0022_utxo_freeze_history")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0072_merge_freeze_history"), ("reserve", "0043_period_attestation")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0073_merge_attestations"), ("reserve", "0031_fiat_total")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []

@@ -5,4 +5,4 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [("reserve", "0074_merge_fiat_total"), ("reserve", "0061_request_reconciliation_role")]
-    operations: list[migrations.operations.base.Operation] = []
+    operations = []
