@@ -1,12 +1,9 @@
 """Races against committed data: replays of one idempotency key, and approvals racing for the
 last slot of a reservation. Real threads, real transactions (deferred ledger triggers fire)."""
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from config.errors import ApplicationError
 from ledger.models import PendingTransaction
@@ -14,30 +11,9 @@ from ledger.selectors import account_available_balance, account_balance
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_approve, transfer_confirm, transfer_create, transfer_propose
+from tests.race import race
 from tests.reserve.conftest import REGTEST_EXTERNAL, block_time, fake_hash
 from tests.users import make_user
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment on their own connections; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except ApplicationError as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,7 +27,7 @@ def test_racing_replays_of_one_key_create_one_transfer(operator: Any, cold_walle
         "idempotency_key": "client-42",
     }
     # when
-    results = race(*[lambda: transfer_create(actor=operator, **fields) for _ in range(4)])
+    results = race(*[lambda: transfer_create(actor=operator, **fields) for _ in range(4)], catch=ApplicationError)
     # then
     assert all(isinstance(result, Transfer) for result in results), results
     assert len({result.pk for result in results}) == 1
@@ -100,7 +76,8 @@ def test_two_outflows_racing_for_the_same_sats_do_not_both_reserve(
         *[
             lambda outflow=outflow, closer=closer: transfer_approve(transfer=outflow, actor=closer)
             for outflow, closer in zip(outflows, closers, strict=True)
-        ]
+        ],
+        catch=ApplicationError,
     )
     # then: exactly one reserved; the other was refused and stays pending
     statuses = sorted(Transfer.objects.filter(pk__in=[o.pk for o in outflows]).values_list("status", flat=True))

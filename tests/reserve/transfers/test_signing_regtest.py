@@ -7,7 +7,6 @@ bound, and a crash between recording the txid and the node's answer."""
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Any
 
 import pytest
@@ -43,6 +42,7 @@ from reserve.transfers.signing import (
     transfer_psbt_build,
     transfer_psbt_sign,
 )
+from tests.race import race
 from tests.regtest.blocks import generate_to_address
 from tests.regtest.keys import WalletKey
 from tests.regtest.source import RegtestSource
@@ -493,28 +493,6 @@ def test_crash_between_recording_the_txid_and_the_answer_is_recovered_without_a_
     assert built.txid in source.mempool_txids()
     assert not SignatureUpload.objects.filter(accepted=False).exists()
     generate_to_address(source, 1, FILLER)
-
-
-def race(*calls: Any) -> list[Any]:
-    """Run the calls at the same moment on their own connections and nodes' connections."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Any) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
