@@ -5,6 +5,7 @@ approve its own record, edit an approved one, or take a release back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from reserve.compliance.pledge_services import pledge_approve, pledge_make, pled
 from reserve.custody.models import Wallet
 from tests.owner import requires_role_split
 from tests.reserve.compliance.scenarios.conftest import BTC, People, activate_policy
+from tests.reserve.compliance.scenarios.test_cap_race import all_at_once
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -191,3 +193,25 @@ def test_the_service_role_cannot_approve_its_own_edit_an_approved_or_undo_a_rele
     assert Pledge.objects.get(pk=approved.pk).amount_sats == BTC
     assert Pledge.objects.get(pk=pending.pk).approved_at is None
     assert Pledge.objects.get(pk=released.pk).released_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_at_once_against_one_cap_are_judged_in_turn(people: People, cold: Wallet) -> None:
+    activate_policy(
+        people,
+        name="Pledge ceiling",
+        scope=PolicyScope("wallet", cold.pk),
+        rules=[{"type": "encumbrance_cap", "params": {"max_sats": 10 * BTC}}],
+        effective_from=START,
+    )
+    pledges = [_pledge(people, cold, 6 * BTC) for _ in range(2)]
+    checker = people.policy_admins[1]
+
+    def approve(pledge: Pledge) -> Callable[[], Pledge]:
+        return lambda: pledge_approve(pledge=pledge, approver=checker)
+
+    results = all_at_once([approve(pledge) for pledge in pledges])
+
+    assert sorted(type(result).__name__ for result in results) == ["PermissionDenied", "Pledge"]
+    assert Pledge.objects.filter(approved_at__isnull=False).count() == 1
+    assert ReservePolicyFacts().encumbered_sats(scope=PolicyScope("wallet", cold.pk)) == 6 * BTC
