@@ -56,6 +56,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_signatureupload": READ_APPEND,
     # fiat totals for fiat-denominated caps (issue 15): dated facts, corrected by a new record
     "reserve_fiattotal": READ_APPEND,
+    # pledges and liabilities (issue 15): approved once, released once, never deleted
+    "reserve_pledge": READ_WRITE_KEEP,
     "reserve_builtpsbt": READ_WRITE_KEEP,
     "reserve_utxoreservation": READ_WRITE_KEEP,
     "reserve_utxofreeze": READ_WRITE_KEEP,

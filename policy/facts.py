@@ -56,7 +56,13 @@ class PolicyFacts(Protocol):
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
         """Sats of the scope currently pledged or otherwise encumbered: the amount and fee that
-        approved, not yet mined, outflows hold."""
+        approved, not yet mined, outflows hold, and approved, unreleased pledges of its coins
+        (as collateral or to a purpose)."""
+        ...
+
+    def liabilities_sats(self, *, scope: PolicyScope) -> int:
+        """Approved, unreleased bitcoin-linked liabilities or instruments of the scope (those
+        that name no wallet count for every scope)."""
         ...
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:

@@ -3,7 +3,7 @@
 from reserve.access.models import EnrolmentCode
 from reserve.api.models import ApiIdempotencyKey
 from reserve.audit.models import AuditEvent
-from reserve.compliance.models import FiatTotal
+from reserve.compliance.models import FiatTotal, Pledge, PledgeKind
 from reserve.custody.models import (
     Agency,
     AgencyKind,
@@ -72,6 +72,8 @@ __all__ = [
     "MembershipStatus",
     "Network",
     "OutboxMessage",
+    "Pledge",
+    "PledgeKind",
     "PriceQuote",
     "PsbtStatus",
     "ReconciliationRun",

@@ -173,5 +173,9 @@ class Rule(ABC):
     def evaluate(self, context: RuleContext) -> RuleLine:
         """One line: measured value, limit, verdict and the reason in words."""
 
+    def pledge_refusal(self, *, scope: PolicyScope, kind: str, amount_sats: int, facts: PolicyFacts) -> str | None:
+        """Why approving a pledge or liability of `kind` in `scope` would break this rule; None: it would not."""
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type_name, "params": self.params()}

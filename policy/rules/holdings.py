@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
+from policy.facts import PolicyFacts
 from policy.rules.base import END_OF_BOOKS, ParseContext, Rule, RuleContext, btc, deny_if, moment, words
 from policy.rules.params import ParamReader
-from policy.types import RuleLine
+from policy.types import PolicyScope, RuleLine
 
 DEFAULT_EXEMPT_CATEGORIES = ("forfeiture", "civil_penalty")
 
@@ -238,6 +239,17 @@ class EncumbranceCap(Rule):
             else "over the cap, but this change takes nothing out."
         )
         return context.line(self, verdict, reason, measured_sats=encumbered, limit_sats=self.max_sats)
+
+    def pledge_refusal(self, *, scope: PolicyScope, kind: str, amount_sats: int, facts: PolicyFacts) -> str | None:
+        if kind == "liability":
+            return None  # owed, not held: no coins of the scope are encumbered
+        after = facts.encumbered_sats(scope=scope) + amount_sats
+        if after <= self.max_sats:
+            return None
+        return (
+            f"encumbrance cap: the pledge would encumber {btc(after)} against a cap of {btc(self.max_sats)}, "
+            f"{btc(after - self.max_sats)} over"
+        )
 
 
 @dataclass(frozen=True)

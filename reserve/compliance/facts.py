@@ -28,7 +28,7 @@ from ledger.selectors import (
     period_balance_changes,
 )
 from policy.types import FiatAmount, PolicyScope
-from reserve.compliance.models import FiatTotal
+from reserve.compliance.models import ENCUMBERING_KINDS, FiatTotal, Pledge, PledgeKind
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
@@ -108,6 +108,20 @@ def _sum(queryset: QuerySet[Transfer], expression: object = None) -> int:
     return int(total)
 
 
+def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QuerySet[Pledge]:
+    """Approved, unreleased records on a wallet the scope holds now (with `reserve_wide`, also
+    those that name no wallet: owed by the reserve as a whole)."""
+    if scope.kind == "perimeter":
+        inside = Q(wallet__in_perimeter=True)
+    elif scope.kind == "agency":
+        inside = Q(wallet__agency_id=scope.object_id)
+    else:
+        inside = Q(wallet_id=scope.object_id)
+    if reserve_wide:
+        inside |= Q(wallet__isnull=True)
+    return Pledge.objects.filter(inside, approved_at__isnull=False, released_at__isnull=True)
+
+
 class ReservePolicyFacts:
     """Stateless: every answer is read from the database at the time it is asked."""
 
@@ -176,7 +190,11 @@ class ReservePolicyFacts:
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
         # Approved outflows hold their amount and fee as a ledger reservation until the chain confirms.
         transfers = judged(Transfer.objects.all()).filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
-        return _sum(transfers, F("amount_sats") + F("fee_sats"))
+        pledged = _active_pledges(scope).filter(kind__in=ENCUMBERING_KINDS)
+        return _sum(transfers, F("amount_sats") + F("fee_sats")) + _sum(pledged)  # type: ignore[arg-type]
+
+    def liabilities_sats(self, *, scope: PolicyScope) -> int:
+        return _sum(_active_pledges(scope, reserve_wide=True).filter(kind=PledgeKind.LIABILITY))  # type: ignore[arg-type]
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         wallet = Wallet.objects.select_related("ledger_account").get(pk=wallet_id)

@@ -1,11 +1,15 @@
-"""Facts the policy reads that no ledger holds: fiat totals (e.g. total public funds) by date."""
+"""Facts the policy reads that no ledger holds: fiat totals (e.g. total public funds) by date;
+pledges and liabilities, approved once by someone other than their maker and released once
+(guarded by `reserve/sql/0035_pledge.sql`)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
+
+from ledger.amounts import MAX_SATS
 
 
 class FiatTotal(models.Model):
@@ -32,3 +36,67 @@ class FiatTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.amount} {self.currency} as of {self.as_of:%Y-%m-%d}"
+
+
+class PledgeKind(models.TextChoices):
+    COLLATERAL = "collateral", "pledged as collateral"
+    COMMITMENT = "commitment", "committed to a purpose"
+    LIABILITY = "liability", "bitcoin-linked liability or instrument"
+
+
+# The kinds that hold coins of a wallet (a liability is owed, not held).
+ENCUMBERING_KINDS = (PledgeKind.COLLATERAL, PledgeKind.COMMITMENT)
+
+
+class Pledge(models.Model):
+    """Active from its approval until its release. A collateral pledge or a commitment names the
+    wallet whose coins it holds; a liability may name one, or none (owed by the reserve as a whole)."""
+
+    kind = models.CharField(max_length=16, choices=PledgeKind.choices)
+    wallet = models.ForeignKey("reserve.Wallet", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amount_sats = models.BigIntegerField()
+    purpose = models.CharField(max_length=200)
+    reference = models.CharField(max_length=200)
+    dated = models.DateField()
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    made_at = models.DateTimeField(db_default=Now())
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reference = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-dated", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=PledgeKind.values), name="reserve_pledge_kind"),
+            models.CheckConstraint(
+                condition=Q(amount_sats__gt=0, amount_sats__lte=MAX_SATS),
+                name="reserve_pledge_amount_bounds",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=PledgeKind.LIABILITY) | Q(wallet__isnull=False), name="reserve_pledge_wallet_held"
+            ),
+            models.CheckConstraint(condition=~Q(reference=""), name="reserve_pledge_reference_present"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True, approved_at__isnull=True)
+                | Q(approved_by__isnull=False, approved_at__isnull=False),
+                name="reserve_pledge_approval_whole",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("made_by")),
+                name="reserve_pledge_checker_not_maker",
+            ),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True, released_by__isnull=True)
+                | Q(released_at__isnull=False, released_by__isnull=False, approved_at__isnull=False),
+                name="reserve_pledge_release_after_approval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.amount_sats} sats ({self.reference})"

@@ -53,6 +53,8 @@ class MemoryFacts:
     wallets: set[int] = field(default_factory=set)  # registered wallets; the ones booked to are added
     quotes: list[tuple[datetime, str, Decimal]] = field(default_factory=list)  # (at, currency, price of 1 BTC)
     fiat_totals: list[tuple[str, FiatAmount]] = field(default_factory=list)  # (name, amount as of its date)
+    # active pledges and liabilities: (the scopes holding the wallet, empty = reserve-wide; kind; sats)
+    pledges: list[tuple[frozenset[PolicyScope], str, int]] = field(default_factory=list)
 
     def book(self, change: ProposedChange, *, pending: bool = False, approved_at: datetime | None = None) -> None:
         """Book `change` as mined at `change.at`, or (`pending`) as approved at `approved_at`
@@ -149,7 +151,11 @@ class MemoryFacts:
             movement.change.amount_sats + movement.change.fee_sats
             for movement in self.movements
             if movement.pending and movement.change.direction_for(scope) == "outbound"
-        )
+        ) + sum(sats for scopes, kind, sats in self.pledges if kind != "liability" and scope in scopes)
+
+    def liabilities_sats(self, *, scope: PolicyScope) -> int:
+        owed = (sats for scopes, kind, sats in self.pledges if kind == "liability" and (not scopes or scope in scopes))
+        return sum(owed)
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         if wallet_id not in self.wallets:

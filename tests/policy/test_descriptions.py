@@ -61,6 +61,7 @@ def _grid() -> list[dict[str, Any]]:
     rules.append({"type": "fiat_holdings_cap", "params": {"currency": "EUR", "fiat_total": "budget", "percent": "0.5"}})
     for wallets in ([1], [1, 2]):
         rules.append({"type": "zero_balance_after", "params": {"wallets": wallets, "at": "2027-01-01T00:00:00Z"}})
+    rules.append({"type": "no_bitcoin_liabilities", "params": {}})
     return rules
 
 

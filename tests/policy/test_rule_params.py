@@ -25,6 +25,7 @@ EVERY_RULE: list[dict[str, Any]] = [
     {"type": "encumbrance_cap", "params": {"max_sats": 5 * BTC}},
     {"type": "zero_balance_after", "params": {"wallets": [7], "at": "2026-06-30T00:00:00Z"}},
     {"type": "fiat_holdings_cap", "params": {"currency": "USD", "fiat_total": "public_funds", "percent": "5"}},
+    {"type": "no_bitcoin_liabilities", "params": {}},
 ]
 
 

@@ -616,6 +616,7 @@ def questions(scenario: Scenario) -> list[Question]:
         asked += [ask("wallet_balance_sats", wallet_id=WalletOf(wallet), at=at) for at in (None, *points)]
     for scope in scopes:
         asked.append(ask("encumbered_sats", scope=scope))
+        asked.append(ask("liabilities_sats", scope=scope))
         asked.append(ask("holdings_sats", scope=scope))
         asked += [ask("holdings_sats", scope=scope, at=at) for at in points]
         asked += [ask("holdings_sats", scope=scope, height=height) for height in heights]
