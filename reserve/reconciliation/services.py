@@ -16,6 +16,7 @@ from ledger.selectors import account_balance
 from ledger.services import EntrySpec, account_create, post_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
+from reserve.chain.errors import NodeUnavailable
 from reserve.chain.source import ChainSource
 from reserve.common.amounts import check_sats
 from reserve.common.settings import confirmation_depth
@@ -209,6 +210,20 @@ def _reconcile(
     return run
 
 
+def _tip_unmoved(*, wallet: Wallet, source: ChainSource, previous: ReconciliationRun) -> bool:
+    """Does the node's tip still stand where the wallet's last run, a success, left it? A long
+    scan thus never runs in one transaction, and keeps its progress visible."""
+    cursor = ScanCursor.objects.filter(wallet=wallet).first()
+    if previous.status != RunStatus.SUCCEEDED or cursor is None:
+        return False
+    if (cursor.height, cursor.block_hash) != (previous.height, previous.block_hash):
+        return False
+    try:
+        return source.block_count() == cursor.height
+    except NodeUnavailable:
+        return False  # the run that follows records the failure
+
+
 def wallet_reconcile(
     *,
     wallet: Wallet,
@@ -222,19 +237,12 @@ def wallet_reconcile(
     and finds what the wallet's last run found leaves no row: it moves the wallet's
     `ScanCursor.checked_at` and returns that last run, so a year of per-minute runs stays readable."""
     previous = wallet.reconciliation_runs.order_by("-started_at", "-id").first()
-    cursor = ScanCursor.objects.filter(wallet=wallet).first()
-    settled = (
-        previous is not None
-        and previous.status == RunStatus.SUCCEEDED
-        and cursor is not None
-        and (cursor.height, cursor.block_hash) == (previous.height, previous.block_hash)
-    )
-    if not settled:
+    if previous is None or not _tip_unmoved(wallet=wallet, source=source, previous=previous):
         run = _reconcile(wallet=wallet, source=source, trigger=trigger, task_id=task_id, progress=progress)
     else:
-        assert previous is not None
-        # In one transaction, so a run with nothing new is undone whole; one that fails is
-        # recorded again once the transaction rolled back (failed runs always keep their row).
+        # In one transaction (a block or two at most arrived since the tip was asked), so a run
+        # with nothing new is undone whole; one that fails is recorded again once the
+        # transaction rolled back (failed runs always keep their row).
         try:
             with transaction.atomic():
                 run = _reconcile(wallet=wallet, source=source, trigger=trigger, task_id=task_id, progress=progress)

@@ -10,8 +10,9 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from config.errors import Conflict
-from ledger.models import Account, JournalTransaction
+from ledger.models import Account, AccountType, JournalTransaction
 from ledger.selectors import account_balance
+from ledger.services import EntrySpec, account_create, post_transaction
 from policy.models import PolicyBreach, PolicyEvaluation
 from reserve.chain.blocks import Outpoint
 from reserve.chain.errors import BlockVerificationError, NodeUnavailable
@@ -504,11 +505,27 @@ def test_a_run_with_nothing_new_moves_last_checked_and_records_no_row(segwit_cha
     later = ScanCursor.objects.get(wallet=wallet).checked_at
     assert later is not None and later > first_checked
 
+    # when: at the same tip the books move (a posting nobody proposed): found, so a row
+    equity = account_create(code="equity:checked-test", name="Checked test", account_type=AccountType.EQUITY)
+    post_transaction(
+        idempotency_key="checked-test",
+        entries=[
+            EntrySpec(account=wallet.ledger_account, amount_sats=1_000),
+            EntrySpec(account=equity, amount_sats=-1_000),
+        ],
+        kind="test",
+    )
+    found = wallet_reconcile(wallet=wallet, source=source)
+    assert (found.height, found.blocks_scanned) == (first.height, 0)
+    assert (found.chain_balance_sats, found.ledger_balance_sats) == (first.chain_balance_sats, balance(wallet))
+    assert balance(wallet) == (first.ledger_balance_sats or 0) + 1_000
+    assert runs() == [first.pk, found.pk] and open_kinds(wallet) == ["amount_mismatch", "unrecorded_inflow"]
+
     # when: a block that pays someone else arrives, it was scanned: a row
     generate_to_address(source, 1, WalletKey("checked filler").p2wpkh_address)
     scanned = wallet_reconcile(wallet=wallet, source=source)
     assert (scanned.status, scanned.blocks_scanned, scanned.height) == ("succeeded", 1, tip(source))
-    assert runs() == [first.pk, scanned.pk]
+    assert runs() == [first.pk, found.pk, scanned.pk]
 
     # when: the node is down, the failure keeps its row, and the next success after it is news too
     checked = ScanCursor.objects.get(wallet=wallet).checked_at
@@ -517,7 +534,7 @@ def test_a_run_with_nothing_new_moves_last_checked_and_records_no_row(segwit_cha
     failed = ReconciliationRun.objects.get(wallet=wallet, status=RunStatus.FAILED)
     assert "NodeUnavailable" in failed.error and ScanCursor.objects.get(wallet=wallet).checked_at == checked
     back = wallet_reconcile(wallet=wallet, source=source)
-    assert runs() == [first.pk, scanned.pk, failed.pk, back.pk] and back.blocks_scanned == 0
+    assert runs() == [first.pk, found.pk, scanned.pk, failed.pk, back.pk] and back.blocks_scanned == 0
 
     # and the service's role cannot rewrite or remove a finished run (raw SQL as reserve_app)
     for sql, refusal in (
