@@ -72,7 +72,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_discrepancy": READ_WRITE,
     "reserve_outboxmessage": READ_WRITE,
     "reserve_pricequote": READ_WRITE,
-    "reserve_reconciliationrun": READ_WRITE,
+    "reserve_reconciliationrun": READ_WRITE_KEEP,
     "reserve_reserveproof": READ_WRITE,
     "reserve_reserveproofchallenge": READ_WRITE,
     "reserve_scancursor": READ_WRITE,

@@ -190,9 +190,23 @@ class WalletDetailSerializer(WalletSerializer):
     addresses = serializers.SerializerMethodField()
     balances = serializers.SerializerMethodField()
     last_reconciliation = serializers.SerializerMethodField()
+    last_checked_at = serializers.DateTimeField(
+        source="scan_cursor.checked_at",
+        allow_null=True,
+        read_only=True,
+        default=None,
+        help_text="The last successful reconciliation; one that found nothing new records no run",
+    )
 
     class Meta(WalletSerializer.Meta):
-        fields = [*WalletSerializer.Meta.fields, "descriptors", "addresses", "balances", "last_reconciliation"]
+        fields = [
+            *WalletSerializer.Meta.fields,
+            "descriptors",
+            "addresses",
+            "balances",
+            "last_reconciliation",
+            "last_checked_at",
+        ]
 
     @extend_schema_field(AddressSerializer(many=True))
     def get_addresses(self, wallet: Wallet) -> Any:

@@ -126,6 +126,9 @@ class ScanCursor(models.Model):
     blocks_scanned = models.PositiveBigIntegerField(default=0)
     reorgs = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(db_default=Now())
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last successful reconciliation, recorded as a run or not"
+    )
 
     class Meta:
         constraints = [

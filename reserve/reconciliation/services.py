@@ -16,6 +16,7 @@ from ledger.selectors import account_balance
 from ledger.services import EntrySpec, account_create, post_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
+from reserve.chain.errors import NodeUnavailable
 from reserve.chain.source import ChainSource
 from reserve.common.amounts import check_sats
 from reserve.common.settings import confirmation_depth
@@ -30,6 +31,7 @@ from reserve.reconciliation.models import (
     DiscrepancyStatus,
     ReconciliationRun,
     RunStatus,
+    ScanCursor,
     UtxoStatus,
     WalletUtxo,
 )
@@ -161,16 +163,35 @@ def _report_unmined(*, run: ReconciliationRun, wallet: Wallet, source: ChainSour
         )
 
 
-def wallet_reconcile(
-    *,
-    wallet: Wallet,
-    source: ChainSource,
-    trigger: str = "command",
-    task_id: str = "",
-    progress: ProgressCallback | None = None,
+# What a run found: a run that scanned nothing and found what its wallet's last run found is no news.
+_OUTCOME = (
+    "confirmation_depth",
+    "height",
+    "block_hash",
+    "utxo_count",
+    "chain_balance_sats",
+    "final_balance_sats",
+    "ledger_balance_sats",
+    "discrepancy_count",
+)
+
+
+class _NothingNew(Exception):
+    """Undoes, inside its transaction, a run that scanned and found nothing new."""
+
+
+def _nothing_new(run: ReconciliationRun, previous: ReconciliationRun) -> bool:
+    counts = (run.blocks_scanned, run.reorgs, run.matched_count, run.observed_count, run.finalized_count)
+    return (
+        not any(counts)
+        and not Discrepancy.objects.filter(run=run).exists()
+        and all(getattr(run, name) == getattr(previous, name) for name in _OUTCOME)
+    )
+
+
+def _reconcile(
+    *, wallet: Wallet, source: ChainSource, trigger: str, task_id: str, progress: ProgressCallback | None
 ) -> ReconciliationRun:
-    """Scan `wallet` to the node's tip and reconcile it there; the run row records the outcome,
-    failures included (the error is re-raised after it is recorded)."""
     run = reconciliation_run_start(wallet=wallet, trigger=trigger, task_id=task_id)
     try:
         result = wallet_scan(wallet=wallet, source=source, run=run, progress=progress)
@@ -186,6 +207,53 @@ def wallet_reconcile(
         logger.exception("reconciliation of wallet %s failed", wallet.name)
         _finish_failed(run, error)
         raise
+    return run
+
+
+def _tip_unmoved(*, wallet: Wallet, source: ChainSource, previous: ReconciliationRun) -> bool:
+    """Does the node's tip still stand where the wallet's last run, a success, left it? A long
+    scan thus never runs in one transaction, and keeps its progress visible."""
+    cursor = ScanCursor.objects.filter(wallet=wallet).first()
+    if previous.status != RunStatus.SUCCEEDED or cursor is None:
+        return False
+    if (cursor.height, cursor.block_hash) != (previous.height, previous.block_hash):
+        return False
+    try:
+        return source.block_count() == cursor.height
+    except NodeUnavailable:
+        return False  # the run that follows records the failure
+
+
+def wallet_reconcile(
+    *,
+    wallet: Wallet,
+    source: ChainSource,
+    trigger: str = "command",
+    task_id: str = "",
+    progress: ProgressCallback | None = None,
+) -> ReconciliationRun:
+    """Scan `wallet` to the node's tip and reconcile it there; the run row records the outcome,
+    failures included (the error is re-raised after it is recorded). A run that scans no block
+    and finds what the wallet's last run found leaves no row: it moves the wallet's
+    `ScanCursor.checked_at` and returns that last run, so a year of per-minute runs stays readable."""
+    previous = wallet.reconciliation_runs.order_by("-started_at", "-id").first()
+    if previous is None or not _tip_unmoved(wallet=wallet, source=source, previous=previous):
+        run = _reconcile(wallet=wallet, source=source, trigger=trigger, task_id=task_id, progress=progress)
+    else:
+        # In one transaction (a block or two at most arrived since the tip was asked), so a run
+        # with nothing new is undone whole; one that fails is recorded again once the
+        # transaction rolled back (failed runs always keep their row).
+        try:
+            with transaction.atomic():
+                run = _reconcile(wallet=wallet, source=source, trigger=trigger, task_id=task_id, progress=progress)
+                if _nothing_new(run, previous):
+                    raise _NothingNew
+        except _NothingNew:
+            run = previous
+        except Exception as error:
+            _finish_failed(reconciliation_run_start(wallet=wallet, trigger=trigger, task_id=task_id), error)
+            raise
+    ScanCursor.objects.filter(wallet=wallet).update(checked_at=timezone.now())
     return run
 
 

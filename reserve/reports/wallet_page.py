@@ -127,6 +127,7 @@ def wallet_page(wallet: Wallet) -> dict[str, Any]:
     """Everything the wallet page's panel shows, for its template."""
     return {
         "scanned_height": scanned_height(wallet),
+        "checked_at": ScanCursor.objects.filter(wallet=wallet).values_list("checked_at", flat=True).first(),
         "transactions": wallet_transactions(wallet=wallet),
         "coins": wallet_coins(wallet=wallet),
         "receive_address": next_receive_address(wallet),

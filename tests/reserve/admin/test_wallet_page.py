@@ -6,6 +6,7 @@ the outbox). The scanner's coinbase flag on a real chain: tests/reserve/manageme
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -153,6 +154,10 @@ def test_reconcile_now_enqueues_the_wallets_task_through_the_outbox_and_shows_th
     )
     row = rows(client.get(response["Location"]).content.decode(), "reconcile-run")[0]
     assert "succeeded" in row and "so far" not in row and row.count("2.00000000 BTC") == 2
+    # and the last check, which a later run that found nothing new moves without a row of its own
+    assert "Last checked never" in client.get(response["Location"]).content.decode()
+    ScanCursor.objects.filter(wallet=scanned).update(checked_at=datetime(2026, 12, 3, 13, 5, 7, tzinfo=UTC))
+    assert "Last checked 2026-12-03 13:05:07" in client.get(response["Location"]).content.decode()
 
 
 @pytest.mark.parametrize("role", ["auditor", "approver"])

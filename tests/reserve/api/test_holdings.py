@@ -154,7 +154,7 @@ def test_wallet_detail_has_descriptors_addresses_and_balances(clients: dict[str,
     assert body["balances"]["tip_height"] == 104
     assert body["descriptors"][0]["descriptor"].startswith("wpkh([b8688df1/84h/1h/0h]")
     assert len(body["addresses"]) == 4
-    assert body["last_reconciliation"] is None
+    assert body["last_reconciliation"] is None and body["last_checked_at"] is None
 
 
 @pytest.mark.django_db

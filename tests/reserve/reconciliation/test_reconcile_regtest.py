@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
 
 from config.errors import Conflict
-from ledger.models import Account, JournalTransaction
+from ledger.models import Account, AccountType, JournalTransaction
 from ledger.selectors import account_balance
+from ledger.services import EntrySpec, account_create, post_transaction
 from policy.models import PolicyBreach, PolicyEvaluation
 from reserve.chain.blocks import Outpoint
-from reserve.chain.errors import BlockVerificationError
+from reserve.chain.errors import BlockVerificationError, NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
 from reserve.custody.models import WatchedScript
 from reserve.custody.services import agency_create, wallet_register
@@ -160,9 +162,10 @@ def test_inflows_are_matched_to_transfers_or_recorded_as_observed(segwit_chain, 
     )
     out = capsys.readouterr().out
     assert "blocks/s" in out and "ETA" in out and "inflows-cold: height" in out
-    # and a rerun scans nothing and books nothing twice
+    # and a rerun scans nothing and books nothing twice: it is no news, so no new run row
     again = wallet_reconcile(wallet=cold, source=source)
-    assert (again.blocks_scanned, again.matched_count, again.ledger_balance_sats) == (0, 0, 7_000_000)
+    assert again == run and ReconciliationRun.objects.filter(wallet=cold).latest("id") == run
+    assert again.ledger_balance_sats == balance(cold) == 7_000_000
     assert JournalTransaction.objects.filter(txid=txid_of(seized)).count() == 1
 
 
@@ -476,3 +479,70 @@ def test_a_movement_the_books_cannot_take_is_reported_and_the_scan_goes_on(segwi
     assert outflow.transfer is None and "the books refused it" in outflow.detail
     assert outflow.actual_sats == 9_999_000
     assert run.chain_balance_sats == run.ledger_balance_sats == 0
+
+
+def test_a_run_with_nothing_new_moves_last_checked_and_records_no_row(segwit_chain, people):
+    # given: a wallet paid by a coinbase and reconciled once
+    source = segwit_chain.source
+    operator = people["operator"]
+    agency = agency_create(name="Checks", kind="other", actor=operator)
+    key = WalletKey("checked cold")
+    wallet = key_wallet(operator, agency, "checked-cold", key, birthday_height=tip(source) + 1)
+    generate_to_address(source, 1, key.p2wpkh_address)
+    first = wallet_reconcile(wallet=wallet, source=source)
+    first_checked = ScanCursor.objects.get(wallet=wallet).checked_at
+    assert first.status == "succeeded" and first.finished_at is not None and first_checked is not None
+    assert first_checked >= first.finished_at
+
+    def runs() -> list[int]:
+        return list(ReconciliationRun.objects.filter(wallet=wallet).order_by("id").values_list("id", flat=True))
+
+    # when: reconciled again with the chain unchanged
+    again = wallet_reconcile(wallet=wallet, source=source)
+
+    # then: no row, the last checked time moved, the run it repeats is returned
+    assert again == first and runs() == [first.pk]
+    later = ScanCursor.objects.get(wallet=wallet).checked_at
+    assert later is not None and later > first_checked
+
+    # when: at the same tip the books move (a posting nobody proposed): found, so a row
+    equity = account_create(code="equity:checked-test", name="Checked test", account_type=AccountType.EQUITY)
+    post_transaction(
+        idempotency_key="checked-test",
+        entries=[
+            EntrySpec(account=wallet.ledger_account, amount_sats=1_000),
+            EntrySpec(account=equity, amount_sats=-1_000),
+        ],
+        kind="test",
+    )
+    found = wallet_reconcile(wallet=wallet, source=source)
+    assert (found.height, found.blocks_scanned) == (first.height, 0)
+    assert (found.chain_balance_sats, found.ledger_balance_sats) == (first.chain_balance_sats, balance(wallet))
+    assert balance(wallet) == (first.ledger_balance_sats or 0) + 1_000
+    assert runs() == [first.pk, found.pk] and open_kinds(wallet) == ["amount_mismatch", "unrecorded_inflow"]
+
+    # when: a block that pays someone else arrives, it was scanned: a row
+    generate_to_address(source, 1, WalletKey("checked filler").p2wpkh_address)
+    scanned = wallet_reconcile(wallet=wallet, source=source)
+    assert (scanned.status, scanned.blocks_scanned, scanned.height) == ("succeeded", 1, tip(source))
+    assert runs() == [first.pk, found.pk, scanned.pk]
+
+    # when: the node is down, the failure keeps its row, and the next success after it is news too
+    checked = ScanCursor.objects.get(wallet=wallet).checked_at
+    with pytest.raises(NodeUnavailable):
+        wallet_reconcile(wallet=wallet, source=RpcChainSource("http://127.0.0.1:1/", network="regtest", retries=0))
+    failed = ReconciliationRun.objects.get(wallet=wallet, status=RunStatus.FAILED)
+    assert "NodeUnavailable" in failed.error and ScanCursor.objects.get(wallet=wallet).checked_at == checked
+    back = wallet_reconcile(wallet=wallet, source=source)
+    assert runs() == [first.pk, found.pk, scanned.pk, failed.pk, back.pk] and back.blocks_scanned == 0
+
+    # and the service's role cannot rewrite or remove a finished run (raw SQL as reserve_app)
+    for sql, refusal in (
+        ("UPDATE reserve_reconciliationrun SET chain_balance_sats = 0 WHERE id = %s", "kept as written"),
+        ("UPDATE reserve_reconciliationrun SET status = 'running', finished_at = NULL WHERE id = %s", "kept"),
+        ("DELETE FROM reserve_reconciliationrun WHERE id = %s", "permission denied"),
+    ):
+        with pytest.raises(DatabaseError, match=refusal), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [first.pk])
+    first_row = ReconciliationRun.objects.get(pk=first.pk)
+    assert (first_row.chain_balance_sats, first_row.status) == (first.chain_balance_sats, "succeeded")
