@@ -79,6 +79,7 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_transfer": READ_WRITE,
     "reserve_wallet": READ_WRITE,
     "reserve_walletdescriptor": READ_WRITE,
+    "reserve_walletlabel": READ_WRITE_KEEP,  # an import updates a label, never deletes one
     "reserve_walletutxo": READ_WRITE,
     "reserve_watchedscript": READ_WRITE,
     # framework

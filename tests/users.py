@@ -21,6 +21,7 @@ ROLE_MIGRATIONS = (
     ("reserve.migrations.0021_signing_roles", "grant"),
     ("reserve.migrations.0043_period_attestation", "grant"),
     ("reserve.migrations.0061_request_reconciliation_role", "grant"),
+    ("reserve.migrations.0062_wallet_label", "grant"),
 )
 
 

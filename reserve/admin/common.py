@@ -30,6 +30,7 @@ from unfold.widgets import (
 from config.errors import ApplicationError
 from config.errors import PermissionDenied as ServicePermissionDenied
 from ledger.secrets import PRIVATE_KEY_EXPLANATION
+from reserve.admin.export import CsvExportMixin
 
 _INDEXED_FIELD = re.compile(r"^[a-z_]+\[(?P<index>\d+)\]$")
 
@@ -42,9 +43,10 @@ def json_block(value: object) -> str:
     return format_html('<pre class="text-xs" style="white-space: pre-wrap">{}</pre>', text)
 
 
-class ReadOnlyAdmin(ModelAdmin):
+class ReadOnlyAdmin(CsvExportMixin, ModelAdmin):
     """Records nobody edits through the admin, superusers included: the ledger, the audit trail,
-    stored evaluations. Viewing follows the model's view permission."""
+    stored evaluations. Viewing follows the model's view permission, and so does the list's CSV
+    export (`reserve/admin/export.py`)."""
 
     actions = None
 

@@ -47,6 +47,7 @@ from reserve.custody.models import (
 from reserve.custody.services import agency_create, counterparty_create, wallet_register, wallet_update
 from reserve.reconciliation.services import reconciliation_request
 from reserve.reports.holdings_chart import wallet_holdings_chart
+from reserve.reports.labels_import import IMPORT_PERMISSION, labels_import
 from reserve.reports.wallet_page import wallet_page
 from reserve.templatetags.reserve_admin import btc
 
@@ -221,6 +222,11 @@ class WalletAdmin(ServiceAddAdmin):
                 self.admin_site.admin_view(self.reconcile_view),
                 name="reserve_wallet_reconcile",
             ),
+            path(
+                "<path:object_id>/labels/",
+                self.admin_site.admin_view(self.labels_view),
+                name="reserve_wallet_labels",
+            ),
             *super().get_urls(),
         ]
 
@@ -241,6 +247,7 @@ class WalletAdmin(ServiceAddAdmin):
             context["page"] = wallet_page(wallet)
             context["receive_qr"] = _qr_svg(context["page"]["receive_address"])
             context["can_reconcile"] = request.user.has_perm("reserve.request_reconciliation")
+            context["can_import_labels"] = request.user.has_perm(IMPORT_PERMISSION)
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -276,6 +283,27 @@ class WalletAdmin(ServiceAddAdmin):
             messages.error(request, f"Not requested: {error.message}")
         else:
             messages.success(request, f"Reconciliation of “{wallet.name}” requested (outbox message {message.pk}).")
+        return redirect("admin:reserve_wallet_change", wallet.pk)
+
+    def labels_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A BIP-329 file uploaded from the wallet page, through the API's import (`labels_import`)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        wallet = get_object_or_404(Wallet, pk=unquote(object_id))
+        upload = request.FILES.get("labels")
+        try:
+            if upload is None:
+                raise ValidationFailed.for_field("labels", "choose a BIP-329 file (JSON Lines)")
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed.for_field("labels", "the file is not UTF-8 text") from None
+            result = labels_import(wallet=wallet, text=text, actor=request.user)
+        except ApplicationError as error:
+            refuse(error)
+            messages.error(request, f"No label imported: {error.message}")
+        else:
+            messages.success(request, f"{result.records} label records read, {result.changed} changed.")
         return redirect("admin:reserve_wallet_change", wallet.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:

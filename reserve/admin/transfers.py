@@ -114,6 +114,7 @@ class TransferAdmin(ServiceAdmin):
         "quorum",
         "proposer",
         "proposed_at",
+        "memo",
     )
     list_filter = ("status", "direction", "category", "observed")
     search_fields = ("txid", "provenance_reference", "external_address", "memo")

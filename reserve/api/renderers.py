@@ -5,22 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
+from reserve.common.csv_rows import csv_cell
+
 LIST_KEYS = ("results", "rows")
 PAGE_KEYS = ("count", "next", "previous")
-_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-
-
-def _cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would run as a formula (memos and labels are operator input)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(value):
-        return "'" + value
-    return value
 
 
 def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -30,9 +23,9 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, Mapping):
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, list):
-            flat[name] = _cell(json.dumps(value, sort_keys=True, default=str))
+            flat[name] = csv_cell(json.dumps(value, sort_keys=True, default=str))
         else:
-            flat[name] = "" if value is None else _cell(value)
+            flat[name] = "" if value is None else csv_cell(value)
     return flat
 
 

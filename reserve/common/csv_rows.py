@@ -1,14 +1,27 @@
-"""Reading operator CSV files: header checks, line numbers, and errors that name line and field."""
+"""Reading operator CSV files (header checks, line numbers, errors that name line and field) and
+writing cells a spreadsheet will not run as formulas."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from config.errors import ApplicationError, ValidationFailed
 from ledger.secrets import PRIVATE_KEY_EXPLANATION, private_key_in
+
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def csv_cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula (memos and labels are operator input):
+    a cell starting with = + - @ (or a tab or carriage return) that is not a number gets a leading '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def line_error(*, line: int, field: str, message: str) -> ValidationFailed:

@@ -72,6 +72,7 @@ STRUCTURED: dict[str, str] = {
     "ledger.journaltransaction.idempotency_key": "a key; clients may use hashes as keys",
     "ledger.pendingtransaction.idempotency_key": "a key; clients may use hashes as keys",
     "reserve.apiidempotencykey.key": "a client's key; clients may use hashes as keys",
+    "reserve.walletlabel.ref": "the wallet's own address, txid, outpoint or xpub, matched by the label import",
     "reserve.transfer.idempotency_key": "a key; clients may use hashes as keys",
     "reserve.reserveproofchallenge.message": "written by the service; quotes its 32-byte hex nonce",
     "reserve.walletdescriptor.descriptor": "an output descriptor: tr() takes x-only public keys in hex",

@@ -254,3 +254,37 @@ class Counterparty(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LabelType(models.TextChoices):
+    """The BIP-329 record types the service exports and accepts back."""
+
+    XPUB = "xpub", "extended public key"
+    ADDR = "addr", "address"
+    TX = "tx", "transaction"
+    OUTPUT = "output", "output"
+
+
+class WalletLabel(models.Model):
+    """An operator's BIP-329 label for one of a wallet's own keys, addresses, transactions or
+    outputs (imported, `reserve/reports/labels_import.py`); the export shows it in place of the
+    label the service would write. Changed only by an import, never deleted."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="labels")
+    type = models.CharField(max_length=8, choices=LabelType.choices)
+    ref = models.CharField(max_length=200)
+    label = models.CharField(max_length=255)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["wallet_id", "type", "ref"]
+        permissions = [("import_labels", "Can import BIP-329 labels for a wallet")]
+        constraints = [
+            models.UniqueConstraint(fields=["wallet", "type", "ref"], name="reserve_wallet_label_one_per_ref"),
+            models.CheckConstraint(condition=Q(type__in=LabelType.values), name="reserve_wallet_label_type_valid"),
+            models.CheckConstraint(condition=~Q(ref="") & ~Q(label=""), name="reserve_wallet_label_present"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.ref}: {self.label}"

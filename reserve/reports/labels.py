@@ -3,7 +3,8 @@
 Record types used: `xpub` (each extended key of a wallet's descriptors), `addr` (each watched
 address, with its derivation path and the abbreviated descriptor of its key as `origin`),
 `tx` (each transaction that carries a transfer) and `output` (the output of an inbound
-transfer that landed in one of our wallets).
+transfer that landed in one of our wallets). Operators may import labels for these same records
+(`labels_import.py`); an imported label replaces the service's.
 
 No label carries a private key: the write guard (reserve/common/free_text.py) keeps keys out of
 names and references, and a label that still holds one (stored before that guard) is exported
@@ -19,7 +20,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from ledger.secrets import private_key_in
-from reserve.custody.models import Wallet, WatchedScript
+from reserve.custody.models import Wallet, WalletLabel, WatchedScript
 from reserve.transfers.models import Transfer, TransferDirection
 
 _EXTENDED_KEY = re.compile(r"[tuvxyzUVYZ]pub[1-9A-HJ-NP-Za-km-z]{100,112}")
@@ -48,8 +49,14 @@ WITHHELD = "[label withheld: it contains private key material]"
 
 
 def labels_export(*, wallets: QuerySet[Wallet]) -> Iterator[dict[str, Any]]:
-    """Every label record for `wallets`, in a stable order; streamed, a bounded number of queries."""
+    """Every label record for `wallets`, in a stable order; streamed, a bounded number of queries.
+    A label an operator imported (`labels_import.py`) replaces the one the service writes."""
+    imported: dict[tuple[str, str], list[str]] = {}
+    for row in WalletLabel.objects.filter(wallet__in=wallets).order_by("wallet_id", "pk"):
+        imported.setdefault((row.type, row.ref), []).append(row.label)
     for record in _records(wallets=wallets):
+        if (record["type"], record["ref"]) in imported:
+            record["label"] = "; ".join(dict.fromkeys(imported[(record["type"], record["ref"])]))
         if private_key_in(record["label"], hex32=False):
             record["label"] = WITHHELD
         yield record
