@@ -11,6 +11,7 @@ from policy.rules.destinations import AllowedSources, DestinationAllowlist, NoDi
 from policy.rules.fiat import FiatHoldingsCap
 from policy.rules.flows import TransferLimit, VelocityLimit
 from policy.rules.holdings import EncumbranceCap, HoldingsCap, NoNetAccumulation, ZeroBalanceAfter
+from policy.rules.obligations import ReportingObligation
 from policy.rules.params import ParamReader
 from policy.rules.quorum import ApprovalQuorum
 from policy.types import CATEGORIES
@@ -29,6 +30,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
         EncumbranceCap,
         ZeroBalanceAfter,
         FiatHoldingsCap,
+        ReportingObligation,
     )
 }
 

@@ -478,6 +478,9 @@ class ComplianceRowSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=OUTCOMES)
     reason = serializers.CharField()
     breaches = serializers.ListField(child=serializers.IntegerField())
+    obligation = serializers.JSONField(
+        allow_null=True, help_text="A reporting obligation's standing: status (due, met, overdue), deadline, met_by"
+    )
 
 
 class ComplianceSerializer(serializers.Serializer):

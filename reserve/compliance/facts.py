@@ -27,11 +27,12 @@ from ledger.selectors import (
     period_balance,
     period_balance_changes,
 )
-from policy.types import FiatAmount, PolicyScope
+from policy.types import FiatAmount, FiledReport, PolicyScope
 from reserve.compliance.models import FiatTotal
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
+from reserve.proofs.models import PeriodAttestation, ReserveProof
 from reserve.transfers.models import Transfer, TransferStatus
 
 POSTED_STATUSES = (TransferStatus.CONFIRMED, TransferStatus.FINAL)
@@ -205,3 +206,21 @@ class ReservePolicyFacts:
     def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
         total = FiatTotal.objects.filter(name=name, as_of__lte=at).order_by("-as_of", "-id").first()
         return None if total is None else FiatAmount(total.amount, total.currency, total.as_of)
+
+    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
+        reports: list[FiledReport] = []
+        if "holdings_statement" in kinds:
+            statements = ReserveProof.objects.filter(
+                statement__isnull=False, covers_perimeter=True, created_at__gte=since, created_at__lte=until
+            )
+            reports += [
+                FiledReport("holdings_statement", pk, at, height)
+                for pk, at, height in statements.values_list("pk", "created_at", "block_height")
+            ]
+        if "period_attestation" in kinds:
+            attestations = PeriodAttestation.objects.filter(created_at__gte=since, created_at__lte=until)
+            reports += [
+                FiledReport("period_attestation", pk, at, height)
+                for pk, at, height in attestations.values_list("pk", "created_at", "to_height")
+            ]
+        return sorted(reports, key=lambda report: (report.at, report.kind, report.report_id))
