@@ -82,6 +82,6 @@ class PolicyFacts(Protocol):
         ...
 
     def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
-        """The signed reports of `kinds` made in [since, until] (holdings statements only when
-        they cover the perimeter), in the order they were made."""
+        """The reports of `kinds` made in [since, until] whose signature is the service's (holdings
+        statements only when they cover the perimeter), in the order they were made."""
         ...

@@ -11,7 +11,7 @@ to a wallet outside the perimeter then leaves the perimeter, whatever its direct
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from django.db.models import Case, F, Q, QuerySet, Sum, When
@@ -32,9 +32,9 @@ from reserve.compliance.models import FiatTotal
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
-from reserve.proofs.models import PeriodAttestation, ReserveProof
 from reserve.transfers.models import Transfer, TransferStatus
 
+ReportsReader = Callable[..., list[FiledReport]]
 POSTED_STATUSES = (TransferStatus.CONFIRMED, TransferStatus.FINAL)
 RESERVED_STATUSES = (TransferStatus.APPROVED, TransferStatus.BROADCAST)
 SIDES = ("source_wallet", "destination_wallet")
@@ -110,7 +110,11 @@ def _sum(queryset: QuerySet[Transfer], expression: object = None) -> int:
 
 
 class ReservePolicyFacts:
-    """Stateless: every answer is read from the database at the time it is asked."""
+    """Stateless: every answer is read from the database at the time it is asked. The reports made
+    (for reporting obligations) are read by `reports`, given by the layer that owns them."""
+
+    def __init__(self, *, reports: ReportsReader | None = None) -> None:
+        self._reports = reports
 
     def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
         accounts, partial = _periods(scope)
@@ -208,19 +212,7 @@ class ReservePolicyFacts:
         return None if total is None else FiatAmount(total.amount, total.currency, total.as_of)
 
     def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
-        reports: list[FiledReport] = []
-        if "holdings_statement" in kinds:
-            statements = ReserveProof.objects.filter(
-                statement__isnull=False, covers_perimeter=True, created_at__gte=since, created_at__lte=until
-            )
-            reports += [
-                FiledReport("holdings_statement", pk, at, height)
-                for pk, at, height in statements.values_list("pk", "created_at", "block_height")
-            ]
-        if "period_attestation" in kinds:
-            attestations = PeriodAttestation.objects.filter(created_at__gte=since, created_at__lte=until)
-            reports += [
-                FiledReport("period_attestation", pk, at, height)
-                for pk, at, height in attestations.values_list("pk", "created_at", "to_height")
-            ]
-        return sorted(reports, key=lambda report: (report.at, report.kind, report.report_id))
+        # Reports are the proofs layer's, above this one: whoever needs them passes their reader.
+        if self._reports is None:
+            raise RuntimeError("pass reports=reserve.proofs.filed.reports_filed to read the reports made")
+        return self._reports(kinds=kinds, since=since, until=until)

@@ -15,6 +15,7 @@ from policy.models import PolicyEvaluation
 from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.proofs.models import PeriodAttestation
+from reserve.proofs.statements import statement_sign
 from tests.reserve.api.conftest import BTC, SIGNING_KEY, TPUB_A, Books, block_hash, make_user
 
 
@@ -144,7 +145,7 @@ def test_compliance_shows_a_reporting_obligation_met_by_a_period_attestation(
         verdict="compliant",
         net_accumulation_sats=0,
         statement={"format": "test"},
-        statement_signature="ab" * 64,
+        statement_signature=statement_sign({"format": "test"}),
         created_by=users["policy_admin"],
         created_at=start + timedelta(days=1, hours=3),
     )

@@ -6,16 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from policy.types import REPORT_KINDS, FiledReport
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.proofs.filed import reports_filed
 from reserve.proofs.models import PeriodAttestation, ReserveProof, ReserveProofChallenge
+from reserve.proofs.statements import statement_sign
 from tests.policy.builders import T0, at
 from tests.policy.memory_facts import MemoryFacts
 from tests.users import make_user
 
-SIGNATURE = "ab" * 64
 BLOCK_HASH = "cd" * 32
+STATEMENT = {"format": "test"}
 
 
 def _proof(user, index: int, *, covers: bool, signed: bool, made) -> ReserveProof:
@@ -39,8 +42,8 @@ def _proof(user, index: int, *, covers: bool, signed: bool, made) -> ReserveProo
         signed_total_sats=0,
         perimeter_total_sats=0,
         covers_perimeter=covers,
-        statement={"format": "test"} if signed else None,
-        statement_signature=SIGNATURE if signed else "",
+        statement=STATEMENT if signed else None,
+        statement_signature=statement_sign(STATEMENT) if signed else "",
         created_by=user,
         created_at=made,
     )
@@ -59,8 +62,8 @@ def test_signed_perimeter_statements_and_attestations_count_the_others_do_not() 
         to_height=150,
         verdict="compliant",
         net_accumulation_sats=0,
-        statement={"format": "test"},
-        statement_signature=SIGNATURE,
+        statement=STATEMENT,
+        statement_signature=statement_sign(STATEMENT),
         created_by=user,
         created_at=at(days=2),
     )
@@ -70,9 +73,26 @@ def test_signed_perimeter_statements_and_attestations_count_the_others_do_not() 
     ]
     memory = MemoryFacts(reports=list(expected))
 
-    for facts in (ReservePolicyFacts(), memory):
+    for facts in (ReservePolicyFacts(reports=reports_filed), memory):
         # then both count the two, bounds inclusive, by kind
         assert facts.reports_filed(kinds=REPORT_KINDS, since=T0, until=at(days=2)) == expected
         assert facts.reports_filed(kinds=REPORT_KINDS, since=at(days=1), until=at(days=1)) == expected[:1]
         assert facts.reports_filed(kinds=["period_attestation"], since=T0, until=at(days=3)) == expected[1:]
         assert facts.reports_filed(kinds=REPORT_KINDS, since=at(days=2, seconds=1), until=at(days=3)) == []
+
+
+@pytest.mark.django_db
+def test_an_attestation_written_by_raw_sql_with_a_forged_signature_meets_nothing() -> None:
+    # given an insider, as the service's role, appends an attestation the service never signed
+    user = make_user("ivan", "operator")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone() == ("reserve_app",)
+        cursor.execute(
+            "INSERT INTO reserve_periodattestation (network, from_height, to_height, verdict, net_accumulation_sats,"
+            " statement, statement_signature, created_by_id, created_at)"
+            " VALUES ('regtest', 1, 2, 'compliant', 0, %s, %s, %s, %s)",
+            ['{"format": "forged"}', statement_sign(STATEMENT), user.pk, at(days=1)],
+        )
+    # then it is not a report the obligation counts
+    assert ReservePolicyFacts(reports=reports_filed).reports_filed(kinds=REPORT_KINDS, since=T0, until=at(days=2)) == []
