@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
-from policy.types import FiatAmount, PolicyScope
+from policy.types import FiatAmount, FiledReport, PolicyScope
 
 
 class PolicyFacts(Protocol):
@@ -85,4 +85,9 @@ class PolicyFacts(Protocol):
     def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
         """The fiat total `name` (e.g. total public funds) as last recorded with a date at or
         before `at`; `as_of` is that date. None: never recorded by then."""
+        ...
+
+    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
+        """The reports of `kinds` made in [since, until] whose signature is the service's (holdings
+        statements only when they cover the perimeter), in the order they were made."""
         ...

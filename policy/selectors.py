@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connections
 from django.db.models import Q
@@ -17,6 +18,7 @@ from policy.facts import PolicyFacts
 from policy.models import Category, Policy, PolicyBreach, PolicyVersion
 from policy.rules import parse_rules
 from policy.rules.base import Rule, RuleContext, VersionRules
+from policy.rules.obligations import ReportingObligation
 from policy.types import Decision, PolicyScope, ProposedChange, Verdict
 
 APPROVED = (PolicyVersion.Status.ACTIVE, PolicyVersion.Status.RETIRED)
@@ -230,6 +232,8 @@ class ComplianceRow:
     worst_margin_sats: int | None
     reason: str
     breaches: tuple[int, ...] = ()
+    # A reporting obligation's standing that day: status (due, met, overdue), deadline, met_by.
+    obligation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -290,14 +294,41 @@ def _movement_day_row(
     )
 
 
+def _obligation_day_row(
+    policy: Policy, version: VersionRules, index: int, rule: ReportingObligation, sample: _Sample, facts: PolicyFacts
+) -> ComplianceRow:
+    """The end of a day of a reporting obligation: due, met (by which report) or overdue (a deny)."""
+    assert version.version_id is not None and version.version is not None
+    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=sample.at, observed=True)
+    line, standing = rule.standing(RuleContext(change=snapshot, facts=facts, version=version, rule_index=index))
+    return ComplianceRow(
+        policy_id=policy.pk,
+        version_id=version.version_id,
+        version=version.version,
+        rule_index=index,
+        rule_type=rule.type_name,
+        kind="day",
+        day=sample.at.astimezone(UTC).date(),
+        at=sample.at,
+        block_height=None,
+        measured_sats=None,
+        limit_sats=None,
+        margin_sats=None,
+        verdict=line.verdict,
+        worst_margin_sats=None,
+        reason=line.reason,
+        obligation=standing.to_json(),
+    )
+
+
 def policy_compliance_report(
     *, version_or_policy: Policy | PolicyVersion, since: datetime, until: datetime, facts: PolicyFacts
 ) -> list[ComplianceRow]:
     """Each continuous rule of the policy (or of one version) over [since, until): a row at
     every holdings change and one per UTC day with its worst margin, verdict and breaches.
     A rule that also judges observed movements (no disposal) has a row per day with the
-    breaches opened that day. Rules that judge only proposed transfers (limits, allowlist,
-    quorum...) have nothing to report."""
+    breaches opened that day; a reporting obligation a row per day with its standing.
+    Rules that judge only proposed transfers (limits, allowlist, quorum...) have nothing to report."""
     if until <= since:
         raise ValidationFailed.for_field("until", "must be after since")
     if isinstance(version_or_policy, PolicyVersion):
@@ -338,6 +369,10 @@ def policy_compliance_report(
             observed=True,
         )
         for index, rule in enumerate(version.rules):
+            if isinstance(rule, ReportingObligation):
+                if sample.kind == "day":
+                    rows.append(_obligation_day_row(policy, version, index, rule, sample, facts))
+                continue
             if not rule.continuous:
                 if rule.judges_observed and sample.kind == "day":
                     found = tuple(breaches.get((version.version_id, index, sample.at.astimezone(UTC).date()), ()))

@@ -175,6 +175,20 @@ class FiatAmount:
     as_of: datetime
 
 
+REPORT_KINDS = ("holdings_statement", "period_attestation")
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    """A signed report the reserve made: a holdings statement at a block (covering the perimeter)
+    or a period attestation, by its kind, id, when it was made and the block it speaks for."""
+
+    kind: str
+    report_id: int
+    at: datetime
+    block_height: int
+
+
 @dataclass(frozen=True)
 class RuleLine:
     """One rule's verdict on one change, in words and numbers."""

@@ -12,6 +12,7 @@ from policy.rules.fiat import FiatHoldingsCap
 from policy.rules.flows import TransferLimit, VelocityLimit
 from policy.rules.holdings import EncumbranceCap, HoldingsCap, NoNetAccumulation, ZeroBalanceAfter
 from policy.rules.liabilities import NoBitcoinLiabilities
+from policy.rules.obligations import ReportingObligation
 from policy.rules.params import ParamReader
 from policy.rules.quorum import ApprovalQuorum
 from policy.types import CATEGORIES
@@ -31,6 +32,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
         ZeroBalanceAfter,
         FiatHoldingsCap,
         NoBitcoinLiabilities,
+        ReportingObligation,
     )
 }
 

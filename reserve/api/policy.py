@@ -44,6 +44,7 @@ from reserve.api.permissions import DRY_RUN_ROLES
 from reserve.api.transfers import PolicyEvaluationSerializer
 from reserve.compliance.selectors import compliance_rows
 from reserve.custody.models import Agency, Counterparty, Wallet
+from reserve.proofs.filed import reports_filed
 from reserve.reports.chain_point import chain_point
 from reserve.transfers.models import TransferDirection
 from reserve.transfers.preview import transfer_dry_run
@@ -478,6 +479,9 @@ class ComplianceRowSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=OUTCOMES)
     reason = serializers.CharField()
     breaches = serializers.ListField(child=serializers.IntegerField())
+    obligation = serializers.JSONField(
+        allow_null=True, help_text="A reporting obligation's standing: status (due, met, overdue), deadline, met_by"
+    )
 
 
 class ComplianceSerializer(serializers.Serializer):
@@ -513,7 +517,9 @@ class ComplianceApi(CsvMixin, APIView):
         query = self.ComplianceFilterSerializer(data=request.query_params.dict(), context=QUERY_STRING)
         query.is_valid(raise_exception=True)
         since, until = query.validated_data["from"], query.validated_data["to"]
-        rows = compliance_rows(since=since, until=until, policy=query.validated_data.get("policy"))
+        rows = compliance_rows(
+            since=since, until=until, policy=query.validated_data.get("policy"), reports=reports_filed
+        )
         point = chain_point()
         body = {
             "from": since,

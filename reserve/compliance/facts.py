@@ -11,7 +11,7 @@ to a wallet outside the perimeter then leaves the perimeter, whatever its direct
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from django.db.models import Case, F, Q, QuerySet, Sum, When
@@ -27,13 +27,14 @@ from ledger.selectors import (
     period_balance,
     period_balance_changes,
 )
-from policy.types import FiatAmount, PolicyScope
+from policy.types import FiatAmount, FiledReport, PolicyScope
 from reserve.compliance.models import ENCUMBERING_KINDS, FiatTotal, Pledge, PledgeKind
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
 from reserve.transfers.models import Transfer, TransferStatus
 
+ReportsReader = Callable[..., list[FiledReport]]
 POSTED_STATUSES = (TransferStatus.CONFIRMED, TransferStatus.FINAL)
 RESERVED_STATUSES = (TransferStatus.APPROVED, TransferStatus.BROADCAST)
 SIDES = ("source_wallet", "destination_wallet")
@@ -123,7 +124,11 @@ def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QueryS
 
 
 class ReservePolicyFacts:
-    """Stateless: every answer is read from the database at the time it is asked."""
+    """Stateless: every answer is read from the database at the time it is asked. The reports made
+    (for reporting obligations) are read by `reports`, given by the layer that owns them."""
+
+    def __init__(self, *, reports: ReportsReader | None = None) -> None:
+        self._reports = reports
 
     def holdings_sats(self, *, scope: PolicyScope, at: datetime | None = None, height: int | None = None) -> int:
         accounts, partial = _periods(scope)
@@ -223,3 +228,9 @@ class ReservePolicyFacts:
     def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
         total = FiatTotal.objects.filter(name=name, as_of__lte=at).order_by("-as_of", "-id").first()
         return None if total is None else FiatAmount(total.amount, total.currency, total.as_of)
+
+    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
+        # Reports are the proofs layer's, above this one: whoever needs them passes their reader.
+        if self._reports is None:
+            raise RuntimeError("pass reports=reserve.proofs.filed.reports_filed to read the reports made")
+        return self._reports(kinds=kinds, since=since, until=until)

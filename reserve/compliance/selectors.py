@@ -20,7 +20,7 @@ from policy.selectors import (
     versions_in_force,
 )
 from policy.types import ProposedChange
-from reserve.compliance.facts import ReservePolicyFacts
+from reserve.compliance.facts import ReportsReader, ReservePolicyFacts
 from reserve.transfers.models import Transfer
 
 
@@ -89,7 +89,7 @@ MAX_COMPLIANCE_DAYS = 366
 
 
 def compliance_rows(
-    *, since: datetime, until: datetime, policy: Policy | None = None
+    *, since: datetime, until: datetime, policy: Policy | None = None, reports: ReportsReader | None = None
 ) -> list[tuple[Policy, ComplianceRow]]:
     """Per continuous rule, per day (and at each holdings change): holdings, limit, margin, verdict."""
     if until <= since:
@@ -101,7 +101,7 @@ def compliance_rows(
         if policy is not None
         else list(Policy.objects.filter(versions__status__in=APPROVED).distinct().order_by("pk"))
     )
-    facts = ReservePolicyFacts()
+    facts = ReservePolicyFacts(reports=reports)
     return [
         (chosen, row)
         for chosen in policies

@@ -18,7 +18,7 @@ from embit import compact
 from embit.transaction import Transaction
 
 from config.errors import ValidationFailed
-from ledger.signing import signing_key
+from ledger.signing import signature_valid, signing_key
 from reserve.chain.errors import ChainError
 from reserve.chain.rpc import RpcChainSource
 from reserve.proofs.models import ReserveProof
@@ -76,6 +76,16 @@ def statement_build(
 def statement_sign(statement: dict[str, Any]) -> str:
     """The service's Ed25519 signature of the statement, hex."""
     return signing_key().sign(statement_bytes(statement)).hex()
+
+
+def statement_signature_valid(statement: dict[str, Any], signature_hex: str) -> bool:
+    """Whether `signature_hex` is the service key's signature of `statement`: a row written
+    around the service (raw SQL as its role) does not pass for a statement it made."""
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError:
+        return False
+    return signature_valid(signing_key().public_bytes, statement_bytes(statement), signature)
 
 
 def _raw_transaction(raw_block: bytes, txid: str) -> bytes:

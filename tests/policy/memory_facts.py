@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.core.exceptions import ObjectDoesNotExist
 
 from ledger.amounts import SATS_PER_BTC
-from policy.types import FiatAmount, PolicyScope, ProposedChange
+from policy.types import FiatAmount, FiledReport, PolicyScope, ProposedChange
 
 
 @dataclass
@@ -55,6 +55,7 @@ class MemoryFacts:
     fiat_totals: list[tuple[str, FiatAmount]] = field(default_factory=list)  # (name, amount as of its date)
     # active pledges and liabilities: (the scopes holding the wallet, empty = reserve-wide; kind; sats)
     pledges: list[tuple[frozenset[PolicyScope], str, int]] = field(default_factory=list)
+    reports: list[FiledReport] = field(default_factory=list)  # signed reports made, perimeter-covering
 
     def book(self, change: ProposedChange, *, pending: bool = False, approved_at: datetime | None = None) -> None:
         """Book `change` as mined at `change.at`, or (`pending`) as approved at `approved_at`
@@ -186,3 +187,7 @@ class MemoryFacts:
     def fiat_total(self, *, name: str, at: datetime) -> FiatAmount | None:
         recorded = [total for key, total in self.fiat_totals if key == name and total.as_of <= at]
         return max(recorded, key=lambda total: total.as_of) if recorded else None
+
+    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
+        made = [report for report in self.reports if report.kind in kinds and since <= report.at <= until]
+        return sorted(made, key=lambda report: (report.at, report.kind, report.report_id))

@@ -10,6 +10,7 @@ import pytest
 from config.errors import ValidationFailed
 from policy.selectors import policy_compliance_report
 from policy.services import policy_detect
+from policy.types import FiledReport
 from tests.policy.builders import BTC, T0, at, inbound, outbound
 from tests.policy.memory_facts import MemoryFacts
 
@@ -77,3 +78,31 @@ def test_an_empty_period_is_refused(active_policy):
         policy_compliance_report(version_or_policy=version, since=T0, until=T0, facts=MemoryFacts())
 
     assert "until" in caught.value.fields
+
+
+@pytest.mark.django_db
+def test_a_reporting_obligation_has_a_row_per_day_due_then_met_then_overdue(active_policy):
+    # given a statement due within 1 day of the policy's start and then every 2 days, met once
+    version = active_policy([{"type": "reporting_obligation", "params": {"within_days": 1, "every_days": 2}}])
+    facts = MemoryFacts(reports=[FiledReport("holdings_statement", 5, at(hours=20), 120)])
+
+    # when the report covers five days
+    rows = policy_compliance_report(version_or_policy=version, since=T0, until=at(days=5), facts=facts)
+
+    # then day 1 is met by the statement, day 3 is due (the second duty), day 4 overdue, day 5 due
+    # again for the third duty but the second is still overdue
+    assert [(row.day, row.obligation["status"], row.verdict) for row in rows if row.obligation] == [
+        (date(2026, 1, 1), "met", "allow"),
+        (date(2026, 1, 2), "met", "allow"),
+        (date(2026, 1, 3), "due", "allow"),
+        (date(2026, 1, 4), "overdue", "deny"),
+        (date(2026, 1, 5), "overdue", "deny"),
+    ]
+    standings = [row.obligation for row in rows if row.obligation is not None]
+    assert standings[0]["met_by"] == {
+        "kind": "holdings_statement",
+        "id": 5,
+        "at": at(hours=20).isoformat(),
+        "block_height": 120,
+    }
+    assert standings[3]["deadline"] == at(days=3).isoformat()

@@ -59,6 +59,11 @@ def _grid() -> list[dict[str, Any]]:
     ):
         rules.append({"type": "fiat_holdings_cap", "params": {"currency": "USD", **cap, "max_quote_age_seconds": age}})
     rules.append({"type": "fiat_holdings_cap", "params": {"currency": "EUR", "fiat_total": "budget", "percent": "0.5"}})
+    for within, every, met_by in itertools.product(
+        (1, 30), (None, 1, 91, 730), (["holdings_statement"], ["period_attestation", "holdings_statement"])
+    ):
+        params = {"within_days": within, "met_by": met_by, **({} if every is None else {"every_days": every})}
+        rules.append({"type": "reporting_obligation", "params": params})
     for wallets in ([1], [1, 2]):
         rules.append({"type": "zero_balance_after", "params": {"wallets": wallets, "at": "2027-01-01T00:00:00Z"}})
     rules.append({"type": "no_bitcoin_liabilities", "params": {}})

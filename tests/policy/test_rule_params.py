@@ -26,6 +26,7 @@ EVERY_RULE: list[dict[str, Any]] = [
     {"type": "zero_balance_after", "params": {"wallets": [7], "at": "2026-06-30T00:00:00Z"}},
     {"type": "fiat_holdings_cap", "params": {"currency": "USD", "fiat_total": "public_funds", "percent": "5"}},
     {"type": "no_bitcoin_liabilities", "params": {}},
+    {"type": "reporting_obligation", "params": {"within_days": 30, "every_days": 91}},
 ]
 
 
@@ -223,3 +224,29 @@ def test_allowlist_entries_keep_the_date_they_were_first_listed():
 )
 def test_a_fiat_cap_with_bad_params_is_refused_naming_the_field(params: dict[str, Any], field: str) -> None:
     assert f"rules[0].params.{field}" in refused([{"type": "fiat_holdings_cap", "params": params}])
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "within_days"),
+        ({"within_days": 0}, "within_days"),
+        ({"within_days": 30, "every_days": 0}, "every_days"),
+        ({"within_days": 30, "every_days": "91"}, "every_days"),
+        ({"within_days": 30, "met_by": []}, "met_by"),
+        ({"within_days": 30, "met_by": ["press_release"]}, "met_by"),
+        ({"within_days": 30, "met_by": ["period_attestation", "period_attestation"]}, "met_by"),
+        ({"within_days": 30, "due": "soon"}, "due"),
+    ],
+)
+def test_a_reporting_obligation_with_bad_params_is_refused_naming_the_field(params: dict[str, Any], field: str) -> None:
+    assert f"rules[0].params.{field}" in refused([{"type": "reporting_obligation", "params": params}])
+
+
+def test_a_reporting_obligation_round_trips_with_its_defaults() -> None:
+    (rule,) = parse_rules([{"type": "reporting_obligation", "params": {"within_days": 30}}], effective_from=T0)
+    assert rule.to_json()["params"] == {"within_days": 30, "met_by": ["holdings_statement", "period_attestation"]}
+    assert rule.describe() == (
+        "Reporting obligation: a signed holdings statement or period attestation is due within 30 days of the "
+        "policy's start; the compliance report shows it due, met or overdue."
+    )

@@ -6,11 +6,14 @@ would, observed ones as detective mode does."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from policy.evaluation import evaluate_change
+from policy.rules.base import RuleContext
+from policy.rules.obligations import ReportingObligation, Standing
 from policy.types import Decision, ProposedChange, RuleLine
-from tests.policy.builders import version
+from tests.policy.builders import internal, version
 from tests.policy.memory_facts import MemoryFacts
 
 
@@ -28,3 +31,12 @@ def detect(rules: list[dict[str, Any]], change: ProposedChange, facts: MemoryFac
 
 def line(decision: Decision, rule_type: str) -> RuleLine:
     return next(line for line in decision.lines if line.rule_type == rule_type)
+
+
+def standing(params: dict[str, Any], at: datetime, facts: MemoryFacts) -> tuple[RuleLine, Standing]:
+    """A reporting obligation's standing at `at`, as the compliance report shows it each day."""
+    rules = version([{"type": "reporting_obligation", "params": params}])
+    (rule,) = rules.rules
+    assert isinstance(rule, ReportingObligation)
+    snapshot = replace(internal(0, fee_sats=0, when=at), observed=True)
+    return rule.standing(RuleContext(change=snapshot, facts=facts, version=rules, rule_index=0))

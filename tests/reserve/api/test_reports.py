@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from policy.models import PolicyEvaluation
-from policy.services import policy_approve
+from policy.services import policy_approve, policy_create_draft
+from policy.types import PolicyScope
+from reserve.proofs.models import PeriodAttestation
+from reserve.proofs.statements import statement_sign
 from tests.reserve.api.conftest import BTC, SIGNING_KEY, TPUB_A, Books, block_hash, make_user
 
 
@@ -117,3 +121,39 @@ def test_dry_run_stores_nothing_and_can_judge_a_draft(clients: dict[str, Any], b
     assert in_force["required_approvals"] == 2
     assert all(line["rule_type"] != "holdings_cap" for line in in_force["lines"])
     assert PolicyEvaluation.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_compliance_shows_a_reporting_obligation_met_by_a_period_attestation(
+    clients: dict[str, Any], users: dict[str, Any]
+) -> None:
+    # given: a statement due within 30 days of 2026-03-01, met by an attestation made on day 2
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    draft = policy_create_draft(
+        name="EO 14233 s.4",
+        scope=PolicyScope("perimeter"),
+        rules=[{"type": "reporting_obligation", "params": {"within_days": 30}}],
+        effective_from=start,
+        author=users["policy_admin"],
+    )
+    policy_approve(version=draft, approver=make_user("second-admin", "policy_admin"))
+    policy_approve(version=draft, approver=make_user("third-admin", "policy_admin"))
+    attestation = PeriodAttestation.objects.create(
+        network="regtest",
+        from_height=1,
+        to_height=9,
+        verdict="compliant",
+        net_accumulation_sats=0,
+        statement={"format": "test"},
+        statement_signature=statement_sign({"format": "test"}),
+        created_by=users["policy_admin"],
+        created_at=start + timedelta(days=1, hours=3),
+    )
+    query = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "policy": draft.policy_id}
+    # when
+    body = clients["auditor"].get("/api/v1/compliance/", query).json()
+    # then: due on day 1, met on day 2 by the attestation
+    standings = [(row["day"], row["obligation"]["status"]) for row in body["rows"]]
+    assert standings == [("2026-03-01", "due"), ("2026-03-02", "met")]
+    assert body["rows"][1]["obligation"]["met_by"]["id"] == attestation.pk
+    assert body["rows"][0]["obligation"]["deadline"] == "2026-03-31T00:00:00+00:00"
