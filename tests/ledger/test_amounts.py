@@ -21,6 +21,7 @@ BOUNDED = {
     "reserve_transfer_total_range": (None, MAX_SATS),  # amount <= MAX_SATS - fee
     "reserve_utxo_value_range": (None, MAX_SATS),
     "reserve_psbt_fee_range": (None, MAX_SATS),
+    "reserve_pledge_amount_bounds": (None, MAX_SATS),
 }
 
 
