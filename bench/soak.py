@@ -20,7 +20,9 @@ reconciliation through the worker succeed again.
 At the end, once the books have followed the chain: every accepted proposal exists exactly once,
 every confirmed transfer has exactly one posting (confirmations less reorg reversals), the ledger
 verifies, every wallet's books equal its chain balance (its unspent outputs, each asked of the
-node), the outbox is empty, every task sent has its run row. Exit status 1 if a check fails.
+node), the outbox is empty, every task sent has its run row (or answered that another run held
+the wallet, or that it found nothing new and moved the last checked time). Exit status 1 if a
+check fails.
 
 --smoke: 12 s of load with 1 s outages, 2 clients (CI: tests/bench/).
 """
@@ -684,15 +686,19 @@ class Soak:
         outbox = OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
         checks["the outbox is empty"] = "ok" if outbox == 0 else f"{outbox} unsent"
         with_runs = set(ReconciliationRun.objects.filter(task_id__in=self.task_ids).values_list("task_id", flat=True))
-        skipped, runless = 0, []
+        skipped, unchanged, runless = 0, 0, []
         for task_id in set(self.task_ids) - with_runs:
             result = self.celery.AsyncResult(task_id)
-            if result.successful() and isinstance(result.result, dict) and "skipped" in result.result:
+            answer = result.result if result.successful() and isinstance(result.result, dict) else {}
+            if "skipped" in answer:
                 skipped += 1
+            elif "unchanged_since_run" in answer:
+                unchanged += 1
             else:
                 runless.append(f"{task_id} ({result.state})")
         checks["every task has its run row"] = (
-            f"ok ({len(with_runs)} runs, {skipped} skipped: another run of the wallet held its lock)"
+            f"ok ({len(with_runs)} runs, {skipped} skipped: another run of the wallet held its lock, "
+            f"{unchanged} found nothing new: the wallet's last checked time moved)"
             if not runless
             else f"{len(runless)} without: {runless[:3]}"
         )

@@ -82,7 +82,7 @@ def reconcile_wallet_task(self: Task, wallet_id: int) -> dict[str, Any]:
             return {"wallet_id": wallet_id, "skipped": "a run of this wallet is in progress"}
         with chain_source() as source:
             run = wallet_reconcile(wallet=wallet, source=source, trigger="task", task_id=self.request.id or "")
-    return {
+    result: dict[str, Any] = {
         "wallet_id": wallet_id,
         "run_id": run.pk,
         "height": run.height,
@@ -90,6 +90,10 @@ def reconcile_wallet_task(self: Task, wallet_id: int) -> dict[str, Any]:
         "ledger_balance_sats": run.ledger_balance_sats,
         "discrepancies": run.discrepancy_count,
     }
+    if run.task_id != (self.request.id or ""):
+        # Nothing new since that run: no row of this task's own, the wallet's last checked time moved.
+        result["unchanged_since_run"] = run.pk
+    return result
 
 
 @shared_task(name="reserve.outbox_dispatch_task", acks_late=True)
