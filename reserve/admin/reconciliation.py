@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
@@ -21,7 +22,7 @@ from reserve.common.amounts import btc_to_sats
 from reserve.reconciliation.models import ChainBlock, Discrepancy, DiscrepancyStatus, ReconciliationRun, WalletUtxo
 from reserve.reconciliation.services import discrepancy_resolve
 from reserve.templatetags.reserve_admin import btc
-from reserve.transfers.coins import utxo_freeze, utxo_unfreeze
+from reserve.transfers.coins import live_freezes, utxo_freeze, utxo_unfreeze
 
 
 def _btc_or_dash(sats: int | None) -> str:
@@ -76,10 +77,12 @@ class WalletUtxoAdmin(ReadOnlyAdmin):
     def value(self, utxo: WalletUtxo) -> str:
         return btc(utxo.value_sats)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WalletUtxo]:
+        return super().get_queryset(request).annotate(frozen=Exists(live_freezes().filter(utxo=OuterRef("pk"))))
+
     @admin.display(description="hold")
     def hold(self, utxo: WalletUtxo) -> str:
-        frozen = utxo.freezes.filter(unfrozen_at__isnull=True).exists()
-        label = "frozen · Unfreeze…" if frozen else "Freeze…"
+        label = "frozen · Unfreeze…" if utxo.frozen else "Freeze…"  # type: ignore[attr-defined]
         return format_html('<a href="{}">{}</a>', reverse("admin:reserve_walletutxo_freeze", args=[utxo.pk]), label)
 
     def get_urls(self) -> list[URLPattern]:
@@ -91,7 +94,7 @@ class WalletUtxoAdmin(ReadOnlyAdmin):
         if not request.user.has_perm("reserve.freeze_utxo"):
             raise PermissionDenied
         utxo = get_object_or_404(WalletUtxo, pk=unquote(object_id))
-        frozen = utxo.freezes.filter(unfrozen_at__isnull=True).exists()
+        frozen = live_freezes().filter(utxo=utxo).exists()
         form = FreezeForm(request.POST) if request.method == "POST" else FreezeForm()
         if request.method == "POST" and form.is_valid():
             change = utxo_unfreeze if frozen else utxo_freeze

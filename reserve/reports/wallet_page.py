@@ -14,6 +14,7 @@ from reserve.custody.models import Wallet
 from reserve.outbox.models import OutboxMessage
 from reserve.reconciliation.models import ReconciliationRun, ScanCursor, UtxoStatus, WalletUtxo
 from reserve.reconciliation.services import RECONCILE_TASK
+from reserve.transfers.coins import live_freezes
 from reserve.transfers.models import Transfer, UtxoFreeze, UtxoReservation
 from reserve.transfers.psbt_build import coinbase_immature
 from reserve.transfers.signing import next_unused_script
@@ -86,8 +87,7 @@ def wallet_coins(*, wallet: Wallet) -> list[WalletCoin]:
         WalletUtxo.objects.filter(wallet=wallet, status=UtxoStatus.UNSPENT).order_by("-value_sats", "txid", "vout")
     )
     ids = [utxo.pk for utxo in utxos]
-    live_freezes = UtxoFreeze.objects.filter(utxo_id__in=ids, unfrozen_at__isnull=True)
-    freezes = {freeze.utxo_id: freeze for freeze in live_freezes}
+    freezes = {freeze.utxo_id: freeze for freeze in live_freezes().filter(utxo_id__in=ids)}
     reservations = {
         hold.utxo_id: hold.transfer
         for hold in UtxoReservation.objects.filter(utxo_id__in=ids, released_at__isnull=True).select_related("transfer")

@@ -25,11 +25,16 @@ from reserve.transfers.models import BuiltPsbt, PsbtStatus, Transfer, UtxoFreeze
 SELECTION_RULE = "largest-first"
 
 
+def live_freezes() -> QuerySet[UtxoFreeze]:
+    """The freezes in force: closed once by an unfreeze, never rewritten."""
+    return UtxoFreeze.objects.filter(unfrozen_at__isnull=True)
+
+
 def selectable_coins(*, wallet: Wallet, tip_height: int) -> QuerySet[WalletUtxo]:
     """The wallet's coins a new PSBT may spend, largest first (ties in outpoint order)."""
     deepest_allowed = tip_height - confirmation_depth() + 1
     live_reservation = UtxoReservation.objects.filter(utxo=OuterRef("pk"), released_at__isnull=True)
-    live_freeze = UtxoFreeze.objects.filter(utxo=OuterRef("pk"), unfrozen_at__isnull=True)
+    live_freeze = live_freezes().filter(utxo=OuterRef("pk"))
     return (
         WalletUtxo.objects.filter(
             wallet=wallet,
@@ -69,7 +74,7 @@ def utxo_freeze(*, utxo_id: int, actor: Any, reason: str) -> UtxoFreeze:
         raise ValidationFailed.for_field("reason", "say why the coin is frozen")
     with transaction.atomic():
         utxo = _utxo(utxo_id)
-        if UtxoFreeze.objects.filter(utxo=utxo, unfrozen_at__isnull=True).exists():
+        if live_freezes().filter(utxo=utxo).exists():
             raise Conflict(f"coin {utxo.txid}:{utxo.vout} is already frozen", fields={"utxo": ["already frozen"]})
         freeze = UtxoFreeze.objects.create(utxo=utxo, reason=reason, frozen_by=actor)
         audit_record(actor=actor, action="utxo.freeze", instance=freeze, before=None, after=snapshot(freeze))
@@ -82,7 +87,7 @@ def utxo_unfreeze(*, utxo_id: int, actor: Any, reason: str) -> UtxoFreeze:
         raise ValidationFailed.for_field("reason", "say why the coin is released")
     with transaction.atomic():
         utxo = _utxo(utxo_id)
-        freeze = UtxoFreeze.objects.select_for_update().filter(utxo=utxo, unfrozen_at__isnull=True).first()
+        freeze = live_freezes().select_for_update().filter(utxo=utxo).first()
         if freeze is None:
             raise Conflict(f"coin {utxo.txid}:{utxo.vout} is not frozen", fields={"utxo": ["not frozen"]})
         before = snapshot(freeze)

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reserve.audit.models import AuditEvent
@@ -172,3 +174,26 @@ def test_reconcile_now_is_refused_without_the_permission(
 
     assert response.status_code == 403
     assert not OutboxMessage.objects.filter(task_name="reserve.reconcile_wallet_task").exists()
+
+
+def test_the_coin_list_shows_each_hold_in_a_number_of_queries_that_does_not_grow_with_the_coins(
+    scanned: Wallet, operator: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    client = signed_in(operator)
+    url = reverse("admin:reserve_walletutxo_changelist")
+
+    def listed() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).content.decode()
+        return page, len(queries)
+
+    page, before = listed()
+    assert page.count("frozen · Unfreeze…") == 1 and page.count(">Freeze…<") == 3
+    for index in range(5):
+        more = coin(scanned, txid=f"{index:02x}" * 32, height=103, sats=1000 + index)
+        if index % 2:
+            utxo_freeze(utxo_id=more.pk, actor=operator, reason="held for the test")
+
+    page, after = listed()
+    assert page.count("frozen · Unfreeze…") == 3 and page.count(">Freeze…<") == 6
+    assert after == before
