@@ -207,38 +207,65 @@ def _payers(*, wallet: Wallet, tx: CTransaction) -> set[Wallet]:
     return {owner for owner in _owner_of_scripts(wallet.network, candidates).values() if owner.pk != wallet.pk}
 
 
+class _InflowCandidates:
+    """The transfers a step's inflows may confirm, read once per step rather than per output:
+    those naming the transaction, then approved inbound ones without a txid (matched by amount).
+    Within a step nothing else changes them; one confirmed leaves the list."""
+
+    def __init__(self, wallet: Wallet) -> None:
+        self.wallet = wallet
+        self._by_txid: dict[str, list[Transfer]] = {}
+        self._unnumbered: list[Transfer] | None = None
+
+    def match(self, txid: str, output: WatchedOutput) -> Transfer | None:
+        if txid not in self._by_txid:
+            self._by_txid[txid] = list(
+                Transfer.objects.filter(
+                    destination_wallet=self.wallet, txid=txid, status__in=AWAITING_CHAIN, observed=False
+                ).order_by("pk")
+            )
+        named = next((each for each in self._by_txid[txid] if each.vout in (output.vout, None)), None)
+        if named is not None:
+            return named
+        if self._unnumbered is None:
+            self._unnumbered = list(
+                Transfer.objects.filter(
+                    direction=TransferDirection.INBOUND,
+                    destination_wallet=self.wallet,
+                    txid="",
+                    status=TransferStatus.APPROVED,
+                ).order_by("pk")
+            )
+        return next((each for each in self._unnumbered if each.amount_sats == output.value_sats), None)
+
+    def confirmed(self, transfer: Transfer) -> None:
+        for candidates in (*self._by_txid.values(), self._unnumbered or []):
+            if transfer in candidates:
+                candidates.remove(transfer)
+
+
 def _book_inflow(
-    *, wallet: Wallet, tx: CTransaction, txid: str, output: WatchedOutput, block_row: ChainBlock, run: Any
+    *,
+    wallet: Wallet,
+    tx: CTransaction,
+    txid: str,
+    output: WatchedOutput,
+    block_row: ChainBlock,
+    run: Any,
+    candidates: _InflowCandidates,
 ) -> BlockBookings:
     """One output paying `wallet` from outside the registered wallets: confirm the transfer that
     expects it, or record it as observed, with its discrepancy."""
     bookings = BlockBookings()
     coinbase = tx.is_coinbase()
-    transfer = (
-        Transfer.objects.filter(
-            destination_wallet=wallet,
-            txid=txid,
-            status__in=AWAITING_CHAIN,
-            vout__in=(output.vout, None),
-            observed=False,
-        )
-        .order_by("pk")
-        .first()
-        or Transfer.objects.filter(
-            direction=TransferDirection.INBOUND,
-            destination_wallet=wallet,
-            txid="",
-            status=TransferStatus.APPROVED,
-            amount_sats=output.value_sats,
-        )
-        .order_by("pk")
-        .first()
-    )
+    transfer = candidates.match(txid, output)
     if transfer is not None:
         refused = _confirm(transfer, txid=txid, vout=output.vout, block_row=block_row, fee_sats=None)
         if not refused:
+            candidates.confirmed(transfer)
             bookings.matched += 1
             return bookings
+        transfer.refresh_from_db()  # as the rolled-back savepoint left it, for the next output
         detail = f"transfer #{transfer.pk} matches this inflow but could not be confirmed: {refused}"
     else:
         detail = f"{output.value_sats} sats received in {txid}:{output.vout} that no transfer proposed"
@@ -494,6 +521,7 @@ def bookings_book(*, wallet: Wallet, units: list[Booking], block_row: ChainBlock
     if not units:
         return bookings
     _hold_locks(wallet=wallet, transactions=[unit.tx for unit in units])
+    candidates = _InflowCandidates(wallet)
     for unit in units:
         if unit.spent:
             bookings.add(
@@ -508,7 +536,13 @@ def bookings_book(*, wallet: Wallet, units: list[Booking], block_row: ChainBlock
         elif unit.output is not None:
             bookings.add(
                 _book_inflow(
-                    wallet=wallet, tx=unit.tx, txid=unit.txid, output=unit.output, block_row=block_row, run=run
+                    wallet=wallet,
+                    tx=unit.tx,
+                    txid=unit.txid,
+                    output=unit.output,
+                    block_row=block_row,
+                    run=run,
+                    candidates=candidates,
                 )
             )
     return bookings
