@@ -15,7 +15,15 @@ from dataclasses import dataclass, replace
 
 from bitcoin.core import CTransaction
 
-from reserve.chain.blocks import BlockHeader, ScannedBlock, Watchlist, parse_header, rematch, scan_block
+from reserve.chain.blocks import (
+    BlockHeader,
+    ScannedBlock,
+    WatchedOutput,
+    Watchlist,
+    parse_header,
+    rematch,
+    scan_block,
+)
 from reserve.chain.errors import BlockVerificationError
 from reserve.chain.pow import RETARGET_INTERVAL
 from reserve.chain.source import ChainSource
@@ -27,6 +35,7 @@ __all__ = [
     "BlockUnlinked",
     "ScannedBlock",
     "VerifiedBlock",
+    "WatchedOutput",
     "Watchlist",
     "header_from_bytes",
     "verified_block",

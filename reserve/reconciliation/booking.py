@@ -22,7 +22,7 @@ from ledger.services import balances_hold
 from policy.selectors import policy_scopes_governed
 from policy.services import lock_scopes
 from policy.types import PolicyScope
-from reserve.chain.follow import VerifiedBlock
+from reserve.chain.follow import VerifiedBlock, WatchedOutput
 from reserve.custody.addresses import address_from_script
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.outbox.services import outbox_enqueue
@@ -199,75 +199,103 @@ def _with_key_conflict(detail: str, observed: Transfer) -> str:
     return detail
 
 
+def _payers(*, wallet: Wallet, tx: CTransaction) -> set[Wallet]:
+    """The other registered wallets that paid `tx` (they book it, knowing its inputs)."""
+    if tx.is_coinbase():
+        return set()
+    candidates = [script for index in range(len(tx.vin)) for script in _input_script_candidates(tx, index)]
+    return {owner for owner in _owner_of_scripts(wallet.network, candidates).values() if owner.pk != wallet.pk}
+
+
+class _InflowCandidates:
+    """The transfers a step's inflows may confirm, read once per step rather than per output:
+    those naming the transaction, then approved inbound ones without a txid (matched by amount).
+    Within a step nothing else changes them; one confirmed leaves the list."""
+
+    def __init__(self, wallet: Wallet) -> None:
+        self.wallet = wallet
+        self._by_txid: dict[str, list[Transfer]] = {}
+        self._unnumbered: list[Transfer] | None = None
+
+    def match(self, txid: str, output: WatchedOutput) -> Transfer | None:
+        if txid not in self._by_txid:
+            self._by_txid[txid] = list(
+                Transfer.objects.filter(
+                    destination_wallet=self.wallet, txid=txid, status__in=AWAITING_CHAIN, observed=False
+                ).order_by("pk")
+            )
+        named = next((each for each in self._by_txid[txid] if each.vout in (output.vout, None)), None)
+        if named is not None:
+            return named
+        if self._unnumbered is None:
+            self._unnumbered = list(
+                Transfer.objects.filter(
+                    direction=TransferDirection.INBOUND,
+                    destination_wallet=self.wallet,
+                    txid="",
+                    status=TransferStatus.APPROVED,
+                ).order_by("pk")
+            )
+        return next((each for each in self._unnumbered if each.amount_sats == output.value_sats), None)
+
+    def confirmed(self, transfer: Transfer) -> None:
+        for candidates in (*self._by_txid.values(), self._unnumbered or []):
+            if transfer in candidates:
+                candidates.remove(transfer)
+
+
 def _book_inflow(
-    *, wallet: Wallet, tx: CTransaction, txid: str, block: VerifiedBlock, block_row: ChainBlock, run: Any
+    *,
+    wallet: Wallet,
+    tx: CTransaction,
+    txid: str,
+    output: WatchedOutput,
+    block_row: ChainBlock,
+    run: Any,
+    candidates: _InflowCandidates,
 ) -> BlockBookings:
+    """One output paying `wallet` from outside the registered wallets: confirm the transfer that
+    expects it, or record it as observed, with its discrepancy."""
     bookings = BlockBookings()
     coinbase = tx.is_coinbase()
-    if not coinbase:
-        candidates = [script for index in range(len(tx.vin)) for script in _input_script_candidates(tx, index)]
-        payers = {owner for owner in _owner_of_scripts(wallet.network, candidates).values() if owner.pk != wallet.pk}
-        if payers:
-            # The paying wallet books it when its scan reaches this block; ask it to scan now.
-            for payer in payers:
-                outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[payer.pk])
+    transfer = candidates.match(txid, output)
+    if transfer is not None:
+        refused = _confirm(transfer, txid=txid, vout=output.vout, block_row=block_row, fee_sats=None)
+        if not refused:
+            candidates.confirmed(transfer)
+            bookings.matched += 1
             return bookings
-    for output in (found for found in block.outputs if found.txid == txid):
-        transfer = (
-            Transfer.objects.filter(
-                destination_wallet=wallet,
-                txid=txid,
-                status__in=AWAITING_CHAIN,
-                vout__in=(output.vout, None),
-                observed=False,
-            )
-            .order_by("pk")
-            .first()
-            or Transfer.objects.filter(
-                direction=TransferDirection.INBOUND,
-                destination_wallet=wallet,
-                txid="",
-                status=TransferStatus.APPROVED,
-                amount_sats=output.value_sats,
-            )
-            .order_by("pk")
-            .first()
-        )
-        if transfer is not None:
-            refused = _confirm(transfer, txid=txid, vout=output.vout, block_row=block_row, fee_sats=None)
-            if not refused:
-                bookings.matched += 1
-                continue
-            detail = f"transfer #{transfer.pk} matches this inflow but could not be confirmed: {refused}"
-        else:
-            detail = f"{output.value_sats} sats received in {txid}:{output.vout} that no transfer proposed"
-        observed, refused = _observe(
-            wallet=wallet,
-            direction=TransferDirection.INBOUND,
-            txid=txid,
-            vout=output.vout,
-            value_sats=output.value_sats,
-            block_row=block_row,
-            destination_wallet=wallet,
-            category="mining_reward" if coinbase else "other",
-        )
-        if observed is None:
-            detail = f"{detail}; the books refused it: {refused}"
-        else:
-            detail = _with_key_conflict(detail, observed)
-            bookings.observed += 1
-        discrepancy = discrepancy_open(
-            wallet=wallet,
-            kind=DiscrepancyKind.UNRECORDED_INFLOW,
-            txid=txid,
-            vout=output.vout,
-            run=run,
-            transfer=observed,
-            block_height=block_row.height,
-            actual_sats=output.value_sats,
-            detail=detail,
-        )
-        bookings.discrepancies.append(discrepancy.pk)
+        transfer.refresh_from_db()  # as the rolled-back savepoint left it, for the next output
+        detail = f"transfer #{transfer.pk} matches this inflow but could not be confirmed: {refused}"
+    else:
+        detail = f"{output.value_sats} sats received in {txid}:{output.vout} that no transfer proposed"
+    observed, refused = _observe(
+        wallet=wallet,
+        direction=TransferDirection.INBOUND,
+        txid=txid,
+        vout=output.vout,
+        value_sats=output.value_sats,
+        block_row=block_row,
+        destination_wallet=wallet,
+        category="mining_reward" if coinbase else "other",
+    )
+    if observed is None:
+        detail = f"{detail}; the books refused it: {refused}"
+    else:
+        detail = _with_key_conflict(detail, observed)
+        bookings.observed += 1
+    discrepancy = discrepancy_open(
+        wallet=wallet,
+        kind=DiscrepancyKind.UNRECORDED_INFLOW,
+        txid=txid,
+        vout=output.vout,
+        run=run,
+        transfer=observed,
+        block_height=block_row.height,
+        actual_sats=output.value_sats,
+        detail=detail,
+    )
+    bookings.discrepancies.append(discrepancy.pk)
     return bookings
 
 
@@ -429,9 +457,9 @@ def _book_outflow(
 
 
 def _hold_locks(*, wallet: Wallet, transactions: list[CTransaction]) -> None:
-    """Take, before the first booking, every lock the block's postings may want, in the one global
+    """Take, before the first booking, every lock the step's postings may want, in the one global
     order: the policy scopes of every registered wallet the transactions pay or spend from, then
-    the balance rows (theirs and the shared equity and expense accounts) in key order. The block
+    the balance rows (theirs and the shared equity and expense accounts) in key order. A step
     books many postings in one database transaction; taken posting by posting, its locks would
     come in the order of the postings and deadlock with an approval taking the same in order."""
     scripts = [bytes(out.scriptPubKey) for tx in transactions for out in tx.vout]
@@ -444,27 +472,77 @@ def _hold_locks(*, wallet: Wallet, transactions: list[CTransaction]) -> None:
     balances_hold(account_ids=[owner.ledger_account_id for owner in wallets.values()])
 
 
-def block_book(
-    *, wallet: Wallet, block: VerifiedBlock, block_row: ChainBlock, run: ReconciliationRun | None
-) -> BlockBookings:
-    """Book every transaction of the block that pays or spends `wallet` (inside the block's transaction)."""
-    bookings = BlockBookings()
+@dataclass(frozen=True)
+class Booking:
+    """One unit of a block's booking, committed whole: an output paying the wallet (`output`), a
+    transaction spending from it (`spent`: its coins), or an inflow left to the registered
+    wallets that paid it (`payers`). `postings` is how many it may post, to size the steps."""
+
+    txid: str
+    tx: CTransaction
+    output: WatchedOutput | None = None
+    spent: tuple[WalletUtxo, ...] = ()
+    payers: tuple[Wallet, ...] = ()
+
+    @property
+    def postings(self) -> int:
+        return len(self.tx.vout) if self.spent else 1
+
+
+def block_bookings(*, wallet: Wallet, block: VerifiedBlock, block_row: ChainBlock) -> list[Booking]:
+    """What the block books for `wallet`, in the block's order: the same list every time it is
+    asked of the same block and the same recorded UTXOs, so a booking interrupted between steps
+    resumes at the first unit not committed (`ScanCursor.booked_units`)."""
     touching = {output.txid: output.tx_index for output in block.outputs}
     touching.update({spend.txid: spend.tx_index for spend in block.spends})
-    if not touching:
-        return bookings
-    # Only the transactions that touch the wallet are deserialized, each from its own bytes.
-    transactions = {txid: block.transaction(tx_index) for txid, tx_index in touching.items()}
-    _hold_locks(wallet=wallet, transactions=list(transactions.values()))
-    for txid, _tx_index in sorted(touching.items(), key=lambda item: item[1]):
-        tx = transactions[txid]
-        spent = list(
-            WalletUtxo.objects.filter(wallet=wallet, spent_by_txid=txid, spent_in_block=block_row).exclude(
-                status=UtxoStatus.REORGED
-            )
-        )
-        if spent:
-            bookings.add(_book_outflow(wallet=wallet, tx=tx, txid=txid, spent=spent, block_row=block_row, run=run))
+    spent_by: dict[str, list[WalletUtxo]] = {}
+    for utxo in (
+        WalletUtxo.objects.filter(wallet=wallet, spent_in_block=block_row)
+        .exclude(status=UtxoStatus.REORGED)
+        .order_by("pk")
+    ):
+        spent_by.setdefault(utxo.spent_by_txid, []).append(utxo)
+    units: list[Booking] = []
+    for txid, tx_index in sorted(touching.items(), key=lambda item: item[1]):
+        # Only the transactions that touch the wallet are deserialized, each from its own bytes.
+        tx = block.transaction(tx_index)
+        if txid in spent_by:
+            units.append(Booking(txid, tx, spent=tuple(spent_by[txid])))
+        elif payers := _payers(wallet=wallet, tx=tx):
+            units.append(Booking(txid, tx, payers=tuple(sorted(payers, key=lambda payer: payer.pk))))
         else:
-            bookings.add(_book_inflow(wallet=wallet, tx=tx, txid=txid, block=block, block_row=block_row, run=run))
+            units.extend(Booking(txid, tx, output=output) for output in block.outputs if output.txid == txid)
+    return units
+
+
+def bookings_book(*, wallet: Wallet, units: list[Booking], block_row: ChainBlock, run: Any) -> BlockBookings:
+    """Book `units` of a block (inside the caller's transaction, one step), their locks taken first."""
+    bookings = BlockBookings()
+    if not units:
+        return bookings
+    _hold_locks(wallet=wallet, transactions=[unit.tx for unit in units])
+    candidates = _InflowCandidates(wallet)
+    for unit in units:
+        if unit.spent:
+            bookings.add(
+                _book_outflow(
+                    wallet=wallet, tx=unit.tx, txid=unit.txid, spent=list(unit.spent), block_row=block_row, run=run
+                )
+            )
+        elif unit.payers:
+            # The paying wallet books it when its scan reaches this block; ask it to scan now.
+            for payer in unit.payers:
+                outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[payer.pk])
+        elif unit.output is not None:
+            bookings.add(
+                _book_inflow(
+                    wallet=wallet,
+                    tx=unit.tx,
+                    txid=unit.txid,
+                    output=unit.output,
+                    block_row=block_row,
+                    run=run,
+                    candidates=candidates,
+                )
+            )
     return bookings

@@ -4,7 +4,9 @@ Each block's effects (its verified header, the wallet's new and spent outputs, w
 scripts derived past the gap limit, transfers confirmed or observed, discrepancies) commit
 in one database transaction together with the wallet's scan cursor (blocks that touch
 nothing of the wallet, in batches), so a crash at any point leaves whole blocks applied
-or none of them. A block whose parent is not
+or none of them; a block with many bookings commits them in steps after its first
+transaction, the cursor counting the steps done, so a crash between steps is resumed where it
+stopped (or, if the block left the best chain meanwhile, reversed by the reorg). A block whose parent is not
 the cursor's block is a reorg: the scanner walks back to the fork point and undoes what
 it booked above it (ledger reversals through the transfer services), then rescans.
 """
@@ -38,7 +40,13 @@ from reserve.chain.source import ChainSource
 from reserve.custody.models import Wallet, WatchedScript
 from reserve.custody.services import wallet_extend_gap
 from reserve.outbox.services import outbox_enqueue
-from reserve.reconciliation.booking import BlockBookings, block_book, discrepancy_open
+from reserve.reconciliation.booking import (
+    BlockBookings,
+    Booking,
+    block_bookings,
+    bookings_book,
+    discrepancy_open,
+)
 from reserve.reconciliation.models import (
     BlockStatus,
     ChainBlock,
@@ -59,6 +67,10 @@ logger = logging.getLogger(__name__)
 MAX_UNLINKED_ANSWERS = 3
 # Blocks that touch nothing of the wallet commit together, up to this many at a time.
 BATCH_BLOCKS = 50
+# A block's bookings commit in steps of about this many postings, each step with the cursor's
+# count of bookings done: the balance rows a step locks up front are held for one step (well
+# under a second), not for the whole block, and an approval on the wallet waits that long at most.
+POSTINGS_PER_STEP = 20
 
 
 class ScanInterrupted(Exception):
@@ -199,6 +211,73 @@ def _lock_cursor(wallet: Wallet, *, height: int, block_hash: str) -> ScanCursor:
     return cursor
 
 
+def _book_step(
+    *, wallet: Wallet, cursor: ScanCursor, units: list[Booking], block_row: ChainBlock, run: ReconciliationRun | None
+) -> BlockBookings:
+    """Book the next step of the cursor's block (in the caller's transaction, with the cursor
+    locked) and count it on the cursor, which the caller saves: the step and its count commit
+    together, so a crash between steps leaves whole steps booked and the count says which."""
+    done = end = cursor.booked_units
+    postings = 0
+    while end < len(units) and postings < POSTINGS_PER_STEP:
+        postings += units[end].postings
+        end += 1
+    bookings = bookings_book(wallet=wallet, units=units[done:end], block_row=block_row, run=run)
+    finished = end >= len(units)
+    cursor.booking_block_hash, cursor.booked_units = ("", 0) if finished else (block_row.hash, end)
+    cursor.updated_at = timezone.now()
+    return bookings
+
+
+def _book_remaining(
+    *, wallet: Wallet, units: list[Booking], block_row: ChainBlock, run: ReconciliationRun | None
+) -> BlockBookings:
+    """The steps after the first, each its own transaction; ends when the cursor says the block is booked."""
+    bookings = BlockBookings()
+    while True:
+        with transaction.atomic():
+            cursor = ScanCursor.objects.select_for_update().get(wallet=wallet)
+            if cursor.booking_block_hash != block_row.hash:
+                if cursor.block_hash == block_row.hash and not cursor.booking_block_hash:
+                    return bookings  # booked to the end (by this scan, or one that resumed it)
+                raise ScanInterrupted(f"wallet {wallet.name}: the cursor left block {block_row.hash} while booking it")
+            bookings.add(_book_step(wallet=wallet, cursor=cursor, units=units, block_row=block_row, run=run))
+            cursor.save()
+
+
+def _resume_booking(
+    *, wallet: Wallet, source: ChainSource, cursor: ScanCursor, run: ReconciliationRun | None
+) -> BlockBookings:
+    """Finish the bookings of the cursor's block that a crash interrupted between steps: the block
+    again from the node, verified, matched against what the wallet watched when it was first
+    applied (its scripts, and its outpoints then unspent: unspent now or spent in this block),
+    so it lists the same bookings; the steps committed are skipped, the rest booked."""
+    row = ChainBlock.objects.get(network=wallet.network, hash=cursor.block_hash)
+    scripts = WatchedScript.objects.filter(wallet=wallet).values_list("script_pubkey", flat=True)
+    outpoints = (
+        WalletUtxo.objects.filter(wallet=wallet)
+        .filter(Q(status=UtxoStatus.UNSPENT) | Q(status=UtxoStatus.SPENT, spent_in_block=row))
+        .values_list("txid", "vout")
+    )
+    block = verified_block(
+        source,
+        height=cursor.height,
+        block_hash=cursor.block_hash,
+        watchlist=Watchlist((bytes(script) for script in scripts), outpoints),
+        parent_hash=row.prev_hash,
+        parent=_recorded_header(network=wallet.network, block_hash=row.prev_hash),
+    )
+    logger.warning(
+        "wallet %s: resuming the bookings of block %s at height %s after %s",
+        wallet.name,
+        cursor.block_hash,
+        cursor.height,
+        cursor.booked_units,
+    )
+    units = block_bookings(wallet=wallet, block=block, block_row=row)
+    return _book_remaining(wallet=wallet, units=units, block_row=row, run=run)
+
+
 def _apply_block(
     *,
     wallet: Wallet,
@@ -208,7 +287,8 @@ def _apply_block(
     cursor_before: tuple[int, str],
     run: ReconciliationRun | None,
 ) -> tuple[VerifiedBlock, BlockBookings]:
-    """Everything one block changes for `wallet`, in one transaction with the cursor."""
+    """Everything one block changes for `wallet`: its header, outputs, spends and the first step
+    of its bookings in one transaction with the cursor, then the other steps (`POSTINGS_PER_STEP`)."""
     with transaction.atomic():
         cursor = _lock_cursor(wallet, height=cursor_before[0], block_hash=cursor_before[1])
         row = _record_block(network=wallet.network, height=height, block=block)
@@ -245,11 +325,13 @@ def _apply_block(
             WalletUtxo.objects.filter(
                 wallet=wallet, txid=spend.spent.txid, vout=spend.spent.vout, status=UtxoStatus.UNSPENT
             ).update(status=UtxoStatus.SPENT, spent_by_txid=spend.txid, spent_in_block=row, spent_height=height)
-        bookings = block_book(wallet=wallet, block=block, block_row=row, run=run)
         cursor.height, cursor.block_hash = height, block.hash
         cursor.blocks_scanned += 1
-        cursor.updated_at = timezone.now()
+        units = block_bookings(wallet=wallet, block=block, block_row=row)
+        bookings = _book_step(wallet=wallet, cursor=cursor, units=units, block_row=row, run=run)
         cursor.save()
+    if cursor.booking_block_hash:
+        bookings.add(_book_remaining(wallet=wallet, units=units, block_row=row, run=run))
     return block, bookings
 
 
@@ -347,6 +429,8 @@ def _rewind(*, wallet: Wallet, source: ChainSource, cursor: ScanCursor) -> int:
         for other_id in sorted(_wallets_touched_by(dropped) - {wallet.pk}):
             outbox_enqueue(task_name="reserve.reconcile_wallet_task", args=[other_id])
         locked.height, locked.block_hash = fork_height, fork_hash
+        # A block whose bookings a crash left half done is gone: what it booked was reversed above.
+        locked.booking_block_hash, locked.booked_units = "", 0
         locked.reorgs += 1
         locked.updated_at = now
         locked.save()
@@ -383,9 +467,13 @@ def wallet_scan(
     if source.network.name != network:
         raise WrongNetwork(f"wallet {wallet.name} is on {network}; the node is configured for {source.network.name}")
     cursor = scan_cursor(wallet=wallet)
-    watchlist = _watchlist(wallet)
     tip_height = source.block_count()
     result = ScanResult(tip_height=tip_height, tip_hash="")
+    if cursor.booking_block_hash and _node_hash(source, cursor.height) == cursor.block_hash:
+        result.bookings.add(_resume_booking(wallet=wallet, source=source, cursor=cursor, run=run))
+        cursor.refresh_from_db()
+    # (Its block no longer on the best chain: the reorg below reverses what it booked.)
+    watchlist = _watchlist(wallet)
     started = time.monotonic()
     committed = position = (cursor.height, cursor.block_hash)
     parent_header: BlockHeader | None = None

@@ -118,7 +118,8 @@ class WalletUtxo(models.Model):
 
 
 class ScanCursor(models.Model):
-    """How far a wallet has been scanned: the last block whose effects are committed."""
+    """How far a wallet has been scanned: the last block whose effects are committed, and, while
+    that block's bookings commit in steps, how many of them are (the rest is booked on resume)."""
 
     wallet = models.OneToOneField(Wallet, on_delete=models.PROTECT, related_name="scan_cursor")
     height = models.IntegerField(help_text="-1 before the first block")
@@ -129,12 +130,22 @@ class ScanCursor(models.Model):
     checked_at = models.DateTimeField(
         null=True, blank=True, help_text="The last successful reconciliation, recorded as a run or not"
     )
+    booking_block_hash = models.CharField(
+        max_length=64, blank=True, default="", db_default="", help_text="The cursor's block while its bookings commit"
+    )
+    booked_units = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Bookings of that block committed so far, in the block's order"
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(height=-1, block_hash="") | Q(height__gte=0, block_hash__regex=HASH_REGEX),
                 name="reserve_cursor_position",
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_block_hash="", booked_units=0) | Q(booking_block_hash=models.F("block_hash")),
+                name="reserve_cursor_booking_at_cursor",
             ),
         ]
 
@@ -265,7 +276,12 @@ class Discrepancy(models.Model):
                 name="reserve_discrepancy_one_open",
             ),
         ]
-        indexes = [models.Index(fields=["wallet", "status"], name="reserve_discrepancy_wallet")]
+        indexes = [
+            models.Index(fields=["wallet", "status"], name="reserve_discrepancy_wallet"),
+            # Booking looks for the open discrepancy of each output it books: found by txid, not
+            # by reading every open discrepancy of the wallet (thousands after a large history).
+            models.Index(fields=["wallet", "txid"], condition=Q(status="open"), name="reserve_discrepancy_open_txid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.txid or 'balance'} ({self.status})"

@@ -214,8 +214,8 @@ def _tip_unmoved(*, wallet: Wallet, source: ChainSource, previous: Reconciliatio
     """Does the node's tip still stand where the wallet's last run, a success, left it? A long
     scan thus never runs in one transaction, and keeps its progress visible."""
     cursor = ScanCursor.objects.filter(wallet=wallet).first()
-    if previous.status != RunStatus.SUCCEEDED or cursor is None:
-        return False
+    if previous.status != RunStatus.SUCCEEDED or cursor is None or cursor.booking_block_hash:
+        return False  # (bookings left half done are finished by a run of their own)
     if (cursor.height, cursor.block_hash) != (previous.height, previous.block_hash):
         return False
     try:
