@@ -60,6 +60,9 @@ COINBASE_MATURITY = 100
 LANES_PER_WALLET = 16
 FAULTS = ("stop redis", "restart postgres", "kill worker", "stop node", "reorg chain", "kill web")
 REQUEST_GIVE_UP_SECONDS = 180.0
+TASK_TIME_LIMIT_SECONDS = 20
+VISIBILITY_TIMEOUT_SECONDS = 30
+UNFINISHED_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY")
 
 
 @dataclass
@@ -121,6 +124,12 @@ class Stack:
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
+            # A killed worker's messages (a retry's countdown included) come back after the
+            # visibility timeout: the production default (11 minutes) would outlast the smoke run,
+            # so the soak's tasks are held to 20 s and their messages come back after 30 s.
+            "CELERY_TASK_TIME_LIMIT": str(TASK_TIME_LIMIT_SECONDS),
+            "CELERY_TASK_SOFT_TIME_LIMIT": str(TASK_TIME_LIMIT_SECONDS - 5),
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
         }
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -622,7 +631,10 @@ class Soak:
             self.send_task("reserve.outbox_dispatch_task", [])
             open_ids = Transfer.objects.filter(pk__in=self.accepted.values(), status="approved").count()
             outbox = OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
-            if all(result and result["height"] == tip for result in results) and not open_ids and not outbox:
+            unfinished = [
+                task_id for task_id in self.task_ids if self.celery.AsyncResult(task_id).state in UNFINISHED_STATES
+            ]
+            if all(result and result["height"] == tip for result in results) and not (open_ids or outbox or unfinished):
                 break
             time.sleep(1)
         return self.check()
