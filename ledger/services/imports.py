@@ -219,26 +219,8 @@ def _validated_groups(rows: Iterable[str], *, service_keys: bool = False) -> lis
     return groups
 
 
-def ledger_import_read(*, rows: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
-    """Validate the CSV text `rows` as `ledger_import_csv` would, posting nothing, and return its
-    data lines as (line number, column -> cell). ImportRowError names the bad row. (What is
-    already in the books, such as balances, is judged when the rows are posted.)"""
-    lines = list(rows)
-    _validated_groups(lines)
-    reader = csv.DictReader(lines)
-    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
-
-
-def ledger_import_csv(
-    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
-) -> ImportResult:
-    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row).
-
-    The keys of a file are a client's: one in a namespace the services reserve for their own keys
-    is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
-    """
-    groups = _validated_groups(rows, service_keys=service_keys)
-    digests = {
+def _digests(groups: list[_Group], created_by: AbstractBaseUser | None) -> dict[str, str]:
+    return {
         group.key: posting_digest(
             kind=group.header["kind"],
             memo=group.header["memo"],
@@ -253,19 +235,51 @@ def ledger_import_csv(
         )
         for group in groups
     }
+
+
+def _posted_keys(groups: list[_Group], digests: dict[str, str]) -> set[str]:
+    """The keys of `groups` already in the books; one held with another payload stops the file."""
+    existing = dict(
+        JournalTransaction.objects.filter(idempotency_key__in=list(digests)).values_list(
+            "idempotency_key", "request_hash"
+        )
+    )
+    for group in groups:
+        if group.key in existing and existing[group.key] != digests[group.key]:
+            raise ImportRowError(
+                line=group.first_line, field="idempotency_key", problem="already posted with another payload"
+            )
+    return set(existing)
+
+
+def ledger_import_read(
+    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None
+) -> list[tuple[int, dict[str, str]]]:
+    """Validate the CSV text `rows` as `ledger_import_csv(created_by=...)` would, posting nothing,
+    and return its data lines as (line number, column -> cell). ImportRowError names the bad row,
+    also one whose key the books hold with another payload. (Balances are judged when the rows
+    are posted, under the accounts' locks.)"""
+    lines = list(rows)
+    groups = _validated_groups(lines)
+    _posted_keys(groups, _digests(groups, created_by))
+    reader = csv.DictReader(lines)
+    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
+
+
+def ledger_import_csv(
+    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
+) -> ImportResult:
+    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row).
+
+    The keys of a file are a client's: one in a namespace the services reserve for their own keys
+    is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
+    """
+    groups = _validated_groups(rows, service_keys=service_keys)
+    digests = _digests(groups, created_by)
     try:
         with transaction.atomic():
             balances = balances_lock(account_ids={leg.account.pk for group in groups for leg in group.legs})
-            existing = dict(
-                JournalTransaction.objects.filter(idempotency_key__in=list(digests)).values_list(
-                    "idempotency_key", "request_hash"
-                )
-            )
-            for group in groups:
-                if group.key in existing and existing[group.key] != digests[group.key]:
-                    raise ImportRowError(
-                        line=group.first_line, field="idempotency_key", problem="already posted with another payload"
-                    )
+            existing = _posted_keys(groups, digests)
             fresh = [group for group in groups if group.key not in existing]
             _check_balances(
                 fresh,
