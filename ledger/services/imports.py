@@ -7,8 +7,9 @@ must agree on its fields. occurred_at is ISO 8601 with an offset and strictly in
 one transaction to the next. Amounts are integer satoshis (debit > 0, credit < 0).
 
 This is the batch path: it takes the account locks and its order numbers once for the whole
-file and inserts in bulk, so it runs well above the rate of single postings. Rows whose
-key is already in the ledger with the same payload are skipped, so a re-run is a no-op.
+file and inserts with COPY (ledger/services/bulk_insert.py), so it runs well above the rate of
+single postings. Rows whose key is already in the ledger with the same payload are skipped, so a
+re-run is a no-op.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ledger.models import Account, Entry, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
 from ledger.secrets import refuse_private_key
 from ledger.selectors import journal_chain_hash_known
+from ledger.services.bulk_insert import journal_copy
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -50,7 +52,6 @@ BIGINT_MAX = 2**63 - 1
 REQUIRED = ("idempotency_key", "occurred_at", "kind", "account", "amount_sats")
 OPTIONAL = ("memo", "block_height", "block_hash", "txid")
 HEADER_FIELDS = ("idempotency_key", "kind", "occurred_at", "memo", "block_height", "block_hash", "txid")
-INSERT_BATCH = 1000
 
 
 @dataclass
@@ -304,8 +305,7 @@ def ledger_import_csv(
                 )
                 journals.append(journal)
                 entries.extend(rows_of_group)
-            JournalTransaction.objects.bulk_create(journals, batch_size=INSERT_BATCH)
-            Entry.objects.bulk_create(entries, batch_size=INSERT_BATCH)
+            journal_copy(journals=journals, entries=entries)
     except IntegrityError as exc:
         raise translate_integrity_error(exc) from exc
     return ImportResult(
