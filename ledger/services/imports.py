@@ -7,8 +7,9 @@ must agree on its fields. occurred_at is ISO 8601 with an offset and strictly in
 one transaction to the next. Amounts are integer satoshis (debit > 0, credit < 0).
 
 This is the batch path: it takes the account locks and its order numbers once for the whole
-file and inserts in bulk, so it runs well above the rate of single postings. Rows whose
-key is already in the ledger with the same payload are skipped, so a re-run is a no-op.
+file and inserts with COPY (ledger/services/bulk_insert.py), so it runs well above the rate of
+single postings. Rows whose key is already in the ledger with the same payload are skipped, so a
+re-run is a no-op.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ledger.models import Account, Entry, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
 from ledger.secrets import refuse_private_key
 from ledger.selectors import journal_chain_hash_known
+from ledger.services.bulk_insert import journal_copy
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -50,7 +52,6 @@ BIGINT_MAX = 2**63 - 1
 REQUIRED = ("idempotency_key", "occurred_at", "kind", "account", "amount_sats")
 OPTIONAL = ("memo", "block_height", "block_hash", "txid")
 HEADER_FIELDS = ("idempotency_key", "kind", "occurred_at", "memo", "block_height", "block_hash", "txid")
-INSERT_BATCH = 1000
 
 
 @dataclass
@@ -219,26 +220,8 @@ def _validated_groups(rows: Iterable[str], *, service_keys: bool = False) -> lis
     return groups
 
 
-def ledger_import_read(*, rows: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
-    """Validate the CSV text `rows` as `ledger_import_csv` would, posting nothing, and return its
-    data lines as (line number, column -> cell). ImportRowError names the bad row. (What is
-    already in the books, such as balances, is judged when the rows are posted.)"""
-    lines = list(rows)
-    _validated_groups(lines)
-    reader = csv.DictReader(lines)
-    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
-
-
-def ledger_import_csv(
-    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
-) -> ImportResult:
-    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row).
-
-    The keys of a file are a client's: one in a namespace the services reserve for their own keys
-    is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
-    """
-    groups = _validated_groups(rows, service_keys=service_keys)
-    digests = {
+def _digests(groups: list[_Group], created_by: AbstractBaseUser | None) -> dict[str, str]:
+    return {
         group.key: posting_digest(
             kind=group.header["kind"],
             memo=group.header["memo"],
@@ -253,19 +236,51 @@ def ledger_import_csv(
         )
         for group in groups
     }
+
+
+def _posted_keys(groups: list[_Group], digests: dict[str, str]) -> set[str]:
+    """The keys of `groups` already in the books; one held with another payload stops the file."""
+    existing = dict(
+        JournalTransaction.objects.filter(idempotency_key__in=list(digests)).values_list(
+            "idempotency_key", "request_hash"
+        )
+    )
+    for group in groups:
+        if group.key in existing and existing[group.key] != digests[group.key]:
+            raise ImportRowError(
+                line=group.first_line, field="idempotency_key", problem="already posted with another payload"
+            )
+    return set(existing)
+
+
+def ledger_import_read(
+    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None
+) -> list[tuple[int, dict[str, str]]]:
+    """Validate the CSV text `rows` as `ledger_import_csv(created_by=...)` would, posting nothing,
+    and return its data lines as (line number, column -> cell). ImportRowError names the bad row,
+    also one whose key the books hold with another payload. (Balances are judged when the rows
+    are posted, under the accounts' locks.)"""
+    lines = list(rows)
+    groups = _validated_groups(lines)
+    _posted_keys(groups, _digests(groups, created_by))
+    reader = csv.DictReader(lines)
+    return [(reader.line_num, {name: (value or "").strip() for name, value in row.items()}) for row in reader]
+
+
+def ledger_import_csv(
+    *, rows: Iterable[str], created_by: AbstractBaseUser | None = None, service_keys: bool = False
+) -> ImportResult:
+    """Post every transaction of the CSV text `rows`, or none of them (ImportRowError names the row).
+
+    The keys of a file are a client's: one in a namespace the services reserve for their own keys
+    is refused, naming its line, unless the caller is a service that wrote the file (`service_keys`).
+    """
+    groups = _validated_groups(rows, service_keys=service_keys)
+    digests = _digests(groups, created_by)
     try:
         with transaction.atomic():
             balances = balances_lock(account_ids={leg.account.pk for group in groups for leg in group.legs})
-            existing = dict(
-                JournalTransaction.objects.filter(idempotency_key__in=list(digests)).values_list(
-                    "idempotency_key", "request_hash"
-                )
-            )
-            for group in groups:
-                if group.key in existing and existing[group.key] != digests[group.key]:
-                    raise ImportRowError(
-                        line=group.first_line, field="idempotency_key", problem="already posted with another payload"
-                    )
+            existing = _posted_keys(groups, digests)
             fresh = [group for group in groups if group.key not in existing]
             _check_balances(
                 fresh,
@@ -290,8 +305,7 @@ def ledger_import_csv(
                 )
                 journals.append(journal)
                 entries.extend(rows_of_group)
-            JournalTransaction.objects.bulk_create(journals, batch_size=INSERT_BATCH)
-            Entry.objects.bulk_create(entries, batch_size=INSERT_BATCH)
+            journal_copy(journals=journals, entries=entries)
     except IntegrityError as exc:
         raise translate_integrity_error(exc) from exc
     return ImportResult(

@@ -1,6 +1,7 @@
 """Import batches over the API: every role reads them (hash, rows, approvals, outcome); approvers
 other than the proposer approve or reject one by the file hash they checked. Files are proposed
-from the command line or the admin."""
+from the command line or the admin; a JSON batch of journal postings is proposed here, as a
+ledger import (reserve/imports/postings.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,8 +18,15 @@ from rest_framework.views import APIView
 from reserve.api.base import READ_ERRORS, WRITE_ERRORS, ApiMixin, Pagination, StrictInputSerializer, list_responses
 from reserve.api.filters import BACKENDS
 from reserve.api.idempotency import idempotency_parameter, idempotent
-from reserve.imports.models import ImportApproval, ImportBatch
-from reserve.imports.services import APPROVE_PERMISSION, batch_rows, import_approve, import_reject
+from reserve.imports.models import ImportApproval, ImportBatch, ImportKind
+from reserve.imports.postings import MAX_POSTINGS, Leg, Posting, postings_propose
+from reserve.imports.services import (
+    APPROVE_PERMISSION,
+    PROPOSE_PERMISSION,
+    batch_rows,
+    import_approve,
+    import_reject,
+)
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
@@ -148,5 +156,53 @@ class ImportRejectApi(ApiMixin, APIView):
             batch = get_object_or_404(ImportBatch.objects.all(), pk=pk)
             batch = import_reject(batch=batch, actor=request.user, **data.validated_data)
             return Response(batch_detail_data(batch.pk))
+
+        return idempotent(request, perform, required=True)
+
+
+class LegInput(StrictInputSerializer):
+    account = serializers.CharField(max_length=255, help_text="The ledger account's code")
+    amount_sats = serializers.IntegerField(help_text="Debit > 0, credit < 0, a JSON integer")
+
+
+class PostingInput(StrictInputSerializer):
+    idempotency_key = serializers.CharField(max_length=255, help_text="This transaction's own key in the books")
+    occurred_at = serializers.DateTimeField(help_text="Economic time; strictly increasing through the batch")
+    kind = serializers.CharField(max_length=64)
+    entries = LegInput(many=True)
+    memo = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    block_height = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    block_hash = serializers.CharField(required=False, allow_null=True, default=None)
+    txid = serializers.CharField(required=False, allow_null=True, default=None)
+
+
+class PostingsBatchInput(StrictInputSerializer):
+    postings = PostingInput(many=True, help_text=f"1 to {MAX_POSTINGS} transactions")
+
+
+class PostingsBatchApi(ApiMixin, APIView):
+    write_permission = f"reserve.{PROPOSE_PERMISSION[ImportKind.LEDGER]}"  # what its service checks
+
+    @extend_schema(
+        tags=["imports"],
+        request=PostingsBatchInput,
+        parameters=[idempotency_parameter(required=True)],
+        responses={201: ImportBatchDetailSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """Propose N balanced journal transactions, each with its own idempotency key, as one
+        ledger import batch: nothing posts now; the approval that reaches the quorum
+        (`/imports/{id}/approve/`, never the proposer's) posts all of them or none. A refused
+        transaction is named `postings[i].<field>`."""
+
+        def perform() -> Response:
+            data = PostingsBatchInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            postings = [
+                Posting(**{**posting, "entries": [Leg(**leg) for leg in posting["entries"]]})
+                for posting in data.validated_data["postings"]
+            ]
+            batch = postings_propose(postings=postings, actor=request.user)
+            return Response(batch_detail_data(batch.pk), status=status.HTTP_201_CREATED)
 
         return idempotent(request, perform, required=True)

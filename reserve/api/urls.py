@@ -50,6 +50,7 @@ urlpatterns = [
     path("transfers/<int:pk>/psbt/", signing.TransferPsbtApi.as_view(), name="transfer-psbt"),
     path("transfers/<int:pk>/psbt/signatures/", signing.TransferPsbtSignaturesApi.as_view(), name="transfer-psbt-sign"),
     path("transfers/<int:pk>/broadcast/", signing.TransferBroadcastApi.as_view(), name="transfer-broadcast"),
+    path("imports/postings/", imports.PostingsBatchApi.as_view(), name="import-postings"),
     path("imports/<int:pk>/approve/", imports.ImportApproveApi.as_view(), name="import-approve"),
     path("imports/<int:pk>/reject/", imports.ImportRejectApi.as_view(), name="import-reject"),
     path("ledger/verify/", ledger.LedgerVerifyApi.as_view(), name="ledger-verify"),

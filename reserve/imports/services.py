@@ -72,8 +72,9 @@ def _decode(data: bytes | str) -> tuple[str, str]:
     return text, hashlib.sha256(raw).hexdigest()
 
 
-def _ledger_read(text: str) -> Rows:
-    rows = ledger_import_read(rows=io.StringIO(text, newline=""))
+def _ledger_read(text: str, proposer: Any) -> Rows:
+    # The proposer is who the rows post as (created_by), so a key the books hold is judged as posted.
+    rows = ledger_import_read(rows=io.StringIO(text, newline=""), created_by=proposer)
     _refuse_wallet_accounts(rows)
     return rows
 
@@ -93,12 +94,12 @@ def _refuse_wallet_accounts(rows: Rows) -> None:
             )
 
 
-def _read(kind: str, text: str) -> Rows:
+def _read(kind: str, text: str, proposer: Any) -> Rows:
     if kind == ImportKind.TRANSFERS:
         return transfers_csv_read(text=text)
     if kind == ImportKind.PRICES:
         return price_quotes_csv_read(text=text)
-    return _ledger_read(text)
+    return _ledger_read(text, proposer)
 
 
 def _scopeless_change(proposer_id: int, approvals: tuple[ApprovalFact, ...] = ()) -> ProposedChange:
@@ -126,7 +127,7 @@ def import_propose(*, kind: str, data: bytes | str, actor: Any, filename: str = 
         raise ValidationFailed.for_field("kind", f"must be one of {', '.join(ImportKind.values)}")
     require_permission(actor, PROPOSE_PERMISSION[ImportKind(kind)], action=f"propose a {kind} import")
     text, file_sha256 = _decode(data)
-    rows = _read(kind, text)
+    rows = _read(kind, text, actor)
     if not rows:
         raise ValidationFailed.for_field("file", "has no data lines")
     required, role = _quorum(kind, rows, actor)

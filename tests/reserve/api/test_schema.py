@@ -35,6 +35,7 @@ ISSUE_ENDPOINTS = {
     ("get", "/api/v1/discrepancies/"),
     ("get", "/api/v1/audit-events/"),
     ("get", "/api/v1/labels/"),
+    ("post", "/api/v1/imports/postings/"),
     ("post", "/api/v1/reserve-proofs/challenges/"),
     ("post", "/api/v1/reserve-proofs/"),
     ("get", "/api/v1/reserve-proofs/{id}/"),
