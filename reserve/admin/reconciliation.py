@@ -145,6 +145,7 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
     list_filter = ("status", "kind", "wallet")
     list_select_related = ("wallet",)
     search_fields = ("txid", "detail", "resolution_reason")
+    change_form_outer_before_template = "reserve/admin/discrepancy_panel.html"
 
     @display(description="status", ordering="status", label={"open": "warning", "resolved": "success"})
     def status_label(self, discrepancy: Discrepancy) -> str:
@@ -165,6 +166,19 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">Resolve…</a>', reverse("admin:reserve_discrepancy_resolve", args=[discrepancy.pk])
         )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        """The discrepancy's page says what it means and, while open, resolves it in place."""
+        discrepancy = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if discrepancy is not None:
+            context["discrepancy"] = discrepancy
+            context["can_resolve"] = discrepancy.status == DiscrepancyStatus.OPEN and request.user.has_perm(
+                "reserve.resolve_discrepancy"
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_urls(self) -> list[URLPattern]:
         resolve = self.admin_site.admin_view(self.resolve_view)

@@ -8,6 +8,8 @@ holds). Idempotent: a second run finds everything in place and changes nothing.
 After it, one reconciliation leaves every wallet's books equal to its chain balance, except for
 the one movement staged on purpose: a donation nobody proposed to a perimeter wallet under the
 no-net-accumulation ceiling (its discrepancy and its breach are what the dashboard explains).
+An approved second tranche from treasury-cold-01 (P2WPKH, the demo holds its key) has its unsigned
+PSBT built, so the transfer's signing panel offers it for download.
 Without a regtest node (BITCOIN_RPC_URL unset) only users, agencies, wallets and policies are seeded.
 """
 
@@ -35,6 +37,7 @@ from reserve.imports.services import import_approve, import_propose
 from reserve.management.demo_chain import NOBODY_ADDRESS, DemoChain, DemoKeys, pay
 from reserve.transfers.models import Transfer, TransferStatus
 from reserve.transfers.services import transfer_approve, transfer_create, transfer_mark_broadcast, transfer_propose
+from reserve.transfers.signing import transfer_psbt_build
 
 BTC = 100_000_000
 FEE_SATS = 2_000
@@ -118,6 +121,11 @@ SECOND_COURT_ORDER = "Final forfeiture order 1:26-cr-00113 (D.D.C.)"
 RESTITUTION_ORDER = "Restitution order 1:25-cv-00107, schedule A"
 MINING_SITE = "Mining site Tarbela-2 (hydro), block {height}"
 PAKISTAN_CAP_SATS = 25 * BTC
+# The second tranche into the vault waits for the treasury's signature: its PSBT is built at this
+# rate, so the admin's signing panel offers it for download (bcoin 1.0.2 relays no taproot spend,
+# so the demo's PSBT spends the P2WPKH treasury wallet, whose key the demo holds).
+TRANCHE_SATS = BTC
+TRANCHE_FEE_RATE_SAT_PER_VB = 2
 
 
 def _script(wallet: Wallet, chain: int, index: int) -> bytes:
@@ -308,6 +316,26 @@ class Command(BaseCommand):
             chain.mine(payout_script=miner, transactions=[donation])
             chain.mine_to(TIP_HEIGHT, payout_script=miner)
             self.stdout.write(f"built the demo chain to height {TIP_HEIGHT} (blocks from {chain.time_at(1):%Y-%m-%d})")
+
+        # An approved transfer ready to sign: its unsigned PSBT spends the consolidation's change.
+        tranche = self._transfer(
+            "second-tranche",
+            users,
+            target=TransferStatus.APPROVED,
+            direction="internal",
+            category="internal_consolidation",
+            amount_sats=TRANCHE_SATS,
+            fee_sats=FEE_SATS,
+            source_wallet=cold,
+            destination_wallet=multisig,
+        )
+        if tranche.status == TransferStatus.APPROVED:
+            transfer_psbt_build(
+                transfer=tranche,
+                actor=users["operator"],
+                source=source,
+                fee_rate_sat_per_vb=TRANCHE_FEE_RATE_SAT_PER_VB,
+            )
 
     def _transfer(self, label: str, users: dict[str, Any], *, target: str, **fields: Any) -> Transfer:
         transfer = transfer_create(actor=users["operator"], idempotency_key=f"seed-demo:{label}", **fields)

@@ -97,6 +97,12 @@ def test_an_operator_resolves_a_discrepancy_with_an_audited_adjustment(
     url = reverse("admin:reserve_discrepancy_resolve", args=[discrepancy.pk])
     listing = signed_in(operator).get(reverse("admin:reserve_discrepancy_changelist")).content.decode()
     assert url in listing  # the "Resolve…" link of the open discrepancy
+    # its own page explains it and resolves it in place, for whoever may resolve it
+    own_page = reverse("admin:reserve_discrepancy_change", args=[discrepancy.pk])
+    page = signed_in(operator).get(own_page).content.decode()
+    assert 'id="discrepancy-resolve-form"' in page and f'action="{url}"' in page
+    assert "Bitcoin arrived that no transfer proposed" in page
+    assert 'id="discrepancy-resolve-form"' not in signed_in(auditor).get(own_page).content.decode()
     # when
     assert signed_in(auditor).post(url, {"reason": "x"}).status_code == 403
     signed_in(operator).post(url, {"reason": "dust from an unknown sender", "adjustment_btc": "0.00001"})
@@ -105,6 +111,9 @@ def test_an_operator_resolves_a_discrepancy_with_an_audited_adjustment(
     assert discrepancy.status == DiscrepancyStatus.RESOLVED and discrepancy.adjustment is not None
     assert AccountBalance.objects.get(account=funded_wallet.ledger_account).balance_sats == 2 * BTC + 1_000
     assert signed_in(operator).get(reverse("admin:index")).context["open_discrepancy_count"] == 0
+    page = signed_in(operator).get(own_page).content.decode()
+    assert "dust from an unknown sender" in page.split('id="discrepancy-resolution"')[1]
+    assert 'id="discrepancy-resolve-form"' not in page
 
 
 def test_wallet_settings_change_through_the_service(

@@ -23,11 +23,13 @@ from reserve.custody.models import Agency, Wallet, WatchedScript
 from reserve.imports.models import ImportBatch
 from reserve.management.commands.seed_demo import (
     BTC,
+    CONSOLIDATION_HEIGHT,
     DONATION_HEIGHT,
     FEE_SATS,
     MINING_IMMATURE_HEIGHT,
     MINING_MATURE_HEIGHT,
     TIP_HEIGHT,
+    TRANCHE_SATS,
 )
 from reserve.pricing.models import PriceQuote
 from reserve.reconciliation.models import (
@@ -37,7 +39,7 @@ from reserve.reconciliation.models import (
     ReconciliationRun,
     WalletUtxo,
 )
-from reserve.transfers.models import Approval, Transfer
+from reserve.transfers.models import Approval, BuiltPsbt, Transfer
 from tests.regtest.node import RegtestNode
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -62,6 +64,7 @@ COUNTED = (
     ReconciliationRun,
     Discrepancy,
     WalletUtxo,
+    BuiltPsbt,
 )
 
 
@@ -118,6 +121,13 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     statuses = dict(Transfer.objects.values_list("idempotency_key", "status"))
     assert statuses["seed-demo:consolidation"] in ("confirmed", "final")
     assert statuses["seed-demo:restitution"] == "pending_approval"
+    # an approved tranche from the treasury's P2WPKH wallet waits for its signature: its PSBT,
+    # built once, spends the consolidation's change and downloads from the signing panel
+    tranche = Transfer.objects.get(idempotency_key="seed-demo:second-tranche")
+    (built,) = BuiltPsbt.objects.filter(transfer=tranche)
+    assert (tranche.status, tranche.amount_sats, built.status) == ("approved", TRANCHE_SATS, "built")
+    reserved = WalletUtxo.objects.filter(reservations__transfer=tranche).values_list("wallet__name", "block_height")
+    assert list(reserved) == [("treasury-cold-01", CONSOLIDATION_HEIGHT)]
     # and the only open discrepancy and breach are the donation's
     (discrepancy,) = Discrepancy.objects.filter(status="open")
     assert (discrepancy.wallet.name, discrepancy.kind, discrepancy.block_height, discrepancy.actual_sats) == (
@@ -142,6 +152,9 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     mining = Wallet.objects.get(name="mining-payout-01")
     wallet_page = client.get(reverse("admin:reserve_wallet_change", args=[mining.pk])).content.decode()
     assert '<svg class="holdings-chart"' in wallet_page and "holdings cap: 25 BTC" in wallet_page
+    download = client.get(reverse("admin:reserve_transfer_psbt_download", args=[tranche.pk]))
+    assert (download.status_code, download.content) == (200, bytes(built.combined))
+    assert download.content.startswith(b"psbt\xff")
     assert "<script" not in wallet_page.split('<svg class="holdings-chart"')[1].split("</svg>")[0]
     # the mining site holds a mature coinbase and one fewer than 100 blocks deep (immature)
     mined = WalletUtxo.objects.filter(wallet__name="mining-payout-01", status="unspent")
