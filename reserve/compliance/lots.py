@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from config.errors import ValidationFailed
@@ -34,6 +34,16 @@ def lots_open(*, wallet_id: int, lock: bool = False) -> QuerySet[Lot]:
         # here and the second sees what the first took (the database refuses a lot given twice).
         list(Wallet.objects.select_for_update().filter(pk=wallet_id).values_list("pk", flat=True))
     return lots.annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0)).order_by("acquired_at", "id")
+
+
+def lots_report() -> QuerySet[Lot]:
+    """Every lot with what it gave (`taken_sats`) and what is left (`left_sats`), per wallet oldest first."""
+    return (
+        Lot.objects.select_related("wallet")
+        .annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0))
+        .annotate(left_sats=F("amount_sats") - F("taken_sats"))
+        .order_by("wallet_id", "acquired_at", "id")
+    )
 
 
 def _left(lot: Lot) -> int:
