@@ -58,6 +58,9 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_fiattotal": READ_APPEND,
     # pledges and liabilities (issue 15): approved once, released once, never deleted
     "reserve_pledge": READ_WRITE_KEEP,
+    # lots and what postings took of them (issue 15): kept as written (reserve/sql/0085_lots.sql)
+    "reserve_lot": READ_APPEND,
+    "reserve_lotconsumption": READ_APPEND,
     "reserve_builtpsbt": READ_WRITE_KEEP,
     "reserve_utxoreservation": READ_WRITE_KEEP,
     "reserve_utxofreeze": READ_WRITE_KEEP,

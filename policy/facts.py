@@ -8,11 +8,11 @@ scope" means the source is outside and the destination inside (inbound), the rev
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from policy.types import FiatAmount, FiledReport, PolicyScope
+from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope
 
 
 class PolicyFacts(Protocol):
@@ -90,4 +90,13 @@ class PolicyFacts(Protocol):
     def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
         """The reports of `kinds` made in [since, until] whose signature is the service's (holdings
         statements only when they cover the perimeter), in the order they were made."""
+        ...
+
+    def lots_moved(
+        self, *, wallet_id: int, sats: int, lot_ids: Sequence[int] = (), subject: tuple[str, str] | None = None
+    ) -> list[LotShare]:
+        """The lots `sats` leaving `wallet_id` take, in the order taken: those the posting of
+        `subject` took, when it is posted; else the named `lot_ids` in their order, then the
+        oldest open lots first (FIFO), as far as the open lots go (what no lot covers is not listed).
+        A lot moved between our wallets keeps its acquisition time, category and provenance."""
         ...

@@ -110,6 +110,8 @@ class ProposedChange:
     external_address: str = ""
     counterparty_id: int | None = None
     provenance_reference: str = ""
+    # The lots an outflow names (specific identification), in order; empty: oldest first (FIFO).
+    lot_ids: tuple[int, ...] = ()
     proposer_id: int | None = None
     approvals: tuple[ApprovalFact, ...] = ()
     block_height: int | None = None
@@ -187,6 +189,17 @@ class FiledReport:
     report_id: int
     at: datetime
     block_height: int
+
+
+@dataclass(frozen=True)
+class LotShare:
+    """The part of one lot a movement takes: how much, and when and as what the lot was acquired."""
+
+    lot_id: int
+    sats: int
+    acquired_at: datetime
+    category: str
+    provenance_reference: str
 
 
 @dataclass(frozen=True)

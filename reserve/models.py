@@ -3,7 +3,7 @@
 from reserve.access.models import EnrolmentCode
 from reserve.api.models import ApiIdempotencyKey
 from reserve.audit.models import AuditEvent
-from reserve.compliance.models import FiatTotal, Pledge, PledgeKind
+from reserve.compliance.models import FiatTotal, Lot, LotConsumption, Pledge, PledgeKind
 from reserve.custody.models import (
     Agency,
     AgencyKind,
@@ -72,6 +72,8 @@ __all__ = [
     "ImportRow",
     "ImportStatus",
     "LabelType",
+    "Lot",
+    "LotConsumption",
     "MembershipStatus",
     "Network",
     "OutboxMessage",

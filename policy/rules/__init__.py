@@ -10,6 +10,7 @@ from policy.rules.base import ParseContext, Rule
 from policy.rules.destinations import AllowedSources, DestinationAllowlist, NoDisposal
 from policy.rules.fiat import FiatHoldingsCap
 from policy.rules.flows import TransferLimit, VelocityLimit
+from policy.rules.holding_period import MinimumHolding
 from policy.rules.holdings import EncumbranceCap, HoldingsCap, NoNetAccumulation, ZeroBalanceAfter
 from policy.rules.liabilities import NoBitcoinLiabilities
 from policy.rules.obligations import ReportingObligation
@@ -33,6 +34,7 @@ RULE_TYPES: dict[str, type[Rule]] = {
         FiatHoldingsCap,
         NoBitcoinLiabilities,
         ReportingObligation,
+        MinimumHolding,
     )
 }
 

@@ -217,7 +217,9 @@ class AllowedSources(Rule):
     demands it (all categories, or the listed ones), a provenance reference. An inflow nobody
     proposed is judged too (detective mode): seen on chain, it has the category the books gave
     it (a coinbase is a mining reward, anything else `other`) and no reference, so a mining
-    payout without its site reference is a breach where the rule demands one."""
+    payout without its site reference is a breach where the rule demands one. An inflow from a
+    government wallet outside the scope is judged by the lots it moves: forfeited coins the
+    Marshals' wallet moves in stay forfeiture, a purchase stays a purchase."""
 
     type_name = "allowed_sources"
     judges_observed = True
@@ -255,10 +257,32 @@ class AllowedSources(Rule):
             return context.not_applicable(self, "the change brings nothing in from outside the perimeter")
         if change.observed and change.proposer_id is not None:
             return context.not_applicable(self, "the inflow was proposed and judged at its gates")
-        category = change.category.replace("_", " ")
-        if change.category not in self.categories:
-            allowed = words(self.categories)
-            return context.line(self, "deny", f"An inflow tagged {category} is not an allowed source ({allowed}).")
-        if change.category in self.reference_required and not change.provenance_reference.strip():
-            return context.line(self, "deny", f"A {category} inflow must carry its provenance reference.")
-        return context.line(self, "allow", f"A {category} inflow is an allowed source.")
+        sources = self._sources(context)
+        for code, reference in sources:
+            category = code.replace("_", " ")
+            if code not in self.categories:
+                allowed = words(self.categories)
+                return context.line(self, "deny", f"An inflow of {category} is not an allowed source ({allowed}).")
+            if code in self.reference_required and not reference.strip():
+                return context.line(self, "deny", f"A {category} inflow must carry its provenance reference.")
+        found = words(sorted({code for code, _ in sources}))
+        return context.line(self, "allow", f"A {found} inflow is an allowed source.")
+
+    @staticmethod
+    def _sources(context: RuleContext) -> list[tuple[str, str]]:
+        """(category, reference) of what comes in: from one of our wallets (a government wallet
+        outside the scope), the lots it moves, which keep their original source; the rest, and
+        anything from outside, as the inflow is tagged."""
+        change = context.change
+        if change.source_wallet_id is None:
+            return [(change.category, change.provenance_reference)]
+        lots = context.facts.lots_moved(
+            wallet_id=change.source_wallet_id,
+            sats=change.amount_sats + change.fee_sats,
+            lot_ids=change.lot_ids,
+            subject=change.subject,
+        )
+        sources = [(lot.category, lot.provenance_reference) for lot in lots]
+        if sum(lot.sats for lot in lots) < change.amount_sats + change.fee_sats:
+            sources.append((change.category, change.provenance_reference))
+        return sources

@@ -229,6 +229,13 @@ class TransferProposeInput(StrictInputSerializer):
     )
     provenance_reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     memo = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    lots = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=1_000,
+        help_text="Lot ids the outflow takes, in order (specific identification); empty: oldest first (FIFO)",
+    )
 
 
 @extend_schema_view(

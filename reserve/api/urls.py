@@ -14,6 +14,7 @@ from reserve.api import (
     labels,
     ledger,
     log,
+    lots,
     policy,
     proofs,
     reconciliation,
@@ -36,6 +37,7 @@ router.register("categories", policy.CategoryViewSet, basename="category")
 router.register("reconciliations", reconciliation.ReconciliationRunViewSet, basename="reconciliation")
 router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="discrepancy")
 router.register("imports", imports.ImportBatchViewSet, basename="import-batch")
+router.register("lots", lots.LotViewSet, basename="lot")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
 router.register("period-attestations", attestations.PeriodAttestationViewSet, basename="period-attestation")

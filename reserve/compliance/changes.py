@@ -49,6 +49,7 @@ def transfer_change(transfer: Transfer, *, at: datetime | None = None, observed:
         external_address=transfer.external_address,
         counterparty_id=transfer.counterparty_id,
         provenance_reference=transfer.provenance_reference,
+        lot_ids=tuple(transfer.lot_ids),
         proposer_id=transfer.proposer_id,
         approvals=approvals,
         block_height=transfer.block_height,

@@ -11,8 +11,9 @@ to a wallet outside the perimeter then leaves the perimeter, whatever its direct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Case, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, Greatest
@@ -27,8 +28,9 @@ from ledger.selectors import (
     period_balance,
     period_balance_changes,
 )
-from policy.types import FiatAmount, FiledReport, PolicyScope
-from reserve.compliance.models import ENCUMBERING_KINDS, FiatTotal, Pledge, PledgeKind
+from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope
+from reserve.compliance.lots import lots_taken
+from reserve.compliance.models import ENCUMBERING_KINDS, FiatTotal, LotConsumption, Pledge, PledgeKind
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
@@ -234,3 +236,25 @@ class ReservePolicyFacts:
         if self._reports is None:
             raise RuntimeError("pass reports=reserve.proofs.filed.reports_filed to read the reports made")
         return self._reports(kinds=kinds, since=since, until=until)
+
+    def lots_moved(
+        self, *, wallet_id: int, sats: int, lot_ids: Sequence[int] = (), subject: tuple[str, str] | None = None
+    ) -> list[LotShare]:
+        if subject is not None and subject[0] == "reserve.transfer":
+            taken = (
+                LotConsumption.objects.filter(
+                    transfer_id=int(subject[1]),
+                    lot__wallet_id=wallet_id,
+                    restores__isnull=True,
+                    restored_by__isnull=True,
+                )
+                .select_related("lot")
+                .order_by("id")
+            )
+            if taken:
+                return [_share(row.lot, row.amount_sats) for row in taken]
+        return [_share(take.lot, take.sats) for take in lots_taken(wallet_id=wallet_id, sats=sats, lot_ids=lot_ids)]
+
+
+def _share(lot: Any, sats: int) -> LotShare:
+    return LotShare(lot.pk, sats, lot.acquired_at, lot.category, lot.provenance_reference)

@@ -100,3 +100,63 @@ class Pledge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.amount_sats} sats ({self.reference})"
+
+
+class Lot(models.Model):
+    """Coins that entered a wallet together: an inflow (from outside, or from another of our wallets,
+    which keeps the acquisition time, category and provenance of the lot it came from, `origin`).
+    Append-only (reserve/sql/0085_lots.sql): what is left of a lot is its amount less its
+    consumptions."""
+
+    wallet = models.ForeignKey("reserve.Wallet", on_delete=models.PROTECT, related_name="lots")
+    transfer = models.ForeignKey("reserve.Transfer", on_delete=models.PROTECT, related_name="lots_created")
+    journal_transaction = models.ForeignKey("ledger.JournalTransaction", on_delete=models.PROTECT, related_name="+")
+    origin = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="moved_to")
+    acquired_at = models.DateTimeField(help_text="When the reserve first acquired these coins")
+    amount_sats = models.BigIntegerField()
+    category = models.CharField(max_length=32, help_text="The source it was acquired as (kept through moves)")
+    provenance_reference = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["wallet_id", "acquired_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_sats__gt=0, amount_sats__lte=MAX_SATS), name="reserve_lot_amount_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["wallet", "acquired_at", "id"], name="reserve_lot_fifo")]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.amount_sats} sats of {self.category} in wallet {self.wallet_id}"
+
+
+class LotConsumption(models.Model):
+    """Part of a lot taken by a posting that moved coins out of its wallet (amount > 0), or given back
+    when that posting's block left the chain (amount < 0, `restores` the consumption it undoes).
+    Append-only; PostgreSQL keeps what a lot has given between nothing and its amount."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="consumptions")
+    transfer = models.ForeignKey("reserve.Transfer", on_delete=models.PROTECT, related_name="lot_consumptions")
+    journal_transaction = models.ForeignKey("ledger.JournalTransaction", on_delete=models.PROTECT, related_name="+")
+    amount_sats = models.BigIntegerField()
+    restores = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="restored_by")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_sats__gt=0, amount_sats__lte=MAX_SATS, restores__isnull=True)
+                | Q(amount_sats__lt=0, amount_sats__gte=-MAX_SATS, restores__isnull=False),
+                name="reserve_lotconsumption_amount_range",
+            ),
+            models.UniqueConstraint(
+                fields=["lot", "journal_transaction"],
+                condition=Q(restores__isnull=True),
+                name="reserve_lotconsumption_once_per_posting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_sats} sats of lot {self.lot_id} by transfer {self.transfer_id}"

@@ -3,6 +3,7 @@ creation and for previews, before anything is stored."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from ledger.amounts import MAX_SATS
 from policy.selectors import category_check
 from reserve.common.amounts import check_sats
 from reserve.common.free_text import free_text_check
+from reserve.compliance.lots import lots_choice_check
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.ends import transfer_ends_check
 from reserve.transfers.models import Transfer, TransferDirection
@@ -31,6 +33,7 @@ def transfer_build(
     memo: str = "",
     fiat_value: Decimal | None = None,
     fiat_currency: str = "",
+    lots: Sequence[int] = (),
 ) -> Transfer:
     """An unsaved draft with these fields, validated (errors name the field) and normalised."""
     if direction not in TransferDirection.values:
@@ -57,7 +60,11 @@ def transfer_build(
         raise ValidationFailed.for_field("fiat_currency", "must be an ISO 4217 code such as USD")
     if fiat_value is not None and (not isinstance(fiat_value, Decimal) or fiat_value < 0):
         raise ValidationFailed.for_field("fiat_value", "must be a non-negative Decimal")
+    lot_ids = lots_choice_check(
+        wallet_id=source_wallet.pk if source_wallet is not None else None, sats=amount_sats + fee_sats, lot_ids=lots
+    )
     draft = Transfer(
+        lot_ids=lot_ids,
         direction=direction,
         category=category,
         amount_sats=amount_sats,
@@ -91,4 +98,5 @@ DRAFT_FIELDS = (
     "memo",
     "fiat_value",
     "fiat_currency",
+    "lot_ids",
 )

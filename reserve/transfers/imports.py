@@ -35,6 +35,7 @@ from reserve.common.csv_rows import line_error, parse_time, read_rows, relabel
 from reserve.common.free_text import free_text_check
 from reserve.compliance.changes import transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.compliance.lots import transfer_lots_post
 from reserve.custody.models import Counterparty, Wallet
 from reserve.transfers.accounting import transfer_ledger_entries
 from reserve.transfers.ends import transfer_ends_check
@@ -326,3 +327,4 @@ def _post(line: int, transfer: Transfer, *, actor: Any) -> None:
     except ApplicationError as error:
         raise relabel(error, line=line, columns=COLUMNS) from None
     transfer.journal_transaction = JournalTransaction.objects.get(idempotency_key=_journal_key(transfer))
+    transfer_lots_post(transfer, journal=transfer.journal_transaction)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -40,6 +41,8 @@ class Transfer(models.Model):
         max_length=255, blank=True, help_text="Court order, purchase contract, mining site, ..."
     )
     memo = models.TextField(blank=True)
+    # Specific identification: the lots (reserve.Lot ids) an outflow takes, in order; empty: oldest first (FIFO).
+    lot_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     amount_sats = models.BigIntegerField()
     fee_sats = models.BigIntegerField(default=0)
     source_wallet = models.ForeignKey(

@@ -35,6 +35,7 @@ from reserve.common.amounts import btc_text, check_sats
 from reserve.common.settings import confirmation_depth, reporting_currency
 from reserve.compliance.changes import decision_json, transfer_change
 from reserve.compliance.facts import ReservePolicyFacts
+from reserve.compliance.lots import transfer_lots_post, transfer_lots_reverse
 from reserve.custody.models import Wallet
 from reserve.notifications.services import approvers_notify
 from reserve.pricing.selectors import value_sats_at
@@ -370,6 +371,7 @@ def transfer_confirm(
                 block_hash=block_hash,
                 txid=txid,
             )
+        transfer_lots_post(locked, journal=journal)
         locked.journal_transaction = journal
         locked.reversal_transaction = None
         locked.status = TransferStatus.CONFIRMED
@@ -419,6 +421,7 @@ def transfer_mark_reorged(
             memo=f"Reorg: transfer #{locked.pk} left the best chain",
             created_by=actor,
         )
+        transfer_lots_reverse(locked, journal=journal, reversal=locked.reversal_transaction)
         locked.status = TransferStatus.REORGED
         locked.status_reason = reason
         locked.closed_at = timezone.now()
@@ -547,6 +550,7 @@ def transfer_record_observed(
             metadata={"transfer_id": transfer.pk, "observed": True},
             created_by=actor,
         )
+        transfer_lots_post(transfer, journal=journal)
         transfer.journal_transaction = journal
         transfer.status = TransferStatus.CONFIRMED
         transfer.confirmed_at = timezone.now()

@@ -8,7 +8,7 @@ either booked (on chain at `change.at`, block `change.block_height`) or pending 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.core.exceptions import ObjectDoesNotExist
 
 from ledger.amounts import SATS_PER_BTC
-from policy.types import FiatAmount, FiledReport, PolicyScope, ProposedChange
+from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope, ProposedChange
 
 
 @dataclass
@@ -47,6 +47,20 @@ class Posting:
 
 
 @dataclass
+class MemoryLot:
+    lot_id: int
+    wallet_id: int
+    acquired_at: datetime
+    sats: int
+    category: str
+    provenance_reference: str
+    left_sats: int
+
+    def share(self, sats: int) -> LotShare:
+        return LotShare(self.lot_id, sats, self.acquired_at, self.category, self.provenance_reference)
+
+
+@dataclass
 class MemoryFacts:
     movements: list[Movement] = field(default_factory=list)
     postings: list[Posting] = field(default_factory=list)  # in posting order
@@ -56,6 +70,9 @@ class MemoryFacts:
     # active pledges and liabilities: (the scopes holding the wallet, empty = reserve-wide; kind; sats)
     pledges: list[tuple[frozenset[PolicyScope], str, int]] = field(default_factory=list)
     reports: list[FiledReport] = field(default_factory=list)  # signed reports made, perimeter-covering
+    lots: list[MemoryLot] = field(default_factory=list)  # in the order made
+    # what each booked movement took and made: change -> ([(lot, sats)], [lots made])
+    lot_moves: dict[ProposedChange, tuple[list[tuple[MemoryLot, int]], list[MemoryLot]]] = field(default_factory=dict)
 
     def book(self, change: ProposedChange, *, pending: bool = False, approved_at: datetime | None = None) -> None:
         """Book `change` as mined at `change.at`, or (`pending`) as approved at `approved_at`
@@ -68,6 +85,47 @@ class MemoryFacts:
         )
         if not pending:
             self.postings.append(Posting(change.at, change.block_height, change, 1))
+            self._move_lots(change)
+
+    def _take(self, wallet_id: int, sats: int, lot_ids: Sequence[int]) -> list[tuple[MemoryLot, int]]:
+        open_lots = sorted(
+            (lot for lot in self.lots if lot.wallet_id == wallet_id and lot.left_sats > 0),
+            key=lambda lot: (lot.acquired_at, lot.lot_id),
+        )
+        named = [lot for lot_id in lot_ids for lot in open_lots if lot.lot_id == lot_id]
+        takes, wanted = [], sats
+        for lot in named + [lot for lot in open_lots if lot not in named]:
+            if wanted <= 0:
+                break
+            takes.append((lot, min(lot.left_sats, wanted)))
+            wanted -= takes[-1][1]
+        return takes
+
+    def _move_lots(self, change: ProposedChange) -> None:
+        takes: list[tuple[MemoryLot, int]] = []
+        if change.direction != "inbound" and change.source_wallet_id is not None:
+            takes = self._take(change.source_wallet_id, change.amount_sats + change.fee_sats, change.lot_ids)
+            for lot, sats in takes:
+                lot.left_sats -= sats
+        made: list[MemoryLot] = []
+        if change.destination_wallet_id is not None:
+            arriving = change.amount_sats
+            pieces = []
+            for lot, sats in takes:
+                if arriving <= 0:
+                    break
+                pieces.append((lot.acquired_at, min(sats, arriving), lot.category, lot.provenance_reference))
+                arriving -= pieces[-1][1]
+            if arriving > 0:
+                pieces.append((change.at, arriving, change.category, change.provenance_reference))
+            for acquired_at, sats, category, reference in pieces:
+                made.append(
+                    MemoryLot(
+                        len(self.lots) + 1, change.destination_wallet_id, acquired_at, sats, category, reference, sats
+                    )
+                )
+                self.lots.append(made[-1])
+        self.lot_moves[change] = (takes, made)
 
     def reorg(self, change: ProposedChange, *, at: datetime) -> None:
         """The block of booked `change` left the chain at `at`: its posting is reversed and it
@@ -80,6 +138,11 @@ class MemoryFacts:
         )
         movement.reorged = True
         self.postings.append(Posting(at, change.block_height, change, -1))
+        takes, made = self.lot_moves.pop(change)
+        for lot in made:
+            lot.left_sats = 0
+        for lot, sats in takes:
+            lot.left_sats += sats
 
     def _booked(self) -> list[Movement]:
         return [movement for movement in self.movements if not movement.pending and not movement.reorged]
@@ -191,3 +254,11 @@ class MemoryFacts:
     def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
         made = [report for report in self.reports if report.kind in kinds and since <= report.at <= until]
         return sorted(made, key=lambda report: (report.at, report.kind, report.report_id))
+
+    def lots_moved(
+        self, *, wallet_id: int, sats: int, lot_ids: Sequence[int] = (), subject: tuple[str, str] | None = None
+    ) -> list[LotShare]:
+        for change, (takes, _) in self.lot_moves.items():
+            if subject is not None and change.subject == subject and change.source_wallet_id == wallet_id and takes:
+                return [lot.share(taken) for lot, taken in takes]
+        return [lot.share(taken) for lot, taken in self._take(wallet_id, sats, lot_ids)]

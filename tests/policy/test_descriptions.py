@@ -67,6 +67,8 @@ def _grid() -> list[dict[str, Any]]:
     for wallets in ([1], [1, 2]):
         rules.append({"type": "zero_balance_after", "params": {"wallets": wallets, "at": "2027-01-01T00:00:00Z"}})
     rules.append({"type": "no_bitcoin_liabilities", "params": {}})
+    for years, exempt in itertools.product((1, 2, 20), CATEGORY_LISTS):
+        rules.append({"type": "minimum_holding", "params": {"years": years, "exempt_reasons": exempt}})
     return rules
 
 
@@ -103,3 +105,18 @@ def test_an_empty_list_says_what_it_means() -> None:
     assert "never leaves the perimeter" in never
     assert "no inflow is exempt" in exempt_nothing
     assert "no outflow leaves the perimeter" in nothing_listed
+
+
+def test_a_minimum_holding_says_its_years_and_its_exemptions() -> None:
+    one, twenty = (
+        rule.describe()
+        for rule in parse_rules(
+            [
+                {"type": "minimum_holding", "params": {"years": 1}},
+                {"type": "minimum_holding", "params": {"years": 20, "exempt_reasons": ["court_order_disposal"]}},
+            ],
+            effective_from=T0,
+        )
+    )
+    assert "held 1 year since" in one and one.endswith("; no outflow reason is exempt.")
+    assert "held 20 years since" in twenty and twenty.endswith("; outflows for court order disposal are exempt.")

@@ -27,6 +27,7 @@ EVERY_RULE: list[dict[str, Any]] = [
     {"type": "fiat_holdings_cap", "params": {"currency": "USD", "fiat_total": "public_funds", "percent": "5"}},
     {"type": "no_bitcoin_liabilities", "params": {}},
     {"type": "reporting_obligation", "params": {"within_days": 30, "every_days": 91}},
+    {"type": "minimum_holding", "params": {"years": 20, "exempt_reasons": ["court_order_disposal"]}},
 ]
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.policy.builders import BTC, inbound, outbound
+from tests.policy.builders import BTC, inbound, internal, outbound
+from tests.policy.memory_facts import MemoryFacts
 from tests.scenarios.judge import judge, line
 
 DISPOSALS = [
@@ -46,3 +47,36 @@ def test_each_section_3d_disposition_leaves_with_its_order_and_a_sale_never(reas
     assert line(cited, "no_disposal").verdict == "allow"
     assert line(uncited, "no_disposal").verdict == "deny"
     assert line(judge(RULES, outbound(BTC, category="sale", provenance_reference="x")), "no_disposal").verdict == "deny"
+
+
+MARSHALS, MARSHALS_AGENCY = 7, 70
+
+
+def _moved_in_by_the_marshals(category: str) -> str:
+    """Coins the Marshals' wallet (a government wallet outside the Reserve) received as `category`,
+    then moved into the Reserve's wallet: judged by the lots moved, not the move's own tag."""
+    facts = MemoryFacts()
+    facts.book(
+        inbound(
+            2 * BTC,
+            category=category,
+            provenance_reference="Final order 24-cv-7",
+            destination_wallet_id=MARSHALS,
+            destination_agency_id=MARSHALS_AGENCY,
+            destination_in_perimeter=False,
+        )
+    )
+    move = internal(
+        2 * BTC,
+        fee_sats=0,
+        category="agency_consolidation",
+        source_wallet_id=MARSHALS,
+        source_agency_id=MARSHALS_AGENCY,
+        source_in_perimeter=False,
+    )
+    return line(judge(RULES, move, facts), "allowed_sources").verdict
+
+
+def test_forfeited_coins_moved_in_from_an_agency_wallet_count_as_forfeiture_and_a_purchase_as_purchase() -> None:
+    assert _moved_in_by_the_marshals("forfeiture") == "allow"
+    assert _moved_in_by_the_marshals("purchase") == "deny"
