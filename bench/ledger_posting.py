@@ -7,7 +7,7 @@ the same server in the same run: pgbench's TPC-B-like tables beside the ledger's
 the clients post, one more process seals the transparency log every LEDGER_LOG_SEAL_SECONDS (ledger/log/sealer.py), as
 beat does; the sealing lag of a posting is the time from its posted_at to the timestamp
 of the first signed head that includes it (p50/p99 per client count). Then the batch
-import, verify_chain and verify_log (the whole log: leaves recomputed, heads checked) are
+import, post_batch, verify_chain and verify_log (the whole log: leaves recomputed, heads checked) are
 timed.
 
 --smoke: 1 s per measurement, 2 clients, a 200-transaction import (CI: tests/bench/).
@@ -137,6 +137,26 @@ def import_run(wallet_ids: list[int], transactions: int) -> float:
     return transactions / elapsed
 
 
+def post_batch_run(wallet_ids: list[int], transactions: int) -> float:
+    """Transactions/s through post_batch, in calls of at most MAX_BATCH transactions."""
+    from ledger.models import Account
+    from ledger.services import EntrySpec, PostingSpec, post_batch
+    from ledger.services.batch import MAX_BATCH
+
+    wallets = list(Account.objects.filter(pk__in=wallet_ids))
+    rng = random.Random(98)
+    specs = []
+    for index in range(transactions):
+        source, target = rng.sample(wallets, 2)
+        sats = rng.randint(1, 100_000)
+        entries = [EntrySpec(account=target, amount_sats=sats), EntrySpec(account=source, amount_sats=-sats)]
+        specs.append(PostingSpec(idempotency_key=f"batch-{index}", entries=entries, kind="bench"))
+    began = time.perf_counter()
+    for start in range(0, transactions, MAX_BATCH):
+        post_batch(postings=specs[start : start + MAX_BATCH])
+    return transactions / (time.perf_counter() - began)
+
+
 def pgbench(url: str, *args: str) -> str:
     return subprocess.run([str(PG_BIN / "pgbench"), *args, url], check=True, capture_output=True, text=True).stdout
 
@@ -195,6 +215,7 @@ def main() -> None:
     for clients in args.clients:
         rows.append({"clients": clients, "pgbench_tps": pgbench_run(url, clients, args.seconds)})
     batch_per_s = import_run(wallet_ids, args.import_transactions)
+    post_batch_per_s = post_batch_run(wallet_ids, args.import_transactions)
     connection.close()
     for row in rows:
         clients = int(row["clients"])  # type: ignore[call-overload]
@@ -226,6 +247,7 @@ def main() -> None:
             f"{row['lag_p50_ms']:>11.0f} {row['lag_p99_ms']:>11.0f} {row['pgbench_tps_after']:>14.0f}"
         )
     print(f"batch import (ledger_import_csv, {args.import_transactions} transactions in one file): {batch_per_s:.0f}/s")
+    print(f"post_batch ({args.import_transactions} transactions, calls of 1000): {post_batch_per_s:.0f}/s")
     print(f"verify_chain: {verification['transactions']:.0f} transactions in {verification['seconds']:.1f} s")
     rate = log_verification["leaves"] / max(log_verification["seconds"], 1e-9)
     print(f"verify_log: {log_verification['leaves']:.0f} leaves in {log_verification['seconds']:.2f} s ({rate:.0f}/s)")
@@ -238,6 +260,7 @@ def main() -> None:
         "args": vars(args),
         "rows": rows,
         "batch_import_per_s": batch_per_s,
+        "post_batch_per_s": post_batch_per_s,
         "verify_chain": verification,
         "verify_log": log_verification,
     }

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from config.errors import ApplicationError
-from ledger.models import JournalTransaction
-from ledger.selectors import account_balance
-from ledger.services import EntrySpec, PostingSpec, post_batch
+from ledger.errors import IdempotencyConflict
+from ledger.log.sealer import seal_log
+from ledger.log.selectors import verify_log
+from ledger.models import JournalTransaction, LogLeaf
+from ledger.selectors import account_balance, verify_chain
+from ledger.services import EntrySpec, PostingSpec, post_batch, post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +51,30 @@ def test_empty_batches_and_repeated_keys_are_refused(cold, hot, size):
     with pytest.raises(ApplicationError) as refusal:
         post_batch(postings=batch)
     assert "postings" in refusal.value.fields
+
+
+def test_a_key_posted_alone_replays_in_a_batch_and_another_payload_is_named(cold, hot, fund):
+    fund(cold, 100)
+    alone = post_transaction(
+        idempotency_key="alone",
+        entries=[EntrySpec(account=hot, amount_sats=5), EntrySpec(account=cold, amount_sats=-5)],
+        kind="transfer",
+    )
+    posted = post_batch(postings=[_spec("new", cold, hot, 1), _spec("alone", cold, hot, 5)])
+    assert posted[1].pk == alone.pk and account_balance(account=hot) == 6
+    with pytest.raises(IdempotencyConflict) as refusal:
+        post_batch(postings=[_spec("newer", cold, hot, 1), _spec("alone", cold, hot, 7)])
+    assert list(refusal.value.fields) == ["postings[1].idempotency_key"]
+    assert not JournalTransaction.objects.filter(idempotency_key="newer").exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the zero-sum trigger and the log's queue are judged at commit
+def test_batch_rows_are_the_ledgers_own_hashed_and_sealed(cold, hot, fund):
+    fund(cold, 100)
+    posted = post_batch(postings=[_spec(f"s-{index}", cold, hot, 1) for index in range(5)])
+    assert verify_chain().ok
+    assert seal_log().sealed == 6
+    assert verify_log().ok
+    assert list(LogLeaf.objects.order_by("index").values_list("transaction_id", flat=True))[1:] == [
+        journal.pk for journal in posted
+    ]
