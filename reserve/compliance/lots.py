@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from config.errors import Conflict, ValidationFailed
@@ -37,14 +37,21 @@ def lots_open(*, wallet_id: int, lock: bool = False) -> QuerySet[Lot]:
     return lots.annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0)).order_by("acquired_at", "id")
 
 
-def lots_report() -> QuerySet[Lot]:
-    """Every lot with what it gave (`taken_sats`) and what is left (`left_sats`), per wallet oldest first."""
-    return (
+def lots_report(*, held: bool | None = None) -> QuerySet[Lot]:
+    """Every lot with what it gave (`taken_sats`) and what is left (`left_sats`), per wallet oldest
+    first; `held` True keeps the lots with something left, False those given up entirely."""
+    lots = (
         Lot.objects.select_related("wallet")
         .annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0))
         .annotate(left_sats=F("amount_sats") - F("taken_sats"))
         .order_by("wallet_id", "acquired_at", "id")
     )
+    return lots if held is None else lots.filter(lots_held(held))
+
+
+def lots_held(held: bool) -> Q:
+    """Of a `lots_report` queryset: the lots with something left (True), or given up entirely (False)."""
+    return Q(amount_sats__gt=F("taken_sats")) if held else Q(amount_sats=F("taken_sats"))
 
 
 def _left(lot: Lot) -> int:
