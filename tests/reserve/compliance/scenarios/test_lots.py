@@ -19,7 +19,7 @@ from reserve.compliance.facts import ReservePolicyFacts
 from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer
-from reserve.transfers.services import transfer_mark_reorged
+from reserve.transfers.services import transfer_create, transfer_mark_reorged
 from tests.owner import behind_the_triggers, requires_role_split
 from tests.race import race
 from tests.reserve.compliance.scenarios.conftest import (
@@ -258,3 +258,19 @@ def test_the_backfill_makes_the_lots_of_books_kept_before_lots_once(
     assert held() == made_by_postings
     with pytest.raises(Conflict):
         call_command("lots_backfill", stdout=io.StringIO())
+
+
+def test_the_lots_named_are_part_of_the_drafts_idempotency(people: People, cold: Wallet) -> None:
+    old, newer = _holdings(people, cold)
+    fields: dict[str, Any] = {
+        "direction": "outbound",
+        "category": "return_to_victims",
+        "amount_sats": BTC,
+        "source_wallet": cold,
+        "external_address": REGTEST_EXTERNAL,
+    }
+    first = transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[old.pk], **fields)
+
+    assert transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[old.pk], **fields) == first
+    with pytest.raises(Conflict):
+        transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[newer.pk], **fields)
