@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from reserve.api.base import FORMAT_PARAMETER, BtcField, CsvMixin, Pagination, list_responses
 from reserve.api.filters import BACKENDS, agency_filter, date_range, wallet_filter
-from reserve.compliance.lots import lots_report
+from reserve.compliance.lots import lots_held, lots_report
 from reserve.compliance.models import Lot
 
 
@@ -55,8 +55,7 @@ class LotFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_open(self, queryset: QuerySet[Lot], name: str, value: Any) -> Any:
-        # `left_sats` is the report's annotation (reserve/compliance/lots.py, lots_report).
-        return queryset.filter(**{"left_sats__gt" if value else "left_sats": 0})
+        return queryset.filter(lots_held(bool(value)))
 
 
 @extend_schema_view(

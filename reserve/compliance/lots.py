@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet, Sum
+from django.db import transaction
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from config.errors import ValidationFailed
+from config.errors import Conflict, ValidationFailed
 from ledger.models import JournalTransaction
 from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Wallet
-from reserve.transfers.models import Transfer, TransferDirection
+from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,21 @@ def lots_open(*, wallet_id: int, lock: bool = False) -> QuerySet[Lot]:
     return lots.annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0)).order_by("acquired_at", "id")
 
 
-def lots_report() -> QuerySet[Lot]:
-    """Every lot with what it gave (`taken_sats`) and what is left (`left_sats`), per wallet oldest first."""
-    return (
+def lots_report(*, held: bool | None = None) -> QuerySet[Lot]:
+    """Every lot with what it gave (`taken_sats`) and what is left (`left_sats`), per wallet oldest
+    first; `held` True keeps the lots with something left, False those given up entirely."""
+    lots = (
         Lot.objects.select_related("wallet")
         .annotate(taken_sats=Coalesce(Sum("consumptions__amount_sats"), 0))
         .annotate(left_sats=F("amount_sats") - F("taken_sats"))
         .order_by("wallet_id", "acquired_at", "id")
     )
+    return lots if held is None else lots.filter(lots_held(held))
+
+
+def lots_held(held: bool) -> Q:
+    """Of a `lots_report` queryset: the lots with something left (True), or given up entirely (False)."""
+    return Q(amount_sats__gt=F("taken_sats")) if held else Q(amount_sats=F("taken_sats"))
 
 
 def _left(lot: Lot) -> int:
@@ -170,3 +178,24 @@ def transfer_lots_reverse(transfer: Transfer, *, journal: JournalTransaction, re
             amount_sats=-taken.amount_sats,
             restores=taken,
         )
+
+
+@transaction.atomic
+def lots_backfill() -> int:
+    """The lots of the books kept before lots were (reserve migration 0085): every transfer posted and
+    still on the chain, replayed in posting order, takes and makes its lots as a posting now would.
+    Once only, before anything posts again: refused when any lot exists. Returns the transfers replayed."""
+    if Lot.objects.exists():
+        raise Conflict.for_field("lots", "lots exist already: the backfill runs once, before new postings")
+    posted = (
+        Transfer.objects.filter(status__in=(TransferStatus.CONFIRMED, TransferStatus.FINAL))
+        .exclude(journal_transaction=None)
+        .select_related("journal_transaction")
+        .order_by("journal_transaction__sequence")
+    )
+    count = 0
+    for transfer in posted:
+        assert transfer.journal_transaction is not None
+        transfer_lots_post(transfer, journal=transfer.journal_transaction)
+        count += 1
+    return count

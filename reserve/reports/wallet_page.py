@@ -1,6 +1,7 @@
 """What a wallet's admin page lists: its transactions as scanned (confirmations at the scanned
 height, the transfer each books), its coins with their holds (frozen, reserved, immature
-coinbase), the next receive address, and its latest reconciliation runs."""
+coinbase), its lots still held (acquisition, category, provenance), the next receive address, and
+its latest reconciliation runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from django.db.models import Q
 
 from config.errors import Conflict
+from reserve.compliance.lots import lots_report
+from reserve.compliance.models import Lot
 from reserve.custody.models import Wallet
 from reserve.outbox.models import OutboxMessage
 from reserve.reconciliation.models import ReconciliationRun, ScanCursor, UtxoStatus, WalletUtxo
@@ -123,6 +126,11 @@ def latest_runs(*, wallet: Wallet, limit: int = 5) -> list[ReconciliationRun]:
     return list(ReconciliationRun.objects.filter(wallet=wallet).order_by("-started_at", "-id")[:limit])
 
 
+def wallet_lots(*, wallet: Wallet) -> list[Lot]:
+    """The wallet's lots with something left, oldest first: what it holds, by acquisition."""
+    return list(lots_report(held=True).filter(wallet=wallet))
+
+
 def wallet_page(wallet: Wallet) -> dict[str, Any]:
     """Everything the wallet page's panel shows, for its template."""
     return {
@@ -130,6 +138,7 @@ def wallet_page(wallet: Wallet) -> dict[str, Any]:
         "checked_at": ScanCursor.objects.filter(wallet=wallet).values_list("checked_at", flat=True).first(),
         "transactions": wallet_transactions(wallet=wallet),
         "coins": wallet_coins(wallet=wallet),
+        "lots": wallet_lots(wallet=wallet),
         "receive_address": next_receive_address(wallet),
         "reconcile_requests": reconcile_requests(wallet=wallet),
         "runs": latest_runs(wallet=wallet),

@@ -105,7 +105,10 @@ def transfer_create(*, actor: Any, idempotency_key: str | None = None, **fields:
         idempotency_key = client_key_check(idempotency_key, field="idempotency_key")
     draft = transfer_build(proposer=actor, **fields)
     fields = {name: getattr(draft, name) for name in DRAFT_FIELDS}
-    digest = request_hash({name: getattr(value, "pk", value) for name, value in fields.items()})
+    # A draft that names no lots hashes as drafts did before lots were, so their keys still replay.
+    digest = request_hash(
+        {name: getattr(value, "pk", value) for name, value in fields.items() if name != "lot_ids" or value}
+    )
     with transaction.atomic():
         if idempotency_key:
             existing = _replay(idempotency_key=idempotency_key, digest=digest)

@@ -23,7 +23,7 @@ BOUNDED = {
     "reserve_psbt_fee_range": (None, MAX_SATS),
     "reserve_pledge_amount_bounds": (None, MAX_SATS),
     "reserve_lot_amount_range": (None, MAX_SATS),
-    "reserve_lotconsumption_amount_range": (-MAX_SATS, MAX_SATS),  # a restore is negative
+    "reserve_lotconsumption_amount_range": (-MAX_SATS, MAX_SATS),  # a consumption, or its restoration
 }
 
 

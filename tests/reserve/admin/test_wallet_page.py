@@ -105,6 +105,10 @@ def test_the_page_lists_transactions_coins_and_the_next_receive_address(
     assert "unfrozen" not in coins[f"{'cd' * 32}:0"] + coins[f"{'c0' * 32}:0"]
     assert "spendable" not in page.lower()
 
+    # lots held: the imported forfeiture, with its acquisition date and order
+    (lot,) = rows(page, "wallet-lot")
+    assert ">forfeiture<" in lot and "2.00000000 BTC" in lot
+
     # the next unused receive address (index 0: nothing paid it), with its QR code as inline SVG
     receive = page.split('id="wallet-receive"')[1].split("</div>\n\n")[0]
     assert FIRST_RECEIVE in receive and '<svg width="' in receive and f"<title>{FIRST_RECEIVE}</title>" in receive

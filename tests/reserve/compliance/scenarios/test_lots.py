@@ -5,20 +5,22 @@ edit a lot, take a lot twice or take more than it holds, nor can two outflows at
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from config.errors import ValidationFailed
+from config.errors import Conflict, ValidationFailed
 from policy.types import PolicyScope
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer
-from reserve.transfers.services import transfer_mark_reorged
-from tests.owner import requires_role_split
+from reserve.transfers.services import transfer_create, transfer_mark_reorged
+from tests.owner import behind_the_triggers, requires_role_split
 from tests.race import race
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
@@ -222,3 +224,53 @@ def test_a_lot_held_less_than_the_minimum_may_not_leave_and_an_exempt_reason_may
     assert f"lot {newer.pk} was acquired at {NEWER.isoformat()}" in str(last_evaluation(young).lines)
     shares = ReservePolicyFacts().lots_moved(wallet_id=cold.pk, sats=BTC, lot_ids=[newer.pk])
     assert [(share.lot_id, share.sats) for share in shares] == [(newer.pk, BTC)]
+
+
+@requires_role_split
+@pytest.mark.django_db(transaction=True)
+def test_the_backfill_makes_the_lots_of_books_kept_before_lots_once(
+    people: People, cold: Wallet, vault: Wallet
+) -> None:
+    _holdings(people, cold)
+    move = propose(
+        people,
+        direction="internal",
+        category="internal_consolidation",
+        amount_sats=15 * BTC,
+        source_wallet=cold,
+        destination_wallet=vault,
+    )
+    confirm(approve(people, move), label="move", height=300, at=NOW)
+    _out(people, cold, BTC, label="out", height=301)
+
+    def held() -> list[tuple[Any, ...]]:
+        return sorted(
+            (lot.wallet_id, lot.acquired_at, lot.category, lot.amount_sats, _left(lot)) for lot in Lot.objects.all()
+        )
+
+    made_by_postings = held()
+    with behind_the_triggers("reserve_lot", "reserve_lotconsumption") as cursor:  # books from before lots
+        cursor.execute("DELETE FROM reserve_lotconsumption; DELETE FROM reserve_lot")
+    assert held() == []
+
+    call_command("lots_backfill", stdout=io.StringIO())
+
+    assert held() == made_by_postings
+    with pytest.raises(Conflict):
+        call_command("lots_backfill", stdout=io.StringIO())
+
+
+def test_the_lots_named_are_part_of_the_drafts_idempotency(people: People, cold: Wallet) -> None:
+    old, newer = _holdings(people, cold)
+    fields: dict[str, Any] = {
+        "direction": "outbound",
+        "category": "return_to_victims",
+        "amount_sats": BTC,
+        "source_wallet": cold,
+        "external_address": REGTEST_EXTERNAL,
+    }
+    first = transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[old.pk], **fields)
+
+    assert transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[old.pk], **fields) == first
+    with pytest.raises(Conflict):
+        transfer_create(actor=people.operator, idempotency_key="lots-1", lots=[newer.pk], **fields)
