@@ -50,21 +50,23 @@ class CapStatus:
         return max(0, min(100, self.measured_sats * 100 // self.limit_sats))
 
 
-def policy_cap_status() -> list[CapStatus]:
-    """Every continuous rule (holdings cap, no net accumulation, ...) of the versions in force now,
-    with the measured holdings, the limit and the margin; nothing is stored."""
-    now = timezone.now()
+def policy_cap_status(*, at: datetime | None = None) -> list[CapStatus]:
+    """Every continuous rule (holdings cap, no net accumulation, ...) of the versions in force now
+    (judged against the books as they stand) or at `at` (against the books as of then), with the
+    measured holdings, the limit and the margin; nothing is stored."""
+    current = at is None
+    at = at or timezone.now()
     scopes = [policy.scope for policy in Policy.objects.all()]
-    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=now, observed=True)
+    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=at, observed=True)
     facts = ReservePolicyFacts()
     statuses = []
-    for version in versions_in_force(scopes=scopes, at=now):
+    for version in versions_in_force(scopes=scopes, at=at):
         rules = version_rules(version)
         for index, rule in enumerate(rules.rules):
             if not rule.continuous:
                 continue
             line = rule.evaluate(
-                RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index, current=True)
+                RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index, current=current)
             )
             statuses.append(
                 CapStatus(
