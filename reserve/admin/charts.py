@@ -1,5 +1,6 @@
 """A holdings-over-time chart as inline SVG, drawn on the server: no script, no CDN, readable
-without JavaScript (a step line of the holdings, a dashed line per cap, labelled axes)."""
+without JavaScript (a step line of the holdings, a dashed step line per cap as it was in force,
+labelled axes)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from reserve.common.amounts import btc_text
-from reserve.reports.holdings_chart import HoldingsChart
+from reserve.reports.holdings_chart import CapLine, HoldingsChart
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 90, 170, 24, 30
@@ -20,9 +21,13 @@ def _btc(sats: int) -> str:
     return f"{btc_text(sats).rstrip('0').rstrip('.')} BTC"
 
 
+def _cap_words(cap: CapLine) -> str:
+    return f"{cap.rule_type.replace('_', ' ')}: " + ("not in force" if cap.limit_sats is None else _btc(cap.limit_sats))
+
+
 def holdings_svg(chart: HoldingsChart) -> SafeString:
     span_seconds = max((chart.until - chart.since).total_seconds(), 1.0)
-    limits = [cap.limit_sats for cap in chart.caps if cap.limit_sats is not None]
+    limits = [limit for cap in chart.caps for _, limit in cap.steps if limit is not None]
     top_sats = max([sats for _, sats in chart.points] + limits + [1]) * 11 // 10
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -32,6 +37,14 @@ def holdings_svg(chart: HoldingsChart) -> SafeString:
     def y(sats: int) -> float:
         return TOP + plot_height * (1 - sats / top_sats)
 
+    def cap_path(cap: CapLine) -> str:
+        # Each limit holds until the next step; a gap while no version in force had the rule.
+        path = []
+        for (at, limit), (end, _) in zip(cap.steps, [*cap.steps[1:], (chart.until, None)], strict=True):
+            if limit is not None:
+                path.append(f"M{x(at):.1f},{y(limit):.1f}H{x(end):.1f}")
+        return "".join(path)
+
     # A step line: holdings stay level until the next change.
     path = [f"M{x(chart.points[0][0]):.1f},{y(chart.points[0][1]):.1f}"]
     for at, sats in chart.points[1:]:
@@ -40,26 +53,24 @@ def holdings_svg(chart: HoldingsChart) -> SafeString:
     current = chart.points[-1][1]
     caps = format_html_join(
         "",
-        '<g class="cap-line"><line x1="{}" x2="{}" y1="{}" y2="{}" stroke="{}" stroke-dasharray="6 4"/>'
-        '<text x="{}" y="{}" font-size="11" fill="{}">{}: {}</text></g>',
+        '<g class="cap-line"><path d="{}" fill="none" stroke="{}" stroke-dasharray="6 4"/>'
+        '<text x="{}" y="{}" font-size="11" fill="{}">{}</text></g>',
         (
             (
-                LEFT,
-                LEFT + plot_width,
-                f"{y(cap.limit_sats or 0):.1f}",
-                f"{y(cap.limit_sats or 0):.1f}",
+                cap_path(cap),
                 CAP_COLOURS[index % len(CAP_COLOURS)],
                 LEFT + plot_width + 6,
                 f"{y(cap.limit_sats or 0) + 4:.1f}",
                 CAP_COLOURS[index % len(CAP_COLOURS)],
-                cap.rule_type.replace("_", " "),
-                _btc(cap.limit_sats or 0),
+                _cap_words(cap),
             )
             for index, cap in enumerate(chart.caps)
         ),
     )
     description = f"{chart.title}: {_btc(current)} now" + "".join(
-        f"; {cap.rule_type.replace('_', ' ')} limit {_btc(cap.limit_sats or 0)} ({cap.policy_name})"
+        f"; {cap.rule_type.replace('_', ' ')} limit "
+        + ", then ".join(f"{'none' if limit is None else _btc(limit)} from {at:%Y-%m-%d}" for at, limit in cap.steps)
+        + f" ({cap.policy_name})"
         for cap in chart.caps
     )
     return format_html(

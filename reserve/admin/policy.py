@@ -36,6 +36,7 @@ from reserve.admin.common import (
     show_service_error,
     signed_in_user,
 )
+from reserve.compliance.selectors import policy_draft_warnings
 from reserve.custody.models import Agency, Wallet
 from reserve.templatetags.reserve_admin import btc
 
@@ -207,6 +208,8 @@ class PolicyVersionAdmin(PolicyReadAdmin):
                     show_service_error(form, error)
                 else:
                     messages.success(request, f"Draft version {draft.version} of {draft.policy.name} saved.")
+                    for warning in policy_draft_warnings(version=draft):
+                        messages.warning(request, f"Warning: {warning}.")
                     return redirect("admin:policy_policyversion_change", draft.pk)
         else:
             form = PolicyDraftForm(initial=self._initial(request.GET.get("from")))

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.errors import ValidationFailed
-from policy.models import Policy, PolicyBreach, PolicyEvaluation
+from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.rules.base import RuleContext
 from policy.selectors import (
     APPROVED,
@@ -50,35 +50,59 @@ class CapStatus:
         return max(0, min(100, self.measured_sats * 100 // self.limit_sats))
 
 
-def policy_cap_status() -> list[CapStatus]:
-    """Every continuous rule (holdings cap, no net accumulation, ...) of the versions in force now,
-    with the measured holdings, the limit and the margin; nothing is stored."""
-    now = timezone.now()
+def policy_cap_status(*, at: datetime | None = None) -> list[CapStatus]:
+    """Every continuous rule (holdings cap, no net accumulation, ...) of the versions in force now
+    (judged against the books as they stand) or at `at` (against the books as of then), with the
+    measured holdings, the limit and the margin; nothing is stored."""
     scopes = [policy.scope for policy in Policy.objects.all()]
-    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=now, observed=True)
     facts = ReservePolicyFacts()
+    return [
+        status
+        for version in versions_in_force(scopes=scopes, at=at or timezone.now())
+        for status in _version_caps(version, at=at, facts=facts)
+    ]
+
+
+def _version_caps(version: PolicyVersion, *, at: datetime | None, facts: ReservePolicyFacts) -> list[CapStatus]:
+    current = at is None
+    at = at or timezone.now()
+    snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=at, observed=True)
+    rules = version_rules(version)
     statuses = []
-    for version in versions_in_force(scopes=scopes, at=now):
-        rules = version_rules(version)
-        for index, rule in enumerate(rules.rules):
-            if not rule.continuous:
-                continue
-            line = rule.evaluate(
-                RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index, current=True)
+    for index, rule in enumerate(rules.rules):
+        if not rule.continuous:
+            continue
+        line = rule.evaluate(
+            RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index, current=current)
+        )
+        statuses.append(
+            CapStatus(
+                policy_name=version.policy.name,
+                version=version.version,
+                scope=version.policy.scope.label,
+                rule_type=line.rule_type,
+                measured_sats=line.measured_sats,
+                limit_sats=line.limit_sats,
+                verdict=line.verdict,
+                reason=line.reason,
             )
-            statuses.append(
-                CapStatus(
-                    policy_name=version.policy.name,
-                    version=version.version,
-                    scope=version.policy.scope.label,
-                    rule_type=line.rule_type,
-                    measured_sats=line.measured_sats,
-                    limit_sats=line.limit_sats,
-                    verdict=line.verdict,
-                    reason=line.reason,
-                )
-            )
+        )
     return statuses
+
+
+def policy_draft_warnings(*, version: PolicyVersion) -> list[str]:
+    """What a policy administrator should know before the draft is approved, though nothing
+    forbids it: an effective date already past, and a continuous limit the books already exceed."""
+    warnings = []
+    if version.effective_from < timezone.now():
+        warnings.append(
+            f"effective_from {version.effective_from:%Y-%m-%d %H:%M} UTC lies in the past: once approved, the "
+            "version governs from then on, and movements since then are judged by it in compliance reports"
+        )
+    for cap in _version_caps(version, at=None, facts=ReservePolicyFacts()):
+        if cap.measured_sats is not None and cap.limit_sats is not None and cap.measured_sats > cap.limit_sats:
+            warnings.append(f"{cap.rule_type} is already exceeded by the current books: {cap.reason}")
+    return warnings
 
 
 def open_breaches() -> QuerySet[PolicyBreach]:

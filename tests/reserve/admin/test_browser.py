@@ -64,15 +64,18 @@ def browser(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         connections.close_all()
 
 
-def signed_in_page(browser: Any, base_url: str, username: str, landing: str = "/admin/") -> Any:
-    """A fresh browser session signed in through the login form, landing on `landing`."""
-    page = browser.new_context(base_url=base_url).new_page()
+def signed_in_page(
+    browser: Any, base_url: str, username: str, landing: str = "/admin/", *, password: str = PASSWORD, **context: Any
+) -> Any:
+    """A fresh browser session signed in through the login form, landing on `landing` (`context`:
+    Playwright's browser-context options, e.g. the viewport)."""
+    page = browser.new_context(base_url=base_url, **context).new_page()
     page.set_default_timeout(15_000)
     page.goto(
         "/admin/login/" if landing == "/admin/" else f"/admin/login/?next={landing}", wait_until="domcontentloaded"
     )
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     with page.expect_navigation(wait_until="domcontentloaded"):
         page.click("#login-form button[type=submit]")
     assert page.url.endswith(landing), page.url

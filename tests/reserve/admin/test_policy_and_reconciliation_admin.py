@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger.models import AccountBalance
 from policy.models import PolicyBreach, PolicyVersion
@@ -152,3 +153,39 @@ def test_buttons_need_the_csrf_token(operator: Any, approver: Any, funded_wallet
     assert 'id="decision-form"' in page and "csrfmiddlewaretoken" in page
     assert forged.status_code == 403
     assert not Transfer.objects.get(pk=transfer.pk).approvals.exists()
+
+
+def test_a_draft_warns_of_a_limit_already_exceeded_and_a_past_effective_date(
+    policy_admins: list[Any], funded_wallet: Wallet, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: the wallet's agency holds 2 BTC
+    author = signed_in(policy_admins[0])
+    add = reverse("admin:policy_policyversion_add")
+    draft = {"scope_kind": "agency", "agency": funded_wallet.agency_id}
+    # when: a 1 BTC cap from a past date, then a 5 BTC cap from next year
+    exceeded = author.post(
+        add,
+        {
+            **draft,
+            "name": "Tight cap",
+            "rules": '[{"type": "holdings_cap", "params": {"max_sats": 100000000}}]',
+            "effective_from": "2026-01-01 00:00",
+        },
+        follow=True,
+    )
+    within = author.post(
+        add,
+        {
+            **draft,
+            "name": "Loose cap",
+            "rules": '[{"type": "holdings_cap", "params": {"max_sats": 500000000}}]',
+            "effective_from": f"{timezone.now().year + 1}-01-01 00:00",
+        },
+        follow=True,
+    )
+    # then: the first is saved as a draft with both warnings (not errors), the second with none
+    warnings = [str(message) for message in exceeded.context["messages"] if message.level_tag == "warning"]
+    assert len(warnings) == 2 and PolicyVersion.objects.filter(policy__name="Tight cap", status="draft").exists()
+    assert "effective_from 2026-01-01 00:00 UTC lies in the past" in warnings[0]
+    assert "holdings_cap is already exceeded" in warnings[1] and "2.00000000 BTC" in warnings[1]
+    assert [message for message in within.context["messages"] if message.level_tag == "warning"] == []
