@@ -17,6 +17,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ledger-pending-expire": {"task": "ledger.pending_expire_task", "schedule": 300.0},
     # A broadcast whose txid was recorded but whose node answer was lost (issue 13).
     "psbt-broadcasts-recover": {"task": "reserve.psbt_broadcasts_recover_task", "schedule": 60.0},
+    # A reporting obligation past its deadline opens one breach per duty (issue 15).
+    "obligations-overdue": {"task": "reserve.obligations_overdue_task", "schedule": crontab(minute=7)},
     "ledger-checkpoint-refresh": {"task": "ledger.checkpoint_refresh_task", "schedule": crontab(minute=17)},
     "ledger-seal-log": {"task": "ledger.seal_log_task", "schedule": LOG_SEAL_SECONDS},
 }

@@ -152,11 +152,11 @@ def policy_scopes_governed(*, scopes: Sequence[PolicyScope]) -> list[PolicyScope
     return sorted({policy.scope for policy in policies}, key=lambda scope: scope.sort_key)
 
 
-def versions_in_force(*, scopes: Sequence[PolicyScope], at: datetime) -> list[PolicyVersion]:
-    """Per policy over `scopes`, the approved version with the highest number whose period
-    contains `at` (effective_from inclusive, effective_to exclusive); none where that
-    version is a retirement."""
-    condition = _scope_filter(scopes, prefix="policy__")
+def versions_in_force(*, scopes: Sequence[PolicyScope] | None, at: datetime) -> list[PolicyVersion]:
+    """Per policy over `scopes` (every policy for None), the approved version with the highest
+    number whose period contains `at` (effective_from inclusive, effective_to exclusive); none
+    where that version is a retirement."""
+    condition = Q() if scopes is None else _scope_filter(scopes, prefix="policy__")
     if condition is None:
         return []
     candidates = (

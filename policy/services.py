@@ -37,6 +37,8 @@ from policy.models import (
 )
 from policy.permissions import APPROVE_VERSION, DRAFT_VERSION, RESOLVE_BREACH, RETIRE_POLICY, user_may
 from policy.rules import parse_rules
+from policy.rules.base import RuleContext
+from policy.rules.obligations import ReportingObligation
 from policy.selectors import (
     APPROVED,
     VERSION_QUORUM,
@@ -407,6 +409,46 @@ def _breach_for(*, change: ProposedChange, line: RuleLine, evaluation: PolicyEva
     except IntegrityError:
         # A concurrent detection of the same movement opened it first (detection takes no lock).
         return PolicyBreach.objects.get(**same)
+
+
+OBLIGATION_SUBJECT = "obligation"
+
+
+def obligations_overdue_record(*, facts: PolicyFacts, at: datetime) -> list[PolicyBreach]:
+    """Open a breach for every reporting obligation of a version in force at `at` that is
+    overdue then: one per duty (its deadline is the subject), so a rerun opens nothing new.
+    Returns only the breaches this call opened (whoever opened one tells its readers)."""
+    opened: list[PolicyBreach] = []
+    for version in versions_in_force(scopes=None, at=at):
+        rules = version_rules(version)
+        for index, rule in enumerate(rules.rules):
+            if not isinstance(rule, ReportingObligation):
+                continue
+            snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=at, observed=True)
+            line, standing = rule.standing(RuleContext(change=snapshot, facts=facts, version=rules, rule_index=index))
+            if standing.status != "overdue":
+                continue
+            duty = standing.deadline.isoformat()
+            same: dict[str, Any] = {"version_id": version.pk, "rule_index": index}
+            same |= {"subject_type": OBLIGATION_SUBJECT, "subject_id": duty}
+            if PolicyBreach.objects.filter(**same).exists():
+                continue
+            change = dataclasses.replace(snapshot, subject_type=OBLIGATION_SUBJECT, subject_id=duty)
+            decision = Decision(outcome="deny", lines=(line,))
+            try:
+                with transaction.atomic():
+                    evaluation = _evaluation_record(
+                        change=change, requested_at=at, decision=decision, versions=[version], gate="observed"
+                    )
+                    evaluation.save()
+                    opened.append(
+                        PolicyBreach.objects.create(
+                            **same, rule_type=rule.type_name, evaluation=evaluation, occurred_at=at, reason=line.reason
+                        )
+                    )
+            except IntegrityError:
+                continue  # a concurrent run opened it first (and tells its readers)
+    return opened
 
 
 @transaction.atomic

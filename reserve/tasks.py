@@ -17,9 +17,12 @@ from django.db import OperationalError, connection
 
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.rpc import RpcChainSource
+from reserve.compliance.facts import ReservePolicyFacts
+from reserve.compliance.obligations import obligations_overdue_check
 from reserve.custody.models import Wallet
 from reserve.notifications.webhook import WebhookFailed, webhook_post
 from reserve.outbox.services import outbox_dispatch
+from reserve.proofs.filed import reports_filed
 from reserve.reconciliation.services import wallet_reconcile
 from reserve.transfers.signing import psbt_broadcasts_recover
 
@@ -100,6 +103,12 @@ def reconcile_wallet_task(self: Task, wallet_id: int) -> dict[str, Any]:
 def outbox_dispatch_task() -> int:
     """The outbox sweeper: sends what commit-time dispatch could not (broker down, crash)."""
     return outbox_dispatch()
+
+
+@shared_task(name="reserve.obligations_overdue_task", acks_late=True, autoretry_for=(OperationalError,), max_retries=5)
+def obligations_overdue_task() -> list[int]:
+    """Beat's check of the reporting obligations in force: a breach per duty newly overdue."""
+    return [breach.pk for breach in obligations_overdue_check(facts=ReservePolicyFacts(reports=reports_filed))]
 
 
 @shared_task(

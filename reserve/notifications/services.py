@@ -1,8 +1,9 @@
 """Approvers are told when something waits for them (a transfer proposal, an import batch, a
-policy version): an e-mail to every active holder of the deciding permission but the proposer,
-through Django's mail settings, and the signed webhook (reserve/notifications/webhook.py) if
-APPROVER_WEBHOOK_URL is set. Both go through the outbox in the proposal's own transaction, and
-their tasks retry a failed delivery."""
+policy version), and policy administrators when a breach opens: an e-mail to every active
+holder of the deciding permission but the proposer, through Django's mail settings, and the
+signed webhook (reserve/notifications/webhook.py) if APPROVER_WEBHOOK_URL is set. Both go
+through the outbox in the proposal's (or breach's) own transaction, and their tasks retry a
+failed delivery."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ WEBHOOK_TASK = "reserve.notify_webhook_task"
 PERMISSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def approvers_notify(*, kind: str, instance: Model, summary: str, permission: str, proposer: Any) -> None:
-    """Enqueue the e-mail and the webhook saying `instance` (a `kind`) waits for holders of `permission`."""
-    approvers = (
+def _holders(permission: str) -> Any:
+    return (
         get_user_model()
         .objects.with_perm(permission, backend=PERMISSION_BACKEND)
         .filter(is_active=True)
-        .exclude(pk=proposer.pk)
         .exclude(email="")
         .order_by("email")
     )
+
+
+def approvers_notify(*, kind: str, instance: Model, summary: str, permission: str, proposer: Any) -> None:
+    """Enqueue the e-mail and the webhook saying `instance` (a `kind`) waits for holders of `permission`."""
+    approvers = _holders(permission).exclude(pk=proposer.pk)
     recipients = list(dict.fromkeys(approvers.values_list("email", flat=True)))
     subject = f"Waiting for your approval: {kind} {instance.pk}"
     if recipients:
@@ -57,3 +61,16 @@ def policy_version_notify(*, version: Any, **_: Any) -> None:
         permission="policy.approve_policyversion",
         proposer=version.author,
     )
+
+
+def breach_notify(*, breach: Any) -> None:
+    """Tell every policy administrator (holders of `policy.approve_policyversion`) that `breach` opened."""
+    policy = breach.version.policy
+    summary = f"Policy {policy.name}, version {breach.version.version}, rule {breach.rule_index}: {breach.reason}"
+    recipients = list(dict.fromkeys(_holders("policy.approve_policyversion").values_list("email", flat=True)))
+    if recipients:
+        subject = f"Policy breach opened: {breach.rule_type} ({policy.name})"
+        outbox_enqueue(task_name=EMAIL_TASK, args=[subject, f"{summary}\n\nBreach {breach.pk}.", recipients])
+    if settings.APPROVER_WEBHOOK_URL:
+        payload = {"event": "breach.opened", "kind": breach.rule_type, "id": breach.pk, "summary": summary}
+        outbox_enqueue(task_name=WEBHOOK_TASK, args=[payload])
