@@ -19,7 +19,7 @@ from policy.models import Category, Policy, PolicyBreach, PolicyVersion
 from policy.rules import parse_rules
 from policy.rules.base import Rule, RuleContext, VersionRules
 from policy.rules.obligations import ReportingObligation
-from policy.types import Decision, PolicyScope, ProposedChange, Verdict
+from policy.types import Decision, FiledReport, PolicyScope, ProposedChange, Verdict
 
 APPROVED = (PolicyVersion.Status.ACTIVE, PolicyVersion.Status.RETIRED)
 # Approvals (of its content, by others than its author) that make a draft active; the
@@ -295,12 +295,20 @@ def _movement_day_row(
 
 
 def _obligation_day_row(
-    policy: Policy, version: VersionRules, index: int, rule: ReportingObligation, sample: _Sample, facts: PolicyFacts
+    policy: Policy,
+    version: VersionRules,
+    index: int,
+    rule: ReportingObligation,
+    sample: _Sample,
+    facts: PolicyFacts,
+    reports: list[FiledReport],
 ) -> ComplianceRow:
-    """The end of a day of a reporting obligation: due, met (by which report) or overdue (a deny)."""
+    """The end of a day of a reporting obligation: due, met (by which report) or overdue (a deny),
+    judged among `reports` (read once for the whole period, not once a day)."""
     assert version.version_id is not None and version.version is not None
     snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=sample.at, observed=True)
-    line, standing = rule.standing(RuleContext(change=snapshot, facts=facts, version=version, rule_index=index))
+    context = RuleContext(change=snapshot, facts=facts, version=version, rule_index=index)
+    line, standing = rule.standing_among(context, reports)
     return ComplianceRow(
         policy_id=policy.pk,
         version_id=version.version_id,
@@ -354,6 +362,7 @@ def policy_compliance_report(
         breaches.setdefault(breach_key, []).append(breach.pk)
 
     rows: list[ComplianceRow] = []
+    reports: dict[tuple[int, int], list[FiledReport]] = {}
     day_worst: dict[tuple[int, int], list[int | None]] = {}
     day_denied: dict[tuple[int, int], bool] = {}
     for sample in _samples(scope=policy.scope, since=since, until=until, facts=facts):
@@ -371,7 +380,11 @@ def policy_compliance_report(
         for index, rule in enumerate(version.rules):
             if isinstance(rule, ReportingObligation):
                 if sample.kind == "day":
-                    rows.append(_obligation_day_row(policy, version, index, rule, sample, facts))
+                    key = (version.version_id, index)
+                    if key not in reports:
+                        context = RuleContext(change=snapshot, facts=facts, version=version, rule_index=index)
+                        reports[key] = rule.reports_read(context, until=until)
+                    rows.append(_obligation_day_row(policy, version, index, rule, sample, facts, reports[key]))
                 continue
             if not rule.continuous:
                 if rule.judges_observed and sample.kind == "day":

@@ -91,8 +91,20 @@ class ReportingObligation(Rule):
 
     def standing(self, context: RuleContext) -> tuple[RuleLine, Standing]:
         """The duty at `context.at`, as a report line (overdue denies) and its standing."""
+        start = context.version.effective_from
+        return self.standing_among(
+            context, context.facts.reports_filed(kinds=self.met_by, since=start, until=context.at)
+        )
+
+    def reports_read(self, context: RuleContext, *, until: datetime) -> list[FiledReport]:
+        """Every report that counts for this duty up to `until`: read once, `standing_among` any day before."""
+        return context.facts.reports_filed(kinds=self.met_by, since=context.version.effective_from, until=until)
+
+    def standing_among(self, context: RuleContext, reports: list[FiledReport]) -> tuple[RuleLine, Standing]:
+        """`standing` from `reports` (those of `met_by` from the version's start, in the order made;
+        any made after `context.at` are left out)."""
         start, at, within = context.version.effective_from, context.at, timedelta(days=self.within_days)
-        reports = context.facts.reports_filed(kinds=self.met_by, since=start, until=at)
+        reports = [report for report in reports if report.at <= at]
         latest = start
         if self.every_days is not None and at > start:
             period = timedelta(days=self.every_days)
