@@ -69,11 +69,23 @@ def category_choices() -> list[tuple[str, str]]:
     return [(category.code, f"{category.code}: {category.description}") for category in active]
 
 
-def category_check(code: object, *, field: str = "category") -> str:
-    """`code` when it is a term in force; else a ValidationFailed naming `field` and the terms."""
-    known = category_codes()
-    if not isinstance(code, str) or code not in known:
-        raise ValidationFailed.for_field(field, f"must be an approved category: {', '.join(sorted(known))}")
+# The transfer direction each kind of term refuses: an inflow source never leaves the reserve, an
+# outflow reason never brings coins in. The database holds the same pairs
+# (reserve/sql/0095_transfer_category_direction.sql); tests/reserve/transfers/test_category_direction.py
+# holds the two to each other for every term and direction.
+KIND_REFUSES_DIRECTION: dict[str, str] = {Category.Kind.INFLOW: "outbound", Category.Kind.OUTFLOW: "inbound"}
+
+
+def category_check(code: object, *, field: str = "category", direction: str | None = None) -> str:
+    """`code` when it is a term in force (and, given a `direction`, one its kind allows there);
+    else a ValidationFailed naming `field`."""
+    kinds = dict(Category.objects.filter(status=Category.Status.ACTIVE).values_list("code", "kind"))
+    if not isinstance(code, str) or code not in kinds:
+        raise ValidationFailed.for_field(field, f"must be an approved category: {', '.join(sorted(kinds))}")
+    if direction is not None and KIND_REFUSES_DIRECTION.get(kinds[code]) == direction:
+        raise ValidationFailed.for_field(
+            field, f"{code} is an {kinds[code]} category: it cannot be used on an {direction} transfer"
+        )
     return code
 
 

@@ -38,7 +38,7 @@ def transfer_build(
     """An unsaved draft with these fields, validated (errors name the field) and normalised."""
     if direction not in TransferDirection.values:
         raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
-    category_check(category)
+    category_check(category, direction=direction)
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     if amount_sats + fee_sats > MAX_SATS:

@@ -87,7 +87,7 @@ def _parse_line(line: int, row: dict[str, str]) -> dict[str, Any]:
     if direction not in TransferDirection.values:
         raise line_error(line=line, field="direction", message=f"must be one of {', '.join(TransferDirection.values)}")
     try:
-        category_check(category)
+        category_check(category, direction=direction)
     except ValidationFailed as error:
         raise line_error(line=line, field="category", message=error.fields["category"][0]) from None
     try:

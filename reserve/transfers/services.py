@@ -455,7 +455,7 @@ def transfer_record_observed(
     _require_actor_or_system(actor, "execute_transfer", action="record an observed movement")
     if direction not in TransferDirection.values:
         raise ValidationFailed.for_field("direction", f"must be one of {', '.join(TransferDirection.values)}")
-    category_check(category)
+    category_check(category, direction=direction)
     check_sats(sats=amount_sats, field="amount_sats")
     check_sats(sats=fee_sats, field="fee_sats", allow_zero=True)
     txid = _check_txid(txid)
