@@ -8,8 +8,7 @@ still fall below:
 1. read H, the last number handed out; then, in a later statement, X, the xmax of a fresh
    snapshot. A posting takes its transaction id before its number (ledger_append), so
    every posting that holds a number <= H had its id before X;
-2. wait until no transaction of this database with an id below X is still running (the
-   caller's own excepted; another database's transactions hold no number of ours):
+2. wait until no transaction with an id below X is still running (the caller's own excepted):
    every number <= H is now committed and visible, or rolled back and gone;
 3. under the sealer lock, append the queued transactions numbered <= H, in number order.
 
@@ -41,27 +40,6 @@ SEAL_BATCH = 20_000
 HORIZON_POLL_SECONDS = 0.002
 
 
-# Only this database's transactions can hold a journal number: a snapshot lists the whole
-# cluster's, so the running ids are matched to this database's backends (pg_stat_activity shows
-# every role's backend_xid) and prepared transactions. The statistics snapshot is cleared first,
-# since PostgreSQL keeps one per transaction and a poll inside a caller's transaction would
-# otherwise read the first one again.
-RUNNING_BELOW_IN_THIS_DATABASE = """
-SELECT NOT EXISTS (
-    SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)
-    WHERE running.xid < %s::xid8
-      AND running.xid IS DISTINCT FROM pg_current_xact_id_if_assigned()
-      AND running.xid::xid IN (
-          SELECT backend_xid FROM pg_stat_activity
-          WHERE datid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND backend_xid IS NOT NULL
-          UNION ALL
-          SELECT transaction FROM pg_prepared_xacts WHERE database = current_database()
-      )
-)
-"""
-
-
 @dataclass(frozen=True)
 class SealResult:
     sealed: int
@@ -80,8 +58,11 @@ def _horizon(timeout_seconds: float) -> int | None:
         (xmax,) = cursor.fetchone()
         deadline = time.monotonic() + timeout_seconds
         while True:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(RUNNING_BELOW_IN_THIS_DATABASE, [xmax])
+            cursor.execute(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)"
+                " WHERE running.xid < %s::xid8 AND running.xid IS DISTINCT FROM pg_current_xact_id_if_assigned())",
+                [xmax],
+            )
             if cursor.fetchone()[0]:
                 return int(handed_out)
             if time.monotonic() > deadline:

@@ -1,8 +1,12 @@
-"""The sealer's horizon waits for this database's running transactions, never another database's."""
+"""The sealer's horizon waits for every transaction that could still commit a number at or below it.
+
+A horizon limited to this database's backends (matched through pg_stat_activity) was tried and
+reverted: under load the 16-writer test then sealed a number before a lower one had committed
+(tests/ledger/log/test_concurrent_sealing.py). A long transaction in another database of the
+same server therefore still holds sealing back (docs/LEDGER.md)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import psycopg
@@ -23,26 +27,9 @@ def _open_writer(dbname: str) -> psycopg.Connection[Any]:
 
 
 @pytest.mark.django_db(transaction=True)  # the sealer runs outside a transaction, with fresh snapshots
-def test_a_long_transaction_in_another_database_does_not_hold_sealing_back(cold, fund):
-    # given a transaction open in another database of the same server, begun before the posting
-    other = _open_writer("postgres")
-    try:
-        fund(cold, 1_000)
-        # when the sealer runs with a short patience
-        started = time.monotonic()
-        result = seal_log(horizon_timeout_seconds=2.0)
-        # then it sealed the posting without waiting for the other database
-        assert result.sealed == 1
-        assert time.monotonic() - started < 2.0
-        assert not LogPending.objects.exists()
-    finally:
-        other.close()
-
-
-@pytest.mark.django_db(transaction=True)  # the sealer runs outside a transaction, with fresh snapshots
 def test_a_running_transaction_of_this_database_still_holds_the_horizon(cold, fund):
     # given a transaction of this database holding an id older than the posting (it could hold a
-    # number about to commit), the filter by database must not let the sealer past it
+    # number about to commit), the sealer must not pass it
     other = _open_writer(connection.settings_dict["NAME"])
     try:
         fund(cold, 1_000)
