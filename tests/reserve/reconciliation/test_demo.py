@@ -73,11 +73,7 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
             assert stack.poll() is None, log_path.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "the stack never came up"
             time.sleep(0.5)
-        nodes = [
-            child
-            for child in psutil.Process(stack.pid).children(recursive=True)
-            if "regtest-node.js" in " ".join(child.cmdline())
-        ]
+        nodes = [child for child in psutil.Process(stack.pid).children(recursive=True) if _runs_node(child)]
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(timeout=60)
@@ -115,3 +111,12 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     with psycopg.connect(demo_database["DATABASE_URL"]) as database:
         latest = database.execute(LATEST_RUN).fetchone()
     assert latest == ("succeeded", TIP_HEIGHT, TREASURY_SATS, TREASURY_SATS)
+
+
+def _runs_node(process: psutil.Process) -> bool:
+    """Whether a child of the stack is the regtest node; a short-lived child that has already exited
+    (a zombie not yet reaped, or gone) is not."""
+    try:
+        return "regtest-node.js" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # ZombieProcess too
+        return False
