@@ -192,11 +192,32 @@ def _observe(
     return transfer, ""
 
 
-def _with_key_conflict(detail: str, observed: Transfer) -> str:
-    """The discrepancy also says when the movement's key was held by another record."""
-    if observed.status_reason.startswith(KEY_CONFLICT):
-        return f"{detail}; {observed.status_reason}"
-    return detail
+def _observe_unproposed(
+    bookings: BlockBookings, *, kind: str, detail: str, run: Any, **movement: Any
+) -> Transfer | None:
+    """Book a movement nobody proposed (or one whose transfer could not be confirmed) as
+    observed, and open its discrepancy: the detail says why the books refused it, or that its
+    key was held by another record. Returns the observed transfer, None when refused."""
+    observed, refused = _observe(**movement)
+    if observed is None:
+        detail = f"{detail}; the books refused it: {refused}"
+    else:
+        if observed.status_reason.startswith(KEY_CONFLICT):
+            detail = f"{detail}; {observed.status_reason}"
+        bookings.observed += 1
+    discrepancy = discrepancy_open(
+        wallet=movement["wallet"],
+        kind=kind,
+        txid=movement["txid"],
+        vout=movement["vout"],
+        run=run,
+        transfer=observed,
+        block_height=movement["block_row"].height,
+        actual_sats=movement["value_sats"],
+        detail=detail,
+    )
+    bookings.discrepancies.append(discrepancy.pk)
+    return observed
 
 
 def _payers(*, wallet: Wallet, tx: CTransaction) -> set[Wallet]:
@@ -269,7 +290,11 @@ def _book_inflow(
         detail = f"transfer #{transfer.pk} matches this inflow but could not be confirmed: {refused}"
     else:
         detail = f"{output.value_sats} sats received in {txid}:{output.vout} that no transfer proposed"
-    observed, refused = _observe(
+    _observe_unproposed(
+        bookings,
+        kind=DiscrepancyKind.UNRECORDED_INFLOW,
+        detail=detail,
+        run=run,
         wallet=wallet,
         direction=TransferDirection.INBOUND,
         txid=txid,
@@ -279,23 +304,6 @@ def _book_inflow(
         destination_wallet=wallet,
         category="mining_reward" if coinbase else "other",
     )
-    if observed is None:
-        detail = f"{detail}; the books refused it: {refused}"
-    else:
-        detail = _with_key_conflict(detail, observed)
-        bookings.observed += 1
-    discrepancy = discrepancy_open(
-        wallet=wallet,
-        kind=DiscrepancyKind.UNRECORDED_INFLOW,
-        txid=txid,
-        vout=output.vout,
-        run=run,
-        transfer=observed,
-        block_height=block_row.height,
-        actual_sats=output.value_sats,
-        detail=detail,
-    )
-    bookings.discrepancies.append(discrepancy.pk)
     return bookings
 
 
@@ -399,7 +407,11 @@ def _book_outflow(
             detail = f"transfer #{transfer.pk} matches this outflow but could not be confirmed: {refused}"
         else:
             detail = f"{leg.value_sats} sats left in {txid}:{leg.vout} without a proposed transfer"
-        observed, refused = _observe(
+        observed = _observe_unproposed(
+            bookings,
+            kind=DiscrepancyKind.UNRECORDED_OUTFLOW,
+            detail=detail,
+            run=run,
             wallet=wallet,
             direction=TransferDirection.INTERNAL if leg.destination_wallet else TransferDirection.OUTBOUND,
             txid=txid,
@@ -411,24 +423,8 @@ def _book_outflow(
             address=leg.address,
             fee_sats=fee_to_book or 0,
         )
-        if observed is None:
-            detail = f"{detail}; the books refused it: {refused}"
-        else:
-            detail = _with_key_conflict(detail, observed)
+        if observed is not None:
             fee_to_book = 0 if fee is not None else None
-            bookings.observed += 1
-        discrepancy = discrepancy_open(
-            wallet=wallet,
-            kind=DiscrepancyKind.UNRECORDED_OUTFLOW,
-            txid=txid,
-            vout=leg.vout,
-            run=run,
-            transfer=observed,
-            block_height=block_row.height,
-            actual_sats=leg.value_sats,
-            detail=detail,
-        )
-        bookings.discrepancies.append(discrepancy.pk)
     for unmatched in by_txid:
         discrepancy = discrepancy_open(
             wallet=wallet,
