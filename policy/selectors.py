@@ -4,7 +4,7 @@ category vocabulary in force."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -278,11 +278,11 @@ def _samples(*, scope: PolicyScope, since: datetime, until: datetime, facts: Pol
     return sorted(samples, key=lambda sample: (sample.at, sample.kind == "day"))
 
 
-def _movement_day_row(
-    policy: Policy, version: VersionRules, index: int, rule: Rule, sample: _Sample, found: tuple[int, ...]
+def _day_row(
+    policy: Policy, version: VersionRules, index: int, rule: Rule, sample: _Sample, *, verdict: Verdict, reason: str
 ) -> ComplianceRow:
-    """A day of a rule that judges movements rather than a state: breached on the days a
-    movement nobody proposed broke it."""
+    """The end-of-day row of a rule that has no measured holdings (it judges movements or
+    duties): only its verdict and reason."""
     assert version.version_id is not None and version.version is not None
     return ComplianceRow(
         policy_id=policy.pk,
@@ -297,13 +297,25 @@ def _movement_day_row(
         measured_sats=None,
         limit_sats=None,
         margin_sats=None,
-        verdict="deny" if found else "allow",
+        verdict=verdict,
         worst_margin_sats=None,
-        reason=f"{len(found)} movement(s) nobody proposed broke the rule this day."
-        if found
-        else "No movement nobody proposed broke the rule this day.",
-        breaches=found,
+        reason=reason,
     )
+
+
+def _movement_day_row(
+    policy: Policy, version: VersionRules, index: int, rule: Rule, sample: _Sample, found: tuple[int, ...]
+) -> ComplianceRow:
+    """A day of a rule that judges movements rather than a state: breached on the days a
+    movement nobody proposed broke it."""
+    if not found:
+        reason = "No movement nobody proposed broke the rule this day."
+    elif len(found) == 1:
+        reason = "1 movement nobody proposed broke the rule this day."
+    else:
+        reason = f"{len(found)} movements nobody proposed broke the rule this day."
+    row = _day_row(policy, version, index, rule, sample, verdict="deny" if found else "allow", reason=reason)
+    return replace(row, breaches=found)
 
 
 def _obligation_day_row(
@@ -317,28 +329,12 @@ def _obligation_day_row(
 ) -> ComplianceRow:
     """The end of a day of a reporting obligation: due, met (by which report) or overdue (a deny),
     judged among `reports` (read once for the whole period, not once a day)."""
-    assert version.version_id is not None and version.version is not None
+    assert version.version_id is not None
     snapshot = ProposedChange(direction="internal", category="other", amount_sats=0, at=sample.at, observed=True)
     context = RuleContext(change=snapshot, facts=facts, version=version, rule_index=index)
     line, standing = rule.standing_among(context, reports)
-    return ComplianceRow(
-        policy_id=policy.pk,
-        version_id=version.version_id,
-        version=version.version,
-        rule_index=index,
-        rule_type=rule.type_name,
-        kind="day",
-        day=sample.at.astimezone(UTC).date(),
-        at=sample.at,
-        block_height=None,
-        measured_sats=None,
-        limit_sats=None,
-        margin_sats=None,
-        verdict=line.verdict,
-        worst_margin_sats=None,
-        reason=line.reason,
-        obligation=standing.to_json(),
-    )
+    row = _day_row(policy, version, index, rule, sample, verdict=line.verdict, reason=line.reason)
+    return replace(row, obligation=standing.to_json())
 
 
 def policy_compliance_report(

@@ -106,3 +106,25 @@ def test_a_reporting_obligation_has_a_row_per_day_due_then_met_then_overdue(acti
         "block_height": 120,
     }
     assert standings[3]["deadline"] == at(days=3).isoformat()
+
+
+@pytest.mark.django_db
+def test_a_movement_rule_has_a_row_a_day_naming_its_breaches(active_policy):
+    # given no sale, and unproposed sales seen on chain: none on day 1, one on day 2, two on day 3
+    version = active_policy([{"type": "no_disposal", "params": {"allowed_reasons": []}}])
+    facts = MemoryFacts()
+    facts.book(inbound(100 * BTC, when=T0 - (at(days=1) - T0)))
+    found = []
+    for vout, when in enumerate((at(days=1, hours=3), at(days=2, hours=4), at(days=2, hours=5))):
+        sale = outbound(BTC, category="other", when=when, proposer_id=None)
+        facts.book(sale)
+        observed = replace(sale, observed=True, subject_type="movement", subject_id=f"txid:{vout}")
+        found += policy_detect(change=observed, facts=facts)
+
+    rows = policy_compliance_report(version_or_policy=version, since=T0, until=at(days=3), facts=facts)
+
+    assert [(row.kind, row.verdict, row.breaches, row.reason) for row in rows] == [
+        ("day", "allow", (), "No movement nobody proposed broke the rule this day."),
+        ("day", "deny", (found[0].pk,), "1 movement nobody proposed broke the rule this day."),
+        ("day", "deny", (found[1].pk, found[2].pk), "2 movements nobody proposed broke the rule this day."),
+    ]
