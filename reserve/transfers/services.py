@@ -234,20 +234,36 @@ def _release(transfer: Transfer, *, reason: str, actor: Any) -> None:
     reservations_release(transfer=transfer, reason=reason)
 
 
+def _close_unmined(
+    transfer: Transfer, *, actor: Any, transition: str, action: str, status: str, reason: str, noun: str
+) -> Transfer:
+    """Close a transfer that was not mined (cancelled, failed) with its reason, giving back its
+    reservation and voiding its pending posting."""
+    with transaction.atomic():
+        locked = transfer_lock(transfer)
+        transition_check(locked, transition, actor=actor)
+        before = snapshot(locked)
+        _release(locked, reason=f"transfer {noun}: {reason}", actor=actor)
+        locked.status = status
+        locked.status_reason = reason
+        locked.closed_at = timezone.now()
+        return _save(locked, actor=actor, action=action, before=before)
+
+
 def transfer_cancel(*, transfer: Transfer, actor: Any, reason: str) -> Transfer:
     """Withdraw a transfer before it is broadcast; an approved one gives its reservation back."""
     require_permission(actor, "propose_transfer", action="cancel a transfer")
     if not reason.strip():
         raise ValidationFailed.for_field("reason", "say why the transfer is cancelled")
-    with transaction.atomic():
-        locked = transfer_lock(transfer)
-        transition_check(locked, "cancel", actor=actor)
-        before = snapshot(locked)
-        _release(locked, reason=f"transfer cancelled: {reason}", actor=actor)
-        locked.status = TransferStatus.CANCELLED
-        locked.status_reason = reason
-        locked.closed_at = timezone.now()
-        return _save(locked, actor=actor, action="transfer.cancel", before=before)
+    return _close_unmined(
+        transfer,
+        actor=actor,
+        transition="cancel",
+        action="transfer.cancel",
+        status=TransferStatus.CANCELLED,
+        reason=reason,
+        noun="cancelled",
+    )
 
 
 def _check_txid(txid: str, *, field: str = "txid") -> str:
@@ -284,15 +300,15 @@ def transfer_mark_failed(*, transfer: Transfer, actor: Any, reason: str) -> Tran
     _require_actor_or_system(actor, "execute_transfer", action="mark a transfer failed")
     if not reason.strip():
         raise ValidationFailed.for_field("reason", "say why the transfer failed")
-    with transaction.atomic():
-        locked = transfer_lock(transfer)
-        transition_check(locked, "mark_failed", actor=actor)
-        before = snapshot(locked)
-        _release(locked, reason=f"transfer failed: {reason}", actor=actor)
-        locked.status = TransferStatus.FAILED
-        locked.status_reason = reason
-        locked.closed_at = timezone.now()
-        return _save(locked, actor=actor, action="transfer.fail", before=before)
+    return _close_unmined(
+        transfer,
+        actor=actor,
+        transition="mark_failed",
+        action="transfer.fail",
+        status=TransferStatus.FAILED,
+        reason=reason,
+        noun="failed",
+    )
 
 
 def _check_chain_fields(*, vout: int | None, block_height: int, block_hash: str, occurred_at: datetime) -> str:
