@@ -55,6 +55,7 @@ def test_a_policy_admin_records_a_total_and_a_correction_supersedes_it_from_its_
         ({"amount": "12.345"}, "amount"),
         ({"amount": "-1"}, "amount"),
         ({"amount": "lots"}, "amount"),
+        ({"amount": "1e30"}, "amount"),
         ({"currency": "usd"}, "currency"),
         ({"name": "public funds!"}, "name"),
         ({"reference": "  "}, "reference"),
