@@ -5,12 +5,14 @@ is a 400 naming the field (an illegal transition a 409 naming `pledge`) and stor
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from reserve.audit.models import AuditEvent
-from reserve.compliance.models import Pledge
+from reserve.compliance.models import FiatTotal, Pledge
 from tests.reserve.api.conftest import BTC, Custody, token_client
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +159,71 @@ def test_a_release_of_an_unapproved_pledge_and_writes_beside_the_services_are_re
     assert missing.status_code == 404
     pledge = Pledge.objects.get()
     assert (pledge.amount_sats, pledge.approved_at, pledge.released_at) == (2 * BTC, None, None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/api/v1/pledges/", ["not", "an", "object"], 400),
+        ("post", "/api/v1/pledges/", {"purpose": "bond\x00"}, 400),
+        ("post", "/api/v1/pledges/", {"dated": "99999-01-01"}, 400),
+        ("post", "/api/v1/pledges/99999999999999999999/approve/", {}, 404),
+        ("post", "/api/v1/pledges/99999999999999999999/release/", {"reference": "x"}, 404),
+        ("get", "/api/v1/pledges/99999999999999999999/", None, 404),
+        ("get", "/api/v1/fiat-totals/99999999999999999999/", None, 404),
+        ("get", "/api/v1/pledges/?wallet=99999999999999999999", None, 200),
+    ],
+)
+def test_crafted_requests_get_a_4xx_in_the_error_shape_never_a_500(
+    clients: dict[str, Any], custody: Custody, method: str, path: str, body: Any, status: int
+) -> None:
+    client = clients["policy_admin"]
+    if method == "get":
+        response = client.get(path)
+    else:
+        payload = pledge_body(custody) | body if isinstance(body, dict) and path == "/api/v1/pledges/" else body
+        response = post(client, path, payload)
+
+    assert response.status_code == status, response.content
+    if status >= 400:
+        assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert not Pledge.objects.exists()
+
+
+def test_a_page_of_pledges_and_of_fiat_totals_takes_constant_queries(
+    clients: dict[str, Any], users: dict[str, Any], custody: Custody, django_assert_max_num_queries: Any
+) -> None:
+    # given: 120 records of each, made by different people, some approved
+    makers = [users["policy_admin"], users["policy_admin2"]]
+    now = timezone.now()
+    Pledge.objects.bulk_create(
+        Pledge(
+            kind="commitment",
+            wallet=[custody.cold, custody.vault][index % 2],
+            amount_sats=BTC + index,
+            purpose="p",
+            reference=f"r{index}",
+            dated=date(2026, 1, 1),
+            made_by=makers[index % 2],
+            approved_by=makers[(index + 1) % 2] if index % 3 else None,
+            approved_at=now if index % 3 else None,
+        )
+        for index in range(120)
+    )
+    FiatTotal.objects.bulk_create(
+        FiatTotal(
+            name=f"total_{index}",
+            currency="USD",
+            amount=1_000 + index,
+            as_of=datetime(2026, 1, 1, tzinfo=UTC),
+            reference="r",
+            recorded_by=makers[index % 2],
+        )
+        for index in range(120)
+    )
+    for path in ("/api/v1/pledges/", "/api/v1/fiat-totals/"):
+        # when: authentication (token, user), roles, count, page
+        with django_assert_max_num_queries(6):
+            response = clients["auditor"].get(path)
+        # then
+        assert (response.status_code, len(response.json()["results"])) == (200, 100), path
