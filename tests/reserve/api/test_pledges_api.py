@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from policy.services import policy_approve, policy_create_draft
+from policy.types import PolicyScope
 from reserve.audit.models import AuditEvent
 from reserve.compliance.models import FiatTotal, Pledge
 from tests.reserve.api.conftest import BTC, Custody, token_client
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +230,29 @@ def test_a_page_of_pledges_and_of_fiat_totals_takes_constant_queries(
             response = clients["auditor"].get(path)
         # then
         assert (response.status_code, len(response.json()["results"])) == (200, 100), path
+
+
+def test_an_approval_over_the_encumbrance_cap_is_refused_with_the_rules_reason(
+    clients: dict[str, Any], users: dict[str, Any], custody: Custody
+) -> None:
+    # given: a cap of 1 BTC pledged from the cold wallet, approved by the two other policy admins
+    third = make_user("policy_admin-3", "policy_admin")
+    draft = policy_create_draft(
+        name="Pledge ceiling",
+        scope=PolicyScope("wallet", custody.cold.pk),
+        rules=[{"type": "encumbrance_cap", "params": {"max_sats": BTC}}],
+        effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+        author=third,
+    )
+    policy_approve(version=draft, approver=users["policy_admin"])
+    policy_approve(version=draft, approver=users["policy_admin2"])
+    made = post(clients["policy_admin"], "/api/v1/pledges/", pledge_body(custody, amount_sats=BTC + 1)).json()
+
+    # when
+    refused = post(token_client(users["policy_admin2"]), f"/api/v1/pledges/{made['id']}/approve/", {})
+
+    # then
+    assert refused.status_code == 403, refused.content
+    assert "Pledge ceiling" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["fields"]["pledge"]
+    assert Pledge.objects.get().approved_at is None
