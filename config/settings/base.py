@@ -223,6 +223,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "reserve.imports.models.ImportKind",
         "ImportStatusEnum": "reserve.imports.models.ImportStatus",
         "ImportDecisionEnum": "reserve.imports.models.ImportDecision",
+        "PledgeKindEnum": "reserve.compliance.models.PledgeKind",
+        "PledgeStatusEnum": "reserve.compliance.models.PledgeStatus",
         "VerdictEnum": [("allow", "allow"), ("deny", "deny"), ("needs_approval", "needs_approval")],
     },
 }

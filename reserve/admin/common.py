@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminFileFieldWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
@@ -85,6 +86,10 @@ def _unfold_widget(widget: forms.Widget) -> forms.Widget:
         return UnfoldAdminTextareaWidget(attrs=attrs)
     if isinstance(widget, forms.CheckboxInput):
         return UnfoldBooleanSwitchWidget(attrs=attrs)
+    if isinstance(widget, forms.CheckboxSelectMultiple):
+        boxes = UnfoldAdminCheckboxSelectMultipleWidget(attrs=attrs)
+        boxes.choices = widget.choices
+        return boxes
     if isinstance(widget, forms.Select):
         styled = UnfoldAdminSelectWidget(attrs=attrs)
         styled.choices = widget.choices

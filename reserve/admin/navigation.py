@@ -16,7 +16,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ledger.models import Account, Entry, JournalTransaction, PendingTransaction
 from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
 from reserve.audit.models import AuditEvent
-from reserve.compliance.selectors import open_breaches
+from reserve.compliance.models import FiatTotal, Pledge
+from reserve.compliance.selectors import open_breaches, pledges_awaiting_decision
 from reserve.custody.models import Agency, Counterparty, Wallet, WalletMembership
 from reserve.pricing.models import PriceQuote
 from reserve.reconciliation.models import ChainBlock, Discrepancy, ReconciliationRun, WalletUtxo
@@ -43,6 +44,8 @@ SECTIONS: list[tuple[str, list[tuple[str, str, type[Model], str]]]] = [
             ("Breaches", "report", PolicyBreach, "breach"),
             ("Policy versions", "policy", PolicyVersion, ""),
             ("Evaluations", "fact_check", PolicyEvaluation, ""),
+            ("Pledges and liabilities", "lock", Pledge, "pledge"),
+            ("Fiat totals", "payments", FiatTotal, ""),
         ],
     ),
     (
@@ -79,6 +82,7 @@ BADGES: dict[str, Callable[[HttpRequest], int]] = {
     "awaiting": lambda request: transfers_awaiting_decision(user=request.user).count(),
     "breach": lambda request: open_breaches().count(),
     "discrepancy": lambda request: open_discrepancies().count(),
+    "pledge": lambda request: pledges_awaiting_decision(user=request.user).count(),
 }
 
 

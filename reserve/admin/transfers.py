@@ -31,6 +31,7 @@ from reserve.admin.imports import csv_import_page
 from reserve.admin.signing import signing_context, signing_urls
 from reserve.common.amounts import btc_to_sats
 from reserve.compliance.changes import decision_json
+from reserve.compliance.lots import lots_report
 from reserve.custody.models import Counterparty, Wallet
 from reserve.imports.models import ImportKind
 from reserve.pricing.models import PriceQuote
@@ -68,6 +69,26 @@ DECISIONS = {
 }
 
 
+def open_lot_choices() -> list[tuple[str, list[tuple[int, str]]]]:
+    """The lots with something left, grouped by wallet, oldest first: what a proposal may name."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for lot in lots_report(held=True):
+        label = f"lot #{lot.pk}: {btc(lot.left_sats)} left of {lot.category}, acquired {lot.acquired_at:%Y-%m-%d}"  # type: ignore[attr-defined]
+        groups.setdefault(lot.wallet.name, []).append((lot.pk, label))
+    return list(groups.items())
+
+
+class LotsField(forms.TypedMultipleChoiceField):
+    """Lot ids, judged by the transfer service (`lots_choice_check`) rather than by the choices on
+    the page: a lot of another wallet, or one with nothing left by now, is refused there naming `lots`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce=int, choices=open_lot_choices, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
 class TransferProposalForm(StyledForm):
     direction = forms.ChoiceField(choices=TransferDirection.choices)
     category = forms.ChoiceField(choices=category_choices)
@@ -81,6 +102,11 @@ class TransferProposalForm(StyledForm):
         max_length=255, required=False, help_text="Court order, purchase contract, mining site, ..."
     )
     memo = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    lots = LotsField(
+        required=False,
+        label="Lots (specific identification)",
+        help_text="Outbound or internal: the source wallet's lots the transfer takes, oldest first; none: FIFO",
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
 
     def service_fields(self) -> dict[str, Any]:
@@ -97,6 +123,7 @@ class TransferProposalForm(StyledForm):
             "counterparty": data["counterparty"],
             "provenance_reference": data["provenance_reference"],
             "memo": data["memo"],
+            "lots": data["lots"],
         }
 
 

@@ -9,12 +9,14 @@ from reserve.api import (
     auth,
     base,
     custody,
+    fiat_totals,
     holdings,
     imports,
     labels,
     ledger,
     log,
     lots,
+    pledges,
     policy,
     proofs,
     reconciliation,
@@ -38,6 +40,8 @@ router.register("reconciliations", reconciliation.ReconciliationRunViewSet, base
 router.register("discrepancies", reconciliation.DiscrepancyViewSet, basename="discrepancy")
 router.register("imports", imports.ImportBatchViewSet, basename="import-batch")
 router.register("lots", lots.LotViewSet, basename="lot")
+router.register("fiat-totals", fiat_totals.FiatTotalViewSet, basename="fiat-total")
+router.register("pledges", pledges.PledgeViewSet, basename="pledge")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
 router.register("period-attestations", attestations.PeriodAttestationViewSet, basename="period-attestation")
@@ -64,6 +68,8 @@ urlpatterns = [
     path("policies/evaluate/", policy.PolicyEvaluateApi.as_view(), name="policy-evaluate"),
     path("policies/<int:pk>/approve/", policy.PolicyApproveApi.as_view(), name="policy-approve"),
     path("compliance/", policy.ComplianceApi.as_view(), name="compliance"),
+    path("pledges/<int:pk>/approve/", pledges.PledgeApproveApi.as_view(), name="pledge-approve"),
+    path("pledges/<int:pk>/release/", pledges.PledgeReleaseApi.as_view(), name="pledge-release"),
     path("labels/", labels.LabelsApi.as_view(), name="labels"),
     path("reserve-proofs/challenges/", proofs.ChallengeIssueApi.as_view(), name="reserve-proof-challenge"),
     path("reserve-proofs/challenges/<uuid:pk>/psbt/", proofs.WalletProofPsbtApi.as_view(), name="reserve-proof-psbt"),

@@ -30,7 +30,15 @@ from ledger.selectors import (
 )
 from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope
 from reserve.compliance.lots import lots_taken
-from reserve.compliance.models import ENCUMBERING_KINDS, FiatTotal, LotConsumption, Pledge, PledgeKind
+from reserve.compliance.models import (
+    ENCUMBERING_KINDS,
+    PLEDGE_STATUS_FILTERS,
+    FiatTotal,
+    LotConsumption,
+    Pledge,
+    PledgeKind,
+    PledgeStatus,
+)
 from reserve.custody.models import Wallet
 from reserve.custody.selectors import membership_then, scope_periods
 from reserve.pricing.selectors import price_in_force, value_sats
@@ -122,7 +130,7 @@ def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QueryS
         inside = Q(wallet_id=scope.object_id)
     if reserve_wide:
         inside |= Q(wallet__isnull=True)
-    return Pledge.objects.filter(inside, approved_at__isnull=False, released_at__isnull=True)
+    return Pledge.objects.filter(inside, PLEDGE_STATUS_FILTERS[PledgeStatus.ACTIVE])
 
 
 class ReservePolicyFacts:

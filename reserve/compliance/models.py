@@ -48,6 +48,20 @@ class PledgeKind(models.TextChoices):
 ENCUMBERING_KINDS = (PledgeKind.COLLATERAL, PledgeKind.COMMITMENT)
 
 
+class PledgeStatus(models.TextChoices):
+    MADE = "made", "awaiting approval"
+    ACTIVE = "active", "approved, in force"
+    RELEASED = "released", "released"
+
+
+# A record's status, read from its approval and release (the one definition lists and facts filter by).
+PLEDGE_STATUS_FILTERS = {
+    PledgeStatus.MADE: Q(approved_at__isnull=True),
+    PledgeStatus.ACTIVE: Q(approved_at__isnull=False, released_at__isnull=True),
+    PledgeStatus.RELEASED: Q(released_at__isnull=False),
+}
+
+
 class Pledge(models.Model):
     """Active from its approval until its release. A collateral pledge or a commitment names the
     wallet whose coins it holds; a liability may name one, or none (owed by the reserve as a whole)."""
@@ -100,6 +114,12 @@ class Pledge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.amount_sats} sats ({self.reference})"
+
+    @property
+    def status(self) -> PledgeStatus:
+        if self.released_at is not None:
+            return PledgeStatus.RELEASED
+        return PledgeStatus.MADE if self.approved_at is None else PledgeStatus.ACTIVE
 
 
 class Lot(models.Model):

@@ -10,22 +10,71 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import Conflict, PermissionDenied, ValidationFailed
+from config.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
 from ledger.amounts import MAX_SATS
 from policy.permissions import DRAFT_VERSION, user_may
 from policy.pledge_gate import pledge_refusals
 from policy.types import PolicyScope
 from reserve.access.roles import maker_checker_refusal
 from reserve.audit.services import audit_record
+from reserve.common.actions import ActionState
 from reserve.common.free_text import free_text_check
 from reserve.compliance.facts import ReservePolicyFacts
-from reserve.compliance.models import Pledge, PledgeKind
+from reserve.compliance.models import Pledge, PledgeKind, PledgeStatus
 from reserve.custody.models import Agency, Wallet
 
 
+def _permission_refusal(actor: Any, action: str) -> ApplicationError | None:
+    if user_may(actor, DRAFT_VERSION):
+        return None
+    return PermissionDenied.for_field("actor", f"needs the permission {DRAFT_VERSION} to {action}")
+
+
 def _require(actor: Any, action: str) -> None:
-    if not user_may(actor, DRAFT_VERSION):
-        raise PermissionDenied.for_field("actor", f"needs the permission {DRAFT_VERSION} to {action}")
+    refusal = _permission_refusal(actor, action)
+    if refusal is not None:
+        raise refusal
+
+
+# A person's decisions on a made record, each with the state it leaves from.
+PLEDGE_DECISIONS = {"approve": PledgeStatus.MADE, "release": PledgeStatus.ACTIVE}
+
+
+def pledge_refusal(*, pledge: Pledge, action: str, actor: Any) -> ApplicationError | None:
+    """Why `actor` may not approve or release `pledge` now (None when they may), before the policy
+    is asked: the services raise it on the row they hold locked, the admin shows it before the click."""
+    not_permitted = _permission_refusal(actor, f"{action} a pledge or liability")
+    if not_permitted is not None:
+        return not_permitted
+    status = pledge.status
+    if action == "approve":
+        if pledge.made_by_id == actor.pk:
+            return maker_checker_refusal(noun="pledge", decision="approve", withdraw="")
+        if status != PledgeStatus.MADE:
+            return Conflict("the pledge is approved already", fields={"pledge": ["is approved already"]})
+        return None
+    if status == PledgeStatus.MADE:
+        return Conflict("only an approved pledge is released", fields={"pledge": ["is not approved"]})
+    if status == PledgeStatus.RELEASED:
+        return Conflict("the pledge is released already", fields={"pledge": ["is released already"]})
+    return None
+
+
+def pledge_actions(*, pledge: Pledge, user: Any) -> dict[str, ActionState]:
+    """For approve and release: whether a page offers it to `user` (the record's state allows it and
+    they may decide on pledges), and the reason the service would still refuse them."""
+    states = {}
+    for action, source in PLEDGE_DECISIONS.items():
+        offered = pledge.status == source and user_may(user, DRAFT_VERSION)
+        refusal = pledge_refusal(pledge=pledge, action=action, actor=user) if offered else None
+        states[action] = ActionState(offered=offered, refusal=refusal.message if refusal else "")
+    return states
+
+
+def _refuse(pledge: Pledge, action: str, actor: Any) -> None:
+    refusal = pledge_refusal(pledge=pledge, action=action, actor=actor)
+    if refusal is not None:
+        raise refusal
 
 
 def _scopes(pledge: Pledge) -> list[PolicyScope]:
@@ -89,13 +138,9 @@ def pledge_make(
 
 def pledge_approve(*, pledge: Pledge, approver: Any) -> Pledge:
     """Approve a made record: from now on it encumbers (or, a liability, is outstanding)."""
-    _require(approver, "approve a pledge or liability")
     with transaction.atomic():
         locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.made_by_id == approver.pk:
-            raise maker_checker_refusal(noun="pledge", decision="approve", withdraw="")
-        if locked.approved_at is not None:
-            raise Conflict("the pledge is approved already", fields={"pledge": ["is approved already"]})
+        _refuse(locked, "approve", approver)
         refusals = pledge_refusals(
             scopes=_scopes(locked), kind=locked.kind, amount_sats=locked.amount_sats, facts=ReservePolicyFacts()
         )
@@ -114,10 +159,7 @@ def pledge_release(*, pledge: Pledge, actor: Any, reference: str) -> Pledge:
         raise ValidationFailed.for_field("reference", "name the document that releases it")
     with transaction.atomic():
         locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.approved_at is None:
-            raise Conflict("only an approved pledge is released", fields={"pledge": ["is not approved"]})
-        if locked.released_at is not None:
-            raise Conflict("the pledge is released already", fields={"pledge": ["is released already"]})
+        _refuse(locked, "release", actor)
         locked.released_by, locked.released_at = actor, timezone.now()
         locked.release_reference = reference.strip()
         free_text_check(locked)

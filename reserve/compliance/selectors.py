@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from config.errors import ValidationFailed
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.permissions import DRAFT_VERSION, user_may
 from policy.rules.base import RuleContext
 from policy.selectors import (
     APPROVED,
@@ -21,6 +23,7 @@ from policy.selectors import (
 )
 from policy.types import ProposedChange
 from reserve.compliance.facts import ReportsReader, ReservePolicyFacts
+from reserve.compliance.models import PLEDGE_STATUS_FILTERS, Pledge, PledgeStatus
 from reserve.transfers.models import Transfer
 
 
@@ -137,3 +140,11 @@ def transfer_policy_evaluations(*, transfer: Transfer) -> QuerySet[PolicyEvaluat
     return PolicyEvaluation.objects.filter(subject_type="reserve.transfer", subject_id=str(transfer.pk)).order_by(
         "created_at", "id"
     )
+
+
+def pledges_awaiting_decision(*, user: Any) -> QuerySet[Pledge]:
+    """The made pledges `user` could approve: none for one who may not decide on pledges, and never
+    their own."""
+    if not user_may(user, DRAFT_VERSION):
+        return Pledge.objects.none()
+    return Pledge.objects.filter(PLEDGE_STATUS_FILTERS[PledgeStatus.MADE]).exclude(made_by_id=user.pk)

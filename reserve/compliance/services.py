@@ -31,7 +31,8 @@ def fiat_total_record(
         value = Decimal(amount)
     except (InvalidOperation, TypeError):
         raise ValidationFailed.for_field("amount", "must be a decimal number, e.g. 1000000.00") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")) or value >= Decimal("1e22"):
+    # The bound first: quantizing a value beyond the context's 28 digits raises instead of comparing.
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e22") or value != value.quantize(Decimal("0.01")):
         raise ValidationFailed.for_field("amount", "must be positive, in whole cents, below 10^22")
     total = FiatTotal(
         name=name, currency=currency, amount=value, as_of=as_of, reference=reference.strip(), recorded_by=actor

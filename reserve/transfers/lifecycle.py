@@ -13,6 +13,7 @@ from typing import Any
 
 from config.errors import ApplicationError, Conflict
 from reserve.access.roles import maker_checker_refusal
+from reserve.common.actions import ActionState
 from reserve.transfers.models import BuiltPsbt, PsbtStatus, Transfer, TransferDirection, TransferStatus
 
 S = TransferStatus
@@ -89,16 +90,6 @@ def transition_check(transfer: Transfer, action: str, *, actor: Any) -> None:
     refusal = transition_refusal(transfer, action, actor=actor)
     if refusal is not None:
         raise refusal
-
-
-@dataclass(frozen=True)
-class ActionState:
-    offered: bool  # the status allows it and the user holds its permission
-    refusal: str  # why this user still may not ("" when they may)
-
-    @property
-    def allowed(self) -> bool:
-        return self.offered and not self.refusal
 
 
 def transfer_actions(*, transfer: Transfer, user: Any) -> dict[str, ActionState]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -58,6 +59,38 @@ def transfer_body(books: Books) -> dict[str, Any]:
         "provenance_reference": "Order 11",
     }
 
+
+def pledge(books: Books, *, approved: bool) -> int:
+    """A pledge made by the second policy admin (approved by the first, if asked), made once per test."""
+    from django.contrib.auth.models import User
+
+    from reserve.compliance.models import Pledge
+    from reserve.compliance.pledge_services import pledge_approve, pledge_make
+
+    found = Pledge.objects.filter(approved_at__isnull=not approved).first()
+    if found is None:
+        found = pledge_make(
+            actor=User.objects.get(username="policy_admin-2"),
+            kind="collateral",
+            wallet=books.cold,
+            amount_sats=1_000_000,
+            purpose="Bond collateral",
+            reference="Order 12",
+            dated=date(2026, 6, 1),
+        )
+        if approved:
+            found = pledge_approve(pledge=found, approver=User.objects.get(username="policy_admin-1"))
+    return found.pk
+
+
+PLEDGE_BODY = {
+    "kind": "commitment",
+    "amount_sats": 1_000_000,
+    "purpose": "Held 20 years",
+    "reference": "Act 7",
+    "dated": "2026-06-01",
+}
+POLICY_ADMIN_LAST = ("anonymous", "auditor", "operator", "approver", "policy_admin")
 
 ENDPOINTS: dict[str, Endpoint] = {
     "holdings": Endpoint("get", lambda b: "/api/v1/holdings/?group_by=agency", READ),
@@ -145,6 +178,43 @@ ENDPOINTS: dict[str, Endpoint] = {
     "import batches": Endpoint("get", lambda b: "/api/v1/imports/", READ),
     "labels": Endpoint("get", lambda b: "/api/v1/labels/", READ),
     "categories": Endpoint("get", lambda b: "/api/v1/categories/", READ),
+    "fiat totals": Endpoint("get", lambda b: "/api/v1/fiat-totals/", READ),
+    "fiat total record": Endpoint(
+        "post",
+        lambda b: "/api/v1/fiat-totals/",
+        only("policy_admin", 201),
+        lambda b: {
+            "name": "public_funds",
+            "currency": "USD",
+            "amount": "1000000.00",
+            "as_of": "2026-01-01T00:00:00Z",
+            "reference": "Budget act",
+        },
+        order=POLICY_ADMIN_LAST,
+    ),
+    "pledges": Endpoint("get", lambda b: "/api/v1/pledges/", READ),
+    "pledge": Endpoint("get", lambda b: f"/api/v1/pledges/{pledge(b, approved=False)}/", READ),
+    "pledge make": Endpoint(
+        "post",
+        lambda b: "/api/v1/pledges/",
+        only("policy_admin", 201),
+        lambda b: PLEDGE_BODY | {"wallet": b.cold.pk},
+        order=POLICY_ADMIN_LAST,
+    ),
+    "pledge approve": Endpoint(
+        "post",
+        lambda b: f"/api/v1/pledges/{pledge(b, approved=False)}/approve/",
+        only("policy_admin", 200),
+        lambda b: {},
+        order=POLICY_ADMIN_LAST,
+    ),
+    "pledge release": Endpoint(
+        "post",
+        lambda b: f"/api/v1/pledges/{pledge(b, approved=True)}/release/",
+        only("policy_admin", 200),
+        lambda b: {"reference": "Deed of release"},
+        order=POLICY_ADMIN_LAST,
+    ),
     "proof challenge": Endpoint(
         "post",
         lambda b: "/api/v1/reserve-proofs/challenges/",

@@ -39,6 +39,14 @@ ISSUE_ENDPOINTS = {
     ("post", "/api/v1/reserve-proofs/challenges/"),
     ("post", "/api/v1/reserve-proofs/"),
     ("get", "/api/v1/reserve-proofs/{id}/"),
+    ("get", "/api/v1/fiat-totals/"),
+    ("get", "/api/v1/fiat-totals/{id}/"),
+    ("post", "/api/v1/fiat-totals/"),
+    ("get", "/api/v1/pledges/"),
+    ("get", "/api/v1/pledges/{id}/"),
+    ("post", "/api/v1/pledges/"),
+    ("post", "/api/v1/pledges/{id}/approve/"),
+    ("post", "/api/v1/pledges/{id}/release/"),
 }
 TRANSFER_WRITES = {
     path for method, path in ISSUE_ENDPOINTS if method == "post" and path.startswith("/api/v1/transfers/")

@@ -55,6 +55,7 @@ def test_a_policy_admin_records_a_total_and_a_correction_supersedes_it_from_its_
         ({"amount": "12.345"}, "amount"),
         ({"amount": "-1"}, "amount"),
         ({"amount": "lots"}, "amount"),
+        ({"amount": "1e30"}, "amount"),
         ({"currency": "usd"}, "currency"),
         ({"name": "public funds!"}, "name"),
         ({"reference": "  "}, "reference"),
@@ -89,4 +90,14 @@ def test_a_recorded_total_is_never_edited_or_deleted_by_raw_sql() -> None:
             connection.cursor().execute(statement, [total.pk])
         with pytest.raises(DatabaseError, match="append-only"), owner_cursor() as cursor:
             cursor.execute(statement, [total.pk])
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        connection.cursor().execute("TRUNCATE reserve_fiattotal")
+    # Nor is a bad total written beside the service: the CHECKs hold for the service's role too.
+    for amount, currency in (("0", "USD"), ("1.00", "usd")):
+        with pytest.raises(DatabaseError, match="reserve_fiattotal_"), transaction.atomic():
+            connection.cursor().execute(
+                "INSERT INTO reserve_fiattotal (name, currency, amount, as_of, reference, recorded_by_id, recorded_at)"
+                " VALUES ('public_funds', %s, %s, now(), 'x', %s, now())",
+                [currency, amount, total.recorded_by_id],
+            )
     assert FiatTotal.objects.get().amount == Decimal("2000000000.00")

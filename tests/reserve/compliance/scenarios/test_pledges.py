@@ -185,7 +185,14 @@ def test_the_service_role_cannot_approve_its_own_edit_an_approved_or_undo_a_rele
             IntegrityError,
             "reserve_pledge_release_after_approval",
         ),
+        (
+            "UPDATE reserve_pledge SET approved_by_id = NULL, approved_at = NULL WHERE id = %s",
+            [approved.pk],
+            IntegrityError,
+            "given once",
+        ),
         ("DELETE FROM reserve_pledge WHERE id = %s", [approved.pk], DatabaseError, "permission denied"),
+        ("TRUNCATE reserve_pledge CASCADE", [], DatabaseError, "permission denied"),
     ]
     for statement, params, error, message in attempts:
         with pytest.raises(error, match=message), transaction.atomic():
