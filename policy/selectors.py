@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from config.errors import ValidationFailed
 from config.replica import read_alias
 from policy.evaluation import evaluate_change
 from policy.facts import PolicyFacts
 from policy.models import Category, Policy, PolicyBreach, PolicyVersion
+from policy.permissions import APPROVE_VERSION, user_may
 from policy.rules import parse_rules
 from policy.rules.base import Rule, RuleContext, VersionRules
 from policy.rules.obligations import ReportingObligation
@@ -103,6 +104,18 @@ def category_approvals_of_content(*, category: Category) -> int:
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+def categories_awaiting_decision(*, user: Any) -> QuerySet[Category]:
+    """The draft terms `user` could approve: none for one without the approval permission, and
+    never their own or one they have approved already."""
+    if not user_may(user, APPROVE_VERSION):
+        return Category.objects.none()
+    return (
+        Category.objects.filter(status=Category.Status.DRAFT)
+        .exclude(author_id=user.pk)
+        .exclude(approvals__approver_id=user.pk)
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ledger.models import Account, Entry, JournalTransaction, PendingTransaction
-from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.models import Category, PolicyBreach, PolicyEvaluation, PolicyVersion
+from policy.selectors import categories_awaiting_decision
 from reserve.audit.models import AuditEvent
 from reserve.compliance.models import FiatTotal, Pledge
 from reserve.compliance.selectors import open_breaches, pledges_awaiting_decision
@@ -44,6 +45,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str, type[Model], str]]]] = [
             ("Breaches", "report", PolicyBreach, "breach"),
             ("Policy versions", "policy", PolicyVersion, ""),
             ("Evaluations", "fact_check", PolicyEvaluation, ""),
+            ("Categories", "sell", Category, "category"),
             ("Pledges and liabilities", "lock", Pledge, "pledge"),
             ("Fiat totals", "payments", FiatTotal, ""),
         ],
@@ -82,6 +84,7 @@ BADGES: dict[str, Callable[[HttpRequest], int]] = {
     "awaiting": lambda request: transfers_awaiting_decision(user=request.user).count(),
     "breach": lambda request: open_breaches().count(),
     "discrepancy": lambda request: open_discrepancies().count(),
+    "category": lambda request: categories_awaiting_decision(user=request.user).count(),
     "pledge": lambda request: pledges_awaiting_decision(user=request.user).count(),
 }
 

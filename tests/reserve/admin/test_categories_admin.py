@@ -48,3 +48,22 @@ def test_a_bad_code_is_shown_on_the_form_and_nothing_is_saved(
     assert response.status_code == 400
     assert b"lower-case letters" in response.content
     assert not Category.objects.filter(code__in=["escheat", "Es Cheat"]).exists()
+
+
+def test_the_sidebar_counts_draft_terms_for_those_who_could_approve_them(
+    policy_admins: list[Any], auditor: Any, signed_in: Callable[[Any], Client]
+) -> None:
+    author, first, second = policy_admins
+
+    def badge(user: Any) -> str:
+        groups = signed_in(user).get(reverse("admin:index")).context["sidebar_navigation"]
+        [policy] = [group for group in groups if group.get("title") == "Policy"]
+        return {item["title"]: item.get("badge", "") for item in policy["items"]}["Categories"]
+
+    assert signed_in(author).post(reverse("admin:policy_category_add"), PROPOSAL).status_code == 302
+    assert (badge(author), badge(first), badge(second), badge(auditor)) == ("", "1", "1", "")
+    term = Category.objects.get(code="escheat")
+    signed_in(first).post(
+        reverse("admin:policy_category_changelist"), {"action": "approve", "_selected_action": [str(term.pk)]}
+    )
+    assert (badge(first), badge(second)) == ("", "1")
