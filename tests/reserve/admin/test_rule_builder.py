@@ -293,3 +293,35 @@ def test_only_policy_administrators_reach_the_builder(
     assert not PolicyVersion.objects.exists()
     saved = signed_in(policy_admins[0]).post(reverse(ADD), data)
     assert saved_version(saved).rules == [{"type": "holdings_cap", "params": {"max_sats": 21_000_000 * 10**8}}]
+
+
+@pytest.mark.parametrize(
+    ("rule_type", "typed", "field", "says"),
+    [
+        ("approval_quorum", {"rule-0-tiers": "abc 3"}, "tiers", "Tiers: 'abc' is not a BTC amount"),
+        ("approval_quorum", {"rule-0-tiers": "10 99"}, "tiers", "Tiers[0].min_approvals: must be between 1 and 20"),
+        ("approval_quorum", {"rule-0-tiers": "10"}, "tiers", 'line 1: give "from BTC, approvals[, role]"'),
+        ("velocity_limit", {"rule-0-window_seconds": "1.5"}, "window_seconds", "Rolling window: must be a whole"),
+        ("destination_allowlist", {"rule-0-counterparties": "seven"}, "counterparties", "positive counterparty id"),
+        ("zero_balance_after", {"rule-0-at": "tomorrow"}, "at", "Empty from: must be an ISO 8601 date-time"),
+    ],
+)
+def test_a_bad_value_in_a_nested_or_converted_field_is_shown_on_that_field(
+    rule_type: str,
+    typed: dict[str, str],
+    field: str,
+    says: str,
+    policy_admins: list[Any],
+    signed_in: Callable[[Any], Client],
+) -> None:
+    # given: a new row of that type
+    client = signed_in(policy_admins[0])
+    blank = posted(page(client), form_id=FORM, button=("_add_rule", "1"), changes={"add_rule_type": rule_type})
+    shown = client.post(reverse(ADD), {**blank, "name": "Bad", "effective_from": "2027-01-01 00:00"})
+    # when
+    response = client.post(reverse(ADD), posted(shown.content.decode(), form_id=FORM, button=SAVE, changes=typed))
+    # then
+    assert response.status_code == 400
+    errors = response.context["builder"].rows[0].form.errors[field]
+    assert any(error.startswith(f"rule 1 ({rule_type}), ") and says in error for error in errors), errors
+    assert not PolicyVersion.objects.exists()
