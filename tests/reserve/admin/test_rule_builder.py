@@ -308,7 +308,7 @@ def test_only_policy_administrators_reach_the_builder(
 )
 def test_a_bad_value_in_a_nested_or_converted_field_is_shown_on_that_field(
     rule_type: str,
-    typed: dict[str, str],
+    typed: dict[str, str | list[str]],
     field: str,
     says: str,
     policy_admins: list[Any],
