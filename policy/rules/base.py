@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Self
 
 from ledger.amounts import SATS_PER_BTC
 from policy.facts import PolicyFacts
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import PolicyScope, ProposedChange, RuleLine, Verdict
 
@@ -155,6 +156,8 @@ class Rule(ABC):
     # Also judges a movement nobody proposed (detective mode), though it describes no state:
     # a rule that no movement may break, however it came about.
     judges_observed: ClassVar[bool] = False
+    # The params as a person types them (policy/rules/inputs.py): read by the admin's rule builder.
+    inputs: ClassVar[tuple[ParamInput, ...]] = ()
 
     @classmethod
     @abstractmethod

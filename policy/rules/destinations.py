@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, duration, moment, plural, words
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader, parse_datetime
 from policy.types import RuleLine
 
@@ -71,6 +72,20 @@ class DestinationAllowlist(Rule):
     entry may be used only once its cool-off has passed (at added_at + cool_off_seconds)."""
 
     type_name = "destination_allowlist"
+    inputs = (
+        ParamInput(
+            "addresses", "address_entries", "Addresses", help="one a line, optionally followed by the date listed"
+        ),
+        ParamInput(
+            "counterparties",
+            "counterparty_entries",
+            "Counterparty ids",
+            help="one a line, optionally with the date listed",
+        ),
+        ParamInput("cool_off_seconds", "duration", "Cool-off before a new entry may be used"),
+        ParamInput("on_violation", "choice", "During the cool-off", choices=ON_VIOLATION),
+        ParamInput("extra_approvals", "integer", "Extra approvals (when the cool-off needs approval)"),
+    )
 
     addresses: tuple[AllowlistEntry, ...]
     counterparties: tuple[AllowlistEntry, ...]
@@ -158,6 +173,10 @@ class NoDisposal(Rule):
 
     type_name = "no_disposal"
     judges_observed = True
+    inputs = (
+        ParamInput("allowed_reasons", "categories", "Allowed reasons to leave the perimeter"),
+        ParamInput("reference_required", "boolean", "Each must cite its legal reference"),
+    )
 
     allowed_reasons: tuple[str, ...]
     reference_required: bool
@@ -223,6 +242,10 @@ class AllowedSources(Rule):
 
     type_name = "allowed_sources"
     judges_observed = True
+    inputs = (
+        ParamInput("categories", "categories", "Allowed sources"),
+        ParamInput("reference_required", "categories", "Sources that must carry a provenance reference"),
+    )
 
     categories: tuple[str, ...]
     reference_required: tuple[str, ...]

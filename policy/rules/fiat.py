@@ -11,6 +11,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, deny_if, duration
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import RuleLine
 
@@ -32,6 +33,13 @@ class FiatHoldingsCap(Rule):
 
     type_name = "fiat_holdings_cap"
     continuous = True
+    inputs = (
+        ParamInput("currency", "text", "Currency (ISO 4217)"),
+        ParamInput("max_fiat", "decimal", "Most worth", optional=True, help="or a share of a fiat total"),
+        ParamInput("fiat_total", "text", "Fiat total (name)", optional=True),
+        ParamInput("percent", "decimal", "Share of that total (%)", optional=True),
+        ParamInput("max_quote_age_seconds", "duration", "Oldest usable price quote"),
+    )
 
     currency: str
     max_fiat: Decimal | None

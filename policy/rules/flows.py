@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, deny_if, duration, words
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
-from policy.types import RuleLine
+from policy.types import DIRECTIONS, RuleLine
 
 MAX_WINDOW_SECONDS = 366 * 86_400
 CALENDAR_PERIODS = ("year", "quarter", "month")
@@ -29,6 +30,11 @@ def _which(categories: tuple[str, ...]) -> str:
 @dataclass(frozen=True)
 class TransferLimit(Rule):
     type_name = "transfer_limit"
+    inputs = (
+        ParamInput("max_sats", "btc", "Most per transfer (BTC)"),
+        ParamInput("direction", "choice", "Direction", choices=DIRECTIONS),
+        ParamInput("categories", "categories", "Only these categories", help="none ticked: every category"),
+    )
 
     max_sats: int
     direction: str
@@ -80,6 +86,13 @@ class VelocityLimit(Rule):
     """
 
     type_name = "velocity_limit"
+    inputs = (
+        ParamInput("max_sats", "btc", "Most per window (BTC)"),
+        ParamInput("window_seconds", "duration", "Rolling window", optional=True, help="or a calendar period"),
+        ParamInput("calendar", "choice", "Calendar period (UTC)", choices=CALENDAR_PERIODS, optional=True),
+        ParamInput("direction", "choice", "Direction", choices=DIRECTIONS),
+        ParamInput("categories", "categories", "Only these categories", help="none ticked: every category"),
+    )
 
     max_sats: int
     window_seconds: int | None

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, moment, plural, words
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import RuleLine
 
@@ -30,6 +31,10 @@ class MinimumHolding(Rule):
 
     type_name = "minimum_holding"
     judges_observed = True
+    inputs = (
+        ParamInput("years", "integer", "Held at least (years)"),
+        ParamInput("exempt_reasons", "categories", "Exempt outflow reasons"),
+    )
 
     years: int
     exempt_reasons: tuple[str, ...]

@@ -9,6 +9,7 @@ from typing import Any, Self
 
 from policy.facts import PolicyFacts
 from policy.rules.base import END_OF_BOOKS, ParseContext, Rule, RuleContext, btc, deny_if, moment, words
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import PolicyScope, RuleLine
 
@@ -25,6 +26,14 @@ class NoNetAccumulation(Rule):
 
     type_name = "no_net_accumulation"
     continuous = True
+    inputs = (
+        ParamInput("baseline_sats", "btc", "Baseline (BTC)", optional=True, help="give one baseline of the three"),
+        ParamInput(
+            "baseline_at", "moment", "Baseline: holdings at", optional=True, help="ISO 8601, e.g. 2026-01-01T00:00:00Z"
+        ),
+        ParamInput("baseline_height", "integer", "Baseline: holdings at block", optional=True),
+        ParamInput("exempt_categories", "categories", "Exempt inflows"),
+    )
 
     baseline_sats: int | None
     baseline_at: datetime | None
@@ -157,6 +166,7 @@ class NoNetAccumulation(Rule):
 class HoldingsCap(Rule):
     type_name = "holdings_cap"
     continuous = True
+    inputs = (ParamInput("max_sats", "btc", "Most held (BTC)"),)
 
     max_sats: int
 
@@ -195,6 +205,7 @@ class EncumbranceCap(Rule):
 
     type_name = "encumbrance_cap"
     continuous = True
+    inputs = (ParamInput("max_sats", "btc", "Most encumbered (BTC)"),)
 
     max_sats: int
 
@@ -258,6 +269,10 @@ class ZeroBalanceAfter(Rule):
 
     type_name = "zero_balance_after"
     continuous = True
+    inputs = (
+        ParamInput("wallets", "wallets", "Wallets"),
+        ParamInput("at", "moment", "Empty from", help="ISO 8601, e.g. 2027-01-01T00:00:00Z"),
+    )
 
     wallets: tuple[int, ...]
     at: datetime

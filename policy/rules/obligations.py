@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from policy.rules.base import ParseContext, Rule, RuleContext, deny_if, duration, moment, words
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import REPORT_KINDS, FiledReport, RuleLine
 
@@ -49,6 +50,11 @@ class ReportingObligation(Rule):
     (the deadline itself still counts as in time) it is overdue until a report is made."""
 
     type_name = "reporting_obligation"
+    inputs = (
+        ParamInput("within_days", "integer", "Due within (days)"),
+        ParamInput("every_days", "integer", "A new duty every (days)", optional=True, help="blank: once"),
+        ParamInput("met_by", "choices", "Met by a signed", choices=REPORT_KINDS),
+    )
 
     within_days: int
     every_days: int | None

@@ -51,17 +51,20 @@ class ParamReader:
     def has(self, name: str) -> bool:
         return name in self.raw and self.raw[name] is not None
 
-    def _take(self, name: str, default: Any) -> Any:
+    def _take(self, name: str, default: Any) -> tuple[bool, Any]:
+        """(given, the value); not given: the default, or None for a required param (its error
+        recorded), so that no caller ever holds the sentinel."""
         self.seen.add(name)
         if not self.has(name):
             if default is _MISSING:
                 self.fail(name, "is required")
-            return default
-        return self.raw[name]
+                return False, None
+            return False, default
+        return True, self.raw[name]
 
     def integer(self, name: str, *, minimum: int, maximum: int, default: Any = _MISSING) -> Any:
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(name, "must be a whole number")
@@ -75,8 +78,8 @@ class ParamReader:
         return self.integer(name, minimum=0, maximum=MAX_SATS, default=default)
 
     def choice(self, name: str, choices: tuple[str, ...], *, default: Any = _MISSING) -> Any:
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         if value not in choices:
             self.fail(name, f"must be one of: {', '.join(choices)}")
@@ -87,15 +90,15 @@ class ParamReader:
         return self.choice(name, DIRECTIONS)
 
     def boolean(self, name: str, *, default: Any = _MISSING) -> Any:
-        value = self._take(name, default)
-        if value is not default and not isinstance(value, bool):
+        given, value = self._take(name, default)
+        if given and not isinstance(value, bool):
             self.fail(name, "must be true or false")
             return None
         return value
 
     def text(self, name: str, *, default: Any = _MISSING) -> Any:
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         if not isinstance(value, str) or not value.strip():
             self.fail(name, "must be a non-empty string")
@@ -104,8 +107,8 @@ class ParamReader:
 
     def decimal(self, name: str, *, minimum: Decimal, maximum: Decimal, default: Any = _MISSING) -> Any:
         """A decimal given as a string ("1000000.00"): floats would not be exact."""
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         try:
             number = Decimal(value) if isinstance(value, str) else None
@@ -120,8 +123,8 @@ class ParamReader:
         return number
 
     def currency(self, name: str = "currency") -> Any:
-        value = self._take(name, _MISSING)
-        if value is _MISSING:
+        given, value = self._take(name, _MISSING)
+        if not given:
             return None
         if (
             not isinstance(value, str)
@@ -133,8 +136,8 @@ class ParamReader:
         return value
 
     def moment(self, name: str, *, default: Any = _MISSING) -> Any:
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         try:
             return parse_datetime(value)
@@ -143,8 +146,8 @@ class ParamReader:
             return None
 
     def listing(self, name: str, *, default: Any = _MISSING) -> list[Any] | None:
-        value = self._take(name, default)
-        if value is default:
+        given, value = self._take(name, default)
+        if not given:
             return value
         if not isinstance(value, list | tuple):
             self.fail(name, "must be a list")

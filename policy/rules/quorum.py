@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from ledger.amounts import MAX_SATS
 from policy.rules.base import ParseContext, Rule, RuleContext, btc, plural
+from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
 from policy.types import DEFAULT_APPROVER_ROLE, DEFAULT_QUORUM, ProposedChange, RuleLine
 
@@ -38,6 +39,11 @@ class ApprovalQuorum(Rule):
     tier not above the amount wins) and may name its own role."""
 
     type_name = "approval_quorum"
+    inputs = (
+        ParamInput("min_approvals", "integer", "Approvals needed"),
+        ParamInput("role", "text", "From the role"),
+        ParamInput("tiers", "tiers", "Tiers", help='one a line: "from BTC, approvals, role", e.g. "10 3 approver"'),
+    )
 
     min_approvals: int
     role: str

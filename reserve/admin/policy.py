@@ -36,6 +36,7 @@ from reserve.admin.common import (
     show_service_error,
     signed_in_user,
 )
+from reserve.admin.rule_builder import AddRuleForm, RuleBuilder
 from reserve.compliance.selectors import policy_draft_warnings
 from reserve.custody.models import Agency, Wallet
 from reserve.templatetags.reserve_admin import btc
@@ -67,14 +68,20 @@ class PolicyDraftForm(StyledForm):
     agency = forms.ModelChoiceField(queryset=Agency.objects.all(), required=False, help_text="For an agency scope")
     wallet = forms.ModelChoiceField(queryset=Wallet.objects.all(), required=False, help_text="For a wallet scope")
     rules = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
-        help_text='JSON list of rules, e.g. [{"type": "holdings_cap", "params": {"max_sats": 100000000}}]',
+        required=False,
+        label="Rules as JSON",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text='Instead of the builder: a JSON list of rules, e.g. [{"type": "holdings_cap", "params": '
+        '{"max_sats": 100000000}}]. Leave it empty when you use the builder; both at once are refused.',
     )
     effective_from = forms.DateTimeField(help_text="UTC, e.g. 2026-01-01 00:00")
     effective_to = forms.DateTimeField(required=False)
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def clean_rules(self) -> list[dict[str, Any]]:
+    def clean_rules(self) -> list[dict[str, Any]] | None:
+        """The JSON rules, or None when the field is empty (the builder's rules are used)."""
+        if not self.cleaned_data["rules"].strip():
+            return None
         try:
             rules = json.loads(self.cleaned_data["rules"])
         except json.JSONDecodeError as error:
@@ -185,59 +192,100 @@ class PolicyVersionAdmin(PolicyReadAdmin):
         return redirect("admin:policy_policyversion_change", version.pk)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        """A new draft version; "?from=<id>" starts from an existing version's rules."""
+        """A new draft version, its rules from the builder or as JSON; "?from=<id>" starts from an
+        existing version's rules (in the builder)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        if request.method == "POST":
-            form = PolicyDraftForm(request.POST)
-            if form.is_valid():
-                try:
-                    draft = policy_create_draft(
-                        name=form.cleaned_data["name"],
-                        scope=form.scope(),
-                        rules=form.cleaned_data["rules"],
-                        effective_from=form.cleaned_data["effective_from"],
-                        effective_to=form.cleaned_data["effective_to"],
-                        author=signed_in_user(request),
-                        comment=form.cleaned_data["comment"],
-                    )
-                except forms.ValidationError as error:
-                    form.add_error(None, error)
-                except ApplicationError as error:
-                    refuse(error)
-                    show_service_error(form, error)
-                else:
-                    messages.success(request, f"Draft version {draft.version} of {draft.policy.name} saved.")
-                    for warning in policy_draft_warnings(version=draft):
-                        messages.warning(request, f"Warning: {warning}.")
-                    return redirect("admin:policy_policyversion_change", draft.pk)
-        else:
-            form = PolicyDraftForm(initial=self._initial(request.GET.get("from")))
+        if request.method != "POST":
+            source = self._source(request.GET.get("from"))
+            form = PolicyDraftForm(initial=self._initial(source))
+            return self._draft_page(request, form, RuleBuilder(rules=source.rules if source else ()))
+        if "_add_rule" in request.POST or "_remove" in request.POST:
+            # Adding or removing a row redraws what was typed, judged only once saved.
+            form = PolicyDraftForm(initial=request.POST.dict())
+            removed = request.POST.get("_remove", "")
+            if removed.isdigit():
+                return self._draft_page(request, form, RuleBuilder.without_row(request.POST, int(removed)))
+            builder = RuleBuilder(data=request.POST)
+            builder.add(request.POST.get("add_rule_type", ""))
+            return self._draft_page(request, form, builder)
+        form, builder = PolicyDraftForm(request.POST), RuleBuilder(data=request.POST)
+        rules = _posted_rules(form, builder)
+        if form.is_valid() and rules is not None:
+            try:
+                draft = policy_create_draft(
+                    name=form.cleaned_data["name"],
+                    scope=form.scope(),
+                    rules=rules,
+                    effective_from=form.cleaned_data["effective_from"],
+                    effective_to=form.cleaned_data["effective_to"],
+                    author=signed_in_user(request),
+                    comment=form.cleaned_data["comment"],
+                )
+            except forms.ValidationError as error:
+                form.add_error(None, error)
+            except ApplicationError as error:
+                refuse(error)
+                rest = builder.show(error) if builder.rows else error
+                if rest is not None:
+                    show_service_error(form, rest)
+            else:
+                messages.success(request, f"Draft version {draft.version} of {draft.policy.name} saved.")
+                for warning in policy_draft_warnings(version=draft):
+                    messages.warning(request, f"Warning: {warning}.")
+                return redirect("admin:policy_policyversion_change", draft.pk)
+        return self._draft_page(request, form, builder)
+
+    def _draft_page(self, request: HttpRequest, form: PolicyDraftForm, builder: RuleBuilder) -> HttpResponse:
         return admin_page(
             request,
             model_admin=self,
-            template="reserve/admin/form_page.html",
+            template="reserve/admin/policy_draft.html",
             title="Draft a policy version",
             context={
                 "form": form,
+                "builder": builder,
+                "add_rule": AddRuleForm(),
                 "intro": "A draft takes effect once two policy administrators other than its author approve it.",
-                "submit_label": "Save draft",
             },
-            status=400 if form.errors else 200,
+            status=400 if form.is_bound and (form.errors or builder.has_errors) else 200,
         )
 
-    def _initial(self, source_id: str | None) -> dict[str, Any]:
-        source = PolicyVersion.objects.select_related("policy").filter(pk=source_id).first() if source_id else None
+    @staticmethod
+    def _source(source_id: str | None) -> PolicyVersion | None:
+        if not source_id or not source_id.isdigit():
+            return None
+        return PolicyVersion.objects.select_related("policy").filter(pk=source_id).first()
+
+    @staticmethod
+    def _initial(source: PolicyVersion | None) -> dict[str, Any]:
         if source is None:
-            return {"scope_kind": "perimeter", "rules": "[]"}
+            return {"scope_kind": "perimeter"}
         scope = source.policy.scope
         return {
             "name": source.policy.name,
             "scope_kind": scope.kind,
             "agency": scope.object_id if scope.kind == "agency" else None,
             "wallet": scope.object_id if scope.kind == "wallet" else None,
-            "rules": json.dumps(source.rules, indent=2),
         }
+
+
+def _posted_rules(form: PolicyDraftForm, builder: RuleBuilder) -> list[dict[str, Any]] | None:
+    """The rules of a posted draft: the builder's or the JSON field's, whichever was used. Both at
+    once is refused (neither silently wins); None while anything is wrong (shown on its field)."""
+    form.is_valid()
+    built = builder.rules()
+    typed = form.cleaned_data.get("rules")
+    if builder.rows and typed is not None:
+        form.add_error(
+            "rules", "give the rules either in the builder or as JSON, not both: empty this field to keep the builder's"
+        )
+        return None
+    if not builder.rows and typed is None:
+        if "rules" not in form.errors:
+            form.add_error("rules", "add a rule with the builder above, or give the rules as JSON")
+        return None
+    return built if builder.rows else typed
 
 
 @admin.register(PolicyEvaluation)

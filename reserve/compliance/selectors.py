@@ -13,7 +13,8 @@ from django.utils import timezone
 from config.errors import ValidationFailed
 from policy.models import Policy, PolicyBreach, PolicyEvaluation, PolicyVersion
 from policy.permissions import DRAFT_VERSION, user_may
-from policy.rules.base import RuleContext
+from policy.rules.base import RuleContext, VersionRules
+from policy.rules.flows import TransferLimit, VelocityLimit
 from policy.selectors import (
     APPROVED,
     ComplianceRow,
@@ -21,10 +22,14 @@ from policy.selectors import (
     version_rules,
     versions_in_force,
 )
-from policy.types import ProposedChange
+from policy.types import PolicyScope, ProposedChange
+from reserve.compliance.changes import transfer_change
 from reserve.compliance.facts import ReportsReader, ReservePolicyFacts
 from reserve.compliance.models import PLEDGE_STATUS_FILTERS, Pledge, PledgeStatus
-from reserve.transfers.models import Transfer
+from reserve.transfers.models import Transfer, TransferStatus
+
+# Transfers that still have a gate ahead (an approval, the posting) where a new per-transfer limit would judge them.
+IN_FLIGHT_STATUSES = (TransferStatus.PENDING_APPROVAL, TransferStatus.APPROVED)
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,68 @@ def _version_caps(version: PolicyVersion, *, at: datetime | None, facts: Reserve
 
 def policy_draft_warnings(*, version: PolicyVersion) -> list[str]:
     """What a policy administrator should know before the draft is approved, though nothing
-    forbids it: an effective date already past, and a continuous limit the books already exceed."""
+    forbids it: an effective date already past, a continuous limit the books already exceed, and
+    a flow limit already exceeded in its current window (or by a transfer in flight)."""
     warnings = []
     if version.effective_from < timezone.now():
         warnings.append(
             f"effective_from {version.effective_from:%Y-%m-%d %H:%M} UTC lies in the past: once approved, the "
             "version governs from then on, and movements since then are judged by it in compliance reports"
         )
-    for cap in _version_caps(version, at=None, facts=ReservePolicyFacts()):
+    facts = ReservePolicyFacts()
+    for cap in _version_caps(version, at=None, facts=facts):
         if cap.measured_sats is not None and cap.limit_sats is not None and cap.measured_sats > cap.limit_sats:
             warnings.append(f"{cap.rule_type} is already exceeded by the current books: {cap.reason}")
+    return warnings + _flow_limit_warnings(version_rules(version), facts=facts)
+
+
+def _flow_limit_warnings(rules: VersionRules, *, facts: ReservePolicyFacts) -> list[str]:
+    """Flow limits the books already break, each judged by the rule itself at a live gate now: a
+    velocity limit whose current window has moved more than it allows (a change of nothing in its
+    direction and categories), a per-transfer limit that a transfer still in flight exceeds."""
+    now = timezone.now()
+    warnings = []
+    for index, rule in enumerate(rules.rules):
+        if isinstance(rule, VelocityLimit):
+            category = rule.categories[0] if rule.categories else "other"
+            probe = _crossing(rules.scope, direction=rule.direction, category=category, at=now)
+            line = rule.evaluate(RuleContext(change=probe, facts=facts, version=rules, rule_index=index, current=True))
+            if line.verdict == "deny":
+                warnings.append(f"velocity_limit is already exceeded in its current window by the books: {line.reason}")
+        elif isinstance(rule, TransferLimit):
+            for transfer in Transfer.objects.filter(status__in=IN_FLIGHT_STATUSES).order_by("pk"):
+                change = transfer_change(transfer, at=now)
+                line = rule.evaluate(
+                    RuleContext(change=change, facts=facts, version=rules, rule_index=index, current=True)
+                )
+                if line.verdict == "deny":
+                    warnings.append(
+                        f"transfer_limit is already exceeded by transfer #{transfer.pk} ({transfer.status}), "
+                        f"which it would refuse at its next gate: {line.reason}"
+                    )
     return warnings
+
+
+def _crossing(scope: PolicyScope, *, direction: str, category: str, at: datetime) -> ProposedChange:
+    """A change of nothing that enters (inbound), leaves (outbound) or stays within (internal) `scope`."""
+    source_in, destination_in = direction in ("outbound", "internal"), direction in ("inbound", "internal")
+
+    def end(kind: str, inside: bool) -> int | None:
+        return scope.object_id if scope.kind == kind and inside else None
+
+    perimeter = scope.kind == "perimeter"
+    return ProposedChange(
+        direction=direction,
+        category=category,
+        amount_sats=0,
+        at=at,
+        source_in_perimeter=perimeter and source_in,
+        destination_in_perimeter=perimeter and destination_in,
+        source_agency_id=end("agency", source_in),
+        destination_agency_id=end("agency", destination_in),
+        source_wallet_id=end("wallet", source_in),
+        destination_wallet_id=end("wallet", destination_in),
+    )
 
 
 def open_breaches() -> QuerySet[PolicyBreach]:

@@ -178,6 +178,18 @@ def test_bad_parameters_are_refused_naming_the_field(rule, field, message):
     assert message in fields[field][0]
 
 
+ALL_PARAMS_DEFAULTED = {"no_bitcoin_liabilities", "approval_quorum", "destination_allowlist", "no_disposal"}
+
+
+@pytest.mark.parametrize("name", sorted(set(RULE_TYPES) - ALL_PARAMS_DEFAULTED))
+def test_a_rule_with_no_params_is_refused_naming_what_it_needs(name: str) -> None:
+    # A required list left out once reached the rule as the reader's sentinel: a TypeError, a 500.
+    fields = refused([{"type": name, "params": {}}])
+
+    assert fields and all(field.startswith("rules[0].params.") for field in fields)
+    assert any("is required" in messages[0] or "give exactly one" in messages[0] for messages in fields.values())
+
+
 def test_every_problem_in_a_list_is_reported_at_once():
     fields = refused([{"type": "holdings_cap", "params": {}}, "cap", {"type": "transfer_limit", "params": {}}])
 

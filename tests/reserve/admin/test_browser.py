@@ -1,6 +1,7 @@
 """The admin in a real browser (headless Chromium driven by Playwright) against the live server:
 log in, register a wallet from a descriptor after previewing its addresses, fund it with a CSV
-import, propose a transfer after the policy preview, and approve it as two other users."""
+import, propose a transfer after the policy preview, and approve it as two other users; and draft a
+policy rule by rule with JavaScript off."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from django.db import connections
 
 from ledger.models import AccountBalance, PendingStatus
+from policy.models import PolicyVersion
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create
 from reserve.imports.models import ImportBatch
@@ -166,3 +168,29 @@ def test_register_propose_and_approve_in_a_browser(browser: Any, live_server: An
     balance = AccountBalance.objects.get(account=wallet.ledger_account)
     assert (balance.balance_sats, balance.pending_sats) == (2 * BTC, BTC // 2 + 10_000)
     assert "open" in approver_page.locator("#ledger-reservation").inner_text()
+
+
+def test_a_policy_administrator_builds_a_rule_in_a_browser_without_javascript(browser: Any, live_server: Any) -> None:
+    # given: JavaScript off, so every step is a plain form post
+    make_user("pia", "policy_admin")
+    signed_in = signed_in_page(browser, live_server.url, "pia").context.storage_state()
+    page = browser.new_context(base_url=live_server.url, storage_state=signed_in, java_script_enabled=False).new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/admin/policy/policyversion/add/", wait_until="domcontentloaded")
+    page.fill("input[name=name]", "Outflow limit")
+    # when: a per-transfer limit is added, filled in BTC, and saved by Enter in its amount field
+    page.select_option("select[name=add_rule_type]", "transfer_limit")
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.click("button[name=_add_rule]")
+    page.fill("input[name=effective_from]", "2027-01-01 00:00")
+    page.select_option("select[name=rule-0-direction]", "outbound")
+    page.check("input[name=rule-0-categories][value=sale]")
+    page.fill("input[name=rule-0-max_sats]", "0.5")
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.press("input[name=rule-0-max_sats]", "Enter")
+    # then: Enter saved the draft (it did not remove the row), with the amount in sats
+    assert "Draft version 1 of Outflow limit saved" in page.content()
+    version = PolicyVersion.objects.get(policy__name="Outflow limit")
+    assert version.rules == [
+        {"type": "transfer_limit", "params": {"max_sats": 50_000_000, "direction": "outbound", "categories": ["sale"]}}
+    ]
