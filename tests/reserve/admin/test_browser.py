@@ -194,3 +194,15 @@ def test_a_policy_administrator_builds_a_rule_in_a_browser_without_javascript(br
     assert version.rules == [
         {"type": "transfer_limit", "params": {"max_sats": 50_000_000, "direction": "outbound", "categories": ["sale"]}}
     ]
+
+
+def test_the_admin_reads_without_javascript(browser: Any, live_server: Any) -> None:
+    # given: scripts off (unfold cloaks the whole page until its scripts run)
+    make_user("aude", "auditor")
+    # when: the auditor signs in through the form and opens the dashboard and a list
+    page = signed_in_page(browser, live_server.url, "aude", java_script_enabled=False)
+    # then: the dashboard and its server-drawn holdings chart are shown, pop-ups are not
+    assert page.locator("#dashboard").is_visible()
+    assert page.locator("#holdings-charts svg").first.is_visible()
+    page.goto("/admin/reserve/transfer/", wait_until="domcontentloaded")
+    assert page.locator("#result_list, #changelist").first.is_visible()
