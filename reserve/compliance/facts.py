@@ -182,19 +182,19 @@ class ReservePolicyFacts:
         return self._inflow_by_provenance(transfers, list(categories))
 
     def _inflow_by_provenance(self, transfers: QuerySet[Transfer], categories: list[str]) -> int:
-        """Of transfers entering the scope, the sats acquired as `categories`. A posted one counts by
-        the lots its posting made (from one of our wallets they keep the provenance of the lots it
-        took; from outside, one lot as tagged), and any part of its amount no lot was made for as
-        tagged. A reservation from one of our wallets counts by the lots it would take now."""
+        """Of transfers entering the scope, the sats acquired as `categories`: from outside, as tagged
+        (the tag an operator may correct, e.g. to dust); from one of our wallets, posted, by the lots
+        its posting made (keeping the provenance of the lots it took) and any part of its amount no
+        lot was made for as tagged; approved, not yet posted, by the lots it would take now."""
+        total = _sum(transfers.filter(source_wallet__isnull=True, category__in=categories))
+        ours = transfers.filter(source_wallet__isnull=False)
         made = Lot.objects.filter(transfer=OuterRef("pk"), journal_transaction=OuterRef("journal_transaction"))
-        posted = transfers.filter(status__in=POSTED_STATUSES).annotate(
+        posted = ours.filter(status__in=POSTED_STATUSES).annotate(
             made_sats=_lots_sum(made), made_in_sats=_lots_sum(made.filter(category__in=categories))
         )
         tagged = Case(When(category__in=categories, then=F("amount_sats") - F("made_sats")), default=0)
-        total = _sum(posted, F("made_in_sats") + tagged)
-        reserved = transfers.filter(status__in=RESERVED_STATUSES)
-        total += _sum(reserved.filter(source_wallet__isnull=True, category__in=categories))
-        for transfer in reserved.filter(source_wallet__isnull=False).order_by("pk"):
+        total += _sum(posted, F("made_in_sats") + tagged)
+        for transfer in ours.filter(status__in=RESERVED_STATUSES).order_by("pk"):
             assert transfer.source_wallet_id is not None
             lots = self.lots_moved(
                 wallet_id=transfer.source_wallet_id,

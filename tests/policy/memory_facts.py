@@ -190,20 +190,19 @@ class MemoryFacts:
         return total
 
     def _sats_of(self, movement: Movement, provenance: Collection[str] | None) -> int:
-        """What of the movement counts as `provenance` (None: all of it): what its booking made, as
-        the lots it took were acquired; pending, what the lots it would take now bring in."""
+        """What of the movement counts as `provenance` (None: all of it): from outside, as tagged; from
+        one of our wallets, what its booking made, as the lots it took were acquired; pending, what
+        the lots it would take now bring in."""
         change = movement.change
         if provenance is None:
             return change.amount_sats
+        if change.source_wallet_id is None:
+            return change.amount_sats if change.category in provenance else 0
         if not movement.pending:
             _, made = self.lot_moves[change]
             return sum(lot.sats for lot in made if lot.category in provenance)
-        lots = (
-            []
-            if change.source_wallet_id is None
-            else self.lots_moved(
-                wallet_id=change.source_wallet_id, sats=change.amount_sats + change.fee_sats, lot_ids=change.lot_ids
-            )
+        lots = self.lots_moved(
+            wallet_id=change.source_wallet_id, sats=change.amount_sats + change.fee_sats, lot_ids=change.lot_ids
         )
         parts = provenance_of(
             lots, amount_sats=change.amount_sats, category=change.category, reference=change.provenance_reference
