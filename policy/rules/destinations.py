@@ -181,7 +181,7 @@ class NoDisposal(Rule):
 
     def describe(self) -> str:
         if not self.allowed_reasons:
-            return "No disposal: bitcoin never leaves the perimeter, for no reason, and never as a sale."
+            return "No disposal: bitcoin never leaves the perimeter, for any reason (a sale included)."
         reference = ", each with its legal reference (e.g. the court order)" if self.reference_required else ""
         return f"No disposal: bitcoin leaves the perimeter {self._allowed()}{reference}; never as a sale."
 

@@ -80,6 +80,11 @@ class TransferLimit(Rule):
                 f"{words(self.categories)} coins; {PROVENANCE_WORDS}."
             )
         others = "; transfers of other categories do not count" if self.categories else ""
+        if self.direction == "internal":
+            return (
+                f"Per-transfer limit: each {_which(self.categories)}transfer within the scope moves at most "
+                f"{btc(self.max_sats)}{others}."
+            )
         return (
             f"Per-transfer limit: each {self.direction} {_which(self.categories)}transfer moves at most "
             f"{btc(self.max_sats)}{others}."
@@ -157,10 +162,12 @@ class VelocityLimit(Rule):
                 f"within {self._window_words()}, {pending}; {PROVENANCE_WORDS}."
             )
         others = "; transfers of other categories do not count" if self.categories else ""
-        return (
-            f"Velocity limit: at most {btc(self.max_sats)} of {self.direction} {_which(self.categories)}transfers "
-            f"in {self._window_words()}, {pending}{others}."
+        which = (
+            f"{_which(self.categories)}transfers within the scope"
+            if self.direction == "internal"
+            else f"{self.direction} {_which(self.categories)}transfers"
         )
+        return f"Velocity limit: at most {btc(self.max_sats)} of {which} in {self._window_words()}, {pending}{others}."
 
     def window_start(self, at: datetime) -> datetime:
         if self.period is not None:
