@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from policy.types import PolicyScope
+from reserve.compliance.models import Lot
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create
 from reserve.transfers.models import Transfer, TransferStatus
+from tests.owner import requires_role_split
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
     Clock,
@@ -216,3 +219,41 @@ def test_the_allowance_renews_at_midnight_utc_on_the_first_of_january(
     assert (last_status, last_moment["verdict"], last_moment["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
     assert (over_status, over["verdict"]) == ("draft", "deny")
     assert (fresh_status, fresh["verdict"], fresh["measured_sats"]) == ("pending_approval", "allow", ALLOWANCE)
+
+
+# What an insider with the service role's connection would try, to pass bought coins off as forfeited.
+FORGERIES = {
+    # a forfeiture lot, backdated, in the Marshals' wallet, on the posting that bought the coins
+    "invented lot": "INSERT INTO reserve_lot (wallet_id, transfer_id, journal_transaction_id, acquired_at, "
+    "amount_sats, category, provenance_reference, created_at) SELECT wallet_id, transfer_id, "
+    "journal_transaction_id, '2020-01-01', amount_sats, 'forfeiture', 'Order 1', now() FROM reserve_lot "
+    "WHERE category = 'purchase'",
+    # the bought lot re-labelled
+    "relabelled lot": "UPDATE reserve_lot SET category = 'forfeiture'",
+    # a moved lot claiming a forfeited origin the posting never took
+    "borrowed origin": "INSERT INTO reserve_lot (wallet_id, transfer_id, journal_transaction_id, origin_id, "
+    "acquired_at, amount_sats, category, provenance_reference, created_at) SELECT l.wallet_id, l.transfer_id, "
+    "l.journal_transaction_id, f.id, f.acquired_at, l.amount_sats, f.category, f.provenance_reference, now() "
+    "FROM reserve_lot l, reserve_lot f WHERE l.category = 'purchase' AND f.category = 'forfeiture'",
+}
+
+
+@requires_role_split
+@pytest.mark.parametrize("statement", FORGERIES.values(), ids=FORGERIES.keys())
+def test_the_service_role_cannot_forge_the_provenance_a_limit_counts(
+    people: People, clock: Clock, reserve: Wallet, marshals: Wallet, statement: str
+) -> None:
+    # given: the Marshals hold forfeited coins and bought coins
+    import_holdings(people, [(FORFEITED_AT, marshals, BTC, 700_000)])
+    _buy(people, clock, marshals, 3 * BTC, datetime(2026, 1, 10, tzinfo=UTC))
+    before = list(Lot.objects.order_by("id").values_list("category", "amount_sats", "acquired_at"))
+
+    # when: the lots are forged by hand
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+
+    # then: nothing changed, and handing the bought coins over still uses the allowance
+    assert list(Lot.objects.order_by("id").values_list("category", "amount_sats", "acquired_at")) == before
+    moved = _handover(marshals, reserve, BTC + ALLOWANCE + 1)  # the forfeited lot first, then the bought one
+    status, line = _proposed(people, clock, datetime(2026, 2, 1, tzinfo=UTC), **moved)
+    assert (status, line["verdict"], line["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
