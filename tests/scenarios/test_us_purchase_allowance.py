@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from policy.types import PolicyScope
-from reserve.compliance.models import Lot
+from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create
 from reserve.transfers.models import Transfer, TransferStatus
@@ -235,6 +235,11 @@ FORGERIES = {
     "acquired_at, amount_sats, category, provenance_reference, created_at) SELECT l.wallet_id, l.transfer_id, "
     "l.journal_transaction_id, f.id, f.acquired_at, l.amount_sats, f.category, f.provenance_reference, now() "
     "FROM reserve_lot l, reserve_lot f WHERE l.category = 'purchase' AND f.category = 'forfeiture'",
+    # the forfeited lot used up by a posting that took nothing from the Marshals' wallet
+    "consumed by another posting": "INSERT INTO reserve_lotconsumption (lot_id, transfer_id, "
+    "journal_transaction_id, amount_sats, created_at) SELECT f.id, l.transfer_id, l.journal_transaction_id, "
+    "f.amount_sats, now() FROM reserve_lot l, reserve_lot f WHERE l.category = 'purchase' "
+    "AND f.category = 'forfeiture'",
 }
 
 
@@ -247,6 +252,7 @@ def test_the_service_role_cannot_forge_the_provenance_a_limit_counts(
     import_holdings(people, [(FORFEITED_AT, marshals, BTC, 700_000)])
     _buy(people, clock, marshals, 3 * BTC, datetime(2026, 1, 10, tzinfo=UTC))
     before = list(Lot.objects.order_by("id").values_list("category", "amount_sats", "acquired_at"))
+    assert not LotConsumption.objects.exists()
 
     # when: the lots are forged by hand
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
@@ -254,6 +260,7 @@ def test_the_service_role_cannot_forge_the_provenance_a_limit_counts(
 
     # then: nothing changed, and handing the bought coins over still uses the allowance
     assert list(Lot.objects.order_by("id").values_list("category", "amount_sats", "acquired_at")) == before
+    assert not LotConsumption.objects.exists()
     moved = _handover(marshals, reserve, BTC + ALLOWANCE + 1)  # the forfeited lot first, then the bought one
     status, line = _proposed(people, clock, datetime(2026, 2, 1, tzinfo=UTC), **moved)
     assert (status, line["verdict"], line["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
