@@ -37,7 +37,12 @@ class PolicyFacts(Protocol):
         (the later of when they moved and when they were approved) is in [since, until), plus,
         when `include_pending`, approved-but-unposted (pending) ones approved before `until`
         however long ago: they have yet to move.
-        `categories` None means all. `excluding_subject` (subject_type, subject_id) is the
+        `categories` None means all. Otherwise a transfer counts by its own category, except
+        inbound (entering the scope), where it counts by provenance: the sats of its amount
+        acquired as one of `categories`, which for a transfer from one of our wallets are the
+        parts of its amount each lot it moves covers, as that lot was acquired (posted: the lots
+        its posting took; pending: those it would take now, as `lots_moved`), then the part no
+        lot covers, as tagged. `excluding_subject` (subject_type, subject_id) is the
         change being judged, left out so a pending transfer is not counted twice."""
         ...
 

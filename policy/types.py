@@ -7,6 +7,7 @@ receives a `Decision`; nothing here touches the database.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -200,6 +201,40 @@ class LotShare:
     acquired_at: datetime
     category: str
     provenance_reference: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Part of what a movement brings in, as what the coins were first acquired: the category and
+    reference of the lot they come from, or the movement's own for what no lot covers."""
+
+    category: str
+    sats: int
+    reference: str
+
+
+def arriving_parts(taken_sats: Sequence[int], amount_sats: int) -> list[int]:
+    """Of the parts an outflow takes, in the order taken (amount and fee), how much of each arrives:
+    the amount fills the first parts; the fee, paid last, is what the last parts lose (0: nothing of
+    that part arrives). What the parts do not cover (`amount_sats` less their sum) is not listed."""
+    arriving, left = [], amount_sats
+    for sats in taken_sats:
+        arriving.append(max(0, min(sats, left)))
+        left -= arriving[-1]
+    return arriving
+
+
+def provenance_of(lots: Sequence[LotShare], *, amount_sats: int, category: str, reference: str) -> list[Provenance]:
+    """What a movement of `amount_sats` taking `lots` (in order) from one of our wallets brings in:
+    the part of the amount each lot covers, as that lot was acquired, then what no lot covers, as the
+    movement is tagged (`category`, `reference`)."""
+    parts = arriving_parts([lot.sats for lot in lots], amount_sats)
+    found = [
+        Provenance(lot.category, sats, lot.provenance_reference) for lot, sats in zip(lots, parts, strict=True) if sats
+    ]
+    if amount_sats > sum(parts):
+        found.append(Provenance(category, amount_sats - sum(parts), reference))
+    return found
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ledger.amounts import SATS_PER_BTC
 from policy.facts import PolicyFacts
 from policy.rules.inputs import ParamInput
 from policy.rules.params import ParamReader
-from policy.types import PolicyScope, ProposedChange, RuleLine, Verdict
+from policy.types import PolicyScope, ProposedChange, Provenance, RuleLine, Verdict, provenance_of
 
 # Where a live gate's time ranges end: everything booked so far counts, including postings
 # stamped with a block time ahead of the clock.
@@ -114,6 +114,24 @@ class RuleContext:
     def booked_until(self) -> datetime:
         """The end of the books the rule judges: all of them when `current`, else up to the change's time."""
         return END_OF_BOOKS if self.current else self.at
+
+    def arriving(self) -> list[Provenance]:
+        """What the change brings in, by provenance. From one of our wallets (a government wallet:
+        the Marshals' wallet, another agency's), the lots it moves keep what they were acquired as:
+        the part of the amount each lot covers (the fee is what the last lots lose), then the part
+        no lot covers as the change is tagged. From outside, all of it as tagged."""
+        change = self.change
+        if change.source_wallet_id is None:
+            return [Provenance(change.category, change.amount_sats, change.provenance_reference)]
+        lots = self.facts.lots_moved(
+            wallet_id=change.source_wallet_id,
+            sats=change.amount_sats + change.fee_sats,
+            lot_ids=change.lot_ids,
+            subject=change.subject,
+        )
+        return provenance_of(
+            lots, amount_sats=change.amount_sats, category=change.category, reference=change.provenance_reference
+        )
 
     def wallet_balance_sats(self, wallet_id: int) -> int:
         return self.facts.wallet_balance_sats(wallet_id=wallet_id, at=None if self.current else self.at)

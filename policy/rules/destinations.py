@@ -200,7 +200,7 @@ class NoDisposal(Rule):
 
     def describe(self) -> str:
         if not self.allowed_reasons:
-            return "No disposal: bitcoin never leaves the perimeter, for no reason, and never as a sale."
+            return "No disposal: bitcoin never leaves the perimeter, for any reason (a sale included)."
         reference = ", each with its legal reference (e.g. the court order)" if self.reference_required else ""
         return f"No disposal: bitcoin leaves the perimeter {self._allowed()}{reference}; never as a sale."
 
@@ -280,7 +280,7 @@ class AllowedSources(Rule):
             return context.not_applicable(self, "the change brings nothing in from outside the perimeter")
         if change.observed and change.proposer_id is not None:
             return context.not_applicable(self, "the inflow was proposed and judged at its gates")
-        sources = self._sources(context)
+        sources = [(part.category, part.reference) for part in context.arriving()]
         for code, reference in sources:
             category = code.replace("_", " ")
             if code not in self.categories:
@@ -290,22 +290,3 @@ class AllowedSources(Rule):
                 return context.line(self, "deny", f"A {category} inflow must carry its provenance reference.")
         found = words(sorted({code for code, _ in sources}))
         return context.line(self, "allow", f"A {found} inflow is an allowed source.")
-
-    @staticmethod
-    def _sources(context: RuleContext) -> list[tuple[str, str]]:
-        """(category, reference) of what comes in: from one of our wallets (a government wallet
-        outside the scope), the lots it moves, which keep their original source; the rest, and
-        anything from outside, as the inflow is tagged."""
-        change = context.change
-        if change.source_wallet_id is None:
-            return [(change.category, change.provenance_reference)]
-        lots = context.facts.lots_moved(
-            wallet_id=change.source_wallet_id,
-            sats=change.amount_sats + change.fee_sats,
-            lot_ids=change.lot_ids,
-            subject=change.subject,
-        )
-        sources = [(lot.category, lot.provenance_reference) for lot in lots]
-        if sum(lot.sats for lot in lots) < change.amount_sats + change.fee_sats:
-            sources.append((change.category, change.provenance_reference))
-        return sources

@@ -82,11 +82,11 @@ class FiatHoldingsCap(Rule):
         return f"{self.percent.normalize():f}% of the {self.currency} total \u201c{name}\u201d as last recorded"
 
     def describe(self) -> str:
-        missing = "no quote, a quote" if self.max_fiat is not None else "no quote or no recorded total, a quote"
+        missing = "a missing quote" if self.max_fiat is not None else "a missing quote or total"
         return (
             f"Fiat holdings cap: the scope may hold bitcoin worth at most {self._cap_words()}, valued at the "
-            f"{self.currency} price quote in force; {missing} older than {duration(self.max_quote_age_seconds)} "
-            "sends the change for approval."
+            f"{self.currency} price quote in force; {missing}, or a quote older than "
+            f"{duration(self.max_quote_age_seconds)}, sends the change for approval."
         )
 
     def evaluate(self, context: RuleContext) -> RuleLine:

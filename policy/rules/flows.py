@@ -1,5 +1,6 @@
 """Rules on how much moves: a limit per transfer and a limit per window (rolling, or a calendar
-year, quarter or month), each for all categories or the listed ones."""
+year, quarter or month), each for all categories or the listed ones. With categories, what enters
+the scope from one of our wallets counts by the lots it moves (provenance), split by amount."""
 
 from __future__ import annotations
 
@@ -25,6 +26,32 @@ def period_start(at: datetime, period: str) -> datetime:
 
 def _which(categories: tuple[str, ...]) -> str:
     return f"{words(categories)} " if categories else ""
+
+
+# What a limit on categories counts when coins enter the scope: provenance, not the move's own tag.
+PROVENANCE_WORDS = (
+    "coins moved in from another government wallet count as what they were acquired as (the categories "
+    "of their lots, split by amount), and other coins not at all"
+)
+
+
+def counted_sats(context: RuleContext, categories: tuple[str, ...]) -> int:
+    """The part of the change a limit on `categories` counts (all of it when none are listed). Seen
+    entering the scope, it counts by provenance (`RuleContext.arriving`: the lots it moves from one
+    of our wallets, the rest as tagged); leaving the scope or within it, by its own category (the
+    outflow's reason). `PolicyFacts.flow_sats` counts the window's past movements the same way."""
+    change = context.change
+    if not categories:
+        return change.amount_sats
+    if context.direction != "inbound":
+        return change.amount_sats if change.category in categories else 0
+    return sum(part.sats for part in context.arriving() if part.category in categories)
+
+
+def _counted_words(counted: int, amount: int, categories: tuple[str, ...]) -> str:
+    if counted == amount:
+        return btc(amount)
+    return f"{btc(counted)} of {words(categories)} coins in {btc(amount)}"
 
 
 @dataclass(frozen=True)
@@ -53,22 +80,35 @@ class TransferLimit(Rule):
         return {"max_sats": self.max_sats, "direction": self.direction, "categories": list(self.categories)}
 
     def describe(self) -> str:
+        if self.categories and self.direction == "inbound":
+            return (
+                f"Per-transfer limit: each inbound transfer brings in at most {btc(self.max_sats)} of "
+                f"{words(self.categories)} coins; {PROVENANCE_WORDS}."
+            )
+        others = "; transfers of other categories do not count" if self.categories else ""
+        if self.direction == "internal":
+            return (
+                f"Per-transfer limit: each {_which(self.categories)}transfer within the scope moves at most "
+                f"{btc(self.max_sats)}{others}."
+            )
         return (
             f"Per-transfer limit: each {self.direction} {_which(self.categories)}transfer moves at most "
-            f"{btc(self.max_sats)}."
+            f"{btc(self.max_sats)}{others}."
         )
 
     def evaluate(self, context: RuleContext) -> RuleLine:
         change = context.change
         if context.direction != self.direction:
             return context.not_applicable(self, f"the change is not {self.direction} for {context.scope.label}")
-        if self.categories and change.category not in self.categories:
-            return context.not_applicable(self, f"category {change.category} is not limited here")
-        verdict = deny_if(change.amount_sats > self.max_sats)
-        reason = f"Transfer of {btc(change.amount_sats)} against a per-transfer limit of {btc(self.max_sats)}" + (
-            ": over." if verdict == "deny" else ": within."
+        counted = counted_sats(context, self.categories)
+        if self.categories and counted == 0:
+            return context.not_applicable(self, f"it moves no {words(self.categories)}, which alone is limited here")
+        verdict = deny_if(counted > self.max_sats)
+        reason = (
+            f"Transfer of {_counted_words(counted, change.amount_sats, self.categories)} against a per-transfer "
+            f"limit of {btc(self.max_sats)}" + (": over." if verdict == "deny" else ": within.")
         )
-        return context.line(self, verdict, reason, measured_sats=change.amount_sats, limit_sats=self.max_sats)
+        return context.line(self, verdict, reason, measured_sats=counted, limit_sats=self.max_sats)
 
 
 @dataclass(frozen=True)
@@ -79,7 +119,8 @@ class VelocityLimit(Rule):
     The rolling window ending at the change covers [at - window_seconds, at): a transfer exactly
     `window_seconds` before still counts, one a microsecond earlier does not. A calendar window
     covers [start of the period containing the change, at): the allowance renews at midnight UTC
-    on the period's first day. Transfers of other categories use none of it. Approved
+    on the period's first day. Transfers of other categories use none of it; coins entering the
+    scope from one of our wallets count as their lots' categories (`counted_sats`). Approved
     transfers not yet posted (pending reservations) count too. At a live gate the window
     has no upper end: a posting stamped with a block time ahead of the clock has moved its
     sats already.
@@ -127,11 +168,19 @@ class VelocityLimit(Rule):
         return f"any {duration(self.window_seconds)}"
 
     def describe(self) -> str:
+        pending = "counting approved transfers not yet posted"
+        if self.categories and self.direction == "inbound":
+            return (
+                f"Velocity limit: at most {btc(self.max_sats)} of {words(self.categories)} coins comes in "
+                f"within {self._window_words()}, {pending}; {PROVENANCE_WORDS}."
+            )
         others = "; transfers of other categories do not count" if self.categories else ""
-        return (
-            f"Velocity limit: at most {btc(self.max_sats)} of {self.direction} {_which(self.categories)}transfers "
-            f"in {self._window_words()}, counting approved transfers not yet posted{others}."
+        which = (
+            f"{_which(self.categories)}transfers within the scope"
+            if self.direction == "internal"
+            else f"{self.direction} {_which(self.categories)}transfers"
         )
+        return f"Velocity limit: at most {btc(self.max_sats)} of {which} in {self._window_words()}, {pending}{others}."
 
     def window_start(self, at: datetime) -> datetime:
         if self.period is not None:
@@ -143,8 +192,9 @@ class VelocityLimit(Rule):
         change = context.change
         if context.direction != self.direction:
             return context.not_applicable(self, f"the change is not {self.direction} for {context.scope.label}")
-        if self.categories and change.category not in self.categories:
-            return context.not_applicable(self, f"category {change.category} is not limited here")
+        counted = counted_sats(context, self.categories)
+        if self.categories and counted == 0:
+            return context.not_applicable(self, f"it moves no {words(self.categories)}, which alone is limited here")
         since = self.window_start(context.at)
         earlier = context.facts.flow_sats(
             scope=context.scope,
@@ -155,11 +205,11 @@ class VelocityLimit(Rule):
             include_pending=True,
             excluding_subject=change.subject,
         )
-        total = earlier + change.amount_sats
+        total = earlier + counted
         verdict = deny_if(total > self.max_sats)
         reason = (
             f"{btc(earlier)} already moved {self.direction} since {since.isoformat()} plus this "
-            f"{btc(change.amount_sats)} makes {btc(total)} against {btc(self.max_sats)} in "
-            f"{self._window_words()}" + (": over." if verdict == "deny" else ": within.")
+            f"{_counted_words(counted, change.amount_sats, self.categories)} makes {btc(total)} against "
+            f"{btc(self.max_sats)} in {self._window_words()}" + (": over." if verdict == "deny" else ": within.")
         )
         return context.line(self, verdict, reason, measured_sats=total, limit_sats=self.max_sats)

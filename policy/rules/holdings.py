@@ -290,8 +290,12 @@ class ZeroBalanceAfter(Rule):
         return {"wallets": list(self.wallets), "at": moment(self.at)}
 
     def describe(self) -> str:
-        listed = ", ".join(f"#{wallet}" for wallet in self.wallets)
-        which = f"wallet {listed} must be" if len(self.wallets) == 1 else f"wallets {listed} must be"
+        listed = [f"#{wallet}" for wallet in self.wallets]
+        which = (
+            f"wallet {listed[0]} must be"
+            if len(listed) == 1
+            else f"wallets {', '.join(listed[:-1])} and {listed[-1]} must be"
+        )
         return f"Zero balance after {moment(self.at)}: {which} empty from then on."
 
     def evaluate(self, context: RuleContext) -> RuleLine:

@@ -82,11 +82,12 @@ class ReportingObligation(Rule):
 
     def describe(self) -> str:
         within = duration(self.within_days * 86_400)
-        when = (
-            f"within {within} of the start of every {duration(self.every_days * 86_400)} period from the policy's start"
-            if self.every_days is not None
-            else f"within {within} of the policy's start"
-        )
+        if self.every_days is None:
+            when = f"within {within} of the policy's start"
+        elif self.every_days == 1:
+            when = f"within {within} of the start of each day from the policy's start"
+        else:
+            when = f"within {within} of the start of each {self.every_days}-day period from the policy's start"
         return (
             f"Reporting obligation: a signed {words(list(self.met_by))} is due {when}; "
             "the compliance report shows it due, met or overdue."

@@ -33,6 +33,12 @@ def approvals_from(change: ProposedChange, role: str) -> int:
     )
 
 
+def _approvals_by(count: int, role: str) -> str:
+    """ "1 approval by a holder of the approver role", "3 approvals by holders of the board role"."""
+    who = "a holder" if count == 1 else "holders"
+    return f"{plural(count, 'approval')} by {who} of the {role.replace('_', ' ')} role"
+
+
 @dataclass(frozen=True)
 class ApprovalQuorum(Rule):
     """`min_approvals` from `role`; a tier applies from its `min_sats` upwards (the highest
@@ -84,9 +90,9 @@ class ApprovalQuorum(Rule):
         }
 
     def describe(self) -> str:
-        text = f"Approval quorum: {plural(self.min_approvals, 'approval')} from {self.role}"
+        text = f"Approval quorum: {_approvals_by(self.min_approvals, self.role)}"
         for tier in self.tiers:
-            text += f"; from {btc(tier.min_sats)}, {plural(tier.min_approvals, 'approval')} from {tier.role}"
+            text += f"; from {btc(tier.min_sats)}, {_approvals_by(tier.min_approvals, tier.role)}"
         return text + ". The proposer never counts."
 
     def requirement(self, amount_sats: int) -> tuple[int, str, int | None]:

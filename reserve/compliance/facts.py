@@ -1,7 +1,8 @@
 """The reserve's answers to the policy engine's questions (`policy.facts.PolicyFacts`).
 
 Holdings come from the ledger (booked balances, as of a time or block height); flows come
-from transfers, counting approved-but-unposted ones as pending. A scope is the perimeter, one
+from transfers, counting approved-but-unposted ones as pending (inflows of given categories by the
+provenance of the lots they move). A scope is the perimeter, one
 agency's wallets, or one wallet, and membership is judged at each point by the membership then
 in force (`reserve.custody.selectors`): a posting counts for the scopes its wallet belonged to
 when it occurred, a transfer for the scopes its wallets belonged to when it moved (posted: the
@@ -15,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, Q, QuerySet, Sum, When
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce, Greatest
 
 from config.errors import NotFound
@@ -28,12 +29,13 @@ from ledger.selectors import (
     period_balance,
     period_balance_changes,
 )
-from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope
+from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope, provenance_of
 from reserve.compliance.lots import lots_taken
 from reserve.compliance.models import (
     ENCUMBERING_KINDS,
     PLEDGE_STATUS_FILTERS,
     FiatTotal,
+    Lot,
     LotConsumption,
     Pledge,
     PledgeKind,
@@ -119,6 +121,11 @@ def _sum(queryset: QuerySet[Transfer], expression: object = None) -> int:
     return int(total)
 
 
+def _lots_sum(lots: QuerySet[Lot]) -> Coalesce:
+    """The sum of `lots` (correlated to the outer transfer), 0 when there are none."""
+    return Coalesce(Subquery(lots.values("transfer").annotate(total=Sum("amount_sats")).values("total")), 0)
+
+
 def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QuerySet[Pledge]:
     """Approved, unreleased records on a wallet the scope holds now (with `reserve_wide`, also
     those that name no wallet: owed by the reserve as a whole)."""
@@ -175,11 +182,42 @@ class ReservePolicyFacts:
             .annotate(moved_at=Greatest("occurred_at", Coalesce("approved_at", "occurred_at")))
             .filter(crossing(scope, direction) & when)
         )
-        if categories is not None:
-            transfers = transfers.filter(category__in=list(categories))
         if excluding_subject is not None and excluding_subject[0] == "reserve.transfer":
             transfers = transfers.exclude(pk=int(excluding_subject[1]))
-        return _sum(transfers)
+        if categories is None:
+            return _sum(transfers)
+        if direction != "inbound":
+            return _sum(transfers.filter(category__in=list(categories)))
+        return self._inflow_by_provenance(transfers, list(categories))
+
+    def _inflow_by_provenance(self, transfers: QuerySet[Transfer], categories: list[str]) -> int:
+        """Of transfers entering the scope, the sats acquired as `categories`: from outside, as tagged
+        (the tag an operator may correct, e.g. to dust); from one of our wallets, posted, by the lots
+        its posting made (keeping the provenance of the lots it took) and any part of its amount no
+        lot was made for as tagged; approved, not yet posted, by the lots it would take now."""
+        total = _sum(transfers.filter(source_wallet__isnull=True, category__in=categories))
+        ours = transfers.filter(source_wallet__isnull=False)
+        made = Lot.objects.filter(transfer=OuterRef("pk"), journal_transaction=OuterRef("journal_transaction"))
+        posted = ours.filter(status__in=POSTED_STATUSES).annotate(
+            made_sats=_lots_sum(made), made_in_sats=_lots_sum(made.filter(category__in=categories))
+        )
+        tagged = Case(When(category__in=categories, then=F("amount_sats") - F("made_sats")), default=0)
+        total += _sum(posted, F("made_in_sats") + tagged)
+        for transfer in ours.filter(status__in=RESERVED_STATUSES).order_by("pk"):
+            assert transfer.source_wallet_id is not None
+            lots = self.lots_moved(
+                wallet_id=transfer.source_wallet_id,
+                sats=transfer.amount_sats + transfer.fee_sats,
+                lot_ids=transfer.lot_ids,
+            )
+            parts = provenance_of(
+                lots,
+                amount_sats=transfer.amount_sats,
+                category=transfer.category,
+                reference=transfer.provenance_reference,
+            )
+            total += sum(part.sats for part in parts if part.category in categories)
+        return total
 
     def exempt_inflows_sats(
         self,

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 
 from config.errors import Conflict, ValidationFailed
 from ledger.models import JournalTransaction
+from policy.types import arriving_parts
 from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Wallet
 from reserve.transfers.models import Transfer, TransferDirection, TransferStatus
@@ -128,24 +129,22 @@ def transfer_lots_post(transfer: Transfer, *, journal: JournalTransaction) -> No
     if transfer.destination_wallet_id is None:
         return
     # The amount arrives; the fee, paid last, is what the last lots taken lose.
-    arriving, lots = transfer.amount_sats, []
-    for take in takes:
-        moved = min(take.sats, arriving)
-        if moved <= 0:
-            break
-        lots.append(
-            Lot(
-                wallet_id=transfer.destination_wallet_id,
-                transfer=transfer,
-                journal_transaction=journal,
-                origin=take.lot,
-                acquired_at=take.lot.acquired_at,
-                amount_sats=moved,
-                category=take.lot.category,
-                provenance_reference=take.lot.provenance_reference,
-            )
+    parts = arriving_parts([take.sats for take in takes], transfer.amount_sats)
+    lots = [
+        Lot(
+            wallet_id=transfer.destination_wallet_id,
+            transfer=transfer,
+            journal_transaction=journal,
+            origin=take.lot,
+            acquired_at=take.lot.acquired_at,
+            amount_sats=moved,
+            category=take.lot.category,
+            provenance_reference=take.lot.provenance_reference,
         )
-        arriving -= moved
+        for take, moved in zip(takes, parts, strict=True)
+        if moved
+    ]
+    arriving = transfer.amount_sats - sum(parts)
     if arriving > 0:
         assert transfer.occurred_at is not None
         lots.append(

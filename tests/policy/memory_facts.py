@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.core.exceptions import ObjectDoesNotExist
 
 from ledger.amounts import SATS_PER_BTC
-from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope, ProposedChange
+from policy.types import FiatAmount, FiledReport, LotShare, PolicyScope, ProposedChange, arriving_parts, provenance_of
 
 
 @dataclass
@@ -109,15 +109,16 @@ class MemoryFacts:
                 lot.left_sats -= sats
         made: list[MemoryLot] = []
         if change.destination_wallet_id is not None:
-            arriving = change.amount_sats
-            pieces = []
-            for lot, sats in takes:
-                if arriving <= 0:
-                    break
-                pieces.append((lot.acquired_at, min(sats, arriving), lot.category, lot.provenance_reference))
-                arriving -= pieces[-1][1]
-            if arriving > 0:
-                pieces.append((change.at, arriving, change.category, change.provenance_reference))
+            parts = arriving_parts([sats for _, sats in takes], change.amount_sats)
+            pieces = [
+                (lot.acquired_at, sats, lot.category, lot.provenance_reference)
+                for (lot, _), sats in zip(takes, parts, strict=True)
+                if sats
+            ]
+            if change.amount_sats > sum(parts):
+                pieces.append(
+                    (change.at, change.amount_sats - sum(parts), change.category, change.provenance_reference)
+                )
             for acquired_at, sats, category, reference in pieces:
                 made.append(
                     MemoryLot(
@@ -174,7 +175,7 @@ class MemoryFacts:
             if (
                 movement.reorged
                 or change.direction_for(scope) != direction
-                or (categories is not None and change.category not in categories)
+                or (categories is not None and direction != "inbound" and change.category not in categories)
                 or (excluding_subject is not None and change.subject == excluding_subject)
             ):
                 continue
@@ -184,8 +185,29 @@ class MemoryFacts:
                 counted = include_pending and movement.approved_at < until
             else:
                 counted = since <= movement.moved_at < until
-            total += change.amount_sats if counted else 0
+            if counted:
+                total += self._sats_of(movement, categories if direction == "inbound" else None)
         return total
+
+    def _sats_of(self, movement: Movement, provenance: Collection[str] | None) -> int:
+        """What of the movement counts as `provenance` (None: all of it): from outside, as tagged; from
+        one of our wallets, what its booking made, as the lots it took were acquired; pending, what
+        the lots it would take now bring in."""
+        change = movement.change
+        if provenance is None:
+            return change.amount_sats
+        if change.source_wallet_id is None:
+            return change.amount_sats if change.category in provenance else 0
+        if not movement.pending:
+            _, made = self.lot_moves[change]
+            return sum(lot.sats for lot in made if lot.category in provenance)
+        lots = self.lots_moved(
+            wallet_id=change.source_wallet_id, sats=change.amount_sats + change.fee_sats, lot_ids=change.lot_ids
+        )
+        parts = provenance_of(
+            lots, amount_sats=change.amount_sats, category=change.category, reference=change.provenance_reference
+        )
+        return sum(part.sats for part in parts if part.category in provenance)
 
     def exempt_inflows_sats(
         self,

@@ -57,7 +57,7 @@ def test_every_rule_type_is_parsed_described_and_round_trips():
     )
     assert "never as a sale" in descriptions[5]
     assert "2 days needs 1 extra approval" in descriptions[4]
-    assert "from 100.00000000 BTC, 3 approvals from approver" in descriptions[7]
+    assert "from 100.00000000 BTC, 3 approvals by holders of the approver role" in descriptions[7]
 
 
 def test_defaults_are_written_into_the_stored_rules():

@@ -252,9 +252,35 @@ REHOMED = Scenario(
     rehomes=(Rehome("hop", hours(2), "bank", False), Rehome("spare", hours(7.5), "treasury", True)),
 )
 
+# The Marshals' wallet (a government wallet outside the perimeter) receives forfeited and bought
+# coins, then moves some of each into the reserve: what enters counts by the lots it moves.
+PROVENANCE = Scenario(
+    name="provenance",
+    agencies=("treasury", "marshals"),
+    wallets={"cold": WalletSpec("treasury"), "vault": WalletSpec("treasury"),
+             "marshals": WalletSpec("marshals", in_perimeter=False)},
+    moves=(
+        Move("forfeited", "imported", "inbound", 3 * BTC, destination="marshals", category="forfeiture",
+             block=Block(DAY - timedelta(days=10), 100)),
+        Move("bought", "confirmed", "inbound", 2 * BTC, destination="marshals", category="purchase",
+             approved_at=hours(1), block=Block(hours(1.5), 110)),
+        # 3 BTC of forfeiture and 1 BTC of purchase arrive; the fee is what the purchase lot loses.
+        Move("handover", "confirmed", "internal", 4 * BTC, source="marshals", destination="cold",
+             category="agency_consolidation", fee_sats=1_000, approved_at=hours(2), block=Block(hours(2.5), 111)),
+        # Approved, not mined: it would take what is left of the purchase lot.
+        Move("handover_pending", "approved", "internal", BTC // 2, source="marshals", destination="vault",
+             category="agency_consolidation", fee_sats=500, approved_at=hours(3)),
+        Move("bought_direct", "confirmed", "inbound", BTC, destination="cold", category="purchase",
+             approved_at=hours(4), block=Block(hours(4.5), 112)),
+        # Within the perimeter (by its own category there), into the vault (by its lots there).
+        Move("onward", "confirmed", "internal", 7 * BTC // 2, source="cold", destination="vault",
+             category="internal_consolidation", fee_sats=500, approved_at=hours(5), block=Block(hours(5.5), 113)),
+    ),
+)
+
 # fmt: on
 
-SCENARIOS = (RESERVE, QUIET, REHOMED)
+SCENARIOS = (RESERVE, QUIET, REHOMED, PROVENANCE)
 UNKNOWN = "unknown"  # a wallet no scenario registers
 
 
@@ -796,7 +822,41 @@ def test_flows_cross_the_scope_they_are_asked_about(load: Loader) -> None:
     assert crossing(ScopeOf("agency", "treasury"), "outbound") == to_bank.amount_sats
     assert crossing(ScopeOf("agency", "treasury"), "internal") == to_outside.amount_sats + consolidate.amount_sats
     assert crossing(PERIMETER, "internal") == to_bank.amount_sats + consolidate.amount_sats
-    assert crossing(wallet("outside"), "inbound") == to_outside.amount_sats
+    # entering a scope, the coins count as their lots were acquired: cold's oldest, forfeited
+    assert crossing(wallet("outside"), "inbound") == 0
+    assert flow(loaded, wallet("outside"), "inbound", FAR_PAST, END_OF_BOOKS, categories=["forfeiture"]) == (
+        to_outside.amount_sats
+    )
+
+
+def test_an_inflow_from_one_of_our_wallets_counts_by_the_lots_it_moves_split_by_amount(load: Loader) -> None:
+    loaded = load(PROVENANCE)
+    handover, pending, direct, onward = (
+        PROVENANCE.move(label) for label in ("handover", "handover_pending", "bought_direct", "onward")
+    )
+
+    def inbound(scope: ScopeOf, categories: list[str], **extra: Any) -> Any:
+        return flow(loaded, scope, "inbound", FAR_PAST, END_OF_BOOKS, categories=categories, **extra)
+
+    # handover: 3 BTC forfeiture + 1 BTC purchase; pending: 0.5 BTC purchase; direct: 1 BTC as tagged
+    assert inbound(PERIMETER, ["purchase"]) == BTC + pending.amount_sats + direct.amount_sats
+    assert inbound(PERIMETER, ["forfeiture"]) == 3 * BTC
+    assert inbound(PERIMETER, ["purchase", "forfeiture"]) == handover.amount_sats + pending.amount_sats + BTC
+    assert inbound(PERIMETER, ["agency_consolidation"]) == 0  # every coin it moved had a lot
+    assert inbound(PERIMETER, ["purchase"], include_pending=False) == BTC + direct.amount_sats
+    assert inbound(PERIMETER, ["purchase"], excluding_subject=SubjectOf("handover_pending")) == 2 * BTC
+    assert flow(loaded, PERIMETER, "inbound", FAR_PAST, END_OF_BOOKS) == (
+        handover.amount_sats + pending.amount_sats + direct.amount_sats
+    )
+    # onward (cold to vault): within the perimeter by its own category, into the vault by its lots
+    assert flow(loaded, PERIMETER, "internal", FAR_PAST, END_OF_BOOKS, categories=["internal_consolidation"]) == (
+        onward.amount_sats
+    )
+    assert inbound(wallet("vault"), ["forfeiture"]) == 3 * BTC
+    assert inbound(wallet("vault"), ["purchase"]) == onward.amount_sats - 3 * BTC + pending.amount_sats
+    assert inbound(wallet("vault"), ["internal_consolidation", "agency_consolidation"]) == 0
+    # the Marshals' wallet received from outside: each as tagged
+    assert inbound(wallet("marshals"), ["purchase"]) == 2 * BTC
 
 
 def test_an_approved_outflow_encumbers_its_amount_and_fee_until_it_is_mined(load: Loader) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
+from policy.rules.base import END_OF_BOOKS
 from policy.types import PolicyScope
 from reserve.audit.models import AuditEvent
 from reserve.compliance.facts import ReservePolicyFacts
@@ -82,3 +83,16 @@ def test_holdings_are_reported_with_and_without_involuntary_inflows(operator, co
     assert totals == [1_546, 1_000, 546]
     by_category = holdings_report(group_by="category", involuntary=False)
     assert [(row.key, row.balance_sats) for row in by_category.rows] == [("other", 1_000)]
+
+
+def test_a_marked_inflow_counts_in_category_limits_by_its_new_tag(operator, cold_wallet) -> None:
+    # a limit on inflows of a category reads the tag the operator corrected, not the lot made before
+    dust = _seen(cold_wallet)
+    transfer_mark_involuntary(transfer=dust, category="dust", reason="unsolicited", actor=operator)
+
+    def inflows(categories: list[str]) -> int:
+        return ReservePolicyFacts().flow_sats(
+            scope=PolicyScope("perimeter"), direction="inbound", since=SEEN, until=END_OF_BOOKS, categories=categories
+        )
+
+    assert (inflows(["dust"]), inflows(["other"])) == (546, 0)
