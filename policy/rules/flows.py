@@ -193,7 +193,8 @@ class VelocityLimit(Rule):
         if context.direction != self.direction:
             return context.not_applicable(self, f"the change is not {self.direction} for {context.scope.label}")
         counted = counted_sats(context, self.categories)
-        if self.categories and counted == 0:
+        # A change of nothing (the draft warnings' probe) asks only what the window already holds.
+        if self.categories and counted == 0 and change.amount_sats > 0:
             return context.not_applicable(self, f"it moves no {words(self.categories)}, which alone is limited here")
         since = self.window_start(context.at)
         earlier = context.facts.flow_sats(
