@@ -61,7 +61,11 @@ SMOKES: dict[str, Smoke] = {
     ),
     "ledger_posting.py": Smoke(
         figures=(
-            rf"^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+            rf"^\s+2(?:\s+{NUMBER}){{8}}$",
+            *(
+                rf"^cpu per posting, {mode}, 2 clients: client {NUMBER} ms, server (?:{NUMBER} ms|n/a)$"
+                for mode in ("ledger", "gated")
+            ),
             r"^batch import \(ledger_import_csv, 200 transactions in one file\): \d+/s$",
             rf"^verify_chain: \d+ transactions in {NUMBER} s$",
             rf"^verify_log: \d+ leaves in {NUMBER} s \({NUMBER}/s\)$",
