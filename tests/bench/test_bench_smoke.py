@@ -71,6 +71,18 @@ SMOKES: dict[str, Smoke] = {
             rf"^verify_log: \d+ leaves in {NUMBER} s \({NUMBER}/s\)$",
         ),
     ),
+    "log_auditor.py": Smoke(
+        figures=(
+            rf"^log of 2000 transactions built: load {NUMBER} s, sealing {NUMBER} s$",
+            *(
+                rf"^auditor incremental check {kept} -> 2000: p50 {NUMBER} ms, max {NUMBER} ms"
+                r" \(3 runs, 3 requests each\)$"
+                for kept in (1000, 1999)
+            ),
+            rf"^verify_log: 2000 leaves in {NUMBER} s \({NUMBER}/s\)$",
+        ),
+        services=False,
+    ),
     "api_holdings.py": Smoke(
         figures=tuple(
             rf'"{name}": \{{\s+"requests": \d+,\s+"per_second": {NUMBER},\s+"p50_ms": {NUMBER},'
