@@ -123,3 +123,21 @@ def machine_info() -> dict[str, str]:
         "synchronous_commit": synchronous_commit,
         "python": platform.python_version(),
     }
+
+
+def backend_pid(connection: object) -> int:
+    """The server process serving Django's `connection`."""
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return int(pid)
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of server process `pid`, from /proc (None: the server runs elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the command name: state is field 3, utime and stime are fields 14 and 15 (man 5 proc)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

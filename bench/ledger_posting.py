@@ -1,4 +1,5 @@
-"""Postings/s through post_transaction at 1 and 8 processes while the log's sealer runs, next to pgbench.
+"""Postings/s through post_transaction at 1 and 8 processes while the log's sealer runs, next to pgbench:
+through the ledger alone, and through the policy's posting gate first ("gated", bench/policy_gate.py).
 
     .venv/bin/python bench/ledger_posting.py [--seconds 10] [--clients 1 8] [--scale 10] [--smoke]
 
@@ -10,7 +11,11 @@ of the first signed head that includes it (p50/p99 per client count). Then the b
 import, post_batch, verify_chain and verify_log (the whole log: leaves recomputed, heads checked) are
 timed.
 
---smoke: 1 s per measurement, 2 clients, a 200-transaction import (CI: tests/bench/).
+Each client also reports its CPU per posting: its own (time.process_time) and its server
+backend's (user + system time from /proc/<backend pid>/stat, when the server runs on this
+machine), so a saving shows on a loaded machine where wall-clock rates swing.
+
+--smoke: 1 s per measurement, 2 clients, 4 gated wallets, a 200-transaction import (CI: tests/bench/).
 """
 
 from __future__ import annotations
@@ -24,13 +29,24 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger_common import PG_BIN, ROOT, django_ready, machine_info, smoke_defaults, use_bench_database
+from ledger_common import (
+    PG_BIN,
+    ROOT,
+    backend_cpu_seconds,
+    backend_pid,
+    django_ready,
+    machine_info,
+    smoke_defaults,
+    use_bench_database,
+)
+from policy_gate import gated_post, gated_wallets, setup_gated_wallets
 
 WALLETS = 100
 
@@ -52,30 +68,56 @@ def _sealer(stop: Any, done: Any) -> None:
     done.set()
 
 
-def _worker(seconds: float, wallet_ids: list[int], seed: int, barrier: Any, results: Any) -> None:
+def _worker(seconds: float, mode: str, seed: int, barrier: Any, results: Any) -> None:
+    """Post for `seconds`: through the ledger alone, or through the policy's posting gate first ("gated").
+    Reports (postings, seconds, client CPU s, server backend CPU s or None)."""
     django_ready(migrate=False)
+    from django.db import connection
+
     from ledger.models import Account
     from ledger.services import EntrySpec, post_transaction
 
     rng = random.Random(seed)
-    wallets = list(Account.objects.filter(pk__in=wallet_ids))
+    if mode == "gated":
+        from reserve.compliance.facts import ReservePolicyFacts
+
+        gated, facts = gated_wallets(), ReservePolicyFacts()
+    else:
+        wallets = list(Account.objects.filter(code__startswith="assets:bench:w"))
+    backend = backend_pid(connection)
     barrier.wait()
+    cpu, server = time.process_time(), backend_cpu_seconds(backend)
     started = time.perf_counter()
     count = 0
     while time.perf_counter() - started < seconds:
-        source, target = rng.sample(wallets, 2)
-        sats = rng.randint(1, 100_000)
-        post_transaction(
-            idempotency_key=f"bench-{seed}-{count}",
-            entries=[EntrySpec(account=target, amount_sats=sats), EntrySpec(account=source, amount_sats=-sats)],
-            kind="bench",
-        )
+        if mode == "gated":
+            gated_post(rng, gated, key=f"gated-{seed}-{count}", facts=facts)
+        else:
+            source, target = rng.sample(wallets, 2)
+            sats = rng.randint(1, 100_000)
+            post_transaction(
+                idempotency_key=f"bench-{seed}-{count}",
+                entries=[EntrySpec(account=target, amount_sats=sats), EntrySpec(account=source, amount_sats=-sats)],
+                kind="bench",
+            )
         count += 1
-    results.put((count, time.perf_counter() - started))
+    elapsed = time.perf_counter() - started
+    server_after = backend_cpu_seconds(backend)
+    server_cpu = None if server is None or server_after is None else server_after - server
+    results.put((count, elapsed, time.process_time() - cpu, server_cpu))
 
 
-def ledger_run(clients: int, seconds: float, wallet_ids: list[int]) -> tuple[float, float, float]:
-    """Postings/s of `clients` processes with the sealer running, and the sealing lag p50/p99 in ms."""
+@dataclass(frozen=True)
+class PostingRun:
+    per_s: float
+    lag_p50_ms: float
+    lag_p99_ms: float
+    client_cpu_ms: float  # per posting, summed over the clients
+    server_cpu_ms: float | None  # per posting, the clients' backends (None: server not on this machine)
+
+
+def ledger_run(clients: int, seconds: float, mode: str) -> PostingRun:
+    """Postings/s of `clients` processes with the sealer running, the sealing lag and the CPU per posting."""
     context = mp.get_context("spawn")
     barrier = context.Barrier(clients)
     results = context.Queue()
@@ -83,7 +125,7 @@ def ledger_run(clients: int, seconds: float, wallet_ids: list[int]) -> tuple[flo
     sealer = context.Process(target=_sealer, args=(stop, done))
     sealer.start()
     processes = [
-        context.Process(target=_worker, args=(seconds, wallet_ids, 1000 * clients + index, barrier, results))
+        context.Process(target=_worker, args=(seconds, mode, 1000 * clients + index, barrier, results))
         for index in range(clients)
     ]
     for process in processes:
@@ -95,8 +137,17 @@ def ledger_run(clients: int, seconds: float, wallet_ids: list[int]) -> tuple[flo
     if not done.wait(timeout=120):
         raise RuntimeError("the sealer did not catch up within 120 s")
     sealer.join()
-    p50, p99 = sealing_lag_ms(f"bench-{1000 * clients}")
-    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes), p50, p99
+    prefix = "gated" if mode == "gated" else "bench"
+    p50, p99 = sealing_lag_ms(f"{prefix}-{1000 * clients}")
+    count = sum(outcome[0] for outcome in outcomes)
+    servers = [outcome[3] for outcome in outcomes]
+    return PostingRun(
+        per_s=count / max(outcome[1] for outcome in outcomes),
+        lag_p50_ms=p50,
+        lag_p99_ms=p99,
+        client_cpu_ms=1000 * sum(outcome[2] for outcome in outcomes) / max(count, 1),
+        server_cpu_ms=None if None in servers else 1000 * sum(servers) / max(count, 1),
+    )
 
 
 def sealing_lag_ms(key_prefix: str) -> tuple[float, float]:
@@ -171,22 +222,29 @@ def pgbench_run(url: str, clients: int, seconds: float) -> float:
     return float(match.group(1))
 
 
-def setup_ledger() -> list[int]:
-    from ledger.models import AccountType
+def setup_ledger(wallets: int) -> list[int]:
+    """WALLETS ledger accounts for the ledger-only clients, `wallets` reserve wallets under policies
+    for the gated ones (bench/policy_gate.py), all funded from one equity account."""
+    from ledger.models import Account, AccountType
     from ledger.services import EntrySpec, account_create, post_transaction
 
     source = account_create(code="equity:bench", account_type=AccountType.EQUITY)
-    wallets = [
+
+    def fund(account: Account) -> None:
+        post_transaction(
+            idempotency_key=f"fund-{account.pk}",
+            entries=[EntrySpec(account=account, amount_sats=10**14), EntrySpec(account=source, amount_sats=-(10**14))],
+            kind="bench",
+        )
+
+    accounts = [
         account_create(code=f"assets:bench:w{index:03d}", account_type=AccountType.ASSET, non_negative=True)
         for index in range(WALLETS)
     ]
-    for wallet in wallets:
-        post_transaction(
-            idempotency_key=f"fund-{wallet.pk}",
-            entries=[EntrySpec(account=wallet, amount_sats=10**14), EntrySpec(account=source, amount_sats=-(10**14))],
-            kind="bench",
-        )
-    return [wallet.pk for wallet in wallets]
+    for account in accounts:
+        fund(account)
+    setup_gated_wallets(wallets, fund=fund)
+    return [account.pk for account in accounts]
 
 
 def main() -> None:
@@ -195,7 +253,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (>= clients, as pgbench advises)")
     parser.add_argument("--import-transactions", type=int, default=5000, help="size of the batch-import file")
-    smoke_defaults(parser, {"seconds": 1.0, "clients": [2], "scale": 2, "import_transactions": 200})
+    parser.add_argument("--gated-wallets", type=int, default=100, help="reserve wallets under policies (gated runs)")
+    smoke_defaults(parser, {"seconds": 1.0, "clients": [2], "scale": 2, "import_transactions": 200, "gated_wallets": 4})
     args = parser.parse_args()
 
     # a name of its own per run, dropped at exit: two runs (or a run and CI's smoke) never share one
@@ -207,7 +266,7 @@ def main() -> None:
     info = machine_info()
     print("machine:", ", ".join(f"{key}={value}" for key, value in info.items()))
     pgbench(url, "-i", "-q", "-s", str(args.scale))
-    wallet_ids = setup_ledger()
+    wallet_ids = setup_ledger(args.gated_wallets)
 
     from django.db import connection
 
@@ -219,7 +278,8 @@ def main() -> None:
     connection.close()
     for row in rows:
         clients = int(row["clients"])  # type: ignore[call-overload]
-        row["posting_per_s"], row["lag_p50_ms"], row["lag_p99_ms"] = ledger_run(clients, args.seconds, wallet_ids)
+        for mode in ("ledger", "gated"):
+            row[mode] = asdict(ledger_run(clients, args.seconds, mode))
     # pgbench again after the ledger runs, so drift over the run shows.
     for row in rows:
         row["pgbench_tps_after"] = pgbench_run(url, int(row["clients"]), args.seconds)  # type: ignore[call-overload]
@@ -237,15 +297,26 @@ def main() -> None:
     log_verification = {"leaves": log.tree_size, "seconds": time.perf_counter() - began}
     assert log.ok, log
 
-    header = ("clients", "pgbench tps", "posting /s", "ratio", "lag p50 ms", "lag p99 ms", "pgbench after")
-    print("{:>7} {:>12} {:>12} {:>6} {:>11} {:>11} {:>14}".format(*header))
+    header = ("clients", "pgbench tps", "ledger /s", "ratio", "gated /s", "ratio", "lag p50 ms", "lag p99 ms")
+    print("{:>7} {:>12} {:>10} {:>6} {:>10} {:>6} {:>11} {:>11} {:>14}".format(*header, "pgbench after"))
     for row in rows:
         reference = (float(row["pgbench_tps"]) + float(row["pgbench_tps_after"])) / 2  # type: ignore[arg-type]
-        posting = float(row["posting_per_s"])  # type: ignore[arg-type]
+        ledger, gated = row["ledger"], row["gated"]
+        assert isinstance(ledger, dict) and isinstance(gated, dict)
         print(
-            f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {posting:>12.0f} {posting / reference:>6.2f} "
-            f"{row['lag_p50_ms']:>11.0f} {row['lag_p99_ms']:>11.0f} {row['pgbench_tps_after']:>14.0f}"
+            f"{row['clients']:>7} {row['pgbench_tps']:>12.0f} {ledger['per_s']:>10.0f} "
+            f"{ledger['per_s'] / reference:>6.2f} {gated['per_s']:>10.0f} {gated['per_s'] / reference:>6.2f} "
+            f"{ledger['lag_p50_ms']:>11.0f} {ledger['lag_p99_ms']:>11.0f} {row['pgbench_tps_after']:>14.0f}"
         )
+    for row in rows:
+        for mode in ("ledger", "gated"):
+            run = row[mode]
+            assert isinstance(run, dict)
+            server = "n/a" if run["server_cpu_ms"] is None else f"{run['server_cpu_ms']:.2f} ms"
+            print(
+                f"cpu per posting, {mode}, {row['clients']} clients: client {run['client_cpu_ms']:.2f} ms, "
+                f"server {server}"
+            )
     print(f"batch import (ledger_import_csv, {args.import_transactions} transactions in one file): {batch_per_s:.0f}/s")
     print(f"post_batch ({args.import_transactions} transactions, calls of 1000): {post_batch_per_s:.0f}/s")
     print(f"verify_chain: {verification['transactions']:.0f} transactions in {verification['seconds']:.1f} s")

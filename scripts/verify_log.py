@@ -225,7 +225,11 @@ def check_journal(rows: list[dict[str, Any]], head: dict[str, Any]) -> None:
 
 
 def verify(args: argparse.Namespace) -> str:
-    service = Service(args.url, args.token)
+    return verify_with(Service(args.url, args.token), args)
+
+
+def verify_with(service: Service, args: argparse.Namespace) -> str:
+    """The whole check against `service` (bench/log_auditor.py times it against the REST views in-process)."""
     state_path = Path(args.state)
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {"heads": []}
     pinned = args.key or state.get("public_key")

@@ -4,12 +4,13 @@ statement triggers as INSERT, so every database check of the ledger still judges
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from django.db import connection
 from psycopg.types.json import Jsonb
 
-from ledger.models import Entry, JournalTransaction
+from ledger.models import JournalTransaction
 
 JOURNAL_COLUMNS = (
     "id",
@@ -29,22 +30,23 @@ JOURNAL_COLUMNS = (
     "hash",
     "created_by_id",
 )
+METADATA = JOURNAL_COLUMNS.index("metadata")
 ENTRY_COLUMNS = ("transaction_id", "account_id", "amount_sats", "currency")
+# One entry row as COPY writes it, in ENTRY_COLUMNS order: no model instance per leg (the batch
+# path's profile, docs/PERFORMANCE.md); the row triggers fill and judge the rest.
+EntryRow = tuple[uuid.UUID, int, int, str]
 
 
-def journal_copy(*, journals: Sequence[JournalTransaction], entries: Sequence[Entry]) -> None:
+def journal_copy(*, journals: Sequence[JournalTransaction], entries: Sequence[EntryRow]) -> None:
     """Insert the built rows (ledger.services.posting.build_posting) inside the caller's transaction."""
     connection.ensure_connection()
     # Django's error wrapper: a refusal is an IntegrityError like the ORM's, named by translate_integrity_error.
     with connection.wrap_database_errors, connection.connection.cursor() as cursor:
         with cursor.copy(f"COPY ledger_journaltransaction ({', '.join(JOURNAL_COLUMNS)}) FROM STDIN") as copy:
             for journal in journals:
-                copy.write_row(
-                    [
-                        Jsonb(journal.metadata) if name == "metadata" else getattr(journal, name)
-                        for name in JOURNAL_COLUMNS
-                    ]
-                )
+                row = [getattr(journal, name) for name in JOURNAL_COLUMNS]
+                row[METADATA] = Jsonb(row[METADATA])
+                copy.write_row(row)
         with cursor.copy(f"COPY ledger_entry ({', '.join(ENTRY_COLUMNS)}) FROM STDIN") as copy:
             for entry in entries:
-                copy.write_row([entry.transaction_id, entry.account_id, entry.amount_sats, entry.currency])
+                copy.write_row(entry)

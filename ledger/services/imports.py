@@ -30,11 +30,11 @@ from ledger.chain import ChainLink, journal_numbers
 from ledger.errors import ImportRowError
 from ledger.idempotency import client_key_check
 from ledger.lock_objects import balances_lock
-from ledger.models import Account, Entry, JournalTransaction
+from ledger.models import Account, JournalTransaction
 from ledger.numerals import is_signed_integer, is_unsigned_integer
 from ledger.secrets import refuse_private_key
 from ledger.selectors import journal_chain_hash_known
-from ledger.services.bulk_insert import journal_copy
+from ledger.services.bulk_insert import EntryRow, journal_copy
 from ledger.services.posting import (
     EntrySpec,
     build_posting,
@@ -291,7 +291,7 @@ def ledger_import_csv(
                 return ImportResult(0, 0, len(groups), None, None)
             numbers, posted_at = journal_numbers(len(fresh))
             journals: list[JournalTransaction] = []
-            entries: list[Entry] = []
+            entries: list[EntryRow] = []
             for number, group in zip(numbers, fresh, strict=True):
                 journal, rows_of_group = build_posting(
                     link=ChainLink(sequence=number, prev_hash="", posted_at=posted_at),

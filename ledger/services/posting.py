@@ -33,8 +33,9 @@ from ledger.errors import (
     ZeroAmount,
 )
 from ledger.idempotency import request_hash
-from ledger.models import Account, AccountBalance, Entry, JournalTransaction
+from ledger.models import Account, AccountBalance, JournalTransaction
 from ledger.secrets import PRIVATE_KEY_EXPLANATION, private_key_in, private_key_in_json
+from ledger.services.bulk_insert import EntryRow
 
 HEX64 = frozenset("0123456789abcdef")
 
@@ -262,8 +263,9 @@ def build_posting(
     metadata: dict[str, Any],
     reverses: JournalTransaction | None,
     created_by: AbstractBaseUser | None,
-) -> tuple[JournalTransaction, list[Entry]]:
-    """The chained, unsaved rows of one posting at chain position `link` (the batch import path)."""
+) -> tuple[JournalTransaction, list[EntryRow]]:
+    """The chained, unsaved rows of one posting at chain position `link` (the batch path): the journal
+    row as an instance (what the callers return), its entries as COPY rows (ledger.services.bulk_insert)."""
     journal = JournalTransaction(
         id=uuid.uuid4(),
         sequence=link.sequence,
@@ -301,10 +303,7 @@ def build_posting(
             created_by_id=journal.created_by_id,
         ),
     )
-    entries = [
-        Entry(transaction=journal, account=leg.account, amount_sats=leg.amount_sats, currency=leg.account.currency)
-        for leg in legs
-    ]
+    entries: list[EntryRow] = [(journal.id, leg.account.pk, leg.amount_sats, leg.account.currency) for leg in legs]
     return journal, entries
 
 

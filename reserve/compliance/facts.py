@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Sum, When
@@ -87,6 +88,14 @@ def judged(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
             }
         )
     return transfers
+
+
+@cache
+def _judged_transfers() -> QuerySet[Transfer]:
+    """`judged(Transfer.objects.all())`, built once per process: its four membership subqueries
+    depend on no argument, and building them was a fifth of a posting gate's CPU (docs/PERFORMANCE.md).
+    Never evaluated itself: every use chains a filter, which clones it."""
+    return judged(Transfer.objects.all())
 
 
 def _inside(scope: PolicyScope, side: str) -> Q:
@@ -178,7 +187,7 @@ class ReservePolicyFacts:
         if include_pending:
             when |= Q(status__in=RESERVED_STATUSES, approved_at__lt=until)
         transfers = (
-            judged(Transfer.objects.all())
+            _judged_transfers()
             .annotate(moved_at=Greatest("occurred_at", Coalesce("approved_at", "occurred_at")))
             .filter(crossing(scope, direction) & when)
         )
@@ -228,7 +237,7 @@ class ReservePolicyFacts:
         until: datetime,
         categories: Collection[str],
     ) -> int:
-        transfers = judged(Transfer.objects.all()).filter(
+        transfers = _judged_transfers().filter(
             crossing(scope, "inbound"),
             status__in=POSTED_STATUSES,
             category__in=list(categories),
@@ -242,7 +251,7 @@ class ReservePolicyFacts:
 
     def encumbered_sats(self, *, scope: PolicyScope) -> int:
         # Approved outflows hold their amount and fee as a ledger reservation until the chain confirms.
-        transfers = judged(Transfer.objects.all()).filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
+        transfers = _judged_transfers().filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
         pledged = _active_pledges(scope).filter(kind__in=ENCUMBERING_KINDS)
         return _sum(transfers, F("amount_sats") + F("fee_sats")) + _sum(pledged)  # type: ignore[arg-type]
 

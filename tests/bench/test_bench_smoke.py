@@ -61,11 +61,27 @@ SMOKES: dict[str, Smoke] = {
     ),
     "ledger_posting.py": Smoke(
         figures=(
-            rf"^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+            rf"^\s+2(?:\s+{NUMBER}){{8}}$",
+            *(
+                rf"^cpu per posting, {mode}, 2 clients: client {NUMBER} ms, server (?:{NUMBER} ms|n/a)$"
+                for mode in ("ledger", "gated")
+            ),
             r"^batch import \(ledger_import_csv, 200 transactions in one file\): \d+/s$",
             rf"^verify_chain: \d+ transactions in {NUMBER} s$",
             rf"^verify_log: \d+ leaves in {NUMBER} s \({NUMBER}/s\)$",
         ),
+    ),
+    "log_auditor.py": Smoke(
+        figures=(
+            rf"^log of 2000 transactions built: load {NUMBER} s, sealing {NUMBER} s$",
+            *(
+                rf"^auditor incremental check {kept} -> 2000: p50 {NUMBER} ms, max {NUMBER} ms"
+                r" \(3 runs, 3 requests each\)$"
+                for kept in (1000, 1999)
+            ),
+            rf"^verify_log: 2000 leaves in {NUMBER} s \({NUMBER}/s\)$",
+        ),
+        services=False,
     ),
     "api_holdings.py": Smoke(
         figures=tuple(

@@ -167,3 +167,19 @@ def test_an_edit_rehashed_by_the_recipe_passes_the_hash_check_but_not_the_log(co
     assert (result.ok, result.reason) == (False, "leaf 1 does not match its transaction")
     with pytest.raises(Exception, match="transparency log broken at size 1"):
         call_command("verify_ledger")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_log_reads_the_whole_log_in_one_pass_across_fetches(cold, hot, fund, monkeypatch):
+    # given six sealed postings, read back two leaves per fetch from the server-side cursor
+    monkeypatch.setattr("ledger.log.selectors.VERIFY_BATCH", 2)
+    posted = [fund(cold, 1_000), *(_move(cold, hot, 10 + i) for i in range(5))]
+    seal_log()
+    # then every leaf is judged, up to the last fetch
+    assert (verify_log().ok, verify_log().tree_size) == (True, 6)
+    # when the owner overwrites the hash of a transaction in the last fetch
+    with behind_the_triggers("ledger_journaltransaction") as cursor:
+        cursor.execute("UPDATE ledger_journaltransaction SET hash = repeat('a', 64) WHERE id = %s", [posted[5].pk])
+    # then the pass stops at its leaf and names it
+    result = verify_log()
+    assert (result.ok, result.tree_size, result.reason) == (False, 5, "leaf 5 does not match its transaction")
