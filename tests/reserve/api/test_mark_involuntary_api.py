@@ -89,3 +89,14 @@ def test_an_operator_marks_dust_and_the_holdings_report_leaves_it_out(clients: d
     assert response.status_code == 200, response.content
     assert response.json()["category"] == "dust"
     assert (_total(auditor), _total(auditor, involuntary="false"), _total(auditor, involuntary="true")) == (546, 0, 546)
+
+
+@pytest.mark.parametrize("pk", ["99999999999999999999", "0"])
+def test_an_unknown_or_overflowing_id_is_a_404_in_the_error_shape(clients: dict[str, Any], pk: str) -> None:
+    response = clients["operator"].post(
+        f"/api/v1/transfers/{pk}/mark-involuntary/",
+        {"category": "dust", "reason": "x"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert response.status_code == 404 and "error" in response.json()
