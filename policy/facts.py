@@ -59,15 +59,15 @@ class PolicyFacts(Protocol):
         block `since_height`, up to and including `until`; both None = from the beginning."""
         ...
 
-    def encumbered_sats(self, *, scope: PolicyScope) -> int:
-        """Sats of the scope currently pledged or otherwise encumbered: the amount and fee that
-        approved, not yet mined, outflows hold, and approved, unreleased pledges of its coins
-        (as collateral or to a purpose)."""
+    def encumbered_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
+        """Sats of the scope pledged or otherwise encumbered: the amount and fee that approved, not
+        yet mined, outflows hold now, and the pledges of its coins (as collateral or to a purpose)
+        in force at `at`: approved at or before it and not released by then (None: now)."""
         ...
 
-    def liabilities_sats(self, *, scope: PolicyScope) -> int:
-        """Approved, unreleased bitcoin-linked liabilities or instruments of the scope (those
-        that name no wallet count for every scope)."""
+    def liabilities_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
+        """Bitcoin-linked liabilities or instruments of the scope in force at `at` (approved at or
+        before it, not released by then; None: now); those that name no wallet count for every scope."""
         ...
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:

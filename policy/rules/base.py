@@ -133,8 +133,14 @@ class RuleContext:
             lots, amount_sats=change.amount_sats, category=change.category, reference=change.provenance_reference
         )
 
+    @property
+    def state_at(self) -> datetime | None:
+        """The time the state (pledges, liabilities, a wallet's balance) is read at: None (now)
+        when `current`, else the change's time."""
+        return None if self.current else self.at
+
     def wallet_balance_sats(self, wallet_id: int) -> int:
-        return self.facts.wallet_balance_sats(wallet_id=wallet_id, at=None if self.current else self.at)
+        return self.facts.wallet_balance_sats(wallet_id=wallet_id, at=self.state_at)
 
     def line(
         self,

@@ -225,7 +225,7 @@ class EncumbranceCap(Rule):
 
     def evaluate(self, context: RuleContext) -> RuleLine:
         change = context.change
-        encumbered = context.facts.encumbered_sats(scope=context.scope)
+        encumbered = context.facts.encumbered_sats(scope=context.scope, at=context.state_at)
         if change.observed:
             holdings = context.holdings_sats()
             limit = min(self.max_sats, holdings)

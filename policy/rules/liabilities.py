@@ -34,7 +34,7 @@ class NoBitcoinLiabilities(Rule):
         )
 
     def evaluate(self, context: RuleContext) -> RuleLine:
-        owed = context.facts.liabilities_sats(scope=context.scope)
+        owed = context.facts.liabilities_sats(scope=context.scope, at=context.state_at)
         # A movement of coins creates no liability: only the observed state can be in breach.
         verdict = deny_if(owed > 0 and context.change.observed)
         reason = (

@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
 from config.errors import ApplicationError
-from policy.selectors import category_choices
+from policy.selectors import category_choices, involuntary_category_codes
 from reserve.admin.common import (
     ReadOnlyAdmin,
     ServiceAdmin,
@@ -41,10 +41,12 @@ from reserve.transfers.models import Approval, Transfer, TransferDirection, Tran
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
 from reserve.transfers.selectors import transfer_quorum_progress
 from reserve.transfers.services import (
+    involuntary_markable,
     transfer_approve,
     transfer_cancel,
     transfer_mark_broadcast,
     transfer_mark_failed,
+    transfer_mark_involuntary,
     transfer_reject,
     transfer_submit,
 )
@@ -66,6 +68,7 @@ DECISIONS = {
     "cancel": ("reserve.propose_transfer", "cancelled"),
     "broadcast": ("reserve.execute_transfer", "marked broadcast"),
     "fail": ("reserve.execute_transfer", "marked failed"),
+    "involuntary": ("reserve.execute_transfer", "marked involuntary"),
 }
 
 
@@ -252,6 +255,11 @@ class TransferAdmin(ServiceAdmin):
             # The custodian signs and sends outside the system; operators record what happened.
             "can_mark_broadcast": actions["mark_broadcast"].allowed,
             "can_mark_failed": actions["mark_failed"].allowed,
+            "involuntary_choices": [
+                (code, label) for code, label in category_choices() if code in involuntary_category_codes()
+            ]
+            if involuntary_markable(transfer) and user.has_perm("reserve.execute_transfer")
+            else [],
             "policy": transfer.policy_preview,
             # Facts move between proposal and approval: approvers also see the policy as of now.
             "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,
@@ -279,6 +287,11 @@ class TransferAdmin(ServiceAdmin):
                 transfer = transfer_cancel(transfer=transfer, actor=request.user, reason=text)
             elif action == "broadcast":
                 transfer = transfer_mark_broadcast(transfer=transfer, actor=request.user, txid=text)
+            elif action == "involuntary":
+                category = request.POST.get("category", "")
+                transfer = transfer_mark_involuntary(
+                    transfer=transfer, category=category, reason=text, actor=request.user
+                )
             else:
                 transfer = transfer_mark_failed(transfer=transfer, actor=request.user, reason=text)
         except ApplicationError as error:
@@ -291,7 +304,7 @@ class TransferAdmin(ServiceAdmin):
                     request, f"Approval recorded: {progress.approvals} of {progress.required} {progress.role}s."
                 )
             else:
-                messages.success(request, f"Transfer #{transfer.pk} is {transfer.status}.")
+                messages.success(request, f"Transfer #{transfer.pk} is {transfer.status}, {transfer.category}.")
         return redirect("admin:reserve_transfer_change", transfer.pk)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:

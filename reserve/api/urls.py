@@ -53,6 +53,11 @@ urlpatterns = [
     path("transfers/<int:pk>/approve/", transfers.TransferApproveApi.as_view(), name="transfer-approve"),
     path("transfers/<int:pk>/reject/", transfers.TransferRejectApi.as_view(), name="transfer-reject"),
     path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
+    path(
+        "transfers/<int:pk>/mark-involuntary/",
+        transfers.TransferMarkInvoluntaryApi.as_view(),
+        name="transfer-mark-involuntary",
+    ),
     path("transfers/<int:pk>/psbt/", signing.TransferPsbtApi.as_view(), name="transfer-psbt"),
     path("transfers/<int:pk>/psbt/signatures/", signing.TransferPsbtSignaturesApi.as_view(), name="transfer-psbt-sign"),
     path("transfers/<int:pk>/broadcast/", signing.TransferBroadcastApi.as_view(), name="transfer-broadcast"),

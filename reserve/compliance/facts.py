@@ -135,9 +135,10 @@ def _lots_sum(lots: QuerySet[Lot]) -> Coalesce:
     return Coalesce(Subquery(lots.values("transfer").annotate(total=Sum("amount_sats")).values("total")), 0)
 
 
-def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QuerySet[Pledge]:
-    """Approved, unreleased records on a wallet the scope holds now (with `reserve_wide`, also
-    those that name no wallet: owed by the reserve as a whole)."""
+def _active_pledges(scope: PolicyScope, *, at: datetime | None, reserve_wide: bool = False) -> QuerySet[Pledge]:
+    """Records in force at `at` (approved at or before it, not released by then; None: now) on a
+    wallet the scope holds now (with `reserve_wide`, also those that name no wallet: owed by the
+    reserve as a whole)."""
     if scope.kind == "perimeter":
         inside = Q(wallet__in_perimeter=True)
     elif scope.kind == "agency":
@@ -146,7 +147,10 @@ def _active_pledges(scope: PolicyScope, *, reserve_wide: bool = False) -> QueryS
         inside = Q(wallet_id=scope.object_id)
     if reserve_wide:
         inside |= Q(wallet__isnull=True)
-    return Pledge.objects.filter(inside, PLEDGE_STATUS_FILTERS[PledgeStatus.ACTIVE])
+    if at is None:
+        return Pledge.objects.filter(inside, PLEDGE_STATUS_FILTERS[PledgeStatus.ACTIVE])
+    unreleased = Q(released_at__isnull=True) | Q(released_at__gt=at)
+    return Pledge.objects.filter(inside, unreleased, approved_at__lte=at)
 
 
 class ReservePolicyFacts:
@@ -249,14 +253,14 @@ class ReservePolicyFacts:
             transfers = transfers.filter(block_height__gt=since_height)
         return _sum(transfers)
 
-    def encumbered_sats(self, *, scope: PolicyScope) -> int:
+    def encumbered_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
         # Approved outflows hold their amount and fee as a ledger reservation until the chain confirms.
         transfers = _judged_transfers().filter(crossing(scope, "outbound"), status__in=RESERVED_STATUSES)
-        pledged = _active_pledges(scope).filter(kind__in=ENCUMBERING_KINDS)
+        pledged = _active_pledges(scope, at=at).filter(kind__in=ENCUMBERING_KINDS)
         return _sum(transfers, F("amount_sats") + F("fee_sats")) + _sum(pledged)  # type: ignore[arg-type]
 
-    def liabilities_sats(self, *, scope: PolicyScope) -> int:
-        return _sum(_active_pledges(scope, reserve_wide=True).filter(kind=PledgeKind.LIABILITY))  # type: ignore[arg-type]
+    def liabilities_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
+        return _sum(_active_pledges(scope, at=at, reserve_wide=True).filter(kind=PledgeKind.LIABILITY))  # type: ignore[arg-type]
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         wallet = Wallet.objects.select_related("ledger_account").get(pk=wallet_id)

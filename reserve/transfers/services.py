@@ -653,6 +653,11 @@ def _squat_reason(key: str, squatters: list[Transfer]) -> str:
     return f"{KEY_CONFLICT}: {key!r} was held by transfer {held} with another payload"
 
 
+def involuntary_markable(transfer: Transfer) -> bool:
+    """Whether `transfer` may be classed involuntary: an inflow nobody proposed (seen on chain)."""
+    return transfer.observed and transfer.direction == TransferDirection.INBOUND and transfer.proposer_id is None
+
+
 @transaction.atomic
 def transfer_mark_involuntary(*, transfer: Transfer, category: str, reason: str, actor: Any) -> Transfer:
     """Class an inflow nobody proposed (seen on chain) as involuntary (dust, a donation to a
@@ -660,7 +665,7 @@ def transfer_mark_involuntary(*, transfer: Transfer, category: str, reason: str,
     with the reason. Only an observed inbound transfer, only into an involuntary term in force."""
     require_permission(actor, "execute_transfer", action="mark an inflow as involuntary")
     transfer = transfer_lock(transfer)
-    if not (transfer.observed and transfer.direction == TransferDirection.INBOUND and transfer.proposer_id is None):
+    if not involuntary_markable(transfer):
         raise Conflict.for_field("transfer", "only an inflow nobody proposed (seen on chain) can be marked")
     if category not in involuntary_category_codes():
         known = ", ".join(sorted(involuntary_category_codes()))

@@ -67,8 +67,11 @@ class MemoryFacts:
     wallets: set[int] = field(default_factory=set)  # registered wallets; the ones booked to are added
     quotes: list[tuple[datetime, str, Decimal]] = field(default_factory=list)  # (at, currency, price of 1 BTC)
     fiat_totals: list[tuple[str, FiatAmount]] = field(default_factory=list)  # (name, amount as of its date)
-    # active pledges and liabilities: (the scopes holding the wallet, empty = reserve-wide; kind; sats)
-    pledges: list[tuple[frozenset[PolicyScope], str, int]] = field(default_factory=list)
+    # approved pledges and liabilities: (the scopes holding the wallet, empty = reserve-wide; kind; sats;
+    # approved at, None = always; released at, None = never)
+    pledges: list[tuple[frozenset[PolicyScope], str, int, datetime | None, datetime | None]] = field(
+        default_factory=list
+    )
     reports: list[FiledReport] = field(default_factory=list)  # signed reports made, perimeter-covering
     lots: list[MemoryLot] = field(default_factory=list)  # in the order made
     # what each booked movement took and made: change -> ([(lot, sats)], [lots made])
@@ -231,17 +234,30 @@ class MemoryFacts:
             )
         )
 
-    def encumbered_sats(self, *, scope: PolicyScope) -> int:
+    def _pledged(self, at: datetime | None) -> list[tuple[frozenset[PolicyScope], str, int]]:
+        """The records in force at `at` (None: now, i.e. those not released)."""
+        return [
+            (scopes, kind, sats)
+            for scopes, kind, sats, approved_at, released_at in self.pledges
+            if (at is None and released_at is None)
+            or (
+                at is not None
+                and (approved_at is None or approved_at <= at)
+                and (released_at is None or at < released_at)
+            )
+        ]
+
+    def encumbered_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
         # An approved outflow holds its amount and fee until the chain confirms it.
         return sum(
             movement.change.amount_sats + movement.change.fee_sats
             for movement in self.movements
             if movement.pending and movement.change.direction_for(scope) == "outbound"
-        ) + sum(sats for scopes, kind, sats in self.pledges if kind != "liability" and scope in scopes)
+        ) + sum(sats for scopes, kind, sats in self._pledged(at) if kind != "liability" and scope in scopes)
 
-    def liabilities_sats(self, *, scope: PolicyScope) -> int:
-        owed = (sats for scopes, kind, sats in self.pledges if kind == "liability" and (not scopes or scope in scopes))
-        return sum(owed)
+    def liabilities_sats(self, *, scope: PolicyScope, at: datetime | None = None) -> int:
+        pledged = self._pledged(at)
+        return sum(sats for scopes, kind, sats in pledged if kind == "liability" and (not scopes or scope in scopes))
 
     def wallet_balance_sats(self, *, wallet_id: int, at: datetime | None = None) -> int:
         if wallet_id not in self.wallets:

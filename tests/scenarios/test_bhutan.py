@@ -4,6 +4,10 @@ is over the cap nothing leaves; a bitcoin-linked liability outstanding is a brea
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from policy.rules import parse_rules
 from policy.types import PolicyScope
 from tests.policy.builders import BTC, COLD, T0, TREASURY, inbound, outbound
@@ -12,13 +16,14 @@ from tests.scenarios.judge import detect, judge, line
 
 CAP = [{"type": "encumbrance_cap", "params": {"max_sats": 10_000 * BTC}}]
 NO_DEBT = [{"type": "no_bitcoin_liabilities", "params": {}}]
+APPROVED, RELEASED = datetime(2026, 6, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)
 HELD = frozenset({PolicyScope("perimeter"), PolicyScope("agency", TREASURY), PolicyScope("wallet", COLD)})
 
 
 def _pledged(sats: int, kind: str = "collateral") -> MemoryFacts:
     facts = MemoryFacts()
     facts.book(inbound(12_000 * BTC))
-    facts.pledges.append((HELD, kind, sats))
+    facts.pledges.append((HELD, kind, sats, None, None))
     return facts
 
 
@@ -43,7 +48,7 @@ def test_pledged_beyond_the_holdings_is_a_breach_in_detective_mode() -> None:
 def test_a_liability_outstanding_is_a_breach_and_a_pledge_is_not_one() -> None:
     owed = detect(NO_DEBT, inbound(BTC), _pledged(BTC, kind="liability"))
     reserve_wide = MemoryFacts()
-    reserve_wide.pledges.append((frozenset(), "liability", 1))
+    reserve_wide.pledges.append((frozenset(), "liability", 1, None, None))
     pledged = detect(NO_DEBT, inbound(BTC), _pledged(BTC))
     proposed = judge(NO_DEBT, outbound(BTC), _pledged(BTC, kind="liability"))
 
@@ -53,6 +58,30 @@ def test_a_liability_outstanding_is_a_breach_and_a_pledge_is_not_one() -> None:
     # A movement of coins creates no liability: it is not held back by one outstanding.
     assert line(proposed, "no_bitcoin_liabilities").verdict == "allow"
     assert "1.00000000 BTC outstanding" in line(owed, "no_bitcoin_liabilities").reason
+
+
+@pytest.mark.parametrize(
+    ("seen", "verdict"),
+    [
+        (APPROVED - timedelta(microseconds=1), "allow"),
+        (APPROVED, "deny"),
+        (RELEASED - timedelta(microseconds=1), "deny"),
+        (RELEASED, "allow"),
+    ],
+)
+def test_a_liability_stands_from_its_approval_until_its_release(seen: datetime, verdict: str) -> None:
+    facts = MemoryFacts()
+    facts.pledges.append((HELD, "liability", BTC, APPROVED, RELEASED))
+    decision = detect(NO_DEBT, inbound(BTC, when=seen), facts)
+    assert line(decision, "no_bitcoin_liabilities").verdict == verdict
+
+
+@pytest.mark.parametrize(("seen", "verdict"), [(APPROVED - timedelta(microseconds=1), "allow"), (APPROVED, "deny")])
+def test_a_pledge_weighs_on_the_cap_from_its_approval(seen: datetime, verdict: str) -> None:
+    facts = MemoryFacts()
+    facts.book(inbound(12_000 * BTC, when=APPROVED - timedelta(days=30)))
+    facts.pledges.append((HELD, "collateral", 10_000 * BTC + 1, APPROVED, None))
+    assert line(detect(CAP, outbound(BTC, when=seen), facts), "encumbrance_cap").verdict == verdict
 
 
 def test_the_rules_read_as_the_commitment() -> None:

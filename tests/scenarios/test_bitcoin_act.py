@@ -3,7 +3,9 @@ allowance), forfeited bitcoin comes in without using it up, and nothing is sold.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.policy.builders import BTC, inbound, outbound
 from tests.policy.memory_facts import MemoryFacts
@@ -54,3 +56,31 @@ def test_no_sale_ever() -> None:
     victims = judge(RULES, outbound(BTC, category="return_to_victims", provenance_reference="Order 21-cr-1"))
     assert line(sale, "no_disposal").verdict == "deny"
     assert line(victims, "no_disposal").verdict == "allow"
+
+
+@pytest.mark.parametrize(
+    ("period", "bought_at", "renews_at"),
+    [
+        ("quarter", datetime(2027, 5, 20, tzinfo=UTC), datetime(2027, 7, 1, tzinfo=UTC)),
+        ("quarter", datetime(2027, 10, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)),
+        ("month", datetime(2027, 2, 1, tzinfo=UTC), datetime(2027, 3, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_quarterly_or_monthly_allowance_renews_at_midnight_utc_on_the_first_day(
+    period: str, bought_at: datetime, renews_at: datetime
+) -> None:
+    rules = [
+        {
+            "type": "velocity_limit",
+            "params": {"max_sats": BTC, "calendar": period, "direction": "inbound", "categories": ["purchase"]},
+        }
+    ]
+    facts = MemoryFacts()
+    facts.book(inbound(BTC, category="purchase", when=bought_at))
+    last_moment = judge(rules, inbound(1, category="purchase", when=renews_at - timedelta(microseconds=1)), facts)
+    renewed = judge(rules, inbound(BTC, category="purchase", when=renews_at), facts)
+    assert (line(last_moment, "velocity_limit").verdict, line(last_moment, "velocity_limit").measured_sats) == (
+        "deny",
+        BTC + 1,
+    )
+    assert (line(renewed, "velocity_limit").verdict, line(renewed, "velocity_limit").measured_sats) == ("allow", BTC)

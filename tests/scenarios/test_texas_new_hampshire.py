@@ -45,6 +45,16 @@ def test_five_percent_of_public_funds_is_held_to_the_cent() -> None:
     assert "cap of 100,000,000.00 USD" in line(over, "fiat_holdings_cap").reason
 
 
+def test_a_cap_stated_in_dollars_is_held_to_the_cent_at_the_quote_in_force() -> None:
+    at_most_100m = [{"type": "fiat_holdings_cap", "params": {"currency": "USD", "max_fiat": "100000000.00"}}]
+    exactly = judge(at_most_100m, inbound(100 * BTC, when=MARCH), _state())
+    over = judge(at_most_100m, inbound(100 * BTC + 10, when=MARCH), _state())
+
+    assert line(exactly, "fiat_holdings_cap").verdict == "allow"
+    assert (line(over, "fiat_holdings_cap").verdict, over.outcome) == ("deny", "deny")
+    assert "100,000,000.01 USD" in line(over, "fiat_holdings_cap").reason
+
+
 def test_a_higher_total_recorded_later_raises_the_cap_from_its_date() -> None:
     facts = _state()
     facts.fiat_totals.append(("public_funds", FiatAmount(Decimal("2200000000.00"), "USD", MARCH)))

@@ -18,6 +18,7 @@ from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create
 from reserve.transfers.models import Transfer, TransferStatus
+from reserve.transfers.services import transfer_mark_involuntary, transfer_record_observed
 from tests.owner import requires_role_split
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
@@ -264,3 +265,42 @@ def test_the_service_role_cannot_forge_the_provenance_a_limit_counts(
     moved = _handover(marshals, reserve, BTC + ALLOWANCE + 1)  # the forfeited lot first, then the bought one
     status, line = _proposed(people, clock, datetime(2026, 2, 1, tzinfo=UTC), **moved)
     assert (status, line["verdict"], line["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
+
+
+RELABELS = {
+    # the year's purchase passed off as a forfeiture, giving the allowance back
+    "purchase as forfeiture": "UPDATE reserve_transfer SET category = 'forfeiture' WHERE category = 'purchase'",
+    # ... or as an involuntary inflow, though someone proposed it
+    "purchase as a donation": "UPDATE reserve_transfer SET category = 'donation' WHERE category = 'purchase'",
+    # an inflow nobody proposed classed as a forfeiture (only an involuntary term may be marked)
+    "seen inflow as forfeiture": "UPDATE reserve_transfer SET category = 'forfeiture' WHERE observed",
+}
+
+
+@requires_role_split
+@pytest.mark.parametrize("statement", RELABELS.values(), ids=RELABELS.keys())
+def test_the_service_role_cannot_relabel_a_purchase_to_win_the_allowance_back(
+    people: People, clock: Clock, reserve: Wallet, statement: str
+) -> None:
+    # given: the year's allowance bought, and an inflow seen on chain that nobody proposed
+    _buy(people, clock, reserve, ALLOWANCE, datetime(2026, 2, 1, tzinfo=UTC))
+    seen = transfer_record_observed(
+        direction="inbound",
+        amount_sats=546,
+        txid="ab" * 32,
+        vout=0,
+        block_height=_height(datetime(2026, 2, 2, tzinfo=UTC)),
+        block_hash="cd" * 32,
+        occurred_at=datetime(2026, 2, 2, tzinfo=UTC),
+        destination_wallet=reserve,
+    )[0]
+
+    # when: the categories are rewritten by hand
+    with pytest.raises(DatabaseError, match="is permanent"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+
+    # then: one satoshi more is still over the allowance; the seen inflow can still be marked as dust
+    status, line = _proposed(people, clock, datetime(2026, 3, 1, tzinfo=UTC), **_purchase(reserve, 1))
+    assert (status, line["verdict"], line["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
+    marked = transfer_mark_involuntary(transfer=seen, category="dust", reason="546 sats", actor=people.operator)
+    assert Transfer.objects.get(pk=marked.pk).category == "dust"

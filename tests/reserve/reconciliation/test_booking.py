@@ -389,6 +389,38 @@ def test_an_unproposed_inflow_from_outside_is_observed_and_a_coinbase_is_a_minin
     assert balance(cold) == block_subsidy_sats(height) + 1_500_000
 
 
+def test_a_mining_payout_proposed_with_its_site_is_matched_and_one_seen_without_is_a_breach(chain, wallets, people):
+    # given: Pakistan-like sources, a mining payout naming its site (reference) required
+    cold, _ = wallets
+    adopt_policy(
+        {
+            "type": "allowed_sources",
+            "params": {"categories": ["mining_reward"], "reference_required": ["mining_reward"]},
+        },
+        since=SINCE_GENESIS,
+    )
+    proposed = approved(
+        people,
+        direction="inbound",
+        category="mining_reward",
+        amount_sats=block_subsidy_sats(chain.block_count() + 1),
+        destination_wallet=cold,
+        provenance_reference="Site PK-07",
+    )
+    # when: the proposed payout is mined, then one nobody proposed
+    chain.mine(payout_script=COLD.p2wpkh_script)
+    wallet_scan(wallet=cold, source=chain)
+    proposed.refresh_from_db()
+    assert (proposed.status, PolicyBreach.objects.count()) == ("confirmed", 0)
+    chain.mine(payout_script=COLD.p2wpkh_script)
+    wallet_scan(wallet=cold, source=chain)
+    # then: the second is booked as a mining reward without a site, and breaches allowed_sources
+    [seen] = Transfer.objects.filter(destination_wallet=cold, observed=True)
+    [breach] = PolicyBreach.objects.filter(status="open")
+    assert (seen.category, seen.provenance_reference) == ("mining_reward", "")
+    assert (breach.rule_type, breach.subject_id) == ("allowed_sources", str(seen.pk))
+
+
 def test_an_inflow_the_policy_refuses_to_post_is_observed_and_reported(chain, wallets, people):
     # given: a perimeter cap of 1 BTC, and two approved inflows that fit alone, not together
     cold, _ = wallets

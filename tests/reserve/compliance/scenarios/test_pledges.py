@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
 
 from config.errors import Conflict, PermissionDenied, ValidationFailed
+from policy.selectors import policy_compliance_report
 from policy.types import PolicyScope
 from reserve.audit.models import AuditEvent
 from reserve.compliance.facts import ReservePolicyFacts
@@ -222,3 +224,34 @@ def test_two_approvals_at_once_against_one_cap_are_judged_in_turn(people: People
     assert sorted(type(result).__name__ for result in results) == ["PermissionDenied", "Pledge"]
     assert Pledge.objects.filter(approved_at__isnull=False).count() == 1
     assert ReservePolicyFacts().encumbered_sats(scope=PolicyScope("wallet", cold.pk)) == 6 * BTC
+
+
+def test_the_compliance_report_shows_a_liability_on_the_days_it_stood_and_not_before_or_after(
+    people: People, cold: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a liability approved on 10 March and released on 20 March; then a policy forbidding them
+    clock = {"now": datetime(2026, 3, 10, 12, tzinfo=UTC)}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    liability = pledge_approve(pledge=_pledge(people, cold, BTC, kind="liability"), approver=people.policy_admins[1])
+    clock["now"] = datetime(2026, 3, 20, 12, tzinfo=UTC)
+    pledge_release(pledge=liability, actor=people.policy_admins[1], reference="Bond repaid")
+    clock["now"] = datetime(2026, 4, 1, tzinfo=UTC)
+    version = activate_policy(
+        people,
+        name="No bitcoin debt",
+        scope=PolicyScope("perimeter"),
+        rules=[{"type": "no_bitcoin_liabilities", "params": {}}],
+        effective_from=START,
+    )
+
+    # when: the report covers 8 to 22 March
+    rows = policy_compliance_report(
+        version_or_policy=version,
+        since=datetime(2026, 3, 8, tzinfo=UTC),
+        until=datetime(2026, 3, 23, tzinfo=UTC),
+        facts=ReservePolicyFacts(),
+    )
+
+    # then: a breach on each day it stood some of, from its approval's day to its release's, as it was then
+    days = [(row.day.day, row.verdict) for row in rows if row.kind == "day"]
+    assert days == [(day, "deny" if 10 <= day <= 20 else "allow") for day in range(8, 23)]
