@@ -5,22 +5,21 @@ equal its chain balance, and the staged donation is the only open discrepancy an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Max, Min
 from django.test import Client
 from django.urls import reverse
 
-from ledger.models import Entry, JournalTransaction, PendingTransaction
-from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
-from reserve.audit.models import AuditEvent
+from policy.models import PolicyBreach, PolicyVersion
 from reserve.chain.blocks import Watchlist, scan_block
-from reserve.custody.models import Agency, Wallet, WatchedScript
-from reserve.imports.models import ImportBatch
+from reserve.custody.models import Wallet
 from reserve.management.commands.seed_demo import (
     BTC,
     CONSOLIDATION_HEIGHT,
@@ -39,37 +38,24 @@ from reserve.reconciliation.models import (
     ReconciliationRun,
     WalletUtxo,
 )
-from reserve.transfers.models import Approval, BuiltPsbt, Transfer
+from reserve.transfers.models import BuiltPsbt, Transfer
 from tests.regtest.node import RegtestNode
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 COINBASE_MATURITY = 100
 
-COUNTED = (
-    Agency,
-    Wallet,
-    WatchedScript,
-    Transfer,
-    Approval,
-    AuditEvent,
-    JournalTransaction,
-    Entry,
-    PendingTransaction,
-    PolicyVersion,
-    PolicyEvaluation,
-    PolicyBreach,
-    PriceQuote,
-    ImportBatch,
-    ReconciliationRun,
-    Discrepancy,
-    WalletUtxo,
-    BuiltPsbt,
-)
+# Every table the demo writes: what the service keeps (ledger, policy, reserve) and its users.
+SEEDED_APPS = ("auth", "ledger", "policy", "reserve")
 
 
-def counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in COUNTED}
+def rows() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every seeded table, every column: a second run may neither add, remove nor rewrite one."""
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values_list())
+        for label in SEEDED_APPS
+        for model in apps.get_app_config(label).get_models()
+    }
 
 
 @pytest.fixture
@@ -83,24 +69,47 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     # when: seeded twice
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    first = counts()
+    first = rows()
     with demo_node.source() as source:
         tip = source.block_count()
     call_command("seed_demo", stdout=StringIO())
 
     # then: the second run changed nothing, in the books or on the chain
-    assert counts() == first
+    second = rows()
+    assert {label: len(table) for label, table in second.items()} == {
+        label: len(table) for label, table in first.items()
+    }
+    assert second == first
+    assert len(first["reserve.Transfer"]) > 0 and len(first["ledger.Entry"]) > 0
     with demo_node.source() as source:
         assert source.block_count() == tip == TIP_HEIGHT
     assert "approver1" in out.getvalue() and "policyadmin3" in out.getvalue()
     # three policies in force, each by its own author and approved by the two others
-    active = PolicyVersion.objects.filter(status="active").annotate(approvers=Count("approvals"))
-    assert sorted((version.policy.name.split(":")[0], version.approvers) for version in active) == [
-        ("El Salvador-like", 2),
-        ("Pakistan-like", 2),
-        ("US-like", 2),
-    ]
-    assert {PriceQuote.objects.filter(currency=currency).count() > 15 for currency in ("USD", "PKR")} == {True}
+    active = PolicyVersion.objects.filter(status="active").select_related("policy", "author")
+    admins = {"policyadmin1", "policyadmin2", "policyadmin3"}
+    scenarios = {}
+    for version in active:
+        approvers = set(version.approvals.values_list("approver__username", flat=True))
+        assert version.author.username not in approvers and approvers | {version.author.username} == admins
+        scenarios[version.policy.name.split(":")[0]] = [rule["type"] for rule in version.rules]
+    assert scenarios == {
+        "El Salvador-like": ["no_net_accumulation"],
+        "US-like": ["allowed_sources", "no_disposal"],
+        "Pakistan-like": ["allowed_sources", "no_disposal", "holdings_cap"],
+    }
+    # the forfeitures cite their court orders, the coinbases their mining site
+    references = dict(Transfer.objects.values_list("idempotency_key", "provenance_reference"))
+    assert all(references[f"seed-demo:forfeiture-{n}"] for n in (1, 2))
+    assert all(references[f"seed-demo:mining-{h}"] for h in (MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT))
+    # USD and PKR quotes over the whole history: from before the first block to after the tip
+    with demo_node.source() as source:
+        first_block, tip_block = (
+            datetime.fromtimestamp(int.from_bytes(source.raw_block_header(source.block_hash(h))[68:72], "little"), UTC)
+            for h in (1, TIP_HEIGHT)
+        )
+    for currency in ("USD", "PKR"):
+        quotes = PriceQuote.objects.filter(currency=currency).aggregate(first=Min("at"), last=Max("at"))
+        assert quotes["first"] <= first_block and quotes["last"] >= tip_block, currency
 
     # when: one reconciliation, as `make run` does after seeding
     call_command("reconcile", stdout=StringIO())
