@@ -29,6 +29,7 @@ from reserve.management.commands.seed_demo import (
     MINING_MATURE_HEIGHT,
     TIP_HEIGHT,
     TRANCHE_SATS,
+    USERS,
 )
 from reserve.pricing.models import PriceQuote
 from reserve.reconciliation.models import (
@@ -41,7 +42,7 @@ from reserve.reconciliation.models import (
 from reserve.transfers.models import BuiltPsbt, Transfer
 from tests.regtest.node import RegtestNode
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 COINBASE_MATURITY = 100
 
@@ -65,6 +66,23 @@ def demo_node(regtest_node: RegtestNode, settings: Any) -> Iterator[RegtestNode]
     yield regtest_node
 
 
+def test_every_demo_user_signs_in_to_the_admin_with_the_password_it_prints(settings: Any) -> None:
+    # given: the demo seeded (its users need no node)
+    settings.BITCOIN_RPC_URL = ""
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    for username, role, password in USERS:
+        # then: each is listed with its password, and the admin's login form lets it in
+        assert f"{role:<13} {username:<13} password: {password}" in out.getvalue()
+        client = Client()
+        response = client.post(
+            reverse("admin:login"), {"username": username, "password": password, "next": reverse("admin:index")}
+        )
+        assert (response.status_code, response.get("Location")) == (302, reverse("admin:index")), username
+        assert client.get(reverse("admin:index")).status_code == 200, username
+
+
+@pytest.mark.integration
 def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donation(demo_node: RegtestNode) -> None:
     # when: seeded twice
     out = StringIO()
