@@ -38,20 +38,26 @@ def wallet_funds_text(wallet: Wallet) -> tuple[int, str]:
     return available, text + f"{btc_text(booked - available)} held by {by})"
 
 
-def transfer_funds_shortfall(transfer: Transfer) -> str | None:
-    """In words, with the wallet's name, what the source wallet lacks to pay this transfer; None
-    when it can pay (or nothing leaves a wallet, or the transfer's own reservation already holds it)."""
+def transfer_funds_standing(transfer: Transfer) -> tuple[bool, str] | None:
+    """Whether the source wallet can pay this transfer, and in words what it has and what the
+    transfer needs (shown to approvers next to their decision); None when nothing leaves a wallet
+    or the transfer's own reservation already holds it."""
     wallet = transfer.source_wallet
     if transfer.direction == TransferDirection.INBOUND or wallet is None or transfer.status not in _UNRESERVED:
         return None
     available, funds = wallet_funds_text(wallet)
     needed = transfer.amount_sats + transfer.fee_sats
-    if needed <= available:
-        return None
-    return (
+    return needed <= available, (
         f"{funds}; this transfer needs {btc_text(needed)} BTC "
         f"({btc_text(transfer.amount_sats)} plus a fee of {btc_text(transfer.fee_sats)})."
     )
+
+
+def transfer_funds_shortfall(transfer: Transfer) -> str | None:
+    """In words, with the wallet's name, what the source wallet lacks to pay this transfer; None
+    when it can pay (or nothing leaves a wallet, or the transfer's own reservation already holds it)."""
+    standing = transfer_funds_standing(transfer)
+    return None if standing is None or standing[0] else standing[1]
 
 
 def transfer_funds_check(transfer: Transfer) -> None:
