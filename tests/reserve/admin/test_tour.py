@@ -7,6 +7,7 @@ taken here, into the test's temporary directory (docs/tour/ holds the committed 
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from reserve.transfers.models import BuiltPsbt, Transfer, TransferStatus
 from tests.regtest.node import RegtestNode
 from tests.reserve.admin.test_browser import browser, signed_in_page  # noqa: F401 - the shared Chromium fixture
 
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORDS = {username: password for username, _role, password in USERS}
@@ -119,7 +121,8 @@ def test_the_demo_tour_as_each_role(
     assert auditor.locator("#open-discrepancy-count").inner_text() == "0"
     assert auditor.locator("#approve-button").count() == 0
     auditor.locator("#holdings-charts").screenshot(path=shots / "6-auditor-charts.png")
-    assert sorted(path.name for path in shots.iterdir()) == [
+    saved = sorted(path.name for path in shots.iterdir())
+    assert saved == [
         "1-dashboard.png",
         "2-approved.png",
         "3-psbt.png",
@@ -127,3 +130,6 @@ def test_the_demo_tour_as_each_role(
         "5-breach.png",
         "6-auditor-charts.png",
     ]
+    # and they are the pictures the README's tour shows, each kept in docs/tour/
+    shown = re.findall(r"\(docs/tour/([\w-]+\.png)\)", (ROOT / "README.md").read_text())
+    assert shown == saved == sorted(path.name for path in (ROOT / "docs" / "tour").iterdir())
