@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from policy.models import PolicyBreach
+from reserve.custody.models import Wallet
 from reserve.management.commands.seed_demo import USERS
 from reserve.reconciliation.models import Discrepancy, DiscrepancyStatus
 from reserve.transfers.models import BuiltPsbt, Transfer, TransferStatus
@@ -62,6 +63,14 @@ def test_the_demo_tour_as_each_role(
     assert box is not None
     # the top of the dashboard: the counts, the breach and the discrepancy explained
     operator.screenshot(path=shots / "1-dashboard.png", clip={**box, "height": min(box["height"], 760)})
+    # and all the dashboard and a wallet's page load, scripts on, comes from the service itself (no CDN)
+    fetched: list[str] = []
+    operator.on("request", lambda request: fetched.append(request.url))
+    operator.reload(wait_until="networkidle")
+    mining = Wallet.objects.get(name="mining-payout-01")
+    operator.goto(f"/admin/reserve/wallet/{mining.pk}/change/", wait_until="networkidle")
+    assert operator.locator("svg.holdings-chart").count() >= 1
+    assert len(fetched) > 2 and all(url.startswith((live_server.url, "data:")) for url in fetched), fetched
 
     # when: the restitution the operator proposed goes to the two approvers
     restitution = Transfer.objects.get(idempotency_key="seed-demo:restitution")
@@ -72,6 +81,8 @@ def test_the_demo_tour_as_each_role(
     assert operator.locator("#approve-button:not([disabled])").count() == 0
     for approver, progress in (("approver1", "1 / 2"), ("approver2", "2 / 2")):
         checker = sign_in(browser, live_server, approver, landing=transfer_page)
+        # beside the decision, what the source wallet has available
+        assert checker.locator("#source-funds").inner_text().startswith("Wallet seizure-hot-01 has ")
         with checker.expect_navigation(wait_until="domcontentloaded"):
             checker.click("#approve-button")
         assert progress in checker.locator("#quorum-progress").inner_text()
