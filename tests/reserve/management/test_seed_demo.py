@@ -17,6 +17,7 @@ from django.db.models import Max, Min
 from django.test import Client
 from django.urls import reverse
 
+from ledger.models import JournalTransaction
 from policy.models import PolicyBreach, PolicyVersion
 from reserve.chain.blocks import Watchlist, scan_block
 from reserve.custody.models import Wallet
@@ -145,6 +146,16 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
             assert transfer.block_height is not None
             block = scan_block(source.raw_block(source.block_hash(transfer.block_height)), Watchlist())
             assert (transfer.txid in block.txids, block.hash) == (True, transfer.block_hash)
+    # and so is every posting that names a block: its transaction in that block, on the chain's tip
+    dated = JournalTransaction.objects.exclude(block_height=None)
+    assert dated.count() >= booked.count()
+    with demo_node.source() as source:
+        for journal in dated:
+            assert journal.block_height is not None and journal.block_height <= TIP_HEIGHT, journal.pk
+            assert journal.block_hash in (None, source.block_hash(journal.block_height)), journal.pk
+            if journal.txid:
+                txids = scan_block(source.raw_block(source.block_hash(journal.block_height)), Watchlist()).txids
+                assert journal.txid in txids, journal.pk
     statuses = dict(Transfer.objects.values_list("idempotency_key", "status"))
     assert statuses["seed-demo:consolidation"] in ("confirmed", "final")
     assert statuses["seed-demo:restitution"] == "pending_approval"
