@@ -20,6 +20,7 @@ from django.core import mail
 
 from policy.services import policy_create_draft
 from policy.types import PolicyScope
+from reserve.compliance.pledge_services import pledge_make
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.imports.services import import_propose
@@ -141,6 +142,32 @@ def test_a_proposed_transfer_mails_the_approvers_and_posts_a_signed_webhook(
     expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
     assert webhook_signature_valid(secret=SECRET, timestamp=timestamp, signature=headers[SIGNATURE_HEADER], body=body)
+
+
+def test_a_pledge_made_tells_the_other_policy_administrators(
+    webhook: str, people: dict[str, Any], wallet: Wallet
+) -> None:
+    # when: a policy administrator records a pledge, which waits for another's approval
+    maker, *others = people["policy_admins"]
+    pledge = pledge_make(
+        actor=maker,
+        kind="collateral",
+        amount_sats=BTC,
+        purpose="collateral for the bridge loan",
+        reference="Loan 7",
+        dated=datetime(2026, 3, 1, tzinfo=UTC).date(),
+        wallet=wallet,
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the other policy administrators (never the maker), and posted signed
+    (email,) = mail.outbox
+    assert sorted(email.to) == sorted(admin.email for admin in others) and maker.email not in email.to
+    assert f"pledge {pledge.pk}" in email.subject and "1.00000000 BTC of wallet cold-01" in email.body
+    ((headers, body),) = Receiver.received
+    assert json.loads(body)["kind"] == "pledge" and json.loads(body)["id"] == pledge.pk
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
 
 
 def test_a_crafted_replayed_or_unsigned_webhook_body_is_told_apart(webhook: str, people: Any, wallet: Wallet) -> None:
