@@ -63,6 +63,17 @@ def policy_version_notify(*, version: Any, **_: Any) -> None:
     )
 
 
+def category_notify(*, category: Any, **_: Any) -> None:
+    """The receiver of policy's `category_awaits_approval`."""
+    approvers_notify(
+        kind="category",
+        instance=category,
+        summary=f"Category {category.code} ({category.kind}): {category.legal_reference}",
+        permission="policy.approve_policyversion",
+        proposer=category.author,
+    )
+
+
 def breach_notify(*, breach: Any) -> None:
     """Tell every policy administrator (holders of `policy.approve_policyversion`) that `breach` opened."""
     policy = breach.version.policy

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from policy.services import policy_create_draft
+from policy.services import category_propose, policy_create_draft
 from policy.types import PolicyScope
 from reserve.compliance.pledge_services import pledge_make
 from reserve.custody.models import Wallet
@@ -165,6 +165,28 @@ def test_a_pledge_made_tells_the_other_policy_administrators(
     assert f"pledge {pledge.pk}" in email.subject and "1.00000000 BTC of wallet cold-01" in email.body
     ((headers, body),) = Receiver.received
     assert json.loads(body)["kind"] == "pledge" and json.loads(body)["id"] == pledge.pk
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
+
+
+def test_a_proposed_category_tells_the_other_policy_administrators(webhook: str, people: dict[str, Any]) -> None:
+    # when: a policy administrator proposes a new term, which waits for two others' approvals
+    author, *others = people["policy_admins"]
+    category = category_propose(
+        code="strategic_swap",
+        kind="inflow",
+        legal_reference="Reserve Act s. 4(2)",
+        description="coins received in a swap approved by statute",
+        author=author,
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the others (never the author) and posted signed, naming the term
+    (email,) = mail.outbox
+    assert sorted(email.to) == sorted(admin.email for admin in others) and author.email not in email.to
+    assert f"category {category.pk}" in email.subject and "strategic_swap" in email.body
+    ((headers, body),) = Receiver.received
+    assert (json.loads(body)["kind"], json.loads(body)["id"]) == ("category", category.pk)
     assert webhook_signature_valid(
         secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
     )
