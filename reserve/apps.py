@@ -17,3 +17,7 @@ class ReserveConfig(AppConfig):
 
         version_awaits_approval.connect(policy_version_notify, dispatch_uid="reserve.policy_version_notify")
         category_awaits_approval.connect(category_notify, dispatch_uid="reserve.category_notify")
+        from reserve.custody.signals import membership_awaits_approval
+        from reserve.notifications.services import membership_notify
+
+        membership_awaits_approval.connect(membership_notify, dispatch_uid="reserve.membership_notify")

@@ -21,6 +21,7 @@ from django.core import mail
 from policy.services import category_propose, policy_create_draft
 from policy.types import PolicyScope
 from reserve.compliance.pledge_services import pledge_make
+from reserve.custody.membership import membership_propose
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.imports.services import import_propose
@@ -187,6 +188,23 @@ def test_a_proposed_category_tells_the_other_policy_administrators(webhook: str,
     assert f"category {category.pk}" in email.subject and "strategic_swap" in email.body
     ((headers, body),) = Receiver.received
     assert (json.loads(body)["kind"], json.loads(body)["id"]) == ("category", category.pk)
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
+
+
+def test_a_proposed_membership_change_tells_the_approvers(webhook: str, people: dict[str, Any], wallet: Wallet) -> None:
+    # when: an operator proposes taking the wallet out of the perimeter, which waits for a checker
+    proposal = membership_propose(
+        wallet=wallet, actor=people["operator"], in_perimeter=not wallet.in_perimeter, reason="Decree 12/2026"
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the approver with an address (never the proposer), and posted signed
+    (email,) = mail.outbox
+    assert email.to == ["ann@example.test"] and f"wallet membership {proposal.pk}" in email.subject
+    assert "Wallet cold-01: held by Ministry of Finance" in email.body and "Decree 12/2026" in email.body
+    ((headers, body),) = Receiver.received
+    assert (json.loads(body)["kind"], json.loads(body)["id"]) == ("wallet membership", proposal.pk)
     assert webhook_signature_valid(
         secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
     )
