@@ -187,6 +187,10 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     # with the holdings charts, server-rendered SVG against each cap in force (no script)
     assert page.count('<svg class="holdings-chart"') == 3  # the perimeter, El Salvador-like, Pakistan-like
     assert "holdings cap: 25 BTC" in page and "no net accumulation: 12 BTC" in page
+    # and each wallet's own page charts its holdings, server-drawn
+    for wallet in Wallet.objects.all():
+        own = client.get(reverse("admin:reserve_wallet_change", args=[wallet.pk])).content.decode()
+        assert own.count('<svg class="holdings-chart"') == 1, wallet.name
     mining = Wallet.objects.get(name="mining-payout-01")
     wallet_page = client.get(reverse("admin:reserve_wallet_change", args=[mining.pk])).content.decode()
     assert '<svg class="holdings-chart"' in wallet_page and "holdings cap: 25 BTC" in wallet_page
