@@ -52,7 +52,7 @@ from policy.selectors import (
     version_rules,
     versions_in_force,
 )
-from policy.signals import version_awaits_approval
+from policy.signals import category_awaits_approval, version_awaits_approval
 from policy.types import GATES, Decision, PolicyScope, ProposedChange, RuleLine
 
 __all__ = [
@@ -164,6 +164,7 @@ def category_propose(
     if Category.objects.filter(code=category.code).exists():
         raise Conflict.for_field("code", f"the category {category.code} exists already")
     category.save()
+    category_awaits_approval.send(sender=Category, category=category)
     return category
 
 

@@ -11,8 +11,13 @@ class ReserveConfig(AppConfig):
         from reserve.common.free_text import free_text_guard
 
         pre_save.connect(free_text_guard, dispatch_uid="reserve.free_text_guard")
-        # Approvers are told of a policy version waiting for them (reserve/notifications/).
-        from policy.signals import version_awaits_approval
-        from reserve.notifications.services import policy_version_notify
+        # Approvers are told of a policy version or category term waiting for them (reserve/notifications/).
+        from policy.signals import category_awaits_approval, version_awaits_approval
+        from reserve.notifications.services import category_notify, policy_version_notify
 
         version_awaits_approval.connect(policy_version_notify, dispatch_uid="reserve.policy_version_notify")
+        category_awaits_approval.connect(category_notify, dispatch_uid="reserve.category_notify")
+        from reserve.custody.signals import membership_awaits_approval
+        from reserve.notifications.services import membership_notify
+
+        membership_awaits_approval.connect(membership_notify, dispatch_uid="reserve.membership_notify")

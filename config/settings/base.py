@@ -266,4 +266,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_per_event"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's default config gives its logger a console of its own under DEBUG (so `make run`):
+    # every client error printed a second time, past the filter, traceback and all. One console.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

@@ -36,6 +36,7 @@ from reserve.custody.models import Counterparty, Wallet
 from reserve.imports.models import ImportKind
 from reserve.pricing.models import PriceQuote
 from reserve.templatetags.reserve_admin import btc
+from reserve.transfers.funds import transfer_funds_standing
 from reserve.transfers.lifecycle import transfer_actions
 from reserve.transfers.models import Approval, Transfer, TransferDirection, TransferStatus
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
@@ -263,6 +264,8 @@ class TransferAdmin(ServiceAdmin):
             "policy": transfer.policy_preview,
             # Facts move between proposal and approval: approvers also see the policy as of now.
             "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,
+            # and what the source wallet has available, beside their decision
+            "source_funds": transfer_funds_standing(transfer) if pending else None,
             "reservation": reservation,
             "reservation_entries": list(reservation.entries.select_related("account")) if reservation else [],
             **signing_context(transfer, user),

@@ -19,13 +19,14 @@ from config.errors import ApplicationError
 from reserve.access.enrolment import ISSUE_PERMISSION, enrolment_code_issue
 from reserve.access.roles import ROLES
 from reserve.access.services import account_change_record, account_snapshot
+from reserve.admin.export import CsvExportMixin
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(CsvExportMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
@@ -68,5 +69,5 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+class GroupAdmin(CsvExportMixin, BaseGroupAdmin, ModelAdmin):
     pass

@@ -18,10 +18,12 @@ from policy.types import PolicyScope
 from reserve.access.roles import maker_checker_refusal
 from reserve.audit.services import audit_record
 from reserve.common.actions import ActionState
+from reserve.common.amounts import btc_text
 from reserve.common.free_text import free_text_check
 from reserve.compliance.facts import ReservePolicyFacts
 from reserve.compliance.models import Pledge, PledgeKind, PledgeStatus
 from reserve.custody.models import Agency, Wallet
+from reserve.notifications.services import approvers_notify
 
 
 def _permission_refusal(actor: Any, action: str) -> ApplicationError | None:
@@ -132,6 +134,16 @@ def pledge_make(
             instance=pledge,
             before=None,
             after={"kind": kind, "amount_sats": amount_sats, "wallet": wallet.pk if wallet else None},
+        )
+        approvers_notify(
+            kind="pledge",
+            instance=pledge,
+            summary=(
+                f"{pledge.get_kind_display()} {pledge.pk}: {btc_text(amount_sats)} BTC"
+                f"{f' of wallet {wallet.name}' if wallet else ''}, {pledge.purpose}"
+            ),
+            permission=DRAFT_VERSION,
+            proposer=actor,
         )
     return pledge
 

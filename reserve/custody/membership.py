@@ -21,6 +21,7 @@ from reserve.access.roles import maker_checker_refusal, require_permission
 from reserve.audit.services import audit_record, snapshot
 from reserve.custody.models import Agency, MembershipStatus, Wallet, WalletMembership
 from reserve.custody.selectors import membership_at
+from reserve.custody.signals import membership_awaits_approval
 from reserve.transfers.models import Transfer, TransferStatus
 
 # Transfers being judged or approved and not yet on chain: they are judged under the membership
@@ -78,6 +79,7 @@ def membership_propose(
                 fields={"wallet": ["has an open proposal"]},
             ) from error
         audit_record(actor=actor, action="membership.propose", instance=proposal, before=None, after=snapshot(proposal))
+        membership_awaits_approval.send(sender=WalletMembership, membership=proposal)
     return proposal
 
 

@@ -63,6 +63,29 @@ def policy_version_notify(*, version: Any, **_: Any) -> None:
     )
 
 
+def category_notify(*, category: Any, **_: Any) -> None:
+    """The receiver of policy's `category_awaits_approval`."""
+    approvers_notify(
+        kind="category",
+        instance=category,
+        summary=f"Category {category.code} ({category.kind}): {category.legal_reference}",
+        permission="policy.approve_policyversion",
+        proposer=category.author,
+    )
+
+
+def membership_notify(*, membership: Any, **_: Any) -> None:
+    """The receiver of custody's `membership_awaits_approval`."""
+    counted = "in the perimeter" if membership.in_perimeter else "outside the perimeter"
+    approvers_notify(
+        kind="wallet membership",
+        instance=membership,
+        summary=f"Wallet {membership.wallet.name}: held by {membership.agency.name}, {counted} ({membership.reason})",
+        permission="reserve.approve_walletmembership",
+        proposer=membership.proposed_by,
+    )
+
+
 def breach_notify(*, breach: Any) -> None:
     """Tell every policy administrator (holders of `policy.approve_policyversion`) that `breach` opened."""
     policy = breach.version.policy

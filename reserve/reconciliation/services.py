@@ -18,7 +18,7 @@ from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
 from reserve.chain.errors import NodeUnavailable
 from reserve.chain.source import ChainSource
-from reserve.common.amounts import check_sats
+from reserve.common.amounts import btc_text, check_sats
 from reserve.common.settings import confirmation_depth
 from reserve.custody.models import Wallet
 from reserve.outbox.models import OutboxMessage
@@ -35,6 +35,7 @@ from reserve.reconciliation.models import (
     UtxoStatus,
     WalletUtxo,
 )
+from reserve.transfers.funds import wallet_funds_text
 from reserve.transfers.models import Transfer, TransferStatus
 from reserve.transfers.services import transfer_finalize
 
@@ -261,6 +262,15 @@ def _adjustments_account() -> Any:
     return account_create(code=ADJUSTMENTS_ACCOUNT, name="Reconciliation adjustments", account_type=AccountType.EQUITY)
 
 
+def _adjustment_funds_check(wallet: Wallet, sats: int) -> None:
+    """Refuse (409, naming adjustment_sats) a write-off the wallet's available balance cannot take,
+    in words that name the wallet and the approved transfers whose reservations hold the rest."""
+    available, funds = wallet_funds_text(wallet)
+    if sats > available:
+        message = f"{funds}; the adjustment takes {btc_text(sats)} BTC."
+        raise Conflict(message, fields={"adjustment_sats": [message]}, code="insufficient_funds")
+
+
 def discrepancy_resolve(
     *, discrepancy: Discrepancy, reason: str, actor: Any, adjustment_sats: int | None = None
 ) -> Discrepancy:
@@ -281,6 +291,8 @@ def discrepancy_resolve(
                 f"discrepancy {locked.pk} is already {locked.status}", fields={"status": [f"is {locked.status}"]}
             )
         before = snapshot(locked)
+        if adjustment_sats is not None and adjustment_sats < 0:
+            _adjustment_funds_check(locked.wallet, -adjustment_sats)
         if adjustment_sats is not None:
             wallet_account = locked.wallet.ledger_account
             locked.adjustment = post_transaction(

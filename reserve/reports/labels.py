@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 
 from ledger.secrets import private_key_in
 from reserve.custody.models import Wallet, WalletLabel, WatchedScript
+from reserve.transfers.coins import live_freezes
 from reserve.transfers.models import Transfer, TransferDirection
 
 _EXTENDED_KEY = re.compile(r"[tuvxyzUVYZ]pub[1-9A-HJ-NP-Za-km-z]{100,112}")
@@ -94,5 +95,10 @@ def _records(*, wallets: QuerySet[Wallet]) -> Iterator[dict[str, Any]]:
             outputs.append((f"{transfer.txid}:{transfer.vout}", _transfer_label(transfer)))
     for txid, texts in labels.items():
         yield {"type": "tx", "ref": txid, "label": "; ".join(texts)}
+    # A frozen coin is exported not spendable, as a wallet importing the file should keep it.
+    frozen = {
+        f"{txid}:{vout}"
+        for txid, vout in live_freezes().filter(utxo__wallet__in=chosen).values_list("utxo__txid", "utxo__vout")
+    }
     for ref, text in outputs:
-        yield {"type": "output", "ref": ref, "label": text, "spendable": True}
+        yield {"type": "output", "ref": ref, "label": text, "spendable": ref not in frozen}

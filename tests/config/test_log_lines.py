@@ -80,6 +80,56 @@ def test_a_login_is_one_line(client: Client, operator, console) -> None:
     assert "Successful login" in lines[0]
 
 
+@pytest.fixture
+def every_handler() -> Iterator[io.StringIO]:
+    """One stream behind every stream handler that logging holds (Django's own defaults included),
+    so a line printed by any of them is seen, as `make run`'s terminal shows them all."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict))]
+    handlers = {
+        id(handler): handler
+        for logger in loggers
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and not type(handler).__module__.startswith("_pytest")
+    }
+    stream = io.StringIO()
+    previous = {key: handler.setStream(stream) for key, handler in handlers.items()}
+    try:
+        yield stream
+    finally:
+        for key, handler in handlers.items():
+            handler.setStream(previous[key])
+
+
+@pytest.mark.django_db
+def test_a_client_error_is_warned_once_with_debug_on_as_make_run_has_it(
+    client: Client, auditor, settings, every_handler
+) -> None:
+    # given: DEBUG on, as the local settings of `make run` have it (Django then adds a console of its own)
+    settings.DEBUG = True
+    client.force_login(auditor)
+    every_handler.seek(0)
+    every_handler.truncate()
+    # when: a page that is not there, and one the auditor may not open
+    assert client.get("/no-such-page/").status_code == 404
+    assert client.get("/admin/policy/policyversion/add/").status_code == 403
+    # then: each is one warning line, in the service's format, without traceback
+    lines = _lines(every_handler)
+    assert len(lines) == 2, lines
+    assert "WARNING django.request: Not Found: /no-such-page/" in lines[0]
+    assert "WARNING django.request: Forbidden" in lines[1]
+    assert "Traceback" not in every_handler.getvalue()
+
+
+def test_the_development_servers_access_line_is_kept_for_success_and_dropped_after_a_warning(console) -> None:
+    # as runserver logs them (django/core/servers/basehttp.py): a failed request's line repeats django.request's
+    server = logging.getLogger("django.server")
+    server.info('"GET /admin/ HTTP/1.1" 200 5120', extra={"status_code": 200})
+    server.warning('"GET /no-such-page HTTP/1.1" 404 3508', extra={"status_code": 404})
+    server.error('"GET /boom HTTP/1.1" 500 145', extra={"status_code": 500})
+    lines = _lines(console)
+    assert len(lines) == 1 and lines[0].endswith('INFO django.server: "GET /admin/ HTTP/1.1" 200 5120'), lines
+
+
 def test_the_browser_finds_an_icon_without_a_404(client: Client, console) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 200

@@ -8,7 +8,11 @@ import io
 from typing import Any
 
 import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
+from reserve.admin.export import CsvExportMixin
 from reserve.custody.models import Wallet
 from tests.reserve.admin.conftest import make_user
 from tests.reserve.approved_imports import import_transfers
@@ -80,3 +84,33 @@ def test_export_follows_the_view_permission(transfers: None, auditor: Any, signe
     assert _rows(signed_in(auditor).get(path)) is not None
     nobody = make_user("nadia")
     assert signed_in(nobody).get(path).status_code == 403
+
+
+# Lists that hold secrets or login housekeeping (API tokens, TOTP keys, lockout records): never exported.
+NOT_EXPORTED = {
+    "knox.AuthToken",
+    "otp_totp.TOTPDevice",
+    "axes.AccessAttempt",
+    "axes.AccessLog",
+    "axes.AccessFailureLog",
+}
+
+
+def test_every_admin_list_exports_csv(transfers: None, signed_in: Any) -> None:
+    # given: whoever may view every list
+    client = signed_in(get_user_model().objects.create_superuser(username="root", password="x"))
+    registered = {model._meta.label: model_admin for model, model_admin in admin.site._registry.items()}
+    assert set(registered) >= NOT_EXPORTED
+    assert not any(isinstance(registered[label], CsvExportMixin) for label in NOT_EXPORTED)
+    for model, model_admin in admin.site._registry.items():
+        meta = model._meta
+        if meta.label in NOT_EXPORTED:
+            continue
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        # then: each list links its export, which answers CSV with the list's header
+        page = client.get(changelist)
+        assert page.status_code == 200, changelist
+        assert f"{changelist}export_csv/" in page.content.decode(), f"{changelist} has no CSV export link"
+        assert isinstance(model_admin, CsvExportMixin), changelist
+        rows = _rows(client.get(f"{changelist}export_csv/"))
+        assert len(rows) == page.context["cl"].result_count, changelist

@@ -19,6 +19,7 @@ from reserve.reconciliation.models import Discrepancy, DiscrepancyStatus
 from reserve.transfers.models import Transfer
 from reserve.transfers.services import transfer_create, transfer_propose, transfer_record_observed
 from tests.reserve.admin.conftest import BTC, EXTERNAL
+from tests.reserve.transfers.test_transfers import approve_twice
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +116,44 @@ def test_an_operator_resolves_a_discrepancy_with_an_audited_adjustment(
     page = signed_in(operator).get(own_page).content.decode()
     assert "dust from an unknown sender" in page.split('id="discrepancy-resolution"')[1]
     assert 'id="discrepancy-resolve-form"' not in page
+
+
+def test_an_adjustment_the_reservations_leave_no_room_for_is_refused_naming_the_wallet_and_the_transfer(
+    operator: Any, approver: Any, approver2: Any, funded_wallet: Wallet, signed_in: Callable[[Any], Client]
+) -> None:
+    # given: of the 2 BTC booked, an approved return holds 1.5 BTC (and its fee)
+    held = transfer_create(
+        actor=operator,
+        direction="outbound",
+        category="return_to_victims",
+        amount_sats=3 * BTC // 2,
+        fee_sats=10_000,
+        source_wallet=funded_wallet,
+        external_address=EXTERNAL,
+        provenance_reference="Order 9",
+    )
+    transfer_propose(transfer=held, actor=operator)
+    approve_twice(held, approver, approver2)
+    # and the chain shows a whole bitcoin less than the books
+    discrepancy = Discrepancy.objects.create(
+        wallet=funded_wallet, kind="amount_mismatch", expected_sats=2 * BTC, actual_sats=BTC, detail="short"
+    )
+    url = reverse("admin:reserve_discrepancy_resolve", args=[discrepancy.pk])
+
+    # when: the operator writes the bitcoin off
+    response = signed_in(operator).post(url, {"reason": "lost in a sweep", "adjustment_btc": "-1"})
+
+    # then: refused in words, naming the wallet and the transfer whose reservation blocks it, on the field
+    assert response.status_code == 400
+    expected = (
+        f"Wallet cold-01 has 0.49990000 BTC available (2.00000000 booked, 1.50010000 held by approved transfer "
+        f"#{held.pk}); the adjustment takes 1.00000000 BTC."
+    )
+    assert response.context["form"].errors["adjustment_btc"] == [expected]
+    # and nothing changed
+    discrepancy.refresh_from_db()
+    assert (discrepancy.status, discrepancy.adjustment) == (DiscrepancyStatus.OPEN, None)
+    assert AccountBalance.objects.get(account=funded_wallet.ledger_account).balance_sats == 2 * BTC
 
 
 def test_wallet_settings_change_through_the_service(

@@ -7,6 +7,7 @@ taken here, into the test's temporary directory (docs/tour/ holds the committed 
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,14 @@ import pytest
 from django.core.management import call_command
 
 from policy.models import PolicyBreach
+from reserve.custody.models import Wallet
 from reserve.management.commands.seed_demo import USERS
 from reserve.reconciliation.models import Discrepancy, DiscrepancyStatus
 from reserve.transfers.models import BuiltPsbt, Transfer, TransferStatus
 from tests.regtest.node import RegtestNode
 from tests.reserve.admin.test_browser import browser, signed_in_page  # noqa: F401 - the shared Chromium fixture
 
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORDS = {username: password for username, _role, password in USERS}
@@ -60,6 +63,14 @@ def test_the_demo_tour_as_each_role(
     assert box is not None
     # the top of the dashboard: the counts, the breach and the discrepancy explained
     operator.screenshot(path=shots / "1-dashboard.png", clip={**box, "height": min(box["height"], 760)})
+    # and all the dashboard and a wallet's page load, scripts on, comes from the service itself (no CDN)
+    fetched: list[str] = []
+    operator.on("request", lambda request: fetched.append(request.url))
+    operator.reload(wait_until="networkidle")
+    mining = Wallet.objects.get(name="mining-payout-01")
+    operator.goto(f"/admin/reserve/wallet/{mining.pk}/change/", wait_until="networkidle")
+    assert operator.locator("svg.holdings-chart").count() >= 1
+    assert len(fetched) > 2 and all(url.startswith((live_server.url, "data:")) for url in fetched), fetched
 
     # when: the restitution the operator proposed goes to the two approvers
     restitution = Transfer.objects.get(idempotency_key="seed-demo:restitution")
@@ -70,6 +81,8 @@ def test_the_demo_tour_as_each_role(
     assert operator.locator("#approve-button:not([disabled])").count() == 0
     for approver, progress in (("approver1", "1 / 2"), ("approver2", "2 / 2")):
         checker = sign_in(browser, live_server, approver, landing=transfer_page)
+        # beside the decision, what the source wallet has available
+        assert checker.locator("#source-funds").inner_text().startswith("Wallet seizure-hot-01 has ")
         with checker.expect_navigation(wait_until="domcontentloaded"):
             checker.click("#approve-button")
         assert progress in checker.locator("#quorum-progress").inner_text()
@@ -119,7 +132,8 @@ def test_the_demo_tour_as_each_role(
     assert auditor.locator("#open-discrepancy-count").inner_text() == "0"
     assert auditor.locator("#approve-button").count() == 0
     auditor.locator("#holdings-charts").screenshot(path=shots / "6-auditor-charts.png")
-    assert sorted(path.name for path in shots.iterdir()) == [
+    saved = sorted(path.name for path in shots.iterdir())
+    assert saved == [
         "1-dashboard.png",
         "2-approved.png",
         "3-psbt.png",
@@ -127,3 +141,6 @@ def test_the_demo_tour_as_each_role(
         "5-breach.png",
         "6-auditor-charts.png",
     ]
+    # and they are the pictures the README's tour shows, each kept in docs/tour/
+    shown = re.findall(r"\(docs/tour/([\w-]+\.png)\)", (ROOT / "README.md").read_text())
+    assert shown == saved == sorted(path.name for path in (ROOT / "docs" / "tour").iterdir())

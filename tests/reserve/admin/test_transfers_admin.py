@@ -132,6 +132,44 @@ def test_approve_buttons_move_the_transfer_to_approved_and_reserve_the_amount(
     assert 'id="ledger-reservation"' in final_page and "approved" in final_page
 
 
+def test_approvers_see_what_the_source_wallet_has_available_beside_their_decision(
+    operator: Any,
+    approver: Any,
+    approver2: Any,
+    funded_wallet: Wallet,
+    signed_in: Callable[[Any], Client],
+) -> None:
+    # given: two returns from the 2 BTC wallet, 0.5 and 1.6 BTC, both waiting
+    operators = signed_in(operator)
+    small = propose(operators, proposal(funded_wallet))
+    large = propose(operators, proposal(funded_wallet, amount_btc="1.6", idempotency_key="form-2"))
+
+    def funds_line(transfer: Transfer) -> str:
+        page = signed_in(approver).get(reverse("admin:reserve_transfer_change", args=[transfer.pk])).content.decode()
+        decision = page.split('id="transfer-decision"')[1]
+        assert decision.index('id="source-funds"') < decision.index('id="decision-form"')
+        return decision.split('id="source-funds"')[1].split(">", 1)[1].split("</p>")[0]
+
+    # then: each approver reads the wallet's available balance and what the transfer needs
+    assert funds_line(large) == (
+        "Wallet cold-01 has 2.00000000 BTC available (2.00000000 booked, 0.00000000 held by approved transfers); "
+        "this transfer needs 1.60010000 BTC (1.60000000 plus a fee of 0.00010000)."
+    )
+    # when: the small one is approved, its reservation holding 0.5001 BTC
+    for checker in (approver, approver2):
+        signed_in(checker).post(reverse("admin:reserve_transfer_approve", args=[small.pk]), {"comment": "ok"})
+    # then: the large one's approvers see the reservation named, and that the wallet no longer pays it
+    assert funds_line(large) == (
+        f"Wallet cold-01 has 1.49990000 BTC available (2.00000000 booked, 0.50010000 held by approved transfer "
+        f"#{small.pk}); this transfer needs 1.60010000 BTC (1.60000000 plus a fee of 0.00010000)."
+    )
+    page = signed_in(approver).get(reverse("admin:reserve_transfer_change", args=[large.pk])).content.decode()
+    assert '<p id="source-funds" class="text-sm text-red-700">' in page
+    # and an approved transfer's page has no such line (its reservation holds what it needs)
+    page = signed_in(approver).get(reverse("admin:reserve_transfer_change", args=[small.pk])).content.decode()
+    assert 'id="source-funds"' not in page
+
+
 def test_the_proposer_cannot_approve_even_holding_the_approver_role(
     funded_wallet: Wallet, signed_in: Callable[[Any], Client]
 ) -> None:

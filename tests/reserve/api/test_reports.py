@@ -16,6 +16,8 @@ from policy.services import policy_approve, policy_create_draft
 from policy.types import PolicyScope
 from reserve.proofs.models import PeriodAttestation
 from reserve.proofs.statements import statement_sign
+from reserve.reconciliation.models import ChainBlock, WalletUtxo
+from reserve.transfers.coins import utxo_freeze, utxo_unfreeze
 from tests.reserve.api.conftest import BTC, SIGNING_KEY, TPUB_A, Books, block_hash, make_user
 
 
@@ -35,6 +37,37 @@ def test_labels_are_bip329_json_lines(clients: dict[str, Any], books: Books) -> 
     outputs = [r for r in records if r["type"] == "output"]
     assert f"{books.transfers[0].txid}:0" in {r["ref"] for r in outputs}
     assert all(set(r) <= {"type", "ref", "label", "origin", "spendable"} for r in records)
+
+
+@pytest.mark.django_db
+def test_a_frozen_coin_is_exported_not_spendable(clients: dict[str, Any], users: dict[str, Any], books: Books) -> None:
+    # given: the coin of the first forfeiture, scanned and frozen by an operator
+    forfeiture = books.transfers[0]
+    assert forfeiture.block_height is not None and forfeiture.destination_wallet is not None
+    coin = WalletUtxo.objects.create(
+        wallet=forfeiture.destination_wallet,
+        txid=forfeiture.txid,
+        vout=0,
+        value_sats=forfeiture.amount_sats,
+        script_pubkey=b"\x00\x14" + b"\x01" * 20,
+        block=ChainBlock.objects.get(height=forfeiture.block_height),
+        block_height=forfeiture.block_height,
+    )
+
+    def spendable() -> dict[str, bool]:
+        lines = clients["auditor"].get("/api/v1/labels/").content.decode().splitlines()
+        return {r["ref"]: r["spendable"] for r in map(json.loads, lines) if r["type"] == "output"}
+
+    ref = f"{forfeiture.txid}:0"
+    assert spendable()[ref] is True
+    utxo_freeze(utxo_id=coin.pk, actor=users["operator"], reason="under a court's seizure hold")
+    # then: that output says so (a wallet importing the file would otherwise unfreeze it); the others do not
+    exported = spendable()
+    assert exported[ref] is False and len(exported) > 1
+    assert all(exported[other] for other in exported if other != ref)
+    # and once unfrozen, it is spendable again
+    utxo_unfreeze(utxo_id=coin.pk, actor=users["operator"], reason="hold lifted")
+    assert spendable()[ref] is True
 
 
 @pytest.mark.django_db

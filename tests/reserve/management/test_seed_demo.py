@@ -5,22 +5,22 @@ equal its chain balance, and the staged donation is the only open discrepancy an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Max, Min
 from django.test import Client
 from django.urls import reverse
 
-from ledger.models import Entry, JournalTransaction, PendingTransaction
-from policy.models import PolicyBreach, PolicyEvaluation, PolicyVersion
-from reserve.audit.models import AuditEvent
+from ledger.models import JournalTransaction
+from policy.models import PolicyBreach, PolicyVersion
 from reserve.chain.blocks import Watchlist, scan_block
-from reserve.custody.models import Agency, Wallet, WatchedScript
-from reserve.imports.models import ImportBatch
+from reserve.custody.models import Wallet
 from reserve.management.commands.seed_demo import (
     BTC,
     CONSOLIDATION_HEIGHT,
@@ -30,6 +30,7 @@ from reserve.management.commands.seed_demo import (
     MINING_MATURE_HEIGHT,
     TIP_HEIGHT,
     TRANCHE_SATS,
+    USERS,
 )
 from reserve.pricing.models import PriceQuote
 from reserve.reconciliation.models import (
@@ -39,37 +40,24 @@ from reserve.reconciliation.models import (
     ReconciliationRun,
     WalletUtxo,
 )
-from reserve.transfers.models import Approval, BuiltPsbt, Transfer
+from reserve.transfers.models import BuiltPsbt, Transfer
 from tests.regtest.node import RegtestNode
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 COINBASE_MATURITY = 100
 
-COUNTED = (
-    Agency,
-    Wallet,
-    WatchedScript,
-    Transfer,
-    Approval,
-    AuditEvent,
-    JournalTransaction,
-    Entry,
-    PendingTransaction,
-    PolicyVersion,
-    PolicyEvaluation,
-    PolicyBreach,
-    PriceQuote,
-    ImportBatch,
-    ReconciliationRun,
-    Discrepancy,
-    WalletUtxo,
-    BuiltPsbt,
-)
+# Every table the demo writes: what the service keeps (ledger, policy, reserve) and its users.
+SEEDED_APPS = ("auth", "ledger", "policy", "reserve")
 
 
-def counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in COUNTED}
+def rows() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every seeded table, every column: a second run may neither add, remove nor rewrite one."""
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values_list())
+        for label in SEEDED_APPS
+        for model in apps.get_app_config(label).get_models()
+    }
 
 
 @pytest.fixture
@@ -79,28 +67,68 @@ def demo_node(regtest_node: RegtestNode, settings: Any) -> Iterator[RegtestNode]
     yield regtest_node
 
 
+def test_every_demo_user_signs_in_to_the_admin_with_the_password_it_prints(settings: Any) -> None:
+    # given: the demo seeded (its users need no node)
+    settings.BITCOIN_RPC_URL = ""
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    for username, role, password in USERS:
+        # then: each is listed with its password, and the admin's login form lets it in
+        assert f"{role:<13} {username:<13} password: {password}" in out.getvalue()
+        client = Client()
+        response = client.post(
+            reverse("admin:login"), {"username": username, "password": password, "next": reverse("admin:index")}
+        )
+        assert (response.status_code, response.get("Location")) == (302, reverse("admin:index")), username
+        assert client.get(reverse("admin:index")).status_code == 200, username
+
+
+@pytest.mark.integration
 def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donation(demo_node: RegtestNode) -> None:
     # when: seeded twice
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    first = counts()
+    first = rows()
     with demo_node.source() as source:
         tip = source.block_count()
     call_command("seed_demo", stdout=StringIO())
 
     # then: the second run changed nothing, in the books or on the chain
-    assert counts() == first
+    second = rows()
+    assert {label: len(table) for label, table in second.items()} == {
+        label: len(table) for label, table in first.items()
+    }
+    assert second == first
+    assert len(first["reserve.Transfer"]) > 0 and len(first["ledger.Entry"]) > 0
     with demo_node.source() as source:
         assert source.block_count() == tip == TIP_HEIGHT
     assert "approver1" in out.getvalue() and "policyadmin3" in out.getvalue()
     # three policies in force, each by its own author and approved by the two others
-    active = PolicyVersion.objects.filter(status="active").annotate(approvers=Count("approvals"))
-    assert sorted((version.policy.name.split(":")[0], version.approvers) for version in active) == [
-        ("El Salvador-like", 2),
-        ("Pakistan-like", 2),
-        ("US-like", 2),
-    ]
-    assert {PriceQuote.objects.filter(currency=currency).count() > 15 for currency in ("USD", "PKR")} == {True}
+    active = PolicyVersion.objects.filter(status="active").select_related("policy", "author")
+    admins = {"policyadmin1", "policyadmin2", "policyadmin3"}
+    scenarios = {}
+    for version in active:
+        approvers = set(version.approvals.values_list("approver__username", flat=True))
+        assert version.author.username not in approvers and approvers | {version.author.username} == admins
+        scenarios[version.policy.name.split(":")[0]] = [rule["type"] for rule in version.rules]
+    assert scenarios == {
+        "El Salvador-like": ["no_net_accumulation"],
+        "US-like": ["allowed_sources", "no_disposal"],
+        "Pakistan-like": ["allowed_sources", "no_disposal", "holdings_cap"],
+    }
+    # the forfeitures cite their court orders, the coinbases their mining site
+    references = dict(Transfer.objects.values_list("idempotency_key", "provenance_reference"))
+    assert all(references[f"seed-demo:forfeiture-{n}"] for n in (1, 2))
+    assert all(references[f"seed-demo:mining-{h}"] for h in (MINING_MATURE_HEIGHT, MINING_IMMATURE_HEIGHT))
+    # USD and PKR quotes over the whole history: from before the first block to after the tip
+    with demo_node.source() as source:
+        first_block, tip_block = (
+            datetime.fromtimestamp(int.from_bytes(source.raw_block_header(source.block_hash(h))[68:72], "little"), UTC)
+            for h in (1, TIP_HEIGHT)
+        )
+    for currency in ("USD", "PKR"):
+        quotes = PriceQuote.objects.filter(currency=currency).aggregate(first=Min("at"), last=Max("at"))
+        assert quotes["first"] <= first_block and quotes["last"] >= tip_block, currency
 
     # when: one reconciliation, as `make run` does after seeding
     call_command("reconcile", stdout=StringIO())
@@ -118,6 +146,16 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
             assert transfer.block_height is not None
             block = scan_block(source.raw_block(source.block_hash(transfer.block_height)), Watchlist())
             assert (transfer.txid in block.txids, block.hash) == (True, transfer.block_hash)
+    # and so is every posting that names a block: its transaction in that block, on the chain's tip
+    dated = JournalTransaction.objects.exclude(block_height=None)
+    assert dated.count() >= booked.count()
+    with demo_node.source() as source:
+        for journal in dated:
+            assert journal.block_height is not None and journal.block_height <= TIP_HEIGHT, journal.pk
+            assert journal.block_hash in (None, source.block_hash(journal.block_height)), journal.pk
+            if journal.txid:
+                txids = scan_block(source.raw_block(source.block_hash(journal.block_height)), Watchlist()).txids
+                assert journal.txid in txids, journal.pk
     statuses = dict(Transfer.objects.values_list("idempotency_key", "status"))
     assert statuses["seed-demo:consolidation"] in ("confirmed", "final")
     assert statuses["seed-demo:restitution"] == "pending_approval"
@@ -149,6 +187,10 @@ def test_seed_twice_is_once_and_one_reconciliation_leaves_only_the_staged_donati
     # with the holdings charts, server-rendered SVG against each cap in force (no script)
     assert page.count('<svg class="holdings-chart"') == 3  # the perimeter, El Salvador-like, Pakistan-like
     assert "holdings cap: 25 BTC" in page and "no net accumulation: 12 BTC" in page
+    # and each wallet's own page charts its holdings, server-drawn
+    for wallet in Wallet.objects.all():
+        own = client.get(reverse("admin:reserve_wallet_change", args=[wallet.pk])).content.decode()
+        assert own.count('<svg class="holdings-chart"') == 1, wallet.name
     mining = Wallet.objects.get(name="mining-payout-01")
     wallet_page = client.get(reverse("admin:reserve_wallet_change", args=[mining.pk])).content.decode()
     assert '<svg class="holdings-chart"' in wallet_page and "holdings cap: 25 BTC" in wallet_page

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from policy.services import policy_create_draft
+from policy.services import category_propose, policy_create_draft
 from policy.types import PolicyScope
+from reserve.compliance.pledge_services import pledge_make
+from reserve.custody.membership import membership_propose
 from reserve.custody.models import Wallet
 from reserve.custody.services import agency_create, wallet_register
 from reserve.imports.services import import_propose
@@ -141,6 +143,71 @@ def test_a_proposed_transfer_mails_the_approvers_and_posts_a_signed_webhook(
     expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
     assert webhook_signature_valid(secret=SECRET, timestamp=timestamp, signature=headers[SIGNATURE_HEADER], body=body)
+
+
+def test_a_pledge_made_tells_the_other_policy_administrators(
+    webhook: str, people: dict[str, Any], wallet: Wallet
+) -> None:
+    # when: a policy administrator records a pledge, which waits for another's approval
+    maker, *others = people["policy_admins"]
+    pledge = pledge_make(
+        actor=maker,
+        kind="collateral",
+        amount_sats=BTC,
+        purpose="collateral for the bridge loan",
+        reference="Loan 7",
+        dated=datetime(2026, 3, 1, tzinfo=UTC).date(),
+        wallet=wallet,
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the other policy administrators (never the maker), and posted signed
+    (email,) = mail.outbox
+    assert sorted(email.to) == sorted(admin.email for admin in others) and maker.email not in email.to
+    assert f"pledge {pledge.pk}" in email.subject and "1.00000000 BTC of wallet cold-01" in email.body
+    ((headers, body),) = Receiver.received
+    assert json.loads(body)["kind"] == "pledge" and json.loads(body)["id"] == pledge.pk
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
+
+
+def test_a_proposed_category_tells_the_other_policy_administrators(webhook: str, people: dict[str, Any]) -> None:
+    # when: a policy administrator proposes a new term, which waits for two others' approvals
+    author, *others = people["policy_admins"]
+    category = category_propose(
+        code="strategic_swap",
+        kind="inflow",
+        legal_reference="Reserve Act s. 4(2)",
+        description="coins received in a swap approved by statute",
+        author=author,
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the others (never the author) and posted signed, naming the term
+    (email,) = mail.outbox
+    assert sorted(email.to) == sorted(admin.email for admin in others) and author.email not in email.to
+    assert f"category {category.pk}" in email.subject and "strategic_swap" in email.body
+    ((headers, body),) = Receiver.received
+    assert (json.loads(body)["kind"], json.loads(body)["id"]) == ("category", category.pk)
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
+
+
+def test_a_proposed_membership_change_tells_the_approvers(webhook: str, people: dict[str, Any], wallet: Wallet) -> None:
+    # when: an operator proposes taking the wallet out of the perimeter, which waits for a checker
+    proposal = membership_propose(
+        wallet=wallet, actor=people["operator"], in_perimeter=not wallet.in_perimeter, reason="Decree 12/2026"
+    )
+    assert [result.state for result in deliver()] == ["SUCCESS", "SUCCESS"]
+    # then: mailed to the approver with an address (never the proposer), and posted signed
+    (email,) = mail.outbox
+    assert email.to == ["ann@example.test"] and f"wallet membership {proposal.pk}" in email.subject
+    assert "Wallet cold-01: held by Ministry of Finance" in email.body and "Decree 12/2026" in email.body
+    ((headers, body),) = Receiver.received
+    assert (json.loads(body)["kind"], json.loads(body)["id"]) == ("wallet membership", proposal.pk)
+    assert webhook_signature_valid(
+        secret=SECRET, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER], body=body
+    )
 
 
 def test_a_crafted_replayed_or_unsigned_webhook_body_is_told_apart(webhook: str, people: Any, wallet: Wallet) -> None:

@@ -81,6 +81,10 @@ def test_make_run_reconciles_the_demo_wallet_against_its_own_regtest_node(demo_d
     # then: the demo wallet was reconciled at the node's tip, its history booked
     output = log_path.read_text(errors="replace")
     assert f"built the demo chain to height {TIP_HEIGHT}" in output and "blocks/s" in output
+    # and it said how to drive the chain: the regtest helper, pointed at this node
+    (chain_line,) = [line for line in output.splitlines() if "manage.py regtest" in line]
+    assert "BITCOIN_NETWORK=regtest BITCOIN_RPC_URL=http://regtest:" in chain_line and "@127.0.0.1:" in chain_line
+    assert chain_line.endswith("manage.py regtest mine <n> | pay <wallet> <btc> | reorg [--depth N]")
     with psycopg.connect(demo_database["DATABASE_URL"]) as database:
         run = database.execute(LATEST_RUN).fetchone()
     assert run == ("succeeded", TIP_HEIGHT, TREASURY_SATS, TREASURY_SATS)

@@ -170,7 +170,8 @@ def test_reservations_count_against_what_a_proposal_may_spend(
         transfer_propose(transfer=second, actor=operator)
     # then
     assert refused.value.message.startswith(
-        "Wallet cold-01 has 49.99990000 BTC available (150.00000000 booked, 100.00010000 held by approved transfers)"
+        "Wallet cold-01 has 49.99990000 BTC available (150.00000000 booked, 100.00010000 held by approved transfer "
+        f"#{first.pk})"
     )
 
 
