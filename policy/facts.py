@@ -92,9 +92,12 @@ class PolicyFacts(Protocol):
         before `at`; `as_of` is that date. None: never recorded by then."""
         ...
 
-    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
-        """The reports of `kinds` made in [since, until] whose signature is the service's (holdings
-        statements only when they cover the perimeter), in the order they were made."""
+    def reports_filed(
+        self, *, kinds: Collection[str], since: datetime, until: datetime, scope: PolicyScope
+    ) -> list[FiledReport]:
+        """The reports of `kinds` made in [since, until] whose signature is the service's, in the
+        order they were made: holdings statements only when they cover `scope` (the perimeter, or
+        every wallet of the agency or the wallet then), period attestations whatever the scope."""
         ...
 
     def lots_moved(

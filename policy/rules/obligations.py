@@ -100,12 +100,14 @@ class ReportingObligation(Rule):
         """The duty at `context.at`, as a report line (overdue denies) and its standing."""
         start = context.version.effective_from
         return self.standing_among(
-            context, context.facts.reports_filed(kinds=self.met_by, since=start, until=context.at)
+            context, context.facts.reports_filed(kinds=self.met_by, since=start, until=context.at, scope=context.scope)
         )
 
     def reports_read(self, context: RuleContext, *, until: datetime) -> list[FiledReport]:
         """Every report that counts for this duty up to `until`: read once, `standing_among` any day before."""
-        return context.facts.reports_filed(kinds=self.met_by, since=context.version.effective_from, until=until)
+        return context.facts.reports_filed(
+            kinds=self.met_by, since=context.version.effective_from, until=until, scope=context.scope
+        )
 
     def standing_among(self, context: RuleContext, reports: list[FiledReport]) -> tuple[RuleLine, Standing]:
         """`standing` from `reports` (those of `met_by` from the version's start, in the order made;

@@ -290,11 +290,13 @@ class ReservePolicyFacts:
         total = FiatTotal.objects.filter(name=name, as_of__lte=at).order_by("-as_of", "-id").first()
         return None if total is None else FiatAmount(total.amount, total.currency, total.as_of)
 
-    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
+    def reports_filed(
+        self, *, kinds: Collection[str], since: datetime, until: datetime, scope: PolicyScope
+    ) -> list[FiledReport]:
         # Reports are the proofs layer's, above this one: whoever needs them passes their reader.
         if self._reports is None:
             raise RuntimeError("pass reports=reserve.proofs.filed.reports_filed to read the reports made")
-        return self._reports(kinds=kinds, since=since, until=until)
+        return self._reports(kinds=kinds, since=since, until=until, scope=scope)
 
     def lots_moved(
         self, *, wallet_id: int, sats: int, lot_ids: Sequence[int] = (), subject: tuple[str, str] | None = None

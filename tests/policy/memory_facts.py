@@ -72,7 +72,9 @@ class MemoryFacts:
     pledges: list[tuple[frozenset[PolicyScope], str, int, datetime | None, datetime | None]] = field(
         default_factory=list
     )
-    reports: list[FiledReport] = field(default_factory=list)  # signed reports made, perimeter-covering
+    reports: list[FiledReport] = field(default_factory=list)  # signed reports made
+    # the scopes a holdings statement covers, by report id; a statement not listed covers every scope
+    report_scopes: dict[int, frozenset[PolicyScope]] = field(default_factory=dict)
     lots: list[MemoryLot] = field(default_factory=list)  # in the order made
     # what each booked movement took and made: change -> ([(lot, sats)], [lots made])
     lot_moves: dict[ProposedChange, tuple[list[tuple[MemoryLot, int]], list[MemoryLot]]] = field(default_factory=dict)
@@ -289,8 +291,16 @@ class MemoryFacts:
         recorded = [total for key, total in self.fiat_totals if key == name and total.as_of <= at]
         return max(recorded, key=lambda total: total.as_of) if recorded else None
 
-    def reports_filed(self, *, kinds: Collection[str], since: datetime, until: datetime) -> list[FiledReport]:
-        made = [report for report in self.reports if report.kind in kinds and since <= report.at <= until]
+    def reports_filed(
+        self, *, kinds: Collection[str], since: datetime, until: datetime, scope: PolicyScope
+    ) -> list[FiledReport]:
+        made = [
+            report
+            for report in self.reports
+            if report.kind in kinds
+            and since <= report.at <= until
+            and (report.kind != "holdings_statement" or scope in self.report_scopes.get(report.report_id, {scope}))
+        ]
         return sorted(made, key=lambda report: (report.at, report.kind, report.report_id))
 
     def lots_moved(

@@ -12,8 +12,8 @@ from typing import Any
 from policy.evaluation import evaluate_change
 from policy.rules.base import RuleContext
 from policy.rules.obligations import ReportingObligation, Standing
-from policy.types import Decision, ProposedChange, RuleLine
-from tests.policy.builders import internal, version
+from policy.types import Decision, PolicyScope, ProposedChange, RuleLine
+from tests.policy.builders import PERIMETER, internal, version
 from tests.policy.memory_facts import MemoryFacts
 
 
@@ -33,9 +33,11 @@ def line(decision: Decision, rule_type: str) -> RuleLine:
     return next(line for line in decision.lines if line.rule_type == rule_type)
 
 
-def standing(params: dict[str, Any], at: datetime, facts: MemoryFacts) -> tuple[RuleLine, Standing]:
-    """A reporting obligation's standing at `at`, as the compliance report shows it each day."""
-    rules = version([{"type": "reporting_obligation", "params": params}])
+def standing(
+    params: dict[str, Any], at: datetime, facts: MemoryFacts, *, scope: PolicyScope = PERIMETER
+) -> tuple[RuleLine, Standing]:
+    """A reporting obligation's standing at `at` for `scope`, as the compliance report shows it each day."""
+    rules = version([{"type": "reporting_obligation", "params": params}], scope=scope)
     (rule,) = rules.rules
     assert isinstance(rule, ReportingObligation)
     snapshot = replace(internal(0, fee_sats=0, when=at), observed=True)

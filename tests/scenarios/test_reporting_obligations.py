@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from policy.types import FiledReport
-from tests.policy.builders import T0, at
+from policy.types import FiledReport, PolicyScope
+from tests.policy.builders import PERIMETER, T0, at
 from tests.policy.memory_facts import MemoryFacts
 from tests.scenarios.judge import standing
 
@@ -39,6 +39,25 @@ def test_eo_14233_accounting_is_due_until_the_deadline_and_overdue_one_second_af
     over_line, over = standing(EO_14233_S4, deadline + SECOND, facts)
     assert (due.status, due.deadline, due_line.verdict) == ("due", deadline, "allow")
     assert (over.status, over.deadline, over_line.verdict) == ("overdue", deadline, "deny")
+
+
+def test_eo_14233_each_agency_accounts_by_a_statement_that_proves_its_own_wallets() -> None:
+    # given: the Marshals' duty; one statement in time proves the perimeter but not the Marshals'
+    # wallet outside it, a later one (still in time) proves all the Marshals' wallets
+    marshals = PolicyScope("agency", 3)
+    deadline = at(days=30)
+    perimeter_only = FiledReport("holdings_statement", 11, at(days=5), 840_000)
+    marshals_too = FiledReport("holdings_statement", 12, deadline - SECOND, 840_300)
+    facts = filed(perimeter_only)
+    facts.report_scopes[perimeter_only.report_id] = frozenset({PERIMETER})
+    # then: the perimeter's statement leaves the Marshals' duty overdue one second after the deadline
+    assert standing(EO_14233_S4, deadline + SECOND, facts, scope=marshals)[1].status == "overdue"
+    assert standing(EO_14233_S4, deadline + SECOND, facts)[1].status == "met"
+    # and the statement that proves the Marshals' wallets meets it, at the last second
+    facts.reports.append(marshals_too)
+    facts.report_scopes[marshals_too.report_id] = frozenset({marshals})
+    line, met = standing(EO_14233_S4, deadline + SECOND, facts, scope=marshals)
+    assert (met.status, met.met_by, line.verdict) == ("met", marshals_too, "allow")
 
 
 def test_a_statement_made_before_the_order_does_not_count() -> None:
