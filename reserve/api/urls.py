@@ -12,6 +12,7 @@ from reserve.api import (
     fiat_totals,
     holdings,
     imports,
+    involuntary,
     labels,
     ledger,
     log,
@@ -55,8 +56,18 @@ urlpatterns = [
     path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
     path(
         "transfers/<int:pk>/mark-involuntary/",
-        transfers.TransferMarkInvoluntaryApi.as_view(),
+        involuntary.TransferMarkInvoluntaryApi.as_view(),
         name="transfer-mark-involuntary",
+    ),
+    path(
+        "involuntary-marks/<int:pk>/approve/",
+        involuntary.InvoluntaryMarkApproveApi.as_view(),
+        name="involuntary-mark-approve",
+    ),
+    path(
+        "involuntary-marks/<int:pk>/reject/",
+        involuntary.InvoluntaryMarkRejectApi.as_view(),
+        name="involuntary-mark-reject",
     ),
     path("transfers/<int:pk>/psbt/", signing.TransferPsbtApi.as_view(), name="transfer-psbt"),
     path("transfers/<int:pk>/psbt/signatures/", signing.TransferPsbtSignaturesApi.as_view(), name="transfer-psbt-sign"),
