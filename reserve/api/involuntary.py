@@ -1,21 +1,34 @@
 """Marking an inflow involuntary, maker-checker: an operator proposes the term
 (`POST /transfers/{id}/mark-involuntary/`), another person holding reserve.approve_transfer
 approves or rejects it (`POST /involuntary-marks/{id}/approve/`, `.../reject/`); only an approval
-changes the transfer's category. Every write needs an `Idempotency-Key`."""
+changes the transfer's category; `GET /involuntary-marks/` lists them (every role). Every write
+needs an `Idempotency-Key`."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reserve.api.base import WRITE_ERRORS, ApiMixin, StrictInputSerializer
+from reserve.api.base import (
+    FORMAT_PARAMETER,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ApiMixin,
+    CsvMixin,
+    Pagination,
+    StrictInputSerializer,
+    list_responses,
+)
+from reserve.api.filters import BACKENDS
 from reserve.api.idempotency import idempotency_parameter, idempotent
 from reserve.transfers.involuntary import involuntary_mark_approve, involuntary_mark_propose, involuntary_mark_reject
-from reserve.transfers.models import InvoluntaryMark, Transfer
+from reserve.transfers.models import InvoluntaryMark, InvoluntaryMarkStatus, Transfer
 
 
 class InvoluntaryMarkSerializer(serializers.ModelSerializer):
@@ -41,9 +54,47 @@ class InvoluntaryMarkSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _marks() -> QuerySet[InvoluntaryMark]:
+    return InvoluntaryMark.objects.select_related("transfer", "proposed_by", "decided_by").order_by("id")
+
+
 def _mark_data(mark: InvoluntaryMark) -> dict[str, object]:
-    fresh = InvoluntaryMark.objects.select_related("transfer", "proposed_by", "decided_by").get(pk=mark.pk)
-    return dict(InvoluntaryMarkSerializer(fresh).data)
+    return dict(InvoluntaryMarkSerializer(_marks().get(pk=mark.pk)).data)
+
+
+class InvoluntaryMarkFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=InvoluntaryMarkStatus.choices)
+    transfer = django_filters.NumberFilter(field_name="transfer_id")
+
+    class Meta:
+        model = InvoluntaryMark
+        fields: list[str] = []
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=["transfers"], parameters=[FORMAT_PARAMETER], responses=list_responses(InvoluntaryMarkSerializer)
+    ),
+    retrieve=extend_schema(tags=["transfers"], responses={200: InvoluntaryMarkSerializer, **READ_ERRORS}),
+)
+class InvoluntaryMarkViewSet(CsvMixin, viewsets.GenericViewSet):
+    """Proposals to class an inflow nobody proposed as involuntary, open and decided
+    (`?status=proposed`: what waits for an approver)."""
+
+    serializer_class = InvoluntaryMarkSerializer
+    pagination_class = Pagination
+    filter_backends = BACKENDS
+    filterset_class = InvoluntaryMarkFilter
+
+    def get_queryset(self) -> QuerySet[InvoluntaryMark]:
+        return _marks()
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(InvoluntaryMarkSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(InvoluntaryMarkSerializer(self.get_object()).data)
 
 
 class TransferMarkInvoluntaryApi(ApiMixin, APIView):

@@ -166,3 +166,18 @@ def test_the_schema_describes_the_proposal_and_the_decisions() -> None:
     assert "201" in paths["/api/v1/transfers/{id}/mark-involuntary/"]["post"]["responses"]
     for decision in ("approve", "reject"):
         assert "200" in paths[f"/api/v1/involuntary-marks/{{id}}/{decision}/"]["post"]["responses"]
+    assert "200" in paths["/api/v1/involuntary-marks/"]["get"]["responses"]
+
+
+def test_every_role_lists_the_marks_and_approvers_find_the_open_ones(clients: dict[str, Any], seen: Transfer) -> None:
+    mark = _mark(clients["operator"], seen).json()
+    listed = clients["auditor"].get("/api/v1/involuntary-marks/", {"status": "proposed"})
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [mark["id"]]
+    _decide(clients["approver"], mark["id"])
+    assert clients["auditor"].get("/api/v1/involuntary-marks/", {"status": "proposed"}).json()["results"] == []
+    one = clients["auditor"].get(f"/api/v1/involuntary-marks/{mark['id']}/").json()
+    assert (one["status"], one["transfer_category"]) == ("approved", "dust")
+    refused = clients["auditor"].get("/api/v1/involuntary-marks/", {"status": "maybe"})
+    assert refused.status_code == 400 and "status" in refused.json()["error"]["fields"]
+    assert clients["anonymous"].get("/api/v1/involuntary-marks/").status_code == 401
