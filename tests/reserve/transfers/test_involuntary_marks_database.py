@@ -1,7 +1,8 @@
 """What the service's database role cannot do to involuntary marks by hand (raw SQL as
 reserve_app, past every Python check): class a transfer without an approved mark, insert a mark
 already approved (least of all by its proposer), approve one as its proposer or as someone without
-reserve.approve_transfer, edit or delete a decided mark (reserve/sql/0120_involuntary_mark_approval.sql)."""
+reserve.approve_transfer, edit or delete a decided mark, approve one whose term is no longer
+involuntary (reserve/sql/0120_involuntary_mark_approval.sql)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from config.errors import ValidationFailed
 from reserve.transfers.involuntary import involuntary_mark_approve, involuntary_mark_propose
 from reserve.transfers.models import InvoluntaryMark, Transfer
 from reserve.transfers.services import transfer_record_observed
-from tests.owner import requires_role_split
+from tests.owner import behind_the_triggers, requires_role_split
 
 pytestmark = [pytest.mark.django_db, requires_role_split]
 
@@ -117,3 +119,24 @@ def test_a_decided_mark_is_never_edited_nor_deleted(operator: Any, approver: Any
     _refused("DELETE FROM reserve_involuntarymark WHERE id = %s", [mark.pk], "permission denied|never deleted")
     kept = InvoluntaryMark.objects.get(pk=mark.pk)
     assert (kept.status, kept.category, kept.reason) == ("approved", "dust", "546 sats")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_checks_again_that_the_term_is_still_involuntary(
+    operator: Any, approver: Any, seen: Transfer
+) -> None:
+    # given: a mark proposed as a donation, then the term no longer involuntary (the owner's hand)
+    mark = involuntary_mark_propose(transfer=seen, category="donation", reason="gift", actor=operator)
+    with behind_the_triggers("policy_category") as cursor:
+        cursor.execute("UPDATE policy_category SET involuntary = false WHERE code = 'donation'")
+
+    # then: neither the service nor raw SQL as the service role approves it
+    with pytest.raises(ValidationFailed) as refused:
+        involuntary_mark_approve(mark=mark, actor=approver)
+    assert "category" in refused.value.fields
+    _refused(
+        "UPDATE reserve_involuntarymark SET status = 'approved', decided_by_id = %s, decided_at = now() WHERE id = %s",
+        [approver.pk, mark.pk],
+        "no longer markable",
+    )
+    assert (InvoluntaryMark.objects.get(pk=mark.pk).status, _category(seen)) == ("proposed", "other")
