@@ -19,6 +19,7 @@ from reserve.reports.holdings import holdings_report
 from reserve.transfers.involuntary import involuntary_mark_approve, involuntary_mark_propose, involuntary_mark_reject
 from reserve.transfers.models import InvoluntaryMark, Transfer
 from reserve.transfers.services import transfer_create, transfer_record_observed
+from tests.race import race
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +176,16 @@ def test_a_marked_inflow_counts_in_category_limits_by_its_new_tag(operator, appr
 
     assert dust.category == "dust"
     assert (inflows(["dust"]), inflows(["other"])) == (546, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_proposals_at_once_leave_one_open_mark(operator, operator2, cold_wallet) -> None:
+    transfer = _seen(cold_wallet)
+    results = race(
+        lambda: involuntary_mark_propose(transfer=transfer, category="dust", reason="546 sats", actor=operator),
+        lambda: involuntary_mark_propose(transfer=transfer, category="donation", reason="gift", actor=operator2),
+        catch=Conflict,
+    )
+    assert sorted(type(result).__name__ for result in results) == ["Conflict", "InvoluntaryMark"]
+    assert InvoluntaryMark.objects.filter(transfer=transfer).count() == 1
+    assert _category(transfer) == "other"
