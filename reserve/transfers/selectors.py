@@ -91,3 +91,15 @@ def involuntary_mark_open(*, transfer: Transfer) -> InvoluntaryMark | None:
         .filter(transfer=transfer, status=InvoluntaryMarkStatus.PROPOSED)
         .first()
     )
+
+
+def involuntary_marks_awaiting_decision(*, user: Any) -> QuerySet[InvoluntaryMark]:
+    """Open involuntary marks this user may decide on: they hold reserve.approve_transfer and did not propose them."""
+    if not user.has_perm("reserve.approve_transfer"):
+        return InvoluntaryMark.objects.none()
+    return (
+        InvoluntaryMark.objects.select_related("transfer", "proposed_by")
+        .filter(status=InvoluntaryMarkStatus.PROPOSED)
+        .exclude(proposed_by=user)
+        .order_by("proposed_at", "id")
+    )

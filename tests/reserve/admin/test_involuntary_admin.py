@@ -125,3 +125,15 @@ def test_an_auditor_and_a_proposed_inflow_get_no_form(
     assert _mark(signed_in(operator), proposed).status_code == 302
     assert _category(seen) == "other"
     assert _category(proposed) == "purchase"
+
+
+def test_the_dashboard_lists_open_marks_for_approvers_but_not_for_their_proposer(
+    operator: Any, approver: Any, seen: Transfer, signed_in: Callable[[Any], Client]
+) -> None:
+    both = make_user("bea", "operator", "approver", staff=True)
+    _mark(signed_in(both), seen)
+    dashboard = reverse("admin:index")
+    page = signed_in(approver).get(dashboard).content.decode()
+    assert 'id="awaiting-involuntary"' in page and "546 sats to the published address" in page
+    assert 'id="awaiting-involuntary"' not in signed_in(both).get(dashboard).content.decode()
+    assert 'id="awaiting-involuntary"' not in signed_in(operator).get(dashboard).content.decode()
