@@ -24,6 +24,8 @@ from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 SEEN = datetime(2026, 2, 1, tzinfo=UTC)
+# a private key pasted as the reason: refused, as in every free text (docs/SECURITY.md, way 7)
+XPRV = "xprv9s21ZrQH143K31xYSDQpPDxsXRTUcvj2iNHm5NUtrGiGG5e2DtALGdso3pGz6ssrdK4PFmM8NSpSBHNqPqm55Qn3LqFtT2emdEXVYsCzC2U"
 
 
 def _seen(wallet: Any, amount_sats: int = 546, vout: int = 0) -> Transfer:
@@ -114,7 +116,8 @@ def test_a_refused_proposal_names_its_field_and_keeps_nothing(operator, auditor,
     transfer = _seen(cold_wallet)
     with pytest.raises(PermissionDenied):
         involuntary_mark_propose(transfer=transfer, category="dust", reason="546 sats", actor=auditor)
-    for category, reason, field in (("purchase", "546 sats", "category"), ("dust", " ", "reason")):
+    refusals = (("purchase", "546 sats", "category"), ("dust", " ", "reason"), ("dust", f"key {XPRV}", "reason"))
+    for category, reason, field in refusals:
         with pytest.raises(ValidationFailed) as refused:
             involuntary_mark_propose(transfer=transfer, category=category, reason=reason, actor=operator)
         assert field in refused.value.fields
