@@ -65,6 +65,8 @@ TABLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "reserve_utxoreservation": READ_WRITE_KEEP,
     "reserve_utxofreeze": READ_WRITE_KEEP,
     "reserve_walletmembership": READ_WRITE_KEEP,
+    # involuntary marks: proposed, then decided once (reserve/sql/0120_involuntary_mark_approval.sql)
+    "reserve_involuntarymark": READ_WRITE_KEEP,
     # period attestations (issue 16): signed statements given out, kept as made
     "reserve_periodattestation": READ_APPEND,
     "reserve_enrolmentcode": READ_WRITE_KEEP,

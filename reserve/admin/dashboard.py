@@ -14,7 +14,7 @@ from reserve.reconciliation.selectors import open_discrepancies
 from reserve.reports.holdings import holdings_report
 from reserve.reports.holdings_chart import dashboard_holdings_charts
 from reserve.transfers.models import TransferStatus
-from reserve.transfers.selectors import transfer_list, transfers_awaiting_decision
+from reserve.transfers.selectors import involuntary_marks_awaiting_decision, transfer_list, transfers_awaiting_decision
 
 RECENT_ITEMS = 10
 
@@ -36,6 +36,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         context["open_discrepancy_count"] = discrepancies.count()
         context["open_discrepancies"] = list(discrepancies[:RECENT_ITEMS])
     context["awaiting"] = list(transfers_awaiting_decision(user=user))
+    context["awaiting_marks"] = list(involuntary_marks_awaiting_decision(user=user))
     if user.has_perm("reserve.view_transfer"):
         context["pending_count"] = transfer_list(status=TransferStatus.PENDING_APPROVAL).count()
     return context

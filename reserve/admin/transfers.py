@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from unfold.decorators import display
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, Conflict
 from policy.selectors import category_choices, involuntary_category_codes
 from reserve.admin.common import (
     ReadOnlyAdmin,
@@ -37,17 +37,22 @@ from reserve.imports.models import ImportKind
 from reserve.pricing.models import PriceQuote
 from reserve.templatetags.reserve_admin import btc
 from reserve.transfers.funds import transfer_funds_standing
+from reserve.transfers.involuntary import (
+    involuntary_mark_approve,
+    involuntary_mark_decidable,
+    involuntary_mark_propose,
+    involuntary_mark_reject,
+    involuntary_markable,
+)
 from reserve.transfers.lifecycle import transfer_actions
 from reserve.transfers.models import Approval, Transfer, TransferDirection, TransferStatus
 from reserve.transfers.preview import transfer_dry_run, transfer_policy_preview
-from reserve.transfers.selectors import transfer_quorum_progress
+from reserve.transfers.selectors import involuntary_mark_open, transfer_quorum_progress
 from reserve.transfers.services import (
-    involuntary_markable,
     transfer_approve,
     transfer_cancel,
     transfer_mark_broadcast,
     transfer_mark_failed,
-    transfer_mark_involuntary,
     transfer_reject,
     transfer_submit,
 )
@@ -69,7 +74,14 @@ DECISIONS = {
     "cancel": ("reserve.propose_transfer", "cancelled"),
     "broadcast": ("reserve.execute_transfer", "marked broadcast"),
     "fail": ("reserve.execute_transfer", "marked failed"),
-    "involuntary": ("reserve.execute_transfer", "marked involuntary"),
+    "involuntary": ("reserve.execute_transfer", "proposed as involuntary"),
+    "involuntary_approve": ("reserve.approve_transfer", "marked involuntary"),
+    "involuntary_reject": ("reserve.approve_transfer", "rejected as involuntary"),
+}
+INVOLUNTARY_DONE = {
+    "involuntary": "Involuntary mark proposed: the category changes when another person approves.",
+    "involuntary_approve": "Involuntary mark approved.",
+    "involuntary_reject": "Involuntary mark rejected: the category is unchanged.",
 }
 
 
@@ -244,6 +256,7 @@ class TransferAdmin(ServiceAdmin):
         pending = transfer.status == TransferStatus.PENDING_APPROVAL
         actions = transfer_actions(transfer=transfer, user=user)
         reservation = transfer.pending
+        open_mark = involuntary_mark_open(transfer=transfer)
         return {
             "transfer": transfer,
             "approvals": approvals,
@@ -259,8 +272,10 @@ class TransferAdmin(ServiceAdmin):
             "involuntary_choices": [
                 (code, label) for code, label in category_choices() if code in involuntary_category_codes()
             ]
-            if involuntary_markable(transfer) and user.has_perm("reserve.execute_transfer")
+            if open_mark is None and involuntary_markable(transfer) and user.has_perm("reserve.execute_transfer")
             else [],
+            "involuntary_open": open_mark,
+            "involuntary_decide": open_mark is not None and involuntary_mark_decidable(mark=open_mark, user=user),
             "policy": transfer.policy_preview,
             # Facts move between proposal and approval: approvers also see the policy as of now.
             "policy_now": decision_json(transfer_policy_preview(transfer=transfer)) if pending else None,
@@ -290,11 +305,8 @@ class TransferAdmin(ServiceAdmin):
                 transfer = transfer_cancel(transfer=transfer, actor=request.user, reason=text)
             elif action == "broadcast":
                 transfer = transfer_mark_broadcast(transfer=transfer, actor=request.user, txid=text)
-            elif action == "involuntary":
-                category = request.POST.get("category", "")
-                transfer = transfer_mark_involuntary(
-                    transfer=transfer, category=category, reason=text, actor=request.user
-                )
+            elif action.startswith("involuntary"):
+                _involuntary_decide(transfer, action=action, request=request, text=text)
             else:
                 transfer = transfer_mark_failed(transfer=transfer, actor=request.user, reason=text)
         except ApplicationError as error:
@@ -306,6 +318,8 @@ class TransferAdmin(ServiceAdmin):
                 messages.success(
                     request, f"Approval recorded: {progress.approvals} of {progress.required} {progress.role}s."
                 )
+            elif action in INVOLUNTARY_DONE:
+                messages.success(request, INVOLUNTARY_DONE[action])
             else:
                 messages.success(request, f"Transfer #{transfer.pk} is {transfer.status}, {transfer.category}.")
         return redirect("admin:reserve_transfer_change", transfer.pk)
@@ -410,3 +424,19 @@ class PriceQuoteAdmin(ReadOnlyAdmin):
             title="Import BTC price quotes",
             columns="Columns: time (ISO 8601 with a time zone), currency (ISO 4217), price (of 1 BTC), source.",
         )
+
+
+def _involuntary_decide(transfer: Transfer, *, action: str, request: HttpRequest, text: str) -> None:
+    """Propose an involuntary mark, or approve or reject the transfer's open one (the services
+    refuse the proposer's own decision, a second proposal and a transfer no longer markable)."""
+    if action == "involuntary":
+        category = request.POST.get("category", "")
+        involuntary_mark_propose(transfer=transfer, category=category, reason=text, actor=request.user)
+        return
+    mark = involuntary_mark_open(transfer=transfer)
+    if mark is None:
+        raise Conflict.for_field("transfer", "has no involuntary mark waiting for a decision")
+    if action == "involuntary_approve":
+        involuntary_mark_approve(mark=mark, actor=request.user, comment=text)
+    else:
+        involuntary_mark_reject(mark=mark, actor=request.user, comment=text)

@@ -41,7 +41,6 @@ from reserve.transfers.selectors import transfer_list, transfer_quorum_progress
 from reserve.transfers.services import (
     transfer_approve,
     transfer_cancel,
-    transfer_mark_involuntary,
     transfer_reject,
     transfer_submit,
 )
@@ -358,32 +357,6 @@ class TransferCancelApi(_TransitionApi):
             data = self.TransferCancelInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             transfer = transfer_cancel(transfer=self.transfer(pk), actor=request.user, **data.validated_data)
-            return Response(transfer_detail_data(transfer.pk))
-
-        return idempotent(request, perform, required=True)
-
-
-class TransferMarkInvoluntaryApi(_TransitionApi):
-    write_permission = "reserve.execute_transfer"  # what its service checks
-
-    class TransferMarkInvoluntaryInputSerializer(StrictInputSerializer):
-        category = serializers.CharField(max_length=64, help_text="An involuntary category in force: dust, ...")
-        reason = serializers.CharField(max_length=5000, help_text="Why the inflow came in without the reserve acting")
-
-    @extend_schema(
-        tags=["transfers"],
-        request=TransferMarkInvoluntaryInputSerializer,
-        parameters=[idempotency_parameter(required=True)],
-        responses={200: TransferDetailSerializer, **WRITE_ERRORS},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        """Class an inflow nobody proposed (seen on chain) as involuntary (dust, a donation to a
-        published address, a fork), so a rule can exempt it and reports can leave it out."""
-
-        def perform() -> Response:
-            data = self.TransferMarkInvoluntaryInputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            transfer = transfer_mark_involuntary(transfer=self.transfer(pk), actor=request.user, **data.validated_data)
             return Response(transfer_detail_data(transfer.pk))
 
         return idempotent(request, perform, required=True)

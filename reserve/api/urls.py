@@ -12,6 +12,7 @@ from reserve.api import (
     fiat_totals,
     holdings,
     imports,
+    involuntary,
     labels,
     ledger,
     log,
@@ -42,6 +43,7 @@ router.register("imports", imports.ImportBatchViewSet, basename="import-batch")
 router.register("lots", lots.LotViewSet, basename="lot")
 router.register("fiat-totals", fiat_totals.FiatTotalViewSet, basename="fiat-total")
 router.register("pledges", pledges.PledgeViewSet, basename="pledge")
+router.register("involuntary-marks", involuntary.InvoluntaryMarkViewSet, basename="involuntary-mark")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 router.register("reserve-proofs", proofs.ReserveProofViewSet, basename="reserve-proof")
 router.register("period-attestations", attestations.PeriodAttestationViewSet, basename="period-attestation")
@@ -55,8 +57,18 @@ urlpatterns = [
     path("transfers/<int:pk>/cancel/", transfers.TransferCancelApi.as_view(), name="transfer-cancel"),
     path(
         "transfers/<int:pk>/mark-involuntary/",
-        transfers.TransferMarkInvoluntaryApi.as_view(),
+        involuntary.TransferMarkInvoluntaryApi.as_view(),
         name="transfer-mark-involuntary",
+    ),
+    path(
+        "involuntary-marks/<int:pk>/approve/",
+        involuntary.InvoluntaryMarkApproveApi.as_view(),
+        name="involuntary-mark-approve",
+    ),
+    path(
+        "involuntary-marks/<int:pk>/reject/",
+        involuntary.InvoluntaryMarkRejectApi.as_view(),
+        name="involuntary-mark-reject",
     ),
     path("transfers/<int:pk>/psbt/", signing.TransferPsbtApi.as_view(), name="transfer-psbt"),
     path("transfers/<int:pk>/psbt/signatures/", signing.TransferPsbtSignaturesApi.as_view(), name="transfer-psbt-sign"),

@@ -1,8 +1,8 @@
 -- A transfer keeps the category it was created with: limits by category count an inflow from
 -- outside by its tag, so relabelling a posted purchase as a forfeiture would give the yearly
--- purchase allowance back. The one change allowed is the service's transfer_mark_involuntary
--- (reserve/transfers/services.py): an inbound transfer nobody proposed (seen on chain) classed
--- into an involuntary term in force. SQLSTATE 23514 (check violation), as the category's
+-- purchase allowance back. The one change allowed here: an inbound transfer nobody proposed (seen
+-- on chain) classed into an involuntary term in force. 0120_involuntary_mark_approval.sql replaces
+-- this function: the change then also needs a mark approved by a second person. SQLSTATE 23514 (check violation), as the category's
 -- other checks (0095_transfer_category_direction.sql).
 CREATE OR REPLACE FUNCTION reserve_transfer_category_permanent() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

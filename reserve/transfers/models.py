@@ -194,6 +194,63 @@ class Approval(models.Model):
         return f"{self.approver_id} {self.decision} transfer {self.transfer_id}"
 
 
+class InvoluntaryMarkStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class InvoluntaryMark(models.Model):
+    """A proposal to class an inflow nobody proposed (seen on chain) into an involuntary term (dust,
+    a donation, a fork), which rules may exempt: it changes the transfer's category only once a
+    second person approves it. PostgreSQL guards the maker-checker, keeps decided marks as they are
+    and lets a transfer's category change only by an approved mark
+    (reserve/sql/0120_involuntary_mark_approval.sql)."""
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="involuntary_marks")
+    category = models.CharField(max_length=64)
+    reason = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=InvoluntaryMarkStatus.choices, default=InvoluntaryMarkStatus.PROPOSED
+    )
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(db_default=Now())
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["transfer_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=InvoluntaryMarkStatus.values), name="reserve_involuntarymark_status_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="reserve_involuntarymark_reason_present"),
+            # One open proposal per transfer: a second would be judged against a category the first changes.
+            models.UniqueConstraint(
+                fields=["transfer"], condition=Q(status="proposed"), name="reserve_involuntarymark_one_open"
+            ),
+            # A transfer is marked once: its category is then permanent like any other.
+            models.UniqueConstraint(
+                fields=["transfer"], condition=Q(status="approved"), name="reserve_involuntarymark_one_approved"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="proposed", decided_by__isnull=True, decided_at__isnull=True)
+                | (
+                    ~Q(status="proposed")
+                    & Q(decided_by__isnull=False, decided_at__isnull=False)
+                    & ~Q(decided_by=models.F("proposed_by"))
+                ),
+                name="reserve_involuntarymark_decided_by_another",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.transfer_id} as {self.category} ({self.status})"
+
+
 # ---- signing: what the service builds for the custodians, and what they send back --------------
 
 

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from reserve.access.roles import user_roles
 from reserve.custody.models import Wallet
-from reserve.transfers.models import ApprovalDecision, Transfer, TransferStatus
+from reserve.transfers.models import ApprovalDecision, InvoluntaryMark, InvoluntaryMarkStatus, Transfer, TransferStatus
 
 
 def transfer_list(
@@ -80,5 +80,26 @@ def transfers_awaiting_decision(*, user: Any) -> QuerySet[Transfer]:
         .exclude(proposer=user)
         .exclude(approvals__approver=user)
         .select_related("source_wallet", "destination_wallet", "counterparty", "proposer")
+        .order_by("proposed_at", "id")
+    )
+
+
+def involuntary_mark_open(*, transfer: Transfer) -> InvoluntaryMark | None:
+    """The mark of `transfer` waiting for a second person, if any (there is at most one)."""
+    return (
+        InvoluntaryMark.objects.select_related("proposed_by")
+        .filter(transfer=transfer, status=InvoluntaryMarkStatus.PROPOSED)
+        .first()
+    )
+
+
+def involuntary_marks_awaiting_decision(*, user: Any) -> QuerySet[InvoluntaryMark]:
+    """Open involuntary marks this user may decide on: they hold reserve.approve_transfer and did not propose them."""
+    if not user.has_perm("reserve.approve_transfer"):
+        return InvoluntaryMark.objects.none()
+    return (
+        InvoluntaryMark.objects.select_related("transfer", "proposed_by")
+        .filter(status=InvoluntaryMarkStatus.PROPOSED)
+        .exclude(proposed_by=user)
         .order_by("proposed_at", "id")
     )

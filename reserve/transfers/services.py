@@ -27,7 +27,7 @@ from ledger.services import (
     post_transaction,
     reverse_transaction,
 )
-from policy.selectors import category_check, involuntary_category_codes
+from policy.selectors import category_check
 from policy.services import policy_detect, policy_enforce, policy_gated_transaction
 from reserve.access.roles import require_permission
 from reserve.audit.services import audit_record, snapshot
@@ -651,30 +651,6 @@ def _squat_reason(key: str, squatters: list[Transfer]) -> str:
         return ""
     held = ", ".join(f"#{squatter.pk}" for squatter in squatters)
     return f"{KEY_CONFLICT}: {key!r} was held by transfer {held} with another payload"
-
-
-def involuntary_markable(transfer: Transfer) -> bool:
-    """Whether `transfer` may be classed involuntary: an inflow nobody proposed (seen on chain)."""
-    return transfer.observed and transfer.direction == TransferDirection.INBOUND and transfer.proposer_id is None
-
-
-@transaction.atomic
-def transfer_mark_involuntary(*, transfer: Transfer, category: str, reason: str, actor: Any) -> Transfer:
-    """Class an inflow nobody proposed (seen on chain) as involuntary (dust, a donation to a
-    published address, a fork), so rules can exempt it and reports can leave it out; audited
-    with the reason. Only an observed inbound transfer, only into an involuntary term in force."""
-    require_permission(actor, "execute_transfer", action="mark an inflow as involuntary")
-    transfer = transfer_lock(transfer)
-    if not involuntary_markable(transfer):
-        raise Conflict.for_field("transfer", "only an inflow nobody proposed (seen on chain) can be marked")
-    if category not in involuntary_category_codes():
-        known = ", ".join(sorted(involuntary_category_codes()))
-        raise ValidationFailed.for_field("category", f"must be an involuntary category in force: {known}")
-    if not reason.strip():
-        raise ValidationFailed.for_field("reason", "is required: why the inflow is involuntary")
-    before = snapshot(transfer)
-    transfer.category = category
-    return _save(transfer, actor=actor, action="transfer.mark_involuntary", before=before, reason=reason.strip())
 
 
 def transfer_submit(*, actor: Any, idempotency_key: str | None = None, **fields: Any) -> Transfer:

@@ -17,8 +17,9 @@ from policy.types import PolicyScope
 from reserve.compliance.models import Lot, LotConsumption
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create
+from reserve.transfers.involuntary import involuntary_mark_approve, involuntary_mark_propose
 from reserve.transfers.models import Transfer, TransferStatus
-from reserve.transfers.services import transfer_mark_involuntary, transfer_record_observed
+from reserve.transfers.services import transfer_record_observed
 from tests.owner import requires_role_split
 from tests.reserve.compliance.scenarios.conftest import (
     BTC,
@@ -299,8 +300,10 @@ def test_the_service_role_cannot_relabel_a_purchase_to_win_the_allowance_back(
     with pytest.raises(DatabaseError, match="is permanent"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
 
-    # then: one satoshi more is still over the allowance; the seen inflow can still be marked as dust
+    # then: one satoshi more is still over the allowance; the seen inflow can still be marked as dust,
+    # by a proposal and another person's approval
     status, line = _proposed(people, clock, datetime(2026, 3, 1, tzinfo=UTC), **_purchase(reserve, 1))
     assert (status, line["verdict"], line["measured_sats"]) == ("draft", "deny", ALLOWANCE + 1)
-    marked = transfer_mark_involuntary(transfer=seen, category="dust", reason="546 sats", actor=people.operator)
-    assert Transfer.objects.get(pk=marked.pk).category == "dust"
+    mark = involuntary_mark_propose(transfer=seen, category="dust", reason="546 sats", actor=people.operator)
+    involuntary_mark_approve(mark=mark, actor=people.approvers[0])
+    assert Transfer.objects.get(pk=seen.pk).category == "dust"
