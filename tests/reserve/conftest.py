@@ -10,6 +10,8 @@ import pytest
 
 from reserve.custody.models import Agency, Wallet
 from reserve.custody.services import agency_create, wallet_register
+from reserve.transfers.models import Transfer
+from reserve.transfers.services import transfer_record_observed
 
 # Regtest account keys (m/84h/1h/0h, m/86h/1h/0h) of BIP39 test mnemonics: public parts only.
 TPUB_A = (
@@ -60,3 +62,18 @@ def fake_hash(label: str) -> str:
 
 def block_time(hour: int) -> datetime:
     return datetime(2026, 3, 1, hour, tzinfo=UTC)
+
+
+def observed_inflow(wallet: Wallet, *, amount_sats: int, block_height: int = 200) -> Transfer:
+    """An inflow nobody proposed, booked as the chain follower books one (category `other`)."""
+    transfer, _ = transfer_record_observed(
+        direction="inbound",
+        amount_sats=amount_sats,
+        txid="cd" * 32,
+        vout=0,
+        block_height=block_height,
+        block_hash="ef" * 32,
+        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
+        destination_wallet=wallet,
+    )
+    return transfer

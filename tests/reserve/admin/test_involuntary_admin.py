@@ -7,7 +7,6 @@ approval) changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ from django.urls import reverse
 from reserve.audit.models import AuditEvent
 from reserve.custody.models import Wallet
 from reserve.transfers.models import InvoluntaryMark, Transfer
-from reserve.transfers.services import transfer_create, transfer_record_observed
+from reserve.transfers.services import transfer_create
+from tests.reserve.conftest import observed_inflow
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,17 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def seen(wallet: Wallet) -> Transfer:
-    transfer, _ = transfer_record_observed(
-        direction="inbound",
-        amount_sats=546,
-        txid="cd" * 32,
-        vout=0,
-        block_height=200,
-        block_hash="ef" * 32,
-        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
-        destination_wallet=wallet,
-    )
-    return transfer
+    return observed_inflow(wallet, amount_sats=546)
 
 
 def _page(client: Client, transfer: Transfer) -> str:

@@ -7,15 +7,15 @@ role a 403, a voluntary category or no reason a 400 naming the field, and nothin
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from reserve.transfers.models import InvoluntaryMark, Transfer
-from reserve.transfers.services import transfer_create, transfer_record_observed
+from reserve.transfers.services import transfer_create
 from tests.reserve.api.conftest import Custody, token_client
+from tests.reserve.conftest import observed_inflow
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +36,7 @@ def _decide(client: Any, mark_id: int, decision: str = "approve", **body: Any) -
 
 @pytest.fixture
 def seen(custody: Custody) -> Transfer:
-    transfer, _ = transfer_record_observed(
-        direction="inbound",
-        amount_sats=546,
-        txid="cd" * 32,
-        vout=0,
-        block_height=104,
-        block_hash="ef" * 32,
-        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
-        destination_wallet=custody.cold,
-    )
-    return transfer
+    return observed_inflow(custody.cold, amount_sats=546, block_height=104)
 
 
 def _total(client: Any, **query: str) -> int:

@@ -15,25 +15,15 @@ from django.db import DatabaseError, connection, transaction
 from config.errors import ValidationFailed
 from reserve.transfers.involuntary import involuntary_mark_approve, involuntary_mark_propose
 from reserve.transfers.models import InvoluntaryMark, Transfer
-from reserve.transfers.services import transfer_record_observed
 from tests.owner import behind_the_triggers, requires_role_split
+from tests.reserve.conftest import observed_inflow
 
 pytestmark = [pytest.mark.django_db, requires_role_split]
 
 
 @pytest.fixture
 def seen(cold_wallet: Any) -> Transfer:
-    transfer, _ = transfer_record_observed(
-        direction="inbound",
-        amount_sats=5_000_000,
-        txid="cd" * 32,
-        vout=0,
-        block_height=200,
-        block_hash="ef" * 32,
-        occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
-        destination_wallet=cold_wallet,
-    )
-    return transfer
+    return observed_inflow(cold_wallet, amount_sats=5_000_000)
 
 
 def _refused(sql: str, params: list[Any], match: str) -> None:
