@@ -15,6 +15,7 @@ import atexit
 import os
 import platform
 import sys
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -63,8 +64,17 @@ def drop_database(name: str) -> None:
         from django.db import connections
 
         connections.close_all()
-    with psycopg.connect(_admin_url(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # FORCE ends the database's sessions but waits only 5 s for them to go: on a loaded machine a
+    # client just ended may still be leaving, and the drop is refused (ObjectInUse). Try again.
+    for attempt in range(10):
+        try:
+            with psycopg.connect(_admin_url(), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 9:
+                raise
+            time.sleep(1)
 
 
 def use_bench_database(name: str, *, scratch: bool = False) -> str:

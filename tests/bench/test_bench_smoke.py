@@ -222,4 +222,5 @@ def test_bench_script_runs_at_smoke_size(script: str, request: pytest.FixtureReq
     for name in re.findall(r"^database: (\S+)$", completed.stdout, re.MULTILINE):
         assert re.fullmatch(r"[a-z_]+_[0-9a-f]{10}", name), f"bench/{script} used a fixed database name {name}"
         with psycopg.connect(admin_url(), autocommit=True) as admin:
-            assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None
+            left = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        assert left is None, f"bench/{script} left its database {name}\n{output}"
