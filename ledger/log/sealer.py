@@ -5,11 +5,13 @@ so numbers are handed out in one order and committed in another, and a number ma
 commit at all. The sealer therefore seals up to a horizon that no running posting can
 still fall below:
 
-1. read H, the last number handed out; then, in a later statement, X, the xmax of a fresh
-   snapshot. A posting takes its transaction id before its number (ledger_append), so
-   every posting that holds a number <= H had its id before X;
-2. wait until no transaction with an id below X is still running (the caller's own excepted):
-   every number <= H is now committed and visible, or rolled back and gone;
+1. read H, the last number handed out; then take X, a transaction id of the sealer's own. A
+   posting takes its transaction id before its number (ledger_append), so every posting that
+   holds a number <= H has an id below X;
+2. wait until the xmin of a fresh snapshot reaches X: no transaction with an id below X is
+   still running, so every number <= H is now committed and visible, or rolled back and gone.
+   (Not "no id below the snapshot's xmax in its running list": xmax is only the latest
+   *completed* id + 1, and a running posting whose id lies above it is in no list at all);
 3. under the sealer lock, append the queued transactions numbered <= H, in number order.
 
 Number order is commit order where it matters: a posting that started after another
@@ -48,21 +50,19 @@ class SealResult:
 
 
 def _horizon(timeout_seconds: float) -> int | None:
-    """The highest number every posting at or below which has ended, or None if one ran past the timeout."""
-    with connection.cursor() as cursor:
+    """The highest number every posting at or below which has ended, or None if one ran past the
+    timeout. Call it outside a transaction: its own transaction id is the bar the others must pass."""
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ledger_journal_sequence"
         )
         (handed_out,) = cursor.fetchone()
-        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
-        (xmax,) = cursor.fetchone()
+        cursor.execute("SELECT pg_current_xact_id()::text")
+        (own,) = cursor.fetchone()
         deadline = time.monotonic() + timeout_seconds
         while True:
-            cursor.execute(
-                "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)"
-                " WHERE running.xid < %s::xid8 AND running.xid IS DISTINCT FROM pg_current_xact_id_if_assigned())",
-                [xmax],
-            )
+            # Read committed: each statement takes a fresh snapshot, whose xmin is the oldest id still running.
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= %s::xid8", [own])
             if cursor.fetchone()[0]:
                 return int(handed_out)
             if time.monotonic() > deadline:

@@ -40,3 +40,33 @@ def test_a_running_transaction_of_this_database_still_holds_the_horizon(cold, fu
         other.close()
     # and once it ended, the posting is sealed
     assert seal_log().sealed == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_whose_id_is_above_every_completed_id_still_holds_the_horizon(cold, fund):
+    # given: posting B took its id; writer A then took a newer id and number n; B took n + 1 and
+    # committed (one transaction, no savepoint: no id of B's above A's). A's id now lies above the
+    # latest completed id, so it is in no snapshot's list of running ids (xmax = latest completed + 1)
+    fund(cold, 5)
+    seal_log()
+    connection.set_autocommit(False)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+        other = _open_writer(connection.settings_dict["NAME"])
+        (held,) = other.execute("SELECT nextval('ledger_journal_sequence')").fetchone()
+        fund(cold, 1_000)
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_current_xact_id_if_assigned() IS NULL, %s < max(sequence) FROM ledger_logpending", [held]
+            )
+            assert cursor.fetchone() == (True, True)
+        # then: the sealer does not seal B's n + 1 while A may still commit n
+        assert seal_log(horizon_timeout_seconds=0.2).sealed == 0
+    finally:
+        other.close()
+    assert seal_log().sealed == 1
