@@ -54,7 +54,9 @@ def test_a_writer_whose_id_is_above_every_completed_id_still_holds_the_horizon(c
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id()")
         other = _open_writer(connection.settings_dict["NAME"])
-        (held,) = other.execute("SELECT nextval('ledger_journal_sequence')").fetchone()
+        row = other.execute("SELECT nextval('ledger_journal_sequence')").fetchone()
+        assert row is not None
+        (held,) = row
         fund(cold, 1_000)
         connection.commit()
     finally:
