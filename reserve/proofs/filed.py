@@ -14,25 +14,40 @@ from typing import Any
 
 from policy.types import FiledReport, PolicyScope
 from reserve.custody.models import Wallet
-from reserve.custody.selectors import membership_at
+from reserve.custody.selectors import membership_history
 from reserve.proofs.models import PeriodAttestation, ReserveProof
 from reserve.proofs.statements import statement_signature_valid
 
 PERIMETER = PolicyScope("perimeter")
 
 
-def statement_covers(statement: dict[str, Any], *, scope: PolicyScope, at: datetime) -> bool:
-    """Whether a signed holdings statement made at `at` accounts for all of `scope`'s holdings."""
-    if scope.kind == "perimeter":
+class _ScopeWallets:
+    """The names of the wallets inside one scope at a time, from one read of the membership history
+    and the wallet names (not one per statement)."""
+
+    def __init__(self, scope: PolicyScope) -> None:
+        self.scope = scope
+        self.history = membership_history(wallet_ids=[int(scope.object_id or 0)] if scope.kind == "wallet" else None)
+        self.names = dict(Wallet.objects.filter(pk__in=list(self.history)).values_list("pk", "name"))
+
+    def at(self, moment: datetime) -> set[str]:
+        return {
+            self.names[wallet_id]
+            for wallet_id, periods in self.history.items()
+            if any(
+                period.in_force_at(moment) and period.inside(self.scope.kind, self.scope.object_id)
+                for period in periods
+            )
+        }
+
+
+def statement_covers(statement: dict[str, Any], *, inside: set[str] | None) -> bool:
+    """Whether a signed holdings statement accounts for all of a scope's holdings: the perimeter
+    (`inside` None) when it says so, else when it covered every wallet named in `inside`."""
+    if inside is None:
         return statement.get("covers_perimeter") is True
-    inside = [
-        wallet_id
-        for wallet_id, membership in membership_at(at=at).items()
-        if membership.inside(scope.kind, scope.object_id)
-    ]
-    names = set(Wallet.objects.filter(pk__in=inside).values_list("name", flat=True))
     covered = {row.get("wallet") for row in statement.get("wallets", []) if row.get("covered") is True}
-    return bool(names) and names <= covered
+    return bool(inside) and inside <= covered
 
 
 def reports_filed(
@@ -45,12 +60,13 @@ def reports_filed(
         statements = ReserveProof.objects.filter(
             statement__isnull=False, created_at__gte=since, created_at__lte=until
         ).values_list("pk", "created_at", "block_height", "statement", "statement_signature")
+        wallets = None if scope.kind == "perimeter" else _ScopeWallets(scope)
         reports += [
             FiledReport("holdings_statement", pk, at, height)
             for pk, at, height, statement, signature in statements
             if statement is not None
             and statement_signature_valid(statement, signature)
-            and statement_covers(statement, scope=scope, at=at)
+            and statement_covers(statement, inside=None if wallets is None else wallets.at(at))
         ]
     if "period_attestation" in kinds:
         attestations = PeriodAttestation.objects.filter(created_at__gte=since, created_at__lte=until).values_list(
